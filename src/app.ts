@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import cors from '@fastify/cors';
+import etag from '@fastify/etag';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { createIdentityService, identityRoutes } from './modules/identity/index.js';
+import { createTokenService, registerAuth } from './platform/auth.js';
+import { Cache, type CacheStore } from './platform/cache.js';
+import type { Database } from './platform/db.js';
+import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
+import { healthRoutes } from './platform/health.js';
+import { registerMetrics } from './platform/metrics.js';
+import { registerOpenApi } from './platform/openapi.js';
+
+export interface AppDeps {
+  database: Database;
+  cacheStore: CacheStore;
+  /** Set when REDIS_URL is: shared rate-limit counters across nodes. */
+  redis?: Redis;
+  /** Process metrics (event loop, GC, memory); off where many apps share one process (tests). */
+  processMetrics?: boolean;
+}
+
+export const API_PREFIX = '/api/v1';
+const BODY_LIMIT_BYTES = 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** Echo a caller's request id when it is safe to log, else make one. */
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * Builds the whole HTTP application. Everything with a side effect (database, cache, Redis)
+ * comes in `deps`, so tests and every deployment shape build the same app.
+ */
+export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  if (!config.jwtSecret) throw new Error('buildApp needs config.jwtSecret (see resolveJwtSecret)');
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    genReqId: requestId,
+    requestIdHeader: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Unknown query and body fields must fail validation, never be silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const routesByUrl = collectRoutes(app);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerErrorHandling(app);
+
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    exposedHeaders: [
+      'x-request-id',
+      'etag',
+      'location',
+      'retry-after',
+      'ratelimit-limit',
+      'ratelimit-remaining',
+      'ratelimit-reset',
+    ],
+    maxAge: 600,
+  });
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimitMax,
+    timeWindow: config.rateLimitWindowMs,
+    enableDraftSpec: true,
+    ...(deps.redis ? { redis: deps.redis, nameSpace: 'rl:' } : {}),
+    errorResponseBuilder: (_request, context) =>
+      new AppError(
+        429,
+        'RATE_LIMITED',
+        'Too many requests',
+        `Rate limit exceeded, retry in ${context.after}`,
+      ),
+  });
+  await app.register(etag, { weak: true });
+  registerMetrics(app, { processMetrics: deps.processMetrics ?? false });
+  await registerOpenApi(app);
+
+  const cache = new Cache(deps.cacheStore, config.cacheTtlSec);
+  const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec);
+  const identity = createIdentityService({
+    db: deps.database.db,
+    tokens,
+    refreshTtlSec: config.refreshTokenTtlSec,
+  });
+  registerAuth(app, tokens, identity.resolveSession);
+  app.decorate('services', { identity, cache });
+
+  await app.register(healthRoutes, {
+    checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
+  });
+  await app.register(
+    async (api) => {
+      await api.register(identityRoutes, {
+        identity,
+        authRateLimitMax: config.rateLimitAuthMax,
+        rateLimitWindowMs: config.rateLimitWindowMs,
+      });
+    },
+    { prefix: API_PREFIX },
+  );
+
+  registerMethodNotAllowed(app, routesByUrl);
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: {
+      identity: ReturnType<typeof createIdentityService>;
+      cache: Cache;
+    };
+  }
+}
+
+/** Records every route's methods by URL pattern, to answer 405 for the others. */
+function collectRoutes(app: FastifyInstance): Map<string, Set<string>> {
+  const byUrl = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    // Static and UI routes (docs) manage their own methods.
+    if (route.url.includes('*') || route.url.startsWith('/docs')) return;
+    const methods = byUrl.get(route.url) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    byUrl.set(route.url, methods);
+  });
+  return byUrl;
+}
+
+/** A known path with a wrong method is 405 with `Allow`, not 404 (RFC 9110). */
+function registerMethodNotAllowed(app: FastifyInstance, routesByUrl: Map<string, Set<string>>): void {
+  for (const [url, methods] of [...routesByUrl]) {
+    const missing = METHODS.filter((m) => !methods.has(m));
+    if (!missing.length) continue;
+    const allow = [...methods].filter((m) => m !== 'OPTIONS').sort();
+    app.route({
+      method: missing,
+      url,
+      schema: { hide: true },
+      config: { rateLimit: false },
+      handler: async (request) => {
+        throw new MethodNotAllowedError(request.method, allow);
+      },
+    });
+  }
+}

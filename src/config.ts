@@ -1,0 +1,150 @@
+import { type Static, Type } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Every environment variable Backbeat reads, validated once at start. Nothing else in the code
+ * base reads `process.env`: modules receive the frozen `Config` built here.
+ */
+const Duration = Type.String({ pattern: '^[0-9]+(ms|s|m|h|d)$' });
+const Int = Type.String({ pattern: '^[0-9]+$' });
+const Bool = Type.Enum(['true', 'false', '1', '0']);
+
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(Type.Enum(['development', 'production', 'test'])),
+  PORT: Type.Optional(Int),
+  HOST: Type.Optional(Type.String({ minLength: 1 })),
+  DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  ACCESS_TOKEN_TTL: Type.Optional(Duration),
+  REFRESH_TOKEN_TTL: Type.Optional(Duration),
+  ADMIN_EMAIL: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8, maxLength: 128 })),
+  DEMO_DATA: Type.Optional(Bool),
+  CACHE_TTL: Type.Optional(Duration),
+  RATE_LIMIT_MAX: Type.Optional(Int),
+  RATE_LIMIT_AUTH_MAX: Type.Optional(Int),
+  RATE_LIMIT_WINDOW: Type.Optional(Duration),
+  CORS_ORIGINS: Type.Optional(Type.String()),
+  LOG_LEVEL: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+});
+type Env = Static<typeof EnvSchema>;
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  /** Undefined until `resolveJwtSecret` has run (main does it before building the app). */
+  jwtSecret: string | undefined;
+  accessTokenTtlSec: number;
+  refreshTokenTtlSec: number;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  demoData: boolean;
+  cacheTtlSec: number;
+  rateLimitMax: number;
+  rateLimitAuthMax: number;
+  rateLimitWindowMs: number;
+  corsOrigins: string[] | '*';
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `15m`, `30d`, `120s`, `250ms` into milliseconds. */
+export function parseDuration(value: string): number {
+  const match = /^([0-9]+)(ms|s|m|h|d)$/.exec(value);
+  if (!match) throw new ConfigError(`not a duration: ${value}`);
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+function describeEnvErrors(env: Record<string, unknown>): string {
+  return [...Value.Errors(EnvSchema, env)]
+    .map((error) => {
+      const name =
+        error.instancePath.replace(/^\//, '') || String(error.params && Object.values(error.params)[0]);
+      return `${name}: ${error.message} (got ${JSON.stringify(env[name])})`;
+    })
+    .join('; ');
+}
+
+/**
+ * Builds the frozen configuration from an environment. A bad value throws a `ConfigError`
+ * naming the variable, so a misconfigured server refuses to start instead of limping.
+ */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const env: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') env[key] = value;
+  }
+  if (!Value.Check(EnvSchema, env)) {
+    throw new ConfigError(`invalid configuration: ${describeEnvErrors(env)}`);
+  }
+  const e = env as Env;
+  const nodeEnv: NodeEnv = e.NODE_ENV ?? 'development';
+  const production = nodeEnv === 'production';
+
+  if (production && (!e.JWT_SECRET || Buffer.byteLength(e.JWT_SECRET) < 32)) {
+    throw new ConfigError('JWT_SECRET: required in production and must be at least 32 bytes');
+  }
+  if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
+    throw new ConfigError('JWT_SECRET: must be at least 32 bytes');
+  }
+  if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
+  }
+  const port = Number(e.PORT ?? 3000);
+  if (port > 65535) throw new ConfigError(`PORT: must be 0..65535 (got ${e.PORT})`);
+  const rateLimitWindowMs = parseDuration(e.RATE_LIMIT_WINDOW ?? '1m');
+  if (rateLimitWindowMs < 1000) throw new ConfigError('RATE_LIMIT_WINDOW: must be at least 1s');
+  const accessTokenTtlSec = Math.floor(parseDuration(e.ACCESS_TOKEN_TTL ?? '15m') / 1000);
+  const refreshTokenTtlSec = Math.floor(parseDuration(e.REFRESH_TOKEN_TTL ?? '30d') / 1000);
+  if (accessTokenTtlSec < 1) throw new ConfigError('ACCESS_TOKEN_TTL: must be at least 1s');
+  if (refreshTokenTtlSec <= accessTokenTtlSec) {
+    throw new ConfigError('REFRESH_TOKEN_TTL: must be longer than ACCESS_TOKEN_TTL');
+  }
+
+  const origins = e.CORS_ORIGINS ?? (production ? '' : '*');
+  if (production && origins.split(',').some((o) => o.trim() === '*')) {
+    throw new ConfigError('CORS_ORIGINS: "*" is not allowed in production; list the origins');
+  }
+  const corsOrigins =
+    origins.trim() === '*'
+      ? '*'
+      : origins
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean);
+
+  return Object.freeze({
+    nodeEnv,
+    port,
+    host: e.HOST ?? '0.0.0.0',
+    dataDir: e.DATA_DIR ?? './data',
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    jwtSecret: e.JWT_SECRET,
+    accessTokenTtlSec,
+    refreshTokenTtlSec,
+    adminEmail: e.ADMIN_EMAIL?.toLowerCase(),
+    adminPassword: e.ADMIN_PASSWORD,
+    demoData: e.DEMO_DATA === undefined ? !production : e.DEMO_DATA === 'true' || e.DEMO_DATA === '1',
+    cacheTtlSec: Math.max(1, Math.floor(parseDuration(e.CACHE_TTL ?? '120s') / 1000)),
+    rateLimitMax: Number(e.RATE_LIMIT_MAX ?? 300),
+    rateLimitAuthMax: Number(e.RATE_LIMIT_AUTH_MAX ?? 10),
+    rateLimitWindowMs,
+    corsOrigins,
+    logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+  });
+}

@@ -1,0 +1,132 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { buildApp } from './app.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { connectRedis, createCacheStore } from './platform/cache.js';
+import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
+import { resolveJwtSecret } from './platform/secrets.js';
+
+const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function fail(message: string): never {
+  process.stderr.write(`backbeat: ${message}\n`);
+  process.exit(1);
+}
+
+async function migrateCommand(config: Config): Promise<void> {
+  const database = await openDatabase(config);
+  try {
+    await migrateDatabase(database, config.databaseUrl);
+    process.stdout.write(`migrations applied (${database.kind})\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Writes (or with --check, compares) openapi.json from the route schemas. */
+async function openapiCommand(config: Config, check: boolean): Promise<void> {
+  const database = fromPglite(await openPglite(undefined));
+  const app = await buildApp(
+    { ...config, jwtSecret: 'openapi-generation-only-secret-0123456789abcdef', logLevel: 'silent' },
+    { database, cacheStore: createCacheStore(undefined) },
+  );
+  await app.ready();
+  const document = `${JSON.stringify(app.swagger(), null, 2)}\n`;
+  await app.close();
+  await database.close();
+  if (!check) {
+    writeFileSync(OPENAPI_FILE, document);
+    process.stdout.write('openapi.json written\n');
+    return;
+  }
+  let committed = '';
+  try {
+    committed = readFileSync(OPENAPI_FILE, 'utf8');
+  } catch {}
+  if (committed !== document)
+    fail('openapi.json is out of date with the routes: run `npm run openapi` and commit it');
+  process.stdout.write('openapi.json is up to date\n');
+}
+
+async function serveCommand(baseConfig: Config): Promise<void> {
+  const started = performance.now();
+  const database = await openDatabase(baseConfig);
+  const config = resolveJwtSecret(baseConfig);
+  let redis: Redis | undefined;
+  try {
+    await migrateDatabase(database, config.databaseUrl);
+    redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const app = await buildApp(config, {
+    database,
+    cacheStore: createCacheStore(redis),
+    redis,
+    processMetrics: true,
+  });
+
+  if (config.adminEmail && config.adminPassword) {
+    if (await app.services.identity.ensureAdmin(config.adminEmail, config.adminPassword)) {
+      app.log.info({ email: config.adminEmail }, 'created the configured admin account');
+    }
+  }
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) process.exit(1);
+    closing = true;
+    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => {
+      app.log.error('in-flight requests did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    try {
+      await app.close();
+      await database.close();
+      redis?.disconnect();
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'error while shutting down');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  app.log.info(
+    {
+      database: database.kind,
+      cache: redis ? 'redis' : 'memory',
+      startupMs: Math.round(performance.now() - started),
+    },
+    `Backbeat ready: http://${shownHost}:${config.port}/api/v1 (interactive docs at /docs)`,
+  );
+}
+
+async function main(): Promise<void> {
+  const [command = 'serve', ...args] = process.argv.slice(2);
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  try {
+    if (command === 'serve') return await serveCommand(config);
+    if (command === 'migrate') return await migrateCommand(config);
+    if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));
+  } catch (error) {
+    if (error instanceof DataDirLockedError) fail(error.message);
+    throw error;
+  }
+  fail(`unknown command "${command}" (use serve, migrate or openapi)`);
+}
+
+await main();

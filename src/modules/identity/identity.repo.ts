@@ -1,0 +1,153 @@
+import { and, count, desc, eq, ilike, isNull, ne, type SQL, sql } from 'drizzle-orm';
+import type { Role } from '../../platform/auth.js';
+import type { Executor } from '../../platform/db.js';
+import { refreshTokens, sessions, users } from './identity.tables.js';
+
+export type UserRow = typeof users.$inferSelect;
+
+export async function findUserById(db: Executor, id: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.id, id));
+  return row;
+}
+
+export async function findUserByEmail(db: Executor, email: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.email, email));
+  return row;
+}
+
+export async function insertUser(
+  db: Executor,
+  values: { email: string; passwordHash: string; displayName: string; role?: Role },
+): Promise<UserRow> {
+  const [row] = await db.insert(users).values(values).returning();
+  return row!;
+}
+
+export async function updateUser(
+  db: Executor,
+  id: string,
+  values: Partial<Pick<UserRow, 'displayName' | 'passwordHash' | 'role' | 'artistId' | 'blocked'>>,
+): Promise<UserRow | undefined> {
+  const [row] = await db
+    .update(users)
+    .set({ ...values, updatedAt: new Date() })
+    .where(eq(users.id, id))
+    .returning();
+  return row;
+}
+
+export async function deleteUser(db: Executor, id: string): Promise<boolean> {
+  const rows = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+  return rows.length > 0;
+}
+
+export async function listUsers(
+  db: Executor,
+  filter: { q?: string; role?: Role; blocked?: boolean; limit: number; offset: number },
+): Promise<{ rows: UserRow[]; total: number }> {
+  const conditions: SQL[] = [];
+  if (filter.q) {
+    const pattern = `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`;
+    conditions.push(sql`(${ilike(users.email, pattern)} or ${ilike(users.displayName, pattern)})`);
+  }
+  if (filter.role) conditions.push(eq(users.role, filter.role));
+  if (filter.blocked !== undefined) conditions.push(eq(users.blocked, filter.blocked));
+  const where = conditions.length ? and(...conditions) : undefined;
+  const [rows, [totalRow]] = await Promise.all([
+    db
+      .select()
+      .from(users)
+      .where(where)
+      .orderBy(desc(users.createdAt), users.id)
+      .limit(filter.limit)
+      .offset(filter.offset),
+    db.select({ total: count() }).from(users).where(where),
+  ]);
+  return { rows, total: totalRow?.total ?? 0 };
+}
+
+export async function insertSession(
+  db: Executor,
+  values: { userId: string; expiresAt: Date; tokenHash: string },
+): Promise<string> {
+  const [session] = await db
+    .insert(sessions)
+    .values({ userId: values.userId, expiresAt: values.expiresAt })
+    .returning({ id: sessions.id });
+  await db.insert(refreshTokens).values({
+    sessionId: session!.id,
+    tokenHash: values.tokenHash,
+    expiresAt: values.expiresAt,
+  });
+  return session!.id;
+}
+
+/** The caller behind an access token: its session (if still live) joined to its user. */
+export async function findLiveSessionUser(db: Executor, sessionId: string, userId: string) {
+  const [row] = await db
+    .select({
+      id: users.id,
+      role: users.role,
+      artistId: users.artistId,
+      blocked: users.blocked,
+      expiresAt: sessions.expiresAt,
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)));
+  return row;
+}
+
+/**
+ * Spends a refresh token atomically: only one concurrent caller can mark it used. Returns the
+ * token's row either way, so the caller can tell a spent token (reuse) from an unknown one.
+ */
+export async function spendRefreshToken(db: Executor, tokenHash: string) {
+  const [spent] = await db
+    .update(refreshTokens)
+    .set({ usedAt: new Date() })
+    .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.usedAt)))
+    .returning({ sessionId: refreshTokens.sessionId, expiresAt: refreshTokens.expiresAt });
+  if (spent) return { ...spent, reused: false };
+  const [known] = await db
+    .select({ sessionId: refreshTokens.sessionId, expiresAt: refreshTokens.expiresAt })
+    .from(refreshTokens)
+    .where(eq(refreshTokens.tokenHash, tokenHash));
+  return known ? { ...known, reused: true } : undefined;
+}
+
+export async function findSessionWithUser(db: Executor, sessionId: string) {
+  const [row] = await db
+    .select({ session: sessions, user: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, sessionId));
+  return row;
+}
+
+export async function rotateRefreshToken(
+  db: Executor,
+  sessionId: string,
+  values: { tokenHash: string; expiresAt: Date },
+): Promise<void> {
+  await db.insert(refreshTokens).values({ sessionId, ...values });
+  await db.update(sessions).set({ expiresAt: values.expiresAt }).where(eq(sessions.id, sessionId));
+}
+
+export async function revokeSession(db: Executor, sessionId: string): Promise<void> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+export async function revokeOtherSessions(
+  db: Executor,
+  userId: string,
+  keepSessionId: string,
+): Promise<void> {
+  await db
+    .update(sessions)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId), isNull(sessions.revokedAt)));
+}

@@ -1,0 +1,173 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { bearerSecurity, requireRole } from '../../platform/auth.js';
+import { IdParams, pageOf, problems, toPage } from '../../platform/http.js';
+import {
+  AdminUpdateUserBody,
+  AdminUsersQuery,
+  AuthResult,
+  LoginBody,
+  RefreshBody,
+  RegisterBody,
+  UpdateMeBody,
+  UserSchema,
+} from './identity.schemas.js';
+import type { IdentityService } from './identity.service.js';
+
+export interface IdentityRouteOptions {
+  identity: IdentityService;
+  authRateLimitMax: number;
+  rateLimitWindowMs: number;
+}
+
+export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, opts) => {
+  const { identity } = opts;
+  // Credential endpoints get their own, stricter limit (brute force, credential stuffing).
+  const authLimit = { rateLimit: { max: opts.authRateLimitMax, timeWindow: opts.rateLimitWindowMs } };
+  const signedIn = requireRole();
+  const adminOnly = requireRole('admin');
+
+  app.post(
+    '/auth/register',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account (role is always user)',
+        body: RegisterBody,
+        response: { 201: AuthResult, ...problems(409, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      const result = await identity.register(request.body);
+      return reply.code(201).header('location', '/api/v1/me').send(result);
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with email and password',
+        body: LoginBody,
+        response: { 200: AuthResult, ...problems(401, 403, 429) },
+      },
+    },
+    (request) => identity.login(request.body),
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token for a new pair (the old one is spent)',
+        body: RefreshBody,
+        response: { 200: AuthResult, ...problems(401, 403, 429) },
+      },
+    },
+    (request) => identity.refresh(request.body.refreshToken),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: "End the refresh token's session (its access tokens stop working at once)",
+        body: RefreshBody,
+        response: { 204: Type.Null(), ...problems(429) },
+      },
+    },
+    async (request, reply) => {
+      await identity.logout(request.body.refreshToken);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['account'],
+        summary: 'The signed-in user',
+        security: bearerSecurity,
+        response: { 200: UserSchema, ...problems(401, 403) },
+      },
+    },
+    (request) => identity.getMe(request.user!),
+  );
+
+  app.patch(
+    '/me',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags: ['account'],
+        summary: 'Change display name or password (a new password ends other sessions)',
+        security: bearerSecurity,
+        body: UpdateMeBody,
+        response: { 200: UserSchema, ...problems(401, 403) },
+      },
+    },
+    (request) => identity.updateMe(request.user!, request.body),
+  );
+
+  app.get(
+    '/admin/users',
+    {
+      preHandler: adminOnly,
+      schema: {
+        tags: ['admin'],
+        summary: 'List users',
+        security: bearerSecurity,
+        querystring: AdminUsersQuery,
+        response: { 200: pageOf(UserSchema), ...problems(401, 403) },
+      },
+    },
+    async (request) => {
+      const { limit = 20, offset = 0, ...filter } = request.query;
+      const { items, total } = await identity.listUsers({ ...filter, limit, offset });
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  app.patch(
+    '/admin/users/:id',
+    {
+      preHandler: adminOnly,
+      schema: {
+        tags: ['admin'],
+        summary: 'Change a user: role (artist needs artistId), blocked, artistId',
+        security: bearerSecurity,
+        params: IdParams,
+        body: AdminUpdateUserBody,
+        response: { 200: UserSchema, ...problems(401, 403, 404, 409) },
+      },
+    },
+    (request) => identity.adminUpdateUser(request.user!, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/admin/users/:id',
+    {
+      preHandler: adminOnly,
+      schema: {
+        tags: ['admin'],
+        summary: 'Delete a user (their tokens stop working at once)',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: Type.Null(), ...problems(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await identity.adminDeleteUser(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,274 @@
+import { hash, verify } from '@node-rs/argon2';
+import type { AccessClaims, AuthUser, Role, TokenService } from '../../platform/auth.js';
+import { hashToken, newOpaqueToken } from '../../platform/auth.js';
+import { type Db, isUniqueViolation, withTx } from '../../platform/db.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+} from '../../platform/errors.js';
+import { artistExists } from '../catalog/index.js';
+import type { UserRow } from './identity.repo.js';
+import * as repo from './identity.repo.js';
+
+export interface IdentityDeps {
+  db: Db;
+  tokens: TokenService;
+  refreshTtlSec: number;
+}
+
+export interface UserView {
+  id: string;
+  email?: string;
+  displayName: string;
+  role: Role;
+  artistId: string | null;
+  blocked: boolean;
+  createdAt: string;
+}
+
+export interface AuthResultView {
+  user: UserView;
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+/** The API shape of a user; the email only when the viewer may see it (themself, admins). */
+export function toUserView(row: UserRow, withEmail: boolean): UserView {
+  return {
+    id: row.id,
+    ...(withEmail ? { email: row.email } : {}),
+    displayName: row.displayName,
+    role: row.role,
+    artistId: row.artistId,
+    blocked: row.blocked,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+// Verifying against a real hash when the email is unknown keeps both failures equally slow.
+let decoyHash: Promise<string> | undefined;
+const getDecoyHash = () => {
+  decoyHash ??= hash('decoy-password-for-timing');
+  return decoyHash;
+};
+
+const invalidCredentials = () => new UnauthorizedError('Email or password is wrong', 'INVALID_CREDENTIALS');
+const accountBlocked = () => new ForbiddenError('This account is blocked', 'ACCOUNT_BLOCKED');
+
+export function createIdentityService(deps: IdentityDeps) {
+  const { db, tokens } = deps;
+  const refreshExpiry = () => new Date(Date.now() + deps.refreshTtlSec * 1000);
+
+  async function issueTokens(
+    user: UserRow,
+    sessionId: string,
+    refreshToken: string,
+  ): Promise<AuthResultView> {
+    return {
+      user: toUserView(user, true),
+      accessToken: await tokens.signAccess({ userId: user.id, sessionId, role: user.role }),
+      refreshToken,
+      tokenType: 'Bearer',
+      expiresIn: tokens.accessTtlSec,
+    };
+  }
+
+  async function startSession(user: UserRow): Promise<AuthResultView> {
+    const { token, hash: tokenHash } = newOpaqueToken();
+    const sessionId = await withTx(db, (tx) =>
+      repo.insertSession(tx, { userId: user.id, expiresAt: refreshExpiry(), tokenHash }),
+    );
+    return issueTokens(user, sessionId, token);
+  }
+
+  async function createUser(input: { email: string; password: string; displayName: string; role?: Role }) {
+    const passwordHash = await hash(input.password);
+    try {
+      return await repo.insertUser(db, {
+        email: normaliseEmail(input.email),
+        passwordHash,
+        displayName: input.displayName.trim() || input.displayName,
+        role: input.role,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new ConflictError('An account with this email exists', 'EMAIL_TAKEN');
+      throw error;
+    }
+  }
+
+  return {
+    /** Registration always creates a plain `user`; roles are only ever granted by an admin. */
+    async register(input: { email: string; password: string; displayName: string }) {
+      return startSession(await createUser(input));
+    },
+
+    async login(input: { email: string; password: string }) {
+      const user = await repo.findUserByEmail(db, normaliseEmail(input.email));
+      if (!user) {
+        await verify(await getDecoyHash(), input.password).catch(() => false);
+        throw invalidCredentials();
+      }
+      if (!(await verify(user.passwordHash, input.password).catch(() => false))) throw invalidCredentials();
+      if (user.blocked) throw accountBlocked();
+      return startSession(user);
+    },
+
+    /** Rotates a refresh token; a spent one presented again revokes its whole family (session). */
+    async refresh(refreshToken: string) {
+      const { token, hash: newHash } = newOpaqueToken();
+      const outcome = await withTx(db, async (tx) => {
+        const spent = await repo.spendRefreshToken(tx, hashToken(refreshToken));
+        if (!spent) return { error: 'invalid' as const };
+        if (spent.reused) {
+          await repo.revokeSession(tx, spent.sessionId);
+          return { error: 'reused' as const };
+        }
+        const found = await repo.findSessionWithUser(tx, spent.sessionId);
+        if (!found || found.session.revokedAt || spent.expiresAt <= new Date())
+          return { error: 'invalid' as const };
+        if (found.user.blocked) return { error: 'blocked' as const };
+        await repo.rotateRefreshToken(tx, spent.sessionId, {
+          tokenHash: newHash,
+          expiresAt: refreshExpiry(),
+        });
+        return { user: found.user, sessionId: spent.sessionId };
+      });
+      if ('error' in outcome) {
+        if (outcome.error === 'blocked') throw accountBlocked();
+        if (outcome.error === 'reused') {
+          throw new UnauthorizedError(
+            'This refresh token was already used; the session is revoked',
+            'REFRESH_TOKEN_REUSED',
+          );
+        }
+        throw new UnauthorizedError('The refresh token is invalid or expired', 'INVALID_REFRESH_TOKEN');
+      }
+      return issueTokens(outcome.user, outcome.sessionId, token);
+    },
+
+    /** Ends the session the refresh token belongs to; unknown tokens are ignored (nothing to end). */
+    async logout(refreshToken: string) {
+      await withTx(db, async (tx) => {
+        const spent = await repo.spendRefreshToken(tx, hashToken(refreshToken));
+        if (spent) await repo.revokeSession(tx, spent.sessionId);
+      });
+    },
+
+    /** Resolves an access token's claims to the caller as the database says now. */
+    async resolveSession(claims: AccessClaims): Promise<AuthUser> {
+      const row = await repo.findLiveSessionUser(db, claims.sessionId, claims.userId);
+      if (!row || row.expiresAt <= new Date()) {
+        throw new UnauthorizedError('The session has ended; sign in again', 'SESSION_ENDED');
+      }
+      if (row.blocked) throw accountBlocked();
+      return { id: row.id, role: row.role, artistId: row.artistId, sessionId: claims.sessionId };
+    },
+
+    async getMe(caller: AuthUser): Promise<UserView> {
+      const user = await repo.findUserById(db, caller.id);
+      if (!user) throw new UnauthorizedError('The account no longer exists', 'SESSION_ENDED');
+      return toUserView(user, true);
+    },
+
+    /** A password change ends every other session of the user, tokens and all. */
+    async updateMe(
+      caller: AuthUser,
+      input: { displayName?: string; currentPassword?: string; newPassword?: string },
+    ) {
+      const user = await repo.findUserById(db, caller.id);
+      if (!user) throw new UnauthorizedError('The account no longer exists', 'SESSION_ENDED');
+      const changes: Parameters<typeof repo.updateUser>[2] = {};
+      if (input.displayName !== undefined) changes.displayName = input.displayName;
+      if (input.newPassword !== undefined) {
+        if (input.currentPassword === undefined) {
+          throw new ValidationError('newPassword needs currentPassword', [
+            { path: '/currentPassword', message: 'is required to change the password' },
+          ]);
+        }
+        if (!(await verify(user.passwordHash, input.currentPassword).catch(() => false))) {
+          throw new ForbiddenError('The current password is wrong', 'WRONG_PASSWORD');
+        }
+        changes.passwordHash = await hash(input.newPassword);
+      }
+      const updated = await withTx(db, async (tx) => {
+        const row = await repo.updateUser(tx, user.id, changes);
+        if (changes.passwordHash) await repo.revokeOtherSessions(tx, user.id, caller.sessionId);
+        return row!;
+      });
+      return toUserView(updated, true);
+    },
+
+    async listUsers(query: { q?: string; role?: Role; blocked?: boolean; limit: number; offset: number }) {
+      const { rows, total } = await repo.listUsers(db, query);
+      return { items: rows.map((r) => toUserView(r, true)), total };
+    },
+
+    /** Role and block changes apply on the user's next request: sessions resolve the user each time. */
+    async adminUpdateUser(
+      caller: AuthUser,
+      id: string,
+      input: { role?: Role; blocked?: boolean; artistId?: string | null },
+    ) {
+      if (id === caller.id && (input.blocked === true || (input.role && input.role !== 'admin'))) {
+        throw new ConflictError('Admins cannot block or demote themselves', 'SELF_MODIFICATION');
+      }
+      return withTx(db, async (tx) => {
+        const user = await repo.findUserById(tx, id);
+        if (!user) throw new NotFoundError('User', 'USER_NOT_FOUND');
+        const role = input.role ?? user.role;
+        let artistId = input.artistId === undefined ? user.artistId : input.artistId;
+        if (role !== 'artist') {
+          if (input.artistId) {
+            throw new ValidationError('artistId only applies to artist accounts', [
+              { path: '/artistId', message: 'needs role "artist"' },
+            ]);
+          }
+          artistId = null;
+        } else if (!artistId) {
+          throw new ValidationError('An artist account needs artistId', [
+            { path: '/artistId', message: 'is required for role "artist"' },
+          ]);
+        } else if (artistId !== user.artistId && !(await artistExists(tx, artistId))) {
+          throw new ValidationError(
+            'No artist has this id',
+            [{ path: '/artistId', message: 'names no artist' }],
+            'UNKNOWN_ARTIST',
+          );
+        }
+        const updated = await repo.updateUser(tx, id, {
+          role,
+          artistId,
+          ...(input.blocked !== undefined ? { blocked: input.blocked } : {}),
+        });
+        return toUserView(updated!, true);
+      });
+    },
+
+    async adminDeleteUser(caller: AuthUser, id: string) {
+      if (id === caller.id) throw new ConflictError('Admins cannot delete themselves', 'SELF_MODIFICATION');
+      if (!(await repo.deleteUser(db, id))) throw new NotFoundError('User', 'USER_NOT_FOUND');
+    },
+
+    /** Creates the configured first admin when no account has that email; safe to run on every start. */
+    async ensureAdmin(email: string, password: string): Promise<boolean> {
+      if (await repo.findUserByEmail(db, normaliseEmail(email))) return false;
+      try {
+        await createUser({ email, password, displayName: 'Administrator', role: 'admin' });
+        return true;
+      } catch (error) {
+        if (error instanceof ConflictError) return false;
+        throw error;
+      }
+    },
+  };
+}
+
+export type IdentityService = ReturnType<typeof createIdentityService>;

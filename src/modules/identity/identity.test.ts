@@ -1,0 +1,481 @@
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildTestApp,
+  call,
+  createAdmin,
+  login,
+  register,
+  TEST_JWT_SECRET,
+  type TestApp,
+  uniqueEmail,
+} from '../../../test/helpers.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp();
+});
+afterAll(() => t.close());
+
+const PASSWORD = 'correct-horse-battery';
+
+function forge(claims: Record<string, unknown>, options: { secret?: string; expiresIn?: string } = {}) {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('backbeat')
+    .setAudience('backbeat-api')
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '15m')
+    .sign(new TextEncoder().encode(options.secret ?? TEST_JWT_SECRET));
+}
+
+describe('registration', () => {
+  it('creates a user with tokens and never another role', async () => {
+    const email = uniqueEmail();
+    const res = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: email.toUpperCase(), password: PASSWORD, displayName: 'Ada' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.location).toBe('/api/v1/me');
+    expect(res.body).toMatchObject({
+      user: { email, displayName: 'Ada', role: 'user', artistId: null, blocked: false },
+      tokenType: 'Bearer',
+      expiresIn: 900,
+    });
+    expect(res.body.user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+    expect(typeof res.body.refreshToken).toBe('string');
+    expect(JSON.stringify(res.body)).not.toMatch(/argon2|passwordHash/i);
+  });
+
+  it('rejects a role field (mass assignment) with 400 and creates nothing', async () => {
+    const email = uniqueEmail();
+    const res = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email, password: PASSWORD, displayName: 'Eve', role: 'admin' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ path: '/role' }] });
+    const loginRes = await call(t.app, 'POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } });
+    expect(loginRes.status).toBe(401);
+  });
+
+  it('rejects a duplicate email case-insensitively with 409', async () => {
+    const email = uniqueEmail();
+    await register(t.app, { email });
+    const res = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: email.toUpperCase(), password: PASSWORD, displayName: 'Dup' },
+    });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('EMAIL_TAKEN');
+  });
+
+  it.each([
+    [{ password: 'short', displayName: 'x' }, '/password'],
+    [{ password: 'x'.repeat(129), displayName: 'x' }, '/password'],
+    [{ password: PASSWORD, displayName: '' }, '/displayName'],
+    [{ password: PASSWORD, displayName: 'x'.repeat(65) }, '/displayName'],
+    [{ password: PASSWORD }, '/displayName'],
+    [{ password: PASSWORD, displayName: 'x', email: 'not-an-email' }, '/email'],
+  ])('validates %j', async (fields, path) => {
+    const res = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: uniqueEmail(), ...fields },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
+  });
+});
+
+describe('login', () => {
+  it('matches the email case-insensitively', async () => {
+    const s = await register(t.app);
+    const res = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: s.user.email!.toUpperCase(), password: PASSWORD },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.user.id).toBe(s.user.id);
+  });
+
+  it('answers unknown email and wrong password the same way', async () => {
+    const s = await register(t.app);
+    const wrong = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: s.user.email, password: 'nope-nope-nope' },
+    });
+    const unknown = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: uniqueEmail(), password: 'nope-nope-nope' },
+    });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    const strip = (b: Record<string, unknown>) => ({ ...b, requestId: undefined });
+    expect(strip(wrong.body)).toEqual(strip(unknown.body));
+  });
+});
+
+describe('access tokens', () => {
+  it('reads /me with a valid token, including the email', async () => {
+    const s = await register(t.app);
+    const res = await call(t.app, 'GET', '/api/v1/me', { session: s });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: s.user.id, email: s.user.email, role: 'user' });
+  });
+
+  it('answers 401 with WWW-Authenticate when the token is missing', async () => {
+    const res = await call(t.app, 'GET', '/api/v1/me');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    expect(res.body.code).toBe('UNAUTHORIZED');
+  });
+
+  it('rejects a tampered token', async () => {
+    const s = await register(t.app);
+    const [h, p, sig] = s.accessToken.split('.');
+    const payload = JSON.parse(Buffer.from(p!, 'base64url').toString());
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...payload, role: 'admin' })).toString('base64url')}.${sig}`;
+    const res = await call(t.app, 'GET', '/api/v1/admin/users', {
+      headers: { authorization: `Bearer ${tampered}` },
+    });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('INVALID_TOKEN');
+  });
+
+  it('rejects alg: none', async () => {
+    const s = await register(t.app);
+    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(
+      JSON.stringify({ ...payload, role: 'admin' }),
+    ).toString('base64url')}.`;
+    const res = await call(t.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${none}` } });
+    expect(res.status).toBe(401);
+  });
+
+  it('rejects a token signed with another key', async () => {
+    const s = await register(t.app);
+    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    const token = await forge(
+      { ...payload, exp: undefined, iat: undefined },
+      { secret: 'another-secret-another-secret-1234' },
+    );
+    const res = await call(t.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(401);
+  });
+
+  it('rejects an expired token with TOKEN_EXPIRED', async () => {
+    const s = await register(t.app);
+    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    const expired = await new SignJWT({ sid: payload.sid, role: 'user', typ: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(payload.sub)
+      .setIssuer('backbeat')
+      .setAudience('backbeat-api')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const res = await call(t.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${expired}` } });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('TOKEN_EXPIRED');
+  });
+
+  it('rejects a refresh token used as an access token', async () => {
+    const s = await register(t.app);
+    const res = await call(t.app, 'GET', '/api/v1/me', {
+      headers: { authorization: `Bearer ${s.refreshToken}` },
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it('rejects an access token used as a refresh token', async () => {
+    const s = await register(t.app);
+    const res = await call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.accessToken } });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('INVALID_REFRESH_TOKEN');
+  });
+
+  it('rejects a token whose claims say admin when the database says user', async () => {
+    const s = await register(t.app);
+    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    // Even correctly signed, a stale role claim grants nothing: the role is read from the database.
+    const token = await new SignJWT({ sid: payload.sid, role: 'admin', typ: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(payload.sub)
+      .setIssuer('backbeat')
+      .setAudience('backbeat-api')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const res = await call(t.app, 'GET', '/api/v1/admin/users', {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('refresh tokens', () => {
+  it('rotates: the new pair works and the old refresh token is spent', async () => {
+    const s = await register(t.app);
+    const first = await call(t.app, 'POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: s.refreshToken },
+    });
+    expect(first.status).toBe(200);
+    expect(first.body.refreshToken).not.toBe(s.refreshToken);
+    const me = await call(t.app, 'GET', '/api/v1/me', {
+      headers: { authorization: `Bearer ${first.body.accessToken}` },
+    });
+    expect(me.status).toBe(200);
+  });
+
+  it('revokes the whole family when a spent token is presented again', async () => {
+    const s = await register(t.app);
+    const rotated = await call(t.app, 'POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: s.refreshToken },
+    });
+    const reuse = await call(t.app, 'POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: s.refreshToken },
+    });
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.code).toBe('REFRESH_TOKEN_REUSED');
+    const next = await call(t.app, 'POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: rotated.body.refreshToken },
+    });
+    expect(next.status).toBe(401);
+    const me = await call(t.app, 'GET', '/api/v1/me', {
+      headers: { authorization: `Bearer ${rotated.body.accessToken}` },
+    });
+    expect(me.status).toBe(401);
+  });
+
+  it('lets only one of two concurrent refreshes with one token win', async () => {
+    const s = await register(t.app);
+    const results = await Promise.all([
+      call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.refreshToken } }),
+      call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.refreshToken } }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+  });
+
+  it('rejects an unknown refresh token', async () => {
+    const res = await call(t.app, 'POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: 'made-up-token' },
+    });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('logout', () => {
+  it('ends the session: its access and refresh tokens stop working at once', async () => {
+    const s = await register(t.app);
+    const other = await login(t.app, s.user.email!, PASSWORD);
+    const res = await call(t.app, 'POST', '/api/v1/auth/logout', { body: { refreshToken: s.refreshToken } });
+    expect(res.status).toBe(204);
+    expect((await call(t.app, 'GET', '/api/v1/me', { session: s })).status).toBe(401);
+    expect(
+      (await call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.refreshToken } })).status,
+    ).toBe(401);
+    // Another sign-in of the same user is a different session and keeps working.
+    expect((await call(t.app, 'GET', '/api/v1/me', { session: other })).status).toBe(200);
+  });
+
+  it('is quiet about unknown tokens', async () => {
+    const res = await call(t.app, 'POST', '/api/v1/auth/logout', { body: { refreshToken: 'never-issued' } });
+    expect(res.status).toBe(204);
+  });
+});
+
+describe('PATCH /me', () => {
+  it('changes the display name', async () => {
+    const s = await register(t.app);
+    const res = await call(t.app, 'PATCH', '/api/v1/me', { session: s, body: { displayName: 'Renamed' } });
+    expect(res.status).toBe(200);
+    expect(res.body.displayName).toBe('Renamed');
+  });
+
+  it('needs currentPassword for newPassword (400) and the right one (403)', async () => {
+    const s = await register(t.app);
+    const missing = await call(t.app, 'PATCH', '/api/v1/me', {
+      session: s,
+      body: { newPassword: 'another-password' },
+    });
+    expect(missing.status).toBe(400);
+    const wrong = await call(t.app, 'PATCH', '/api/v1/me', {
+      session: s,
+      body: { newPassword: 'another-password', currentPassword: 'wrong-password' },
+    });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.code).toBe('WRONG_PASSWORD');
+  });
+
+  it('a new password ends every other session but keeps this one', async () => {
+    const s = await register(t.app);
+    const other = await login(t.app, s.user.email!, PASSWORD);
+    const res = await call(t.app, 'PATCH', '/api/v1/me', {
+      session: s,
+      body: { currentPassword: PASSWORD, newPassword: 'a-brand-new-password' },
+    });
+    expect(res.status).toBe(200);
+    expect((await call(t.app, 'GET', '/api/v1/me', { session: other })).status).toBe(401);
+    expect(
+      (await call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: other.refreshToken } }))
+        .status,
+    ).toBe(401);
+    expect((await call(t.app, 'GET', '/api/v1/me', { session: s })).status).toBe(200);
+    await login(t.app, s.user.email!, 'a-brand-new-password');
+  });
+
+  it('cannot change the role', async () => {
+    const s = await register(t.app);
+    const res = await call(t.app, 'PATCH', '/api/v1/me', { session: s, body: { role: 'admin' } });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('admin user management', () => {
+  it('is admin-only: 401 anonymous, 403 for users', async () => {
+    const s = await register(t.app);
+    expect((await call(t.app, 'GET', '/api/v1/admin/users')).status).toBe(401);
+    const res = await call(t.app, 'GET', '/api/v1/admin/users', { session: s });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('INSUFFICIENT_ROLE');
+  });
+
+  it('lists and filters users with pages', async () => {
+    const admin = await createAdmin(t.app);
+    const target = await register(t.app, { displayName: 'Findable Person' });
+    const res = await call(t.app, 'GET', '/api/v1/admin/users?q=findable&limit=5', { session: admin });
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((u: { id: string }) => u.id)).toContain(target.user.id);
+    expect(res.body).toMatchObject({ limit: 5, offset: 0, previous: null });
+    const admins = await call(t.app, 'GET', '/api/v1/admin/users?role=admin', { session: admin });
+    expect(admins.body.items.every((u: { role: string }) => u.role === 'admin')).toBe(true);
+    const page = await call(t.app, 'GET', '/api/v1/admin/users?limit=1', { session: admin });
+    expect(page.body.next).toBe('/api/v1/admin/users?limit=1&offset=1');
+    expect((await call(t.app, 'GET', '/api/v1/admin/users?bogus=1', { session: admin })).status).toBe(400);
+  });
+
+  it('blocking takes effect on the next request, login and refresh', async () => {
+    const admin = await createAdmin(t.app);
+    const s = await register(t.app);
+    const res = await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
+      session: admin,
+      body: { blocked: true },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.blocked).toBe(true);
+    const me = await call(t.app, 'GET', '/api/v1/me', { session: s });
+    expect(me.status).toBe(403);
+    expect(me.body.code).toBe('ACCOUNT_BLOCKED');
+    const loginRes = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: s.user.email, password: PASSWORD },
+    });
+    expect(loginRes.status).toBe(403);
+    expect(loginRes.body.code).toBe('ACCOUNT_BLOCKED');
+    const refresh = await call(t.app, 'POST', '/api/v1/auth/refresh', {
+      body: { refreshToken: s.refreshToken },
+    });
+    expect(refresh.status).toBe(403);
+    await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
+      session: admin,
+      body: { blocked: false },
+    });
+    expect((await call(t.app, 'GET', '/api/v1/me', { session: s })).status).toBe(200);
+  });
+
+  it('a role change applies on the next request', async () => {
+    const admin = await createAdmin(t.app);
+    const s = await register(t.app);
+    expect((await call(t.app, 'GET', '/api/v1/admin/users', { session: s })).status).toBe(403);
+    await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
+      session: admin,
+      body: { role: 'admin' },
+    });
+    expect((await call(t.app, 'GET', '/api/v1/admin/users', { session: s })).status).toBe(200);
+  });
+
+  it('role artist needs the id of an existing artist', async () => {
+    const admin = await createAdmin(t.app);
+    const s = await register(t.app);
+    const missing = await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
+      session: admin,
+      body: { role: 'artist' },
+    });
+    expect(missing.status).toBe(400);
+    const unknown = await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
+      session: admin,
+      body: { role: 'artist', artistId: '01900000-0000-7000-8000-000000000000' },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('UNKNOWN_ARTIST');
+  });
+
+  it('validates ids and bodies', async () => {
+    const admin = await createAdmin(t.app);
+    expect(
+      (
+        await call(t.app, 'PATCH', '/api/v1/admin/users/not-a-uuid', {
+          session: admin,
+          body: { blocked: true },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await call(t.app, 'PATCH', '/api/v1/admin/users/01900000-0000-7000-8000-000000000000', {
+          session: admin,
+          body: { blocked: true },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (await call(t.app, 'PATCH', `/api/v1/admin/users/${admin.user.id}`, { session: admin, body: {} }))
+        .status,
+    ).toBe(400);
+    expect(
+      (
+        await call(t.app, 'PATCH', `/api/v1/admin/users/${admin.user.id}`, {
+          session: admin,
+          body: { role: 'root' },
+        })
+      ).status,
+    ).toBe(400);
+  });
+
+  it('an admin cannot block, demote or delete themself', async () => {
+    const admin = await createAdmin(t.app);
+    expect(
+      (
+        await call(t.app, 'PATCH', `/api/v1/admin/users/${admin.user.id}`, {
+          session: admin,
+          body: { blocked: true },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (
+        await call(t.app, 'PATCH', `/api/v1/admin/users/${admin.user.id}`, {
+          session: admin,
+          body: { role: 'user' },
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (await call(t.app, 'DELETE', `/api/v1/admin/users/${admin.user.id}`, { session: admin })).status,
+    ).toBe(409);
+  });
+
+  it('deleting a user makes their tokens 401', async () => {
+    const admin = await createAdmin(t.app);
+    const s = await register(t.app);
+    expect((await call(t.app, 'DELETE', `/api/v1/admin/users/${s.user.id}`, { session: admin })).status).toBe(
+      204,
+    );
+    expect((await call(t.app, 'GET', '/api/v1/me', { session: s })).status).toBe(401);
+    expect((await call(t.app, 'DELETE', `/api/v1/admin/users/${s.user.id}`, { session: admin })).status).toBe(
+      404,
+    );
+  });
+
+  it('ensureAdmin is idempotent', async () => {
+    const email = uniqueEmail('boot');
+    expect(await t.app.services.identity.ensureAdmin(email, 'admin-password-123')).toBe(true);
+    expect(await t.app.services.identity.ensureAdmin(email, 'admin-password-123')).toBe(false);
+    const s = await login(t.app, email, 'admin-password-123');
+    expect(s.user.role).toBe('admin');
+  });
+});

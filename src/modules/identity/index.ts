@@ -1,0 +1,2 @@
+export { identityRoutes } from './identity.routes.js';
+export { createIdentityService, type IdentityService, type UserView } from './identity.service.js';

@@ -1,0 +1,213 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/**
+ * An error a service throws on purpose. The one error handler turns it into RFC 9457
+ * problem+json with the stable `code`; nothing else about it reaches the client.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail?: string,
+    readonly errors?: FieldError[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(detail: string, errors?: FieldError[], code = 'VALIDATION_FAILED') {
+    super(400, code, 'Validation failed', detail, errors);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(detail = 'Authentication is required', code = 'UNAUTHORIZED') {
+    super(401, code, 'Unauthorized', detail, undefined, { 'www-authenticate': 'Bearer' });
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(detail = 'You are not allowed to do this', code = 'FORBIDDEN') {
+    super(403, code, 'Forbidden', detail);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what = 'Resource', code = 'NOT_FOUND') {
+    super(404, code, 'Not found', `${what} not found`);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(detail: string, code = 'CONFLICT') {
+    super(409, code, 'Conflict', detail);
+  }
+}
+
+export class MethodNotAllowedError extends AppError {
+  constructor(method: string, allow: string[]) {
+    super(405, 'METHOD_NOT_ALLOWED', 'Method not allowed', `${method} is not allowed here`, undefined, {
+      allow: allow.join(', '),
+    });
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+  500: 'Internal server error',
+  503: 'Service unavailable',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  errors?: FieldError[];
+  requestId: string;
+}
+
+function problemType(code: string): string {
+  return `/problems/${code.toLowerCase().replaceAll('_', '-')}`;
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  status: number,
+  code: string,
+  detail?: string,
+  extra: { title?: string; errors?: FieldError[]; headers?: Record<string, string> } = {},
+): FastifyReply {
+  const body: Problem = {
+    type: problemType(code),
+    title: extra.title ?? TITLES[status] ?? 'Error',
+    status,
+    code,
+    ...(detail ? { detail } : {}),
+    ...(extra.errors ? { errors: extra.errors } : {}),
+    requestId: String(request.id),
+  };
+  if (extra.headers) reply.headers(extra.headers);
+  return reply.code(status).type('application/problem+json; charset=utf-8').send(body);
+}
+
+interface AjvError {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+/** Ajv errors -> `{ path, message }` pairs with JSON-pointer paths naming the offending field. */
+function fieldErrors(errors: AjvError[]): FieldError[] {
+  const seen = new Set<string>();
+  const out: FieldError[] = [];
+  for (const e of errors) {
+    let path = e.instancePath || '';
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'required') path = `${path}/${String(e.params.missingProperty)}`;
+    if (e.keyword === 'additionalProperties') {
+      path = `${path}/${String(e.params.additionalProperty)}`;
+      message = 'is not allowed';
+    }
+    // anyOf over literals reports each branch; one message per field is what a client wants.
+    if (e.keyword === 'const' || e.keyword === 'anyOf') message = 'is not one of the allowed values';
+    const key = `${path}|${message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push({ path: path || '/', message });
+    }
+  }
+  return out;
+}
+
+const FASTIFY_CODES: Record<string, { status: number; code: string; detail: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+    detail: 'The request body is too large',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    detail: 'Send the body as application/json',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: 'INVALID_CONTENT_LENGTH',
+    detail: 'Content-Length does not match the body',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: 'INVALID_JSON',
+    detail: 'The body is empty but Content-Type is application/json',
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', detail: 'The body is not valid JSON' },
+};
+
+/** The one error handler: every failure leaves as problem+json, 5xx without internals. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      return sendProblem(reply, request, error.status, error.code, error.message, {
+        title: error.title,
+        errors: error.errors,
+        headers: error.headers,
+      });
+    }
+    const fe = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
+    if (fe.validation) {
+      const context = fe.validationContext ?? 'request';
+      return sendProblem(reply, request, 400, 'VALIDATION_FAILED', `The ${context} is invalid`, {
+        title: 'Validation failed',
+        errors: fieldErrors(fe.validation),
+      });
+    }
+    const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+    if (known) return sendProblem(reply, request, known.status, known.code, known.detail);
+    if (fe.statusCode === 429) {
+      return sendProblem(reply, request, 429, 'RATE_LIMITED', 'Too many requests, retry later');
+    }
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      // Other client errors raised by Fastify or a plugin: keep the status, not the internals.
+      return sendProblem(
+        reply,
+        request,
+        fe.statusCode,
+        'BAD_REQUEST',
+        TITLES[fe.statusCode] ?? 'Bad request',
+      );
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, request, 500, 'INTERNAL_ERROR', 'Something went wrong on our side');
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      request,
+      404,
+      'ROUTE_NOT_FOUND',
+      `No route for ${request.method} ${request.url.split('?')[0]}`,
+    ),
+  );
+}

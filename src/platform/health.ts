@@ -1,0 +1,65 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+
+export type HealthCheck = () => Promise<void>;
+
+const CHECK_TIMEOUT_MS = 2000;
+
+async function runCheck(check: HealthCheck): Promise<'ok' | 'error'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([check(), timeout]);
+    return 'ok';
+  } catch {
+    return 'error';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const ReadyResponse = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
+});
+
+/** Liveness (the process answers) and readiness (its dependencies answer too). */
+export const healthRoutes: FastifyPluginAsyncTypebox<{ checks: Record<string, HealthCheck> }> = async (
+  app,
+  opts,
+) => {
+  const noLimit = { rateLimit: false } as const;
+  app.get(
+    '/health',
+    {
+      config: noLimit,
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      config: noLimit,
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: every dependency answers',
+        response: { 200: ReadyResponse, 503: ReadyResponse },
+      },
+    },
+    async (_request, reply) => {
+      const names = Object.keys(opts.checks);
+      const results = await Promise.all(names.map((name) => runCheck(opts.checks[name]!)));
+      const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
+      const healthy = results.every((r) => r === 'ok');
+      return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'degraded', checks });
+    },
+  );
+};

@@ -1,0 +1,105 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type TSchema, Type } from 'typebox';
+
+/** Bounds shared by everything that lists (DESIGN.md: limit <= 100, offset <= 10000). */
+export const MAX_LIMIT = 100;
+export const MAX_OFFSET = 10_000;
+
+export const Id = Type.String({ format: 'uuid', description: 'UUID v7' });
+export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
+export const Timestamp = Type.String({ format: 'date-time' });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 20 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),
+};
+
+export function pageOf<T extends TSchema>(item: T) {
+  return Type.Object({
+    items: Type.Array(item),
+    total: Type.Integer(),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+    next: Type.Union([Type.String(), Type.Null()]),
+    previous: Type.Union([Type.String(), Type.Null()]),
+  });
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+  next: string | null;
+  previous: string | null;
+}
+
+/** `sort` accepting each field ascending or, with a leading `-`, descending. */
+export function sortParam<const F extends string>(fields: readonly F[]) {
+  const values = fields.flatMap((f) => [f, `-${f}`] as const);
+  return Type.Optional(
+    Type.Enum(values, { description: `one of ${fields.join(', ')}; prefix with - for descending` }),
+  );
+}
+
+export function parseSort<F extends string>(sort: string | undefined, fallback: `${'-' | ''}${F}`) {
+  const value = sort ?? fallback;
+  return value.startsWith('-')
+    ? { field: value.slice(1) as F, descending: true }
+    : { field: value as F, descending: false };
+}
+
+/** Builds an offset page whose `next`/`previous` links keep the caller's other query parameters. */
+export function toPage<T>(
+  request: FastifyRequest,
+  items: T[],
+  total: number,
+  limit: number,
+  offset: number,
+): Page<T> {
+  const link = (newOffset: number) => {
+    const url = new URL(request.url, 'http://x');
+    url.searchParams.set('offset', String(newOffset));
+    url.searchParams.set('limit', String(limit));
+    return `${url.pathname}?${url.searchParams.toString()}`;
+  };
+  const hasNext = offset + items.length < total && offset + limit <= MAX_OFFSET;
+  return {
+    items,
+    total,
+    limit,
+    offset,
+    next: hasNext ? link(offset + limit) : null,
+    previous: offset > 0 ? link(Math.max(0, offset - limit)) : null,
+  };
+}
+
+/**
+ * Cache-Control for reads that may differ by caller: anonymous views may be kept briefly by
+ * shared caches; a signed-in caller's view (admin, owner) is private to them.
+ */
+export function setReadCaching(request: FastifyRequest, reply: FastifyReply, maxAgeSec = 30): void {
+  reply.header('vary', 'Authorization');
+  reply.header(
+    'cache-control',
+    request.headers.authorization ? 'private, no-cache' : `public, max-age=${maxAgeSec}, must-revalidate`,
+  );
+}
+
+/** Problem+json response schemas, so every route documents its error shape once. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String(),
+    detail: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+    requestId: Type.String(),
+  },
+  { description: 'RFC 9457 problem details' },
+);
+
+export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
+  return Object.fromEntries([400, ...statuses].map((s) => [s, ProblemSchema]));
+}
