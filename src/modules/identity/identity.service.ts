@@ -104,6 +104,29 @@ export function createIdentityService(deps: IdentityDeps) {
     }
   }
 
+  /**
+   * Creates an account unless one has this email (the configured first admin, demo accounts);
+   * safe to run on every start. Returns whether it created one.
+   */
+  /** Creates an account unless one has this email (first admin, demo accounts); safe on every start. */
+  async function ensureAccount(input: {
+    email: string;
+    password: string;
+    displayName: string;
+    role: Role;
+    artistId?: string;
+  }): Promise<boolean> {
+    if (await repo.findUserByEmail(db, normaliseEmail(input.email))) return false;
+    try {
+      const user = await createUser(input);
+      if (input.artistId) await repo.updateUser(db, user.id, { artistId: input.artistId });
+      return true;
+    } catch (error) {
+      if (error instanceof ConflictError) return false;
+      throw error;
+    }
+  }
+
   return {
     /** Registration always creates a plain `user`; roles are only ever granted by an admin. */
     async register(input: { email: string; password: string; displayName: string }) {
@@ -257,16 +280,10 @@ export function createIdentityService(deps: IdentityDeps) {
       if (!(await repo.deleteUser(db, id))) throw new NotFoundError('User', 'USER_NOT_FOUND');
     },
 
-    /** Creates the configured first admin when no account has that email; safe to run on every start. */
-    async ensureAdmin(email: string, password: string): Promise<boolean> {
-      if (await repo.findUserByEmail(db, normaliseEmail(email))) return false;
-      try {
-        await createUser({ email, password, displayName: 'Administrator', role: 'admin' });
-        return true;
-      } catch (error) {
-        if (error instanceof ConflictError) return false;
-        throw error;
-      }
+    ensureAccount,
+
+    ensureAdmin(email: string, password: string): Promise<boolean> {
+      return ensureAccount({ email, password, displayName: 'Administrator', role: 'admin' });
     },
   };
 }
