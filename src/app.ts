@@ -13,6 +13,7 @@ import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
 import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
+import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   cacheStore: CacheStore;
   /** Set when REDIS_URL is: shared rate-limit counters across nodes. */
   redis?: Redis;
+  /** Where committed domain events go; the in-process bus when absent. */
+  eventBus?: EventBus;
   /** Process metrics (event loop, GC, memory); off where many apps share one process (tests). */
   processMetrics?: boolean;
 }
@@ -101,7 +104,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     refreshTtlSec: config.refreshTokenTtlSec,
   });
   registerAuth(app, tokens, identity.resolveSession);
-  app.decorate('services', { identity, cache });
+  const bus = deps.eventBus ?? new LocalEventBus();
+  const relay = new OutboxRelay(deps.database.db, bus, app.log);
+  app.addHook('onReady', async () => relay.start());
+  app.addHook('onClose', async () => {
+    await relay.stop();
+    await bus.close();
+  });
+  app.decorate('services', { identity, cache, events: { bus, relay } });
 
   await app.register(healthRoutes, {
     checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
@@ -126,6 +136,7 @@ declare module 'fastify' {
     services: {
       identity: ReturnType<typeof createIdentityService>;
       cache: Cache;
+      events: { bus: EventBus; relay: OutboxRelay };
     };
   }
 }

@@ -1,0 +1,183 @@
+import { and, asc, eq, isNull, lt, lte, sql } from 'drizzle-orm';
+import { bigserial, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db, Executor } from './db.js';
+
+/** Every domain event, by type. Payloads carry ids only: handlers read current state themselves. */
+export interface EventMap {
+  'catalog.song_added': { songId: string; albumId: string; artistId: string };
+  'catalog.song_updated': { songId: string; albumId: string; artistId: string };
+  'catalog.song_deleted': { songId: string; albumId: string; artistId: string };
+  'catalog.album_added': { albumId: string; artistId: string };
+  'catalog.album_updated': { albumId: string; artistId: string };
+  'catalog.album_deleted': { albumId: string; artistId: string };
+}
+export type EventType = keyof EventMap;
+
+export interface DomainEvent<K extends EventType = EventType> {
+  /** Position in the outbox: unique and increasing, so handlers can deduplicate by it. */
+  id: number;
+  type: K;
+  payload: EventMap[K];
+  occurredAt: Date;
+}
+
+export const outboxEvents = pgTable(
+  'outbox_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    type: text('type').notNull(),
+    payload: jsonb('payload').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    availableAt: timestamp('available_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('outbox_events_pending_idx')
+      .on(t.availableAt, t.id)
+      .where(sql`${t.publishedAt} is null`),
+    index('outbox_events_published_idx').on(t.publishedAt),
+  ],
+);
+
+/**
+ * Records an event in the outbox inside the caller's transaction: it exists if and only if the
+ * change it describes committed. The relay publishes it after commit.
+ */
+export async function recordEvent<K extends EventType>(tx: Executor, type: K, payload: EventMap[K]): Promise<void> {
+  await tx.insert(outboxEvents).values({ type, payload });
+}
+
+export type EventHandler<K extends EventType> = (event: DomainEvent<K>) => Promise<void>;
+
+/**
+ * Where published events go. In one process a local bus calls handlers directly; a NATS bus
+ * can take its place without the modules noticing, since they only `subscribe` and `recordEvent`.
+ */
+export interface EventBus {
+  publish(event: DomainEvent): Promise<void>;
+  subscribe<K extends EventType>(type: K, handler: EventHandler<K>): void;
+  close(): Promise<void>;
+}
+
+export class LocalEventBus implements EventBus {
+  private readonly handlers = new Map<EventType, EventHandler<EventType>[]>();
+
+  subscribe<K extends EventType>(type: K, handler: EventHandler<K>): void {
+    const list = this.handlers.get(type) ?? [];
+    list.push(handler as unknown as EventHandler<EventType>);
+    this.handlers.set(type, list);
+  }
+
+  /** Runs every handler; a failure rejects so the relay retries the event (handlers are idempotent). */
+  async publish(event: DomainEvent): Promise<void> {
+    const results = await Promise.allSettled((this.handlers.get(event.type) ?? []).map((h) => h(event)));
+    const failure = results.find((r) => r.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+  }
+}
+
+const BATCH = 100;
+const MAX_BACKOFF_MS = 60_000;
+const RETENTION_DAYS = 7;
+
+/**
+ * Moves committed outbox rows to the bus, at least once, in id order per batch. Rows are
+ * claimed with SKIP LOCKED, so several nodes can relay one outbox without double work.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private stopped = false;
+  private ticks = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly log: FastifyBaseLogger,
+    private readonly intervalMs = 100,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Publishes everything committed so far, now (a write may call it after its commit). */
+  async drain(): Promise<void> {
+    if (this.running) {
+      // The pass under way may have read the outbox before the caller's commit: ask for one more.
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = this.relayAll().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(async () => {
+      try {
+        await this.drain();
+        if (++this.ticks % 6000 === 0) await this.prune();
+      } catch (error) {
+        this.log.error({ err: error }, 'outbox relay failed');
+      }
+      this.schedule();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async relayAll(): Promise<void> {
+    do {
+      this.rerun = false;
+      while ((await this.relayBatch()) === BATCH) {}
+    } while (this.rerun);
+  }
+
+  private async relayBatch(): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx
+        .select()
+        .from(outboxEvents)
+        .where(and(isNull(outboxEvents.publishedAt), lte(outboxEvents.availableAt, sql`now()`)))
+        .orderBy(asc(outboxEvents.id))
+        .limit(BATCH)
+        .for('update', { skipLocked: true });
+      for (const row of rows) {
+        const event = { id: row.id, type: row.type as EventType, payload: row.payload, occurredAt: row.createdAt };
+        try {
+          await this.bus.publish(event as DomainEvent);
+          await tx.update(outboxEvents).set({ publishedAt: new Date() }).where(eq(outboxEvents.id, row.id));
+        } catch (error) {
+          const backoffMs = Math.min(MAX_BACKOFF_MS, 500 * 2 ** row.attempts);
+          this.log.error({ err: error, eventId: row.id, type: row.type }, 'event handler failed; will retry');
+          await tx
+            .update(outboxEvents)
+            .set({ attempts: row.attempts + 1, availableAt: new Date(Date.now() + backoffMs) })
+            .where(eq(outboxEvents.id, row.id));
+        }
+      }
+      return rows.length;
+    });
+  }
+
+  private async prune(): Promise<void> {
+    const cutoff = new Date(Date.now() - RETENTION_DAYS * 86_400_000);
+    await this.db.delete(outboxEvents).where(lt(outboxEvents.publishedAt, cutoff));
+  }
+}
