@@ -1,6 +1,29 @@
-import { sql } from 'drizzle-orm';
-import { boolean, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { type SQL, sql } from 'drizzle-orm';
+import {
+  type AnyPgColumn,
+  bigint,
+  boolean,
+  check,
+  customType,
+  date,
+  index,
+  integer,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { uuidv7 } from 'uuidv7';
+
+/** Full-text document; only ever written by PostgreSQL (generated columns). */
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
+/** Names are searched in the `simple` configuration: they are not English prose to stem. */
+const searchVectorOf = (text: SQL) => sql`to_tsvector('simple'::regconfig, ${text})`;
+
+/** Sort key for names and titles: case-insensitive, byte order so every database sorts alike. */
+export const sortKey = (column: SQL | AnyPgColumn) => sql`lower(${column}) collate "C"`;
 
 export const artists = pgTable(
   'artists',
@@ -12,13 +35,119 @@ export const artists = pgTable(
     genres: text('genres').array().notNull().default(sql`'{}'::text[]`),
     /** The admin's switch: a hidden artist is seen by admins only. */
     isVisible: boolean('is_visible').notNull().default(true),
+    /** Albums everyone may see (public and visible), so the number never reveals hidden ones. */
     albumCount: integer('album_count').notNull().default(0),
     followerCount: integer('follower_count').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    searchVector: tsvector('search_vector').generatedAlwaysAs(
+      (): SQL => searchVectorOf(sql`${artists.name}`),
+    ),
   },
   (t) => [
     index('artists_lower_name_idx').on(sql`lower(${t.name})`),
     index('artists_created_at_idx').on(t.createdAt, t.id),
+    index('artists_name_sort_idx').on(sortKey(t.name), t.id),
+    index('artists_album_count_idx').on(t.albumCount, t.id),
+    index('artists_follower_count_idx').on(t.followerCount, t.id),
+    index('artists_name_trgm_idx').using('gin', t.name.op('gin_trgm_ops')),
+    index('artists_search_vector_idx').using('gin', t.searchVector),
+  ],
+);
+
+export const albums = pgTable(
+  'albums',
+  {
+    id: uuid('id').primaryKey().$defaultFn(uuidv7),
+    artistId: uuid('artist_id')
+      .notNull()
+      .references(() => artists.id, { onDelete: 'restrict' }),
+    /** The artist's name, copied so search and sorts never join; renames rewrite it. */
+    artistName: text('artist_name').notNull(),
+    title: text('title').notNull(),
+    genre: text('genre').notNull(),
+    releaseYear: integer('release_year').notNull(),
+    releaseDate: date('release_date', { mode: 'string' }),
+    coverUrl: text('cover_url'),
+    label: text('label'),
+    /** The owner's switch (artist or admin). */
+    isPublic: boolean('is_public').notNull().default(true),
+    /** The admin's switch. */
+    isVisible: boolean('is_visible').notNull().default(true),
+    /**
+     * Derived: public, visible and by a visible artist, i.e. what users and anonymous callers
+     * may see. Kept in step by the repository so every list filters on one column.
+     */
+    listed: boolean('listed').notNull().default(true),
+    songCount: integer('song_count').notNull().default(0),
+    durationMs: bigint('duration_ms', { mode: 'number' }).notNull().default(0),
+    followerCount: integer('follower_count').notNull().default(0),
+    playCount: bigint('play_count', { mode: 'number' }).notNull().default(0),
+    popularity: integer('popularity').notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    searchText: text('search_text').generatedAlwaysAs(
+      (): SQL => sql`${albums.title} || ' ' || ${albums.artistName}`,
+    ),
+    searchVector: tsvector('search_vector').generatedAlwaysAs(
+      (): SQL => searchVectorOf(sql`${albums.title} || ' ' || ${albums.artistName}`),
+    ),
+  },
+  (t) => [
+    index('albums_artist_id_idx').on(t.artistId, t.createdAt, t.id),
+    index('albums_lower_genre_idx').on(sql`lower(${t.genre})`),
+    index('albums_release_year_idx').on(t.releaseYear, t.id),
+    index('albums_title_sort_idx').on(sortKey(t.title), t.id),
+    index('albums_created_at_idx').on(t.createdAt, t.id),
+    index('albums_popularity_idx').on(t.popularity, t.id),
+    index('albums_song_count_idx').on(t.songCount, t.id),
+    index('albums_follower_count_idx').on(t.followerCount, t.id),
+    index('albums_search_text_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
+    index('albums_search_vector_idx').using('gin', t.searchVector),
+    check('albums_popularity_check', sql`${t.popularity} between 0 and 100`),
+  ],
+);
+
+export const songs = pgTable(
+  'songs',
+  {
+    id: uuid('id').primaryKey().$defaultFn(uuidv7),
+    albumId: uuid('album_id')
+      .notNull()
+      .references(() => albums.id, { onDelete: 'cascade' }),
+    /** The album's artist, copied for the artist filter and ownership checks without a join. */
+    artistId: uuid('artist_id')
+      .notNull()
+      .references(() => artists.id, { onDelete: 'restrict' }),
+    artistName: text('artist_name').notNull(),
+    title: text('title').notNull(),
+    trackNumber: integer('track_number').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    genre: text('genre').notNull(),
+    explicit: boolean('explicit').notNull().default(false),
+    playCount: bigint('play_count', { mode: 'number' }).notNull().default(0),
+    /** Songs have no switches of their own: this copies the album's `listed`. */
+    listed: boolean('listed').notNull().default(true),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    searchText: text('search_text').generatedAlwaysAs(
+      (): SQL => sql`${songs.title} || ' ' || ${songs.artistName}`,
+    ),
+    searchVector: tsvector('search_vector').generatedAlwaysAs(
+      (): SQL => searchVectorOf(sql`${songs.title} || ' ' || ${songs.artistName}`),
+    ),
+  },
+  (t) => [
+    uniqueIndex('songs_album_track_key').on(t.albumId, t.trackNumber),
+    index('songs_artist_id_idx').on(t.artistId, t.createdAt, t.id),
+    index('songs_lower_genre_idx').on(sql`lower(${t.genre})`),
+    index('songs_title_sort_idx').on(sortKey(t.title), t.id),
+    index('songs_created_at_idx').on(t.createdAt, t.id),
+    index('songs_play_count_idx').on(t.playCount, t.id),
+    index('songs_duration_ms_idx').on(t.durationMs, t.id),
+    index('songs_search_text_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
+    index('songs_search_vector_idx').using('gin', t.searchVector),
+    check('songs_track_number_check', sql`${t.trackNumber} > 0`),
+    check('songs_duration_ms_check', sql`${t.durationMs} > 0`),
   ],
 );
