@@ -58,8 +58,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const routesByUrl = collectRoutes(app);
 
+  app.decorate('draining', false);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While shutting down, answers in flight close their keep-alive connection so close() can finish.
+    if (app.draining) reply.header('connection', 'close');
   });
   registerErrorHandling(app);
 
@@ -133,6 +136,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** Set on shutdown: in-flight answers close their connections. */
+    draining: boolean;
     services: {
       identity: ReturnType<typeof createIdentityService>;
       cache: Cache;

@@ -5,9 +5,18 @@ import { Value } from 'typebox/value';
  * Every environment variable Backbeat reads, validated once at start. Nothing else in the code
  * base reads `process.env`: modules receive the frozen `Config` built here.
  */
-const Duration = Type.String({ pattern: '^[0-9]+(ms|s|m|h|d)$' });
-const Int = Type.String({ pattern: '^[0-9]+$' });
+const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d)$';
+const INT_PATTERN = '^[0-9]+$';
+const Duration = Type.String({ pattern: DURATION_PATTERN });
+const Int = Type.String({ pattern: INT_PATTERN });
 const Bool = Type.Enum(['true', 'false', '1', '0']);
+
+const PATTERN_HINTS: Record<string, string> = {
+  [DURATION_PATTERN]: 'must be a duration such as 250ms, 120s, 15m, 12h or 30d',
+  [INT_PATTERN]: 'must be a whole number',
+  '^postgres(ql)?://': 'must be a postgres:// URL',
+  '^rediss?://': 'must be a redis:// URL',
+};
 
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.Enum(['development', 'production', 'test'])),
@@ -73,7 +82,8 @@ function describeEnvErrors(env: Record<string, unknown>): string {
     .map((error) => {
       const name =
         error.instancePath.replace(/^\//, '') || String(error.params && Object.values(error.params)[0]);
-      return `${name}: ${error.message} (got ${JSON.stringify(env[name])})`;
+      const hint = PATTERN_HINTS[String((error.params as { pattern?: string } | undefined)?.pattern)];
+      return `${name}: ${hint ?? error.message} (got ${JSON.stringify(env[name])})`;
     })
     .join('; ');
 }

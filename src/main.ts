@@ -85,6 +85,7 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     try {
+      app.draining = true;
       await app.close();
       await database.close();
       redis?.disconnect();

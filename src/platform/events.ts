@@ -34,9 +34,7 @@ export const outboxEvents = pgTable(
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    index('outbox_events_pending_idx')
-      .on(t.availableAt, t.id)
-      .where(sql`${t.publishedAt} is null`),
+    index('outbox_events_pending_idx').on(t.availableAt, t.id).where(sql`${t.publishedAt} is null`),
     index('outbox_events_published_idx').on(t.publishedAt),
   ],
 );
@@ -45,7 +43,11 @@ export const outboxEvents = pgTable(
  * Records an event in the outbox inside the caller's transaction: it exists if and only if the
  * change it describes committed. The relay publishes it after commit.
  */
-export async function recordEvent<K extends EventType>(tx: Executor, type: K, payload: EventMap[K]): Promise<void> {
+export async function recordEvent<K extends EventType>(
+  tx: Executor,
+  type: K,
+  payload: EventMap[K],
+): Promise<void> {
   await tx.insert(outboxEvents).values({ type, payload });
 }
 
@@ -159,7 +161,12 @@ export class OutboxRelay {
         .limit(BATCH)
         .for('update', { skipLocked: true });
       for (const row of rows) {
-        const event = { id: row.id, type: row.type as EventType, payload: row.payload, occurredAt: row.createdAt };
+        const event = {
+          id: row.id,
+          type: row.type as EventType,
+          payload: row.payload,
+          occurredAt: row.createdAt,
+        };
         try {
           await this.bus.publish(event as DomainEvent);
           await tx.update(outboxEvents).set({ publishedAt: new Date() }).where(eq(outboxEvents.id, row.id));

@@ -1,0 +1,175 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The real thing: `npm start` as a user runs it, on its own embedded database in a fresh
+ * DATA_DIR (or on TEST_DATABASE_URL's server), driven over HTTP.
+ */
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+interface Server {
+  process: ChildProcess;
+  base: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function serverEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    DEMO_DATA: 'false',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_AUTH_MAX: '1000',
+  };
+  if (process.env.TEST_DATABASE_URL) env.DATABASE_URL = process.env.TEST_DATABASE_URL;
+  if (process.env.TEST_REDIS_URL) env.REDIS_URL = process.env.TEST_REDIS_URL;
+  return env;
+}
+
+function start(command: string[], dataDir: string, port: number): Server {
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: ROOT,
+    env: serverEnv(dataDir, port),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { process: child, base: `http://127.0.0.1:${port}`, output: () => output, exited };
+}
+
+async function waitUntilUp(server: Server, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.process.exitCode !== null) throw new Error(`server exited early:\n${server.output()}`);
+    try {
+      const res = await fetch(`${server.base}/health`);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server did not come up:\n${server.output()}`);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field.
+type Json = any;
+
+async function json(res: Response): Promise<{ status: number; body: Json }> {
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+function post(base: string, path: string, body: unknown, token?: string) {
+  return fetch(`${base}/api/v1${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  }).then(json);
+}
+
+describe('npm start, end to end', () => {
+  let dataDir: string;
+  let server: Server;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    server = start(['npm', 'start'], dataDir, await freePort());
+    await waitUntilUp(server);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (server.process.exitCode === null) process.kill(-server.process.pid!, 'SIGTERM');
+    await server.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('signs up, signs in, refreshes and signs out over HTTP', async () => {
+    const email = `e2e-${Date.now()}@example.test`;
+    const signup = await post(server.base, '/auth/register', {
+      email,
+      password: 'e2e-password-1',
+      displayName: 'E2E',
+    });
+    expect(signup.status).toBe(201);
+
+    const signin = await post(server.base, '/auth/login', { email, password: 'e2e-password-1' });
+    expect(signin.status).toBe(200);
+    const me = await fetch(`${server.base}/api/v1/me`, {
+      headers: { authorization: `Bearer ${signin.body.accessToken}` },
+    });
+    expect((await json(me)).body.email).toBe(email);
+
+    const refreshed = await post(server.base, '/auth/refresh', { refreshToken: signin.body.refreshToken });
+    expect(refreshed.status).toBe(200);
+
+    const signout = await post(server.base, '/auth/logout', { refreshToken: refreshed.body.refreshToken });
+    expect(signout.status).toBe(204);
+    const after = await fetch(`${server.base}/api/v1/me`, {
+      headers: { authorization: `Bearer ${refreshed.body.accessToken}` },
+    });
+    expect(after.status).toBe(401);
+    expect(after.headers.get('content-type')).toMatch(/application\/problem\+json/);
+  });
+
+  it('serves /docs and /openapi.json', async () => {
+    expect((await fetch(`${server.base}/docs/`)).status).toBe(200);
+    const spec: Json = await (await fetch(`${server.base}/openapi.json`)).json();
+    expect(spec.info.title).toBe('Backbeat API');
+  });
+
+  it.skipIf(Boolean(process.env.TEST_DATABASE_URL))(
+    'refuses a second server on the same DATA_DIR with a clear message',
+    async () => {
+      const second = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort());
+      const code = await second.exited;
+      expect(code).toBe(1);
+      expect(second.output()).toMatch(/DATA_DIR .* is in use by another Backbeat process/);
+    },
+    60_000,
+  );
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests on SIGTERM and exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    const server = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort());
+    try {
+      await waitUntilUp(server);
+      // Registration hashes a password (tens of milliseconds): signal while it is in flight.
+      const inFlight = post(server.base, '/auth/register', {
+        email: `shutdown-${Date.now()}@example.test`,
+        password: 'e2e-password-1',
+        displayName: 'Late',
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      server.process.kill('SIGTERM');
+      expect((await inFlight).status).toBe(201);
+      expect(await server.exited).toBe(0);
+      await expect(fetch(`${server.base}/health`)).rejects.toThrow();
+    } finally {
+      if (server.process.exitCode === null) server.process.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
