@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
@@ -112,6 +112,8 @@ async function serveCommand(baseConfig: Config): Promise<void> {
 
 async function main(): Promise<void> {
   const [command = 'serve', ...args] = process.argv.slice(2);
+  // A .env file in the working directory fills in what the environment leaves unset.
+  if (existsSync('.env')) process.loadEnvFile('.env');
   let config: Config;
   try {
     config = loadConfig();
