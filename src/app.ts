@@ -8,7 +8,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { catalogRoutes, createCatalogService } from './modules/catalog/index.js';
 import { createIdentityService, identityRoutes } from './modules/identity/index.js';
+import {
+  createFollowingService,
+  createNotificationService,
+  followingRoutes,
+  notificationRoutes,
+} from './modules/library/index.js';
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
@@ -106,15 +113,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     tokens,
     refreshTtlSec: config.refreshTokenTtlSec,
   });
+  const catalog = createCatalogService({ db: deps.database.db, cache });
   registerAuth(app, tokens, identity.resolveSession);
   const bus = deps.eventBus ?? new LocalEventBus();
   const relay = new OutboxRelay(deps.database.db, bus, app.log);
+  const following = createFollowingService({ db: deps.database.db, catalog });
+  const notifications = createNotificationService({ db: deps.database.db, bus, log: app.log });
   app.addHook('onReady', async () => relay.start());
   app.addHook('onClose', async () => {
     await relay.stop();
     await bus.close();
   });
-  app.decorate('services', { identity, cache, events: { bus, relay } });
+  app.decorate('services', { identity, cache, events: { bus, relay }, notifications });
 
   await app.register(healthRoutes, {
     checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
@@ -126,6 +136,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         authRateLimitMax: config.rateLimitAuthMax,
         rateLimitWindowMs: config.rateLimitWindowMs,
       });
+      await api.register(catalogRoutes, { catalog });
+      await api.register(followingRoutes, { following });
+      await api.register(notificationRoutes, { notifications });
     },
     { prefix: API_PREFIX },
   );
@@ -142,6 +155,7 @@ declare module 'fastify' {
       identity: ReturnType<typeof createIdentityService>;
       cache: Cache;
       events: { bus: EventBus; relay: OutboxRelay };
+      notifications: ReturnType<typeof createNotificationService>;
     };
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { loadDemoCatalog } from './modules/catalog/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
 import { resolveJwtSecret } from './platform/secrets.js';
@@ -71,6 +72,19 @@ async function serveCommand(baseConfig: Config): Promise<void> {
   if (config.adminEmail && config.adminPassword) {
     if (await app.services.identity.ensureAdmin(config.adminEmail, config.adminPassword)) {
       app.log.info({ email: config.adminEmail }, 'created the configured admin account');
+    }
+  }
+  if (config.demoData) {
+    const demo = await loadDemoCatalog({
+      db: database.db,
+      cache: app.services.cache,
+      ensureAccount: app.services.identity.ensureAccount,
+    });
+    if (demo) {
+      const signIns = demo.accounts.map((a) => `  ${a.role.padEnd(6)} ${a.email} / ${a.password}\n`).join('');
+      process.stdout.write(
+        `demo catalog loaded: ${demo.artists} artists, ${demo.albums} albums, ${demo.songs} songs\ndemo sign-ins:\n${signIns}`,
+      );
     }
   }
 

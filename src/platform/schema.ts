@@ -1,4 +1,8 @@
 // Every module's tables, for drizzle (relational queries) and drizzle-kit (migrations).
-export * from '../modules/catalog/catalog.tables.js';
+export { albums, artists, songs } from '../modules/catalog/catalog.tables.js';
+export * from '../modules/discovery/discovery.tables.js';
 export * from '../modules/identity/identity.tables.js';
 export { outboxEvents } from './events.js';
+export * from '../modules/library/playlists.tables.js';
+export * from '../modules/library/following.tables.js';
+export * from '../modules/library/notifications.tables.js';

@@ -1,9 +1,41 @@
-import { eq } from 'drizzle-orm';
-import type { Executor } from '../../platform/db.js';
-import { artists } from './catalog.tables.js';
+// The catalog's public surface: the only file other modules import.
 
+export { type DemoCatalog, loadDemoCatalog } from './catalog.demo.js';
+/**
+ * Counter helpers that run inside the caller's transaction, so a follow or a play and the
+ * counters it moves commit together. After commit, call `invalidateAlbum`/`invalidateArtist`
+ * on the catalog service so cached reads show the new numbers.
+ */
 /** Whether an artist with this id exists (for links from other modules, e.g. artist accounts). */
-export async function artistExists(db: Executor, id: string): Promise<boolean> {
-  const rows = await db.select({ id: artists.id }).from(artists).where(eq(artists.id, id)).limit(1);
-  return rows.length > 0;
-}
+export {
+  artistExists,
+  incrementAlbumFollowers,
+  incrementArtistFollowers,
+  incrementSongPlays,
+} from './catalog.repo.js';
+
+export { catalogRoutes } from './catalog.routes.js';
+
+export { AlbumSchema, ArtistSchema, PlaylistSummarySchema, SongSchema } from './catalog.schemas.js';
+
+/**
+ * `createCatalogService` builds the service the routes use; `getVisibleSongs`/`getVisibleAlbums`
+ * turn ids into views the caller may see; `albumVisibleTo`/`songVisibleTo` are the same rule as
+ * a SQL condition for other modules' queries that join `albums` or `songs`.
+ */
+export {
+  type AlbumDetailView,
+  type AlbumView,
+  type ArtistView,
+  albumVisibleTo,
+  type CatalogService,
+  createCatalogService,
+  getVisibleAlbums,
+  getVisibleSongs,
+  type PlaylistSearch,
+  type PlaylistSummaryView,
+  type SongView,
+  songVisibleTo,
+} from './catalog.service.js';
+/** Tables, for foreign keys from other modules (follows, playlist tracks, plays). */
+export { albums, artists, songs } from './catalog.tables.js';

@@ -1,0 +1,394 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
+import { IdParams, pageOf, problems, setReadCaching, toPage } from '../../platform/http.js';
+import {
+  AlbumDetailSchema,
+  AlbumSchema,
+  AlbumSongsQuery,
+  AlbumsQuery,
+  ArtistAlbumsQuery,
+  ArtistSchema,
+  ArtistsQuery,
+  CreateAlbumBody,
+  CreateArtistBody,
+  CreateSongBody,
+  SEARCH_TYPES,
+  SearchQuery,
+  SearchResultSchema,
+  type SearchType,
+  SongSchema,
+  SongsQuery,
+  UpdateAlbumBody,
+  UpdateArtistBody,
+  UpdateSongBody,
+} from './catalog.schemas.js';
+import type { CatalogService } from './catalog.service.js';
+
+export interface CatalogRouteOptions {
+  catalog: CatalogService;
+}
+
+const BASE = '/api/v1';
+/** Reads are public; a Bearer token (optional) personalises what the caller may see. */
+const optionalBearer = [{}, ...bearerSecurity];
+const NoContent = Type.Null();
+
+export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = async (app, { catalog }) => {
+  const publisher = requireRole('admin', 'artist');
+  const adminOnly = requireRole('admin');
+  const read = { preHandler: optionalAuth };
+
+  // ---------------------------------------------------------------- artists
+  app.get(
+    '/artists',
+    {
+      ...read,
+      schema: {
+        tags: ['artists'],
+        summary: 'List artists (q tolerates typos; genre repeatable; admins may pass visibility)',
+        security: optionalBearer,
+        querystring: ArtistsQuery,
+        response: { 200: pageOf(ArtistSchema), ...problems(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { limit = 20, offset = 0, ...query } = request.query;
+      const { items, total } = await catalog.listArtists(request.user, { ...query, limit, offset });
+      setReadCaching(request, reply);
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  app.get(
+    '/artists/:id',
+    {
+      ...read,
+      schema: {
+        tags: ['artists'],
+        summary: 'An artist',
+        security: optionalBearer,
+        params: IdParams,
+        response: { 200: ArtistSchema, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const artist = await catalog.getArtist(request.user, request.params.id);
+      setReadCaching(request, reply);
+      return artist;
+    },
+  );
+
+  app.get(
+    '/artists/:id/albums',
+    {
+      ...read,
+      schema: {
+        tags: ['artists'],
+        summary: "A page of the artist's albums the caller may see",
+        security: optionalBearer,
+        params: IdParams,
+        querystring: ArtistAlbumsQuery,
+        response: { 200: pageOf(AlbumSchema), ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { limit = 20, offset = 0, ...query } = request.query;
+      const { items, total } = await catalog.listArtistAlbums(request.user, request.params.id, {
+        ...query,
+        limit,
+        offset,
+      });
+      setReadCaching(request, reply);
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  app.post(
+    '/artists',
+    {
+      preHandler: adminOnly,
+      schema: {
+        tags: ['artists'],
+        summary: 'Create an artist (admins)',
+        security: bearerSecurity,
+        body: CreateArtistBody,
+        response: { 201: ArtistSchema, ...problems(401, 403, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const artist = await catalog.createArtist(request.user!, request.body);
+      return reply.code(201).header('location', `${BASE}/artists/${artist.id}`).send(artist);
+    },
+  );
+
+  app.patch(
+    '/artists/:id',
+    {
+      preHandler: publisher,
+      schema: {
+        tags: ['artists'],
+        summary: 'Change an artist (admins; an artist account its own profile, not isVisible)',
+        security: bearerSecurity,
+        params: IdParams,
+        body: UpdateArtistBody,
+        response: { 200: ArtistSchema, ...problems(401, 403, 404, 413, 415) },
+      },
+    },
+    (request) => catalog.updateArtist(request.user!, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/artists/:id',
+    {
+      preHandler: adminOnly,
+      schema: {
+        tags: ['artists'],
+        summary: 'Delete an artist without albums (admins)',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: NoContent, ...problems(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await catalog.deleteArtist(request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---------------------------------------------------------------- albums
+  app.get(
+    '/albums',
+    {
+      ...read,
+      schema: {
+        tags: ['albums'],
+        summary: 'Browse albums with filters, sorting and pages (cached per normalised query)',
+        security: optionalBearer,
+        querystring: AlbumsQuery,
+        response: { 200: pageOf(AlbumSchema), ...problems(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { limit = 20, offset = 0, ...query } = request.query;
+      const { items, total } = await catalog.listAlbums(request.user, { ...query, limit, offset });
+      setReadCaching(request, reply);
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  app.get(
+    '/albums/:id',
+    {
+      ...read,
+      schema: {
+        tags: ['albums'],
+        summary: 'An album with its songs in track order',
+        security: optionalBearer,
+        params: IdParams,
+        response: { 200: AlbumDetailSchema, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const album = await catalog.getAlbum(request.user, request.params.id);
+      setReadCaching(request, reply);
+      return album;
+    },
+  );
+
+  app.post(
+    '/albums',
+    {
+      preHandler: publisher,
+      schema: {
+        tags: ['albums'],
+        summary: 'Create an album under artistId or artistName (admins; artists for themselves)',
+        security: bearerSecurity,
+        body: CreateAlbumBody,
+        response: { 201: AlbumSchema, ...problems(401, 403, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const album = await catalog.createAlbum(request.user!, request.body);
+      return reply.code(201).header('location', `${BASE}/albums/${album.id}`).send(album);
+    },
+  );
+
+  app.patch(
+    '/albums/:id',
+    {
+      preHandler: publisher,
+      schema: {
+        tags: ['albums'],
+        summary: 'Change an album (admins; artists their own, not isVisible)',
+        security: bearerSecurity,
+        params: IdParams,
+        body: UpdateAlbumBody,
+        response: { 200: AlbumSchema, ...problems(401, 403, 404, 413, 415) },
+      },
+    },
+    (request) => catalog.updateAlbum(request.user!, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/albums/:id',
+    {
+      preHandler: publisher,
+      schema: {
+        tags: ['albums'],
+        summary: 'Delete an album and its songs',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: NoContent, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await catalog.deleteAlbum(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/albums/:id/songs',
+    {
+      ...read,
+      schema: {
+        tags: ['albums'],
+        summary: "A page of the album's songs in track order",
+        security: optionalBearer,
+        params: IdParams,
+        querystring: AlbumSongsQuery,
+        response: { 200: pageOf(SongSchema), ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { limit = 20, offset = 0 } = request.query;
+      const { items, total } = await catalog.listAlbumSongs(request.user, request.params.id, {
+        limit,
+        offset,
+      });
+      setReadCaching(request, reply);
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  app.post(
+    '/albums/:id/songs',
+    {
+      preHandler: publisher,
+      schema: {
+        tags: ['songs'],
+        summary: 'Add a song to an album (appended unless trackNumber is given)',
+        security: bearerSecurity,
+        params: IdParams,
+        body: CreateSongBody,
+        response: { 201: SongSchema, ...problems(401, 403, 404, 409, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const song = await catalog.addSong(request.user!, request.params.id, request.body);
+      return reply.code(201).header('location', `${BASE}/songs/${song.id}`).send(song);
+    },
+  );
+
+  // ---------------------------------------------------------------- songs
+  app.get(
+    '/songs',
+    {
+      ...read,
+      schema: {
+        tags: ['songs'],
+        summary: 'Browse songs with filters, sorting and pages',
+        security: optionalBearer,
+        querystring: SongsQuery,
+        response: { 200: pageOf(SongSchema), ...problems(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { limit = 20, offset = 0, ...query } = request.query;
+      const { items, total } = await catalog.listSongs(request.user, { ...query, limit, offset });
+      setReadCaching(request, reply);
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  app.get(
+    '/songs/:id',
+    {
+      ...read,
+      schema: {
+        tags: ['songs'],
+        summary: 'A song',
+        security: optionalBearer,
+        params: IdParams,
+        response: { 200: SongSchema, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const song = await catalog.getSong(request.user, request.params.id);
+      setReadCaching(request, reply);
+      return song;
+    },
+  );
+
+  app.patch(
+    '/songs/:id',
+    {
+      preHandler: publisher,
+      schema: {
+        tags: ['songs'],
+        summary: 'Change a song (admins; artists their own)',
+        security: bearerSecurity,
+        params: IdParams,
+        body: UpdateSongBody,
+        response: { 200: SongSchema, ...problems(401, 403, 404, 409, 413, 415) },
+      },
+    },
+    (request) => catalog.updateSong(request.user!, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/songs/:id',
+    {
+      preHandler: publisher,
+      schema: {
+        tags: ['songs'],
+        summary: 'Delete a song',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: NoContent, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await catalog.deleteSong(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  // ---------------------------------------------------------------- search
+  app.get(
+    '/search',
+    {
+      ...read,
+      schema: {
+        tags: ['search'],
+        summary: 'Search albums, artists, songs and playlists; one relevance-ordered page per type',
+        security: optionalBearer,
+        querystring: SearchQuery,
+        response: { 200: SearchResultSchema, ...problems(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { q, type, limit = 20, offset = 0 } = request.query;
+      const types = type ? (type.split(',') as SearchType[]) : [...SEARCH_TYPES];
+      const found = await catalog.search(request.user, { q, types, limit, offset });
+      setReadCaching(request, reply);
+      return Object.fromEntries(
+        Object.entries(found).map(([name, { items, total }]) => [
+          name,
+          toPage(request, items as unknown[], total, limit, offset),
+        ]),
+      );
+    },
+  );
+};

@@ -1,0 +1,237 @@
+import { Type } from 'typebox';
+import { Id, PageQuery, pageOf, sortParam, Timestamp } from '../../platform/http.js';
+import { ALBUM_SORTS, ARTIST_SORTS, SONG_SORTS } from './catalog.repo.js';
+
+/** A name or title: not blank, bounded. */
+const Text = (maxLength: number, description?: string) =>
+  Type.String({ minLength: 1, maxLength, pattern: '\\S', ...(description ? { description } : {}) });
+const Title = Text(200);
+const Genre = Text(64);
+const Url = Type.String({ format: 'uri', maxLength: 2048, pattern: '^https?://' });
+export const MIN_YEAR = 1900;
+export const MAX_YEAR = 2100;
+const Year = Type.Integer({ minimum: MIN_YEAR, maximum: MAX_YEAR });
+/** Up to one hour a song, so an album of MAX_SONGS_PER_ALBUM never overflows its total. */
+const DurationMs = Type.Integer({ minimum: 1, maximum: 3_600_000 });
+const TrackNumber = (description?: string) =>
+  Type.Integer({ minimum: 1, maximum: 999, ...(description ? { description } : {}) });
+const Query = (description?: string) => Text(200, description);
+const Genres = Type.Array(Genre, { maxItems: 20, description: 'repeat to match any of several' });
+const Visibility = Type.Optional(
+  Type.Enum(['all', 'hidden'], {
+    description: 'admins only: all content, or only what users cannot see (not public or not visible)',
+  }),
+);
+const AdminOnlyVisible = Type.Boolean({ description: "the admin's switch; admins only" });
+
+const ArtistRef = Type.Object({ id: Id, name: Type.String() });
+const AlbumRef = Type.Object({ id: Id, title: Type.String() });
+
+export const ArtistSchema = Type.Object({
+  id: Id,
+  name: Type.String(),
+  bio: Type.Union([Type.String(), Type.Null()]),
+  imageUrl: Type.Union([Type.String(), Type.Null()]),
+  genres: Type.Array(Type.String()),
+  albumCount: Type.Integer({ description: 'albums everyone may see' }),
+  followerCount: Type.Integer(),
+  createdAt: Timestamp,
+  isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),
+});
+
+export const SongSchema = Type.Object({
+  id: Id,
+  title: Type.String(),
+  album: AlbumRef,
+  artist: ArtistRef,
+  trackNumber: Type.Integer(),
+  durationMs: Type.Integer(),
+  genre: Type.String(),
+  explicit: Type.Boolean(),
+  playCount: Type.Integer(),
+  audio: Type.Object({ status: Type.Enum(['none', 'processing', 'ready', 'failed']) }),
+  createdAt: Timestamp,
+});
+
+const albumFields = {
+  id: Id,
+  title: Type.String(),
+  artist: ArtistRef,
+  genre: Type.String(),
+  releaseYear: Type.Integer(),
+  releaseDate: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
+  coverUrl: Type.Union([Type.String(), Type.Null()]),
+  label: Type.Union([Type.String(), Type.Null()]),
+  isPublic: Type.Boolean(),
+  isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),
+  songCount: Type.Integer(),
+  durationMs: Type.Integer(),
+  followerCount: Type.Integer(),
+  popularity: Type.Integer({ minimum: 0, maximum: 100 }),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+};
+export const AlbumSchema = Type.Object(albumFields);
+export const AlbumDetailSchema = Type.Object({
+  ...albumFields,
+  songs: Type.Array(SongSchema, { description: 'in track order' }),
+});
+
+/** The Playlist shape of API.md, as search returns it (the playlists module fills it). */
+export const PlaylistSummarySchema = Type.Object({
+  id: Id,
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  owner: Type.Object({ id: Id, displayName: Type.String() }),
+  isPublic: Type.Boolean(),
+  trackCount: Type.Integer(),
+  durationMs: Type.Integer(),
+  followerCount: Type.Integer(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+export const ArtistsQuery = Type.Object(
+  {
+    q: Type.Optional(Query('artist name; tolerates typos')),
+    genre: Type.Optional(Genres),
+    sort: sortParam(ARTIST_SORTS),
+    visibility: Visibility,
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+
+export const CreateArtistBody = Type.Object(
+  {
+    name: Title,
+    bio: Type.Optional(Type.Union([Type.String({ maxLength: 5000 }), Type.Null()])),
+    imageUrl: Type.Optional(Type.Union([Url, Type.Null()])),
+    genres: Type.Optional(Type.Array(Genre, { maxItems: 10 })),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateArtistBody = Type.Object(
+  { ...CreateArtistBody.properties, name: Type.Optional(Title), isVisible: Type.Optional(AdminOnlyVisible) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const albumSortAndPage = { sort: sortParam(ALBUM_SORTS), ...PageQuery };
+
+export const ArtistAlbumsQuery = Type.Object(
+  { ...albumSortAndPage, visibility: Visibility },
+  { additionalProperties: false },
+);
+
+export const AlbumsQuery = Type.Object(
+  {
+    genre: Type.Optional(Genres),
+    artistId: Type.Optional(Id),
+    artist: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'whole artist name' })),
+    year: Type.Optional(Year),
+    yearFrom: Type.Optional(Year),
+    yearTo: Type.Optional(Year),
+    q: Type.Optional(Query('album title or artist name; tolerates typos')),
+    visibility: Visibility,
+    ...albumSortAndPage,
+  },
+  { additionalProperties: false },
+);
+
+const albumEditable = {
+  title: Title,
+  genre: Genre,
+  releaseYear: Year,
+  releaseDate: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
+  label: Type.Optional(Type.Union([Text(200), Type.Null()])),
+  coverUrl: Type.Optional(Type.Union([Url, Type.Null()])),
+  isPublic: Type.Optional(Type.Boolean({ description: "the owner's switch; default true" })),
+  isVisible: Type.Optional(AdminOnlyVisible),
+};
+
+export const CreateAlbumBody = Type.Object(
+  {
+    ...albumEditable,
+    artistId: Type.Optional(Id),
+    artistName: Type.Optional(
+      Text(200, 'links the artist of this name (case-insensitive) or creates it; not with artistId'),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateAlbumBody = Type.Object(
+  {
+    ...albumEditable,
+    title: Type.Optional(Title),
+    genre: Type.Optional(Genre),
+    releaseYear: Type.Optional(Year),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const AlbumSongsQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+
+export const CreateSongBody = Type.Object(
+  {
+    title: Title,
+    durationMs: DurationMs,
+    trackNumber: Type.Optional(TrackNumber('default: after the last track')),
+    genre: Type.Optional(Text(64, "default: the album's genre")),
+    explicit: Type.Optional(Type.Boolean({ description: 'default false' })),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateSongBody = Type.Object(
+  {
+    title: Type.Optional(Title),
+    durationMs: Type.Optional(DurationMs),
+    trackNumber: Type.Optional(TrackNumber()),
+    genre: Type.Optional(Genre),
+    explicit: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const SongsQuery = Type.Object(
+  {
+    albumId: Type.Optional(Id),
+    artistId: Type.Optional(Id),
+    genre: Type.Optional(Genres),
+    q: Type.Optional(Query('song title or artist name; tolerates typos')),
+    sort: sortParam(SONG_SORTS),
+    visibility: Visibility,
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+
+export const SEARCH_TYPES = ['album', 'artist', 'song', 'playlist'] as const;
+export type SearchType = (typeof SEARCH_TYPES)[number];
+
+export const SearchQuery = Type.Object(
+  {
+    q: Query('album title, artist name or song title; tolerates typos'),
+    type: Type.Optional(
+      Type.String({
+        pattern: `^(${SEARCH_TYPES.join('|')})(,(${SEARCH_TYPES.join('|')}))*$`,
+        maxLength: 100,
+        description: `comma-separated, any of ${SEARCH_TYPES.join(', ')}; default all`,
+      }),
+    ),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+
+export const SearchResultSchema = Type.Object({
+  albums: Type.Optional(pageOf(AlbumSchema)),
+  artists: Type.Optional(pageOf(ArtistSchema)),
+  songs: Type.Optional(pageOf(SongSchema)),
+  playlists: Type.Optional(pageOf(PlaylistSummarySchema)),
+});
