@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDatabase } from '../global-setup.js';
 
 /**
  * The real thing: `npm start` as a user runs it, on its own embedded database in a fresh
@@ -23,6 +26,35 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * With TEST_DATABASE_URL the servers use a new, empty database on that server, so the run
+ * also proves that `npm start` migrates a fresh PostgreSQL database.
+ */
+let e2eDatabaseUrl: string | undefined;
+const serverUrl = process.env.TEST_DATABASE_URL;
+const e2eDatabaseName = `backbeat_e2e_${process.pid}`;
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  if (!serverUrl) return;
+  await adminQuery(`drop database if exists ${e2eDatabaseName} with (force)`);
+  await adminQuery(`create database ${e2eDatabaseName}`);
+  e2eDatabaseUrl = withDatabase(serverUrl, e2eDatabaseName);
+});
+
+afterAll(async () => {
+  if (serverUrl) await adminQuery(`drop database if exists ${e2eDatabaseName} with (force)`);
+});
+
 interface Server {
   process: ChildProcess;
   base: string;
@@ -30,7 +62,7 @@ interface Server {
   exited: Promise<number | null>;
 }
 
-function serverEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
+function serverEnv(dataDir: string, port: number, embedded: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -41,15 +73,20 @@ function serverEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
     LOG_LEVEL: 'warn',
     RATE_LIMIT_AUTH_MAX: '1000',
   };
-  if (process.env.TEST_DATABASE_URL) env.DATABASE_URL = process.env.TEST_DATABASE_URL;
+  if (!embedded && e2eDatabaseUrl) env.DATABASE_URL = e2eDatabaseUrl;
   if (process.env.TEST_REDIS_URL) env.REDIS_URL = process.env.TEST_REDIS_URL;
   return env;
 }
 
-function start(command: string[], dataDir: string, port: number): Server {
+function start(
+  command: string[],
+  dataDir: string,
+  port: number,
+  options: { embedded?: boolean } = {},
+): Server {
   const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
-    env: serverEnv(dataDir, port),
+    env: serverEnv(dataDir, port, options.embedded ?? false),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -137,39 +174,83 @@ describe('npm start, end to end', () => {
     const spec: Json = await (await fetch(`${server.base}/openapi.json`)).json();
     expect(spec.info.title).toBe('Backbeat API');
   });
+});
 
-  it.skipIf(Boolean(process.env.TEST_DATABASE_URL))(
-    'refuses a second server on the same DATA_DIR with a clear message',
-    async () => {
-      const second = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort());
-      const code = await second.exited;
-      expect(code).toBe(1);
+describe('the embedded database', () => {
+  it('refuses a second server on the same DATA_DIR with a clear message', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    // Always PGlite: the lock guards the embedded database, whichever backend the suite targets.
+    const first = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
+      embedded: true,
+    });
+    try {
+      await waitUntilUp(first);
+      const second = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
+        embedded: true,
+      });
+      expect(await second.exited).toBe(1);
       expect(second.output()).toMatch(/DATA_DIR .* is in use by another Backbeat process/);
-    },
-    60_000,
-  );
+    } finally {
+      first.process.kill('SIGTERM');
+      await first.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('graceful shutdown', () => {
-  it('finishes in-flight requests on SIGTERM and exits 0', async () => {
+  it('finishes in-flight requests on SIGTERM, exits 0, and restarts on the same data', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
     const server = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort());
     try {
       await waitUntilUp(server);
-      // Registration hashes a password (tens of milliseconds): signal while it is in flight.
-      const inFlight = post(server.base, '/auth/register', {
+      // Send the headers and half the body, signal while the server waits for the rest, then
+      // finish the body: the request is certainly in flight when SIGTERM arrives.
+      const body = JSON.stringify({
         email: `shutdown-${Date.now()}@example.test`,
         password: 'e2e-password-1',
         displayName: 'Late',
       });
-      await new Promise((r) => setTimeout(r, 5));
-      server.process.kill('SIGTERM');
-      expect((await inFlight).status).toBe(201);
+      const inFlight = new Promise<{ status: number; body: Json }>((resolve, reject) => {
+        const req = request(
+          `${server.base}/api/v1/auth/register`,
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk) => (text += chunk));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on('error', reject);
+        req.write(body.slice(0, 10));
+        setTimeout(() => {
+          server.process.kill('SIGTERM');
+          setTimeout(() => req.end(body.slice(10)), 300);
+        }, 500);
+      });
+      const registered = await inFlight;
+      expect(registered.status).toBe(201);
       expect(await server.exited).toBe(0);
       await expect(fetch(`${server.base}/health`)).rejects.toThrow();
+
+      // The development JWT secret was generated into DATA_DIR once and is reused after a restart.
+      const again = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort());
+      try {
+        await waitUntilUp(again);
+        const me = await fetch(`${again.base}/api/v1/me`, {
+          headers: { authorization: `Bearer ${registered.body.accessToken}` },
+        });
+        expect(me.status).toBe(200);
+      } finally {
+        again.process.kill('SIGTERM');
+        await again.exited;
+      }
     } finally {
       if (server.process.exitCode === null) server.process.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });
