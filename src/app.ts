@@ -7,6 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import { Type } from 'typebox';
 import type { Config } from './config.js';
 import { catalogRoutes, createCatalogService } from './modules/catalog/index.js';
 import { createIdentityService, identityRoutes } from './modules/identity/index.js';
@@ -40,6 +41,7 @@ export const API_PREFIX = '/api/v1';
 const BODY_LIMIT_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /** Echo a caller's request id when it is safe to log, else make one. */
 function requestId(req: IncomingMessage): string {
@@ -166,6 +168,8 @@ function collectRoutes(app: FastifyInstance): Map<string, Set<string>> {
   app.addHook('onRoute', (route) => {
     // Static and UI routes (docs) manage their own methods.
     if (route.url.includes('*') || route.url.startsWith('/docs')) return;
+    // A route that takes no query parameters still rejects unknown ones (API.md: always 400).
+    if (!route.schema?.querystring) route.schema = { ...route.schema, querystring: NoQuery };
     const methods = byUrl.get(route.url) ?? new Set<string>();
     for (const method of [route.method].flat()) methods.add(method);
     byUrl.set(route.url, methods);

@@ -56,6 +56,14 @@ describe('errors are problem+json everywhere', () => {
     expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('400 for an unknown query parameter, also on routes that take none', async () => {
+    const s = await register(t.app);
+    const res = await call(t.app, 'GET', '/api/v1/me?debug=1', { session: s });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: '/debug', message: 'is not allowed' }]);
+    expect((await call(t.app, 'GET', '/health?verbose=true')).status).toBe(400);
+  });
+
   it('400 for a body that is not an object', async () => {
     const res = await call(t.app, 'POST', '/api/v1/auth/login', { body: [1, 2] });
     expect(res.status).toBe(400);
