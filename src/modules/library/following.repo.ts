@@ -1,0 +1,155 @@
+import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
+import type { Executor } from '../../platform/db.js';
+import { albums, artists } from '../catalog/index.js';
+import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
+
+interface PageWindow {
+  limit: number;
+  offset: number;
+}
+
+/**
+ * Locks the album row the follower counter lives on, before the follow row: follow and unfollow
+ * take their locks in the same order, so two of them never deadlock. Returns whether the album
+ * exists and passes `visible`.
+ */
+export async function lockAlbum(
+  tx: Executor,
+  albumId: string,
+  visible: SQL | undefined,
+): Promise<{ exists: boolean; visible: boolean }> {
+  const [row] = await tx
+    .select({ visible: sql<boolean>`${visible ?? sql`true`}` })
+    .from(albums)
+    .where(eq(albums.id, albumId))
+    .for('no key update');
+  return { exists: !!row, visible: row?.visible === true };
+}
+
+/** Same as `lockAlbum`, for artists. */
+export async function lockArtist(
+  tx: Executor,
+  artistId: string,
+  visible: SQL | undefined,
+): Promise<{ exists: boolean; visible: boolean }> {
+  const [row] = await tx
+    .select({ visible: sql<boolean>`${visible ?? sql`true`}` })
+    .from(artists)
+    .where(eq(artists.id, artistId))
+    .for('no key update');
+  return { exists: !!row, visible: row?.visible === true };
+}
+
+/** True when the follow is new (so the counter moves only then). */
+export async function insertAlbumFollow(tx: Executor, userId: string, albumId: string): Promise<boolean> {
+  const rows = await tx
+    .insert(albumFollows)
+    .values({ userId, albumId })
+    .onConflictDoNothing()
+    .returning({ userId: albumFollows.userId });
+  return rows.length > 0;
+}
+
+export async function insertArtistFollow(tx: Executor, userId: string, artistId: string): Promise<boolean> {
+  const rows = await tx
+    .insert(artistFollows)
+    .values({ userId, artistId })
+    .onConflictDoNothing()
+    .returning({ userId: artistFollows.userId });
+  return rows.length > 0;
+}
+
+/**
+ * Ends a follow and keeps its period, so the notifications it brought stay in the feed.
+ * True when there was a follow to end.
+ */
+export async function endAlbumFollow(tx: Executor, userId: string, albumId: string): Promise<boolean> {
+  const [ended] = await tx
+    .delete(albumFollows)
+    .where(and(eq(albumFollows.userId, userId), eq(albumFollows.albumId, albumId)))
+    .returning({ startedAt: albumFollows.createdAt });
+  if (!ended) return false;
+  await tx
+    .insert(albumFollowPeriods)
+    .values({ userId, albumId, startedAt: ended.startedAt, endedAt: new Date() });
+  return true;
+}
+
+export async function endArtistFollow(tx: Executor, userId: string, artistId: string): Promise<boolean> {
+  const [ended] = await tx
+    .delete(artistFollows)
+    .where(and(eq(artistFollows.userId, userId), eq(artistFollows.artistId, artistId)))
+    .returning({ startedAt: artistFollows.createdAt });
+  if (!ended) return false;
+  await tx
+    .insert(artistFollowPeriods)
+    .values({ userId, artistId, startedAt: ended.startedAt, endedAt: new Date() });
+  return true;
+}
+
+/** Ids of the albums a user follows and may see, newest follow first (ties by id). */
+export async function listFollowedAlbumIds(
+  db: Executor,
+  userId: string,
+  visible: SQL | undefined,
+  window: PageWindow,
+): Promise<{ ids: string[]; total: number }> {
+  const where = and(eq(albumFollows.userId, userId), visible);
+  const [rows, [totals]] = await Promise.all([
+    db
+      .select({ id: albumFollows.albumId })
+      .from(albumFollows)
+      .innerJoin(albums, eq(albums.id, albumFollows.albumId))
+      .where(where)
+      .orderBy(desc(albumFollows.createdAt), asc(albumFollows.albumId))
+      .limit(window.limit)
+      .offset(window.offset),
+    db
+      .select({ total: count() })
+      .from(albumFollows)
+      .innerJoin(albums, eq(albums.id, albumFollows.albumId))
+      .where(where),
+  ]);
+  return { ids: rows.map((r) => r.id), total: totals?.total ?? 0 };
+}
+
+export type FollowedArtistRow = Pick<
+  typeof artists.$inferSelect,
+  'id' | 'name' | 'bio' | 'imageUrl' | 'genres' | 'albumCount' | 'followerCount' | 'createdAt' | 'isVisible'
+>;
+
+/** The artists a user follows and may see, newest follow first (ties by id). */
+export async function listFollowedArtists(
+  db: Executor,
+  userId: string,
+  visible: SQL | undefined,
+  window: PageWindow,
+): Promise<{ rows: FollowedArtistRow[]; total: number }> {
+  const where = and(eq(artistFollows.userId, userId), visible);
+  const [rows, [totals]] = await Promise.all([
+    db
+      .select({
+        id: artists.id,
+        name: artists.name,
+        bio: artists.bio,
+        imageUrl: artists.imageUrl,
+        genres: artists.genres,
+        albumCount: artists.albumCount,
+        followerCount: artists.followerCount,
+        createdAt: artists.createdAt,
+        isVisible: artists.isVisible,
+      })
+      .from(artistFollows)
+      .innerJoin(artists, eq(artists.id, artistFollows.artistId))
+      .where(where)
+      .orderBy(desc(artistFollows.createdAt), asc(artistFollows.artistId))
+      .limit(window.limit)
+      .offset(window.offset),
+    db
+      .select({ total: count() })
+      .from(artistFollows)
+      .innerJoin(artists, eq(artists.id, artistFollows.artistId))
+      .where(where),
+  ]);
+  return { rows, total: totals?.total ?? 0 };
+}

@@ -1,0 +1,122 @@
+import { or, type SQL, sql } from 'drizzle-orm';
+import type { AuthUser } from '../../platform/auth.js';
+import { type Db, withTx } from '../../platform/db.js';
+import { NotFoundError } from '../../platform/errors.js';
+import {
+  type AlbumView,
+  type ArtistView,
+  albumVisibleTo,
+  artists,
+  type CatalogService,
+  getVisibleAlbums,
+  incrementAlbumFollowers,
+  incrementArtistFollowers,
+} from '../catalog/index.js';
+import type { FollowedArtistRow } from './following.repo.js';
+import * as repo from './following.repo.js';
+
+export interface FollowingDeps {
+  db: Db;
+  /** Cached album and artist reads show follower counts, so a follow invalidates them. */
+  catalog: Pick<CatalogService, 'invalidateAlbum' | 'invalidateArtist'>;
+}
+
+interface PageWindow {
+  limit: number;
+  offset: number;
+}
+
+const albumNotFound = () => new NotFoundError('Album', 'ALBUM_NOT_FOUND');
+const artistNotFound = () => new NotFoundError('Artist', 'ARTIST_NOT_FOUND');
+
+// catalog: replace with index export when available (the artist visibility rule and view).
+function artistVisibleTo(caller: AuthUser): SQL | undefined {
+  if (caller.role === 'admin') return undefined;
+  const own = caller.role === 'artist' ? caller.artistId : null;
+  return own ? or(sql`${artists.isVisible}`, sql`${artists.id} = ${own}`) : sql`${artists.isVisible}`;
+}
+
+// catalog: replace with index export when available.
+function toArtistView(row: FollowedArtistRow, caller: AuthUser): ArtistView {
+  return {
+    id: row.id,
+    name: row.name,
+    bio: row.bio,
+    imageUrl: row.imageUrl,
+    genres: row.genres,
+    albumCount: row.albumCount,
+    followerCount: row.followerCount,
+    createdAt: row.createdAt.toISOString(),
+    ...(caller.role === 'admin' ? { isVisible: row.isVisible } : {}),
+  };
+}
+
+/**
+ * Follows of albums and artists. Each follow or unfollow that really changes something moves
+ * the catalog's follower counter in the same transaction, then invalidates the cached reads
+ * that show it. Notifications need nothing here: they are derived from follows when read.
+ */
+export function createFollowingService(deps: FollowingDeps) {
+  const { db, catalog } = deps;
+
+  return {
+    async followAlbum(user: AuthUser, albumId: string): Promise<void> {
+      const changed = await withTx(db, async (tx) => {
+        const album = await repo.lockAlbum(tx, albumId, albumVisibleTo(user));
+        if (!album.visible) throw albumNotFound();
+        const inserted = await repo.insertAlbumFollow(tx, user.id, albumId);
+        if (inserted) await incrementAlbumFollowers(tx, albumId, 1);
+        return inserted;
+      });
+      if (changed) await catalog.invalidateAlbum(albumId);
+    },
+
+    /** Anyone may end a follow they hold, even of an album hidden since; otherwise 404 as for a follow. */
+    async unfollowAlbum(user: AuthUser, albumId: string): Promise<void> {
+      const changed = await withTx(db, async (tx) => {
+        const album = await repo.lockAlbum(tx, albumId, albumVisibleTo(user));
+        if (!album.exists) throw albumNotFound();
+        const ended = await repo.endAlbumFollow(tx, user.id, albumId);
+        if (!ended && !album.visible) throw albumNotFound();
+        if (ended) await incrementAlbumFollowers(tx, albumId, -1);
+        return ended;
+      });
+      if (changed) await catalog.invalidateAlbum(albumId);
+    },
+
+    async followArtist(user: AuthUser, artistId: string): Promise<void> {
+      const changed = await withTx(db, async (tx) => {
+        const artist = await repo.lockArtist(tx, artistId, artistVisibleTo(user));
+        if (!artist.visible) throw artistNotFound();
+        const inserted = await repo.insertArtistFollow(tx, user.id, artistId);
+        if (inserted) await incrementArtistFollowers(tx, artistId, 1);
+        return inserted;
+      });
+      if (changed) await catalog.invalidateArtist(artistId);
+    },
+
+    async unfollowArtist(user: AuthUser, artistId: string): Promise<void> {
+      const changed = await withTx(db, async (tx) => {
+        const artist = await repo.lockArtist(tx, artistId, artistVisibleTo(user));
+        if (!artist.exists) throw artistNotFound();
+        const ended = await repo.endArtistFollow(tx, user.id, artistId);
+        if (!ended && !artist.visible) throw artistNotFound();
+        if (ended) await incrementArtistFollowers(tx, artistId, -1);
+        return ended;
+      });
+      if (changed) await catalog.invalidateArtist(artistId);
+    },
+
+    async listAlbums(user: AuthUser, window: PageWindow): Promise<{ items: AlbumView[]; total: number }> {
+      const { ids, total } = await repo.listFollowedAlbumIds(db, user.id, albumVisibleTo(user), window);
+      return { items: await getVisibleAlbums(db, ids, user), total };
+    },
+
+    async listArtists(user: AuthUser, window: PageWindow): Promise<{ items: ArtistView[]; total: number }> {
+      const { rows, total } = await repo.listFollowedArtists(db, user.id, artistVisibleTo(user), window);
+      return { items: rows.map((row) => toArtistView(row, user)), total };
+    },
+  };
+}
+
+export type FollowingService = ReturnType<typeof createFollowingService>;

@@ -1,0 +1,9 @@
+// Following and notifications.
+export { followingRoutes } from './following.routes.js';
+export { createFollowingService, type FollowingService } from './following.service.js';
+export { notificationRoutes } from './notifications.routes.js';
+export {
+  createNotificationService,
+  type NotificationService,
+  type NotificationView,
+} from './notifications.service.js';

@@ -1,0 +1,213 @@
+import { eq, type SQL, sql } from 'drizzle-orm';
+import type { Executor } from '../../platform/db.js';
+import { albums, songs } from '../catalog/index.js';
+import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
+import { notificationReads, notificationWatermarks } from './notifications.tables.js';
+
+export const NOTIFICATION_TYPES = ['album.song_added', 'artist.album_added'] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/**
+ * Where a notification sits in a feed: its creation time in microseconds since the epoch (a
+ * JavaScript Date keeps only milliseconds, too coarse to page by) and its source id for ties.
+ */
+export interface Position {
+  us: string;
+  sourceId: string;
+}
+
+export interface FeedRow {
+  userId: string;
+  type: NotificationType;
+  /** The song of an `album.song_added`, the album of an `artist.album_added`. */
+  sourceId: string;
+  position: string;
+  createdAt: Date;
+  albumId: string;
+  albumTitle: string;
+  songId: string | null;
+  songTitle: string | null;
+  artistId: string;
+  artistName: string;
+  readAt: Date | null;
+}
+
+interface RawFeedRow {
+  user_id: string;
+  type: NotificationType;
+  source_id: string;
+  position: string;
+  created_at: Date | string;
+  album_id: string;
+  album_title: string;
+  song_id: string | null;
+  song_title: string | null;
+  artist_id: string;
+  artist_name: string;
+  read_at: Date | string | null;
+}
+
+const asDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+
+function toFeedRow(raw: RawFeedRow): FeedRow {
+  return {
+    userId: raw.user_id,
+    type: raw.type,
+    sourceId: raw.source_id,
+    position: raw.position,
+    createdAt: asDate(raw.created_at),
+    albumId: raw.album_id,
+    albumTitle: raw.album_title,
+    songId: raw.song_id,
+    songTitle: raw.song_title,
+    artistId: raw.artist_id,
+    artistName: raw.artist_name,
+    readAt: raw.read_at === null ? null : asDate(raw.read_at),
+  };
+}
+
+async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
+  const result = await db.execute(query);
+  return (result as unknown as { rows: T[] }).rows;
+}
+
+const microseconds = (column: SQL) => sql`((extract(epoch from ${column}) * 1000000)::bigint)::text`;
+const timestampOf = (us: string) => sql`(timestamptz 'epoch' + ${us}::bigint * interval '1 microsecond')`;
+
+interface FeedScope {
+  userIds: string[];
+  /** Only the notifications of these songs or albums (delivering one event, read marks). */
+  sourceIds?: string[];
+}
+
+/**
+ * The notification feeds of `userIds`, derived at read time (read-time fan-out, see
+ * docs/architecture.md): every song added to an album while the user followed it, and every
+ * album an artist added while the user followed the artist. Only content everyone may see
+ * (`listed`) counts: a notification goes to every follower alike and must never reveal
+ * hidden content. A deleted song or album takes its notifications with it by construction.
+ */
+function feed(scope: FeedScope): SQL {
+  const users = scope.userIds;
+  const onlySongs = scope.sourceIds ? sql`and s.id in ${scope.sourceIds}` : sql``;
+  const onlyAlbums = scope.sourceIds ? sql`and a.id in ${scope.sourceIds}` : sql``;
+  return sql`
+    with album_subs as (
+      select user_id, album_id, created_at as since, null::timestamptz as until
+        from ${albumFollows} where user_id in ${users}
+      union all
+      select user_id, album_id, started_at, ended_at
+        from ${albumFollowPeriods} where user_id in ${users}
+    ), artist_subs as (
+      select user_id, artist_id, created_at as since, null::timestamptz as until
+        from ${artistFollows} where user_id in ${users}
+      union all
+      select user_id, artist_id, started_at, ended_at
+        from ${artistFollowPeriods} where user_id in ${users}
+    ), items as (
+      select sub.user_id, 'album.song_added' as type, s.id as source_id, s.created_at,
+             a.id as album_id, a.title as album_title, s.id as song_id, s.title as song_title,
+             a.artist_id, a.artist_name
+        from album_subs sub
+        join ${songs} s on s.album_id = sub.album_id
+         and s.created_at > sub.since and (sub.until is null or s.created_at <= sub.until)
+        join ${albums} a on a.id = s.album_id
+       where a.listed ${onlySongs}
+      union all
+      select sub.user_id, 'artist.album_added', a.id, a.created_at,
+             a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name
+        from artist_subs sub
+        join ${albums} a on a.artist_id = sub.artist_id
+         and a.created_at > sub.since and (sub.until is null or a.created_at <= sub.until)
+       where a.listed ${onlyAlbums}
+    )
+    select i.*, ${microseconds(sql`i.created_at`)} as position,
+           coalesce(r.read_at, case when i.created_at <= w.read_through then w.read_through end) as read_at
+      from items i
+      left join ${notificationReads} r on r.user_id = i.user_id and r.source_id = i.source_id
+      left join ${notificationWatermarks} w on w.user_id = i.user_id`;
+}
+
+/**
+ * One page of a user's feed: newest first strictly before `before`, or oldest first strictly
+ * after `after` (replaying a stream from its last event).
+ */
+export async function listFeed(
+  db: Executor,
+  userId: string,
+  options: { limit: number; unreadOnly?: boolean; before?: Position; after?: Position },
+): Promise<FeedRow[]> {
+  const { before, after } = options;
+  const conditions = [
+    options.unreadOnly ? sql`f.read_at is null` : undefined,
+    before
+      ? sql`(f.created_at, f.source_id) < (${timestampOf(before.us)}, ${before.sourceId}::uuid)`
+      : undefined,
+    after
+      ? sql`(f.created_at, f.source_id) > (${timestampOf(after.us)}, ${after.sourceId}::uuid)`
+      : undefined,
+  ].filter((c): c is SQL => c !== undefined);
+  const where = conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
+  const order = after ? sql`f.created_at asc, f.source_id asc` : sql`f.created_at desc, f.source_id desc`;
+  const rows = await rowsOf<RawFeedRow>(
+    db,
+    sql`select * from (${feed({ userIds: [userId] })}) f ${where} order by ${order} limit ${options.limit}`,
+  );
+  return rows.map(toFeedRow);
+}
+
+export async function countUnread(db: Executor, userId: string): Promise<number> {
+  const [row] = await rowsOf<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from (${feed({ userIds: [userId] })}) f where f.read_at is null`,
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** The notifications of `sourceIds` in the feeds of `userIds` (who of them hears of a new song). */
+export async function findBySource(db: Executor, userIds: string[], sourceIds: string[]): Promise<FeedRow[]> {
+  if (!userIds.length || !sourceIds.length) return [];
+  const rows = await rowsOf<RawFeedRow>(db, sql`select * from (${feed({ userIds, sourceIds })}) f`);
+  return rows.map(toFeedRow);
+}
+
+/** Marks the user's unread notifications of `sourceIds` read; sources not in their feed are ignored. */
+export async function markRead(db: Executor, userId: string, sourceIds: string[]): Promise<void> {
+  if (!sourceIds.length) return;
+  await db.execute(sql`
+    insert into ${notificationReads} (user_id, source_id, album_id)
+    select f.user_id, f.source_id, f.album_id
+      from (${feed({ userIds: [userId], sourceIds })}) f
+     where f.read_at is null
+    on conflict do nothing`);
+}
+
+/** Marks everything in the user's feed up to now read, without touching a row per notification. */
+export async function markAllRead(db: Executor, userId: string): Promise<void> {
+  await db
+    .insert(notificationWatermarks)
+    .values({ userId, readThrough: sql`now()` })
+    .onConflictDoUpdate({ target: notificationWatermarks.userId, set: { readThrough: sql`now()` } });
+}
+
+/** Where the notification of a song or album sits in feeds; undefined once it is deleted. */
+export async function findPosition(db: Executor, sourceId: string): Promise<string | undefined> {
+  const [row] = await rowsOf<{ us: string }>(
+    db,
+    sql`select ${microseconds(sql`created_at`)} as us from ${songs} where id = ${sourceId}
+        union all
+        select ${microseconds(sql`created_at`)} from ${albums} where id = ${sourceId}
+        limit 1`,
+  );
+  return row?.us;
+}
+
+/** Read marks of a deleted song: its notifications are gone, so are their marks. */
+export async function deleteReadsOfSource(db: Executor, sourceId: string): Promise<void> {
+  await db.delete(notificationReads).where(eq(notificationReads.sourceId, sourceId));
+}
+
+/** Read marks of a deleted album and of its songs. */
+export async function deleteReadsOfAlbum(db: Executor, albumId: string): Promise<void> {
+  await db.delete(notificationReads).where(eq(notificationReads.albumId, albumId));
+}

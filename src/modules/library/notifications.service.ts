@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthUser } from '../../platform/auth.js';
+import type { Db } from '../../platform/db.js';
+import { ValidationError } from '../../platform/errors.js';
+import type { EventBus } from '../../platform/events.js';
+import type { FeedRow, NotificationType, Position } from './notifications.repo.js';
+import * as repo from './notifications.repo.js';
+import { HEARTBEAT_MS, StreamHub } from './notifications.stream.js';
+
+export interface NotificationView {
+  id: string;
+  type: NotificationType;
+  createdAt: string;
+  readAt: string | null;
+  album: { id: string; title: string };
+  song: { id: string; title: string } | null;
+  artist: { id: string; name: string };
+}
+
+export interface NotificationFeed {
+  items: NotificationView[];
+  nextCursor: string | null;
+  unreadCount: number;
+}
+
+export interface NotificationDeps {
+  db: Db;
+  bus: EventBus;
+  log: FastifyBaseLogger;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const REPLAY_BATCH = 100;
+/** Users looked up per query when an event is delivered to the streams open here. */
+const DELIVERY_BATCH = 1000;
+
+// ---------------------------------------------------------------------------------------------
+// Ids and cursors
+
+/**
+ * The mask that turns a source id (song or album) into one user's notification id. Ids so
+ * derived are stable without storing notifications, differ per user (one user's ids mean
+ * nothing in another's feed), and turn back into the source by the same XOR. Version and
+ * variant bits are left alone, so the id keeps the form of a UUID v7.
+ */
+function userMask(userId: string): Buffer {
+  const mask = createHash('sha256').update(`backbeat:notification:${userId}`).digest().subarray(0, 16);
+  mask[6]! &= 0x0f;
+  mask[8]! &= 0x3f;
+  return mask;
+}
+
+function xorUuid(uuid: string, mask: Buffer): string {
+  const bytes = Buffer.from(uuid.replaceAll('-', ''), 'hex');
+  for (let i = 0; i < 16; i++) bytes[i]! ^= mask[i]!;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export const notificationId = (userId: string, sourceId: string) => xorUuid(sourceId, userMask(userId));
+export const sourceIdOf = (userId: string, id: string) => xorUuid(id.toLowerCase(), userMask(userId));
+
+function encodeCursor(row: FeedRow): string {
+  return Buffer.from(`${row.position}.${row.sourceId}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Position {
+  const match = /^(\d{1,19})\.([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match || !UUID.test(match[2]!)) {
+    throw new ValidationError(
+      'The cursor is malformed; use nextCursor from the previous page',
+      [{ path: '/cursor', message: 'is not a cursor this feed gave out' }],
+      'INVALID_CURSOR',
+    );
+  }
+  return { us: match[1]!, sourceId: match[2]! };
+}
+
+/** Milliseconds since the epoch in a UUID v7's first 48 bits. */
+function uuidv7Time(uuid: string): number {
+  return Number.parseInt(uuid.replaceAll('-', '').slice(0, 12), 16);
+}
+
+function toView(row: FeedRow): NotificationView {
+  return {
+    id: notificationId(row.userId, row.sourceId),
+    type: row.type,
+    createdAt: row.createdAt.toISOString(),
+    readAt: row.readAt?.toISOString() ?? null,
+    album: { id: row.albumId, title: row.albumTitle },
+    song: row.songId && row.songTitle !== null ? { id: row.songId, title: row.songTitle } : null,
+    artist: { id: row.artistId, name: row.artistName },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
+export function createNotificationService(deps: NotificationDeps) {
+  const { db, bus, log } = deps;
+  const streams = new StreamHub<NotificationView>();
+  const settings = { heartbeatMs: HEARTBEAT_MS };
+
+  /** Pushes the notifications of a new song or album to the followers streaming from this process. */
+  async function deliver(sourceId: string): Promise<void> {
+    const userIds = streams.userIds();
+    for (let i = 0; i < userIds.length; i += DELIVERY_BATCH) {
+      const rows = await repo.findBySource(db, userIds.slice(i, i + DELIVERY_BATCH), [sourceId]);
+      for (const row of rows) streams.push(row.userId, toView(row));
+    }
+  }
+
+  /**
+   * The relay calls handlers inside the transaction that claims the events. On PGlite (one
+   * connection) a query of the handler would wait for that transaction, and the transaction for
+   * the handler; so the work starts once the handler has returned. Losing it is harmless: a
+   * stream missing a live event is the same as a dropped one (the feed has it), and a stale read
+   * mark names a notification that no longer exists.
+   */
+  function detached(what: string, work: () => Promise<void>): Promise<void> {
+    setImmediate(() => work().catch((error) => log.error({ err: error }, `notifications: ${what} failed`)));
+    return Promise.resolve();
+  }
+
+  bus.subscribe('catalog.song_added', (event) => detached('delivery', () => deliver(event.payload.songId)));
+  bus.subscribe('catalog.album_added', (event) => detached('delivery', () => deliver(event.payload.albumId)));
+  bus.subscribe('catalog.song_deleted', (event) =>
+    detached('read mark cleanup', () => repo.deleteReadsOfSource(db, event.payload.songId)),
+  );
+  bus.subscribe('catalog.album_deleted', (event) =>
+    detached('read mark cleanup', () => repo.deleteReadsOfAlbum(db, event.payload.albumId)),
+  );
+
+  /** Where a stream resumes: just after the notification the client saw last. */
+  async function resumePosition(user: AuthUser, lastEventId: string): Promise<Position> {
+    if (!UUID.test(lastEventId)) {
+      throw new ValidationError(
+        'Last-Event-ID is not a notification id',
+        [{ path: '/last-event-id', message: 'is not a notification id' }],
+        'INVALID_LAST_EVENT_ID',
+      );
+    }
+    const sourceId = sourceIdOf(user.id, lastEventId);
+    // A deleted source has no row left; its UUID v7 still tells when it was made.
+    const us = (await repo.findPosition(db, sourceId)) ?? String(uuidv7Time(sourceId) * 1000);
+    return { us, sourceId };
+  }
+
+  return {
+    settings,
+
+    async list(
+      user: AuthUser,
+      query: { limit: number; unreadOnly?: boolean; cursor?: string },
+    ): Promise<NotificationFeed> {
+      const before = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const [rows, unreadCount] = await Promise.all([
+        repo.listFeed(db, user.id, { limit: query.limit + 1, unreadOnly: query.unreadOnly, before }),
+        repo.countUnread(db, user.id),
+      ]);
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      return {
+        items: page.map(toView),
+        nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+        unreadCount,
+      };
+    },
+
+    /** Without `ids`, everything read; ids that name nothing in the caller's feed are ignored. */
+    async markRead(user: AuthUser, ids: string[] | undefined): Promise<void> {
+      if (ids === undefined) return repo.markAllRead(db, user.id);
+      const sourceIds = [...new Set(ids.map((id) => sourceIdOf(user.id, id)))];
+      return repo.markRead(db, user.id, sourceIds);
+    },
+
+    /**
+     * Serves `GET /me/notifications/stream`: replays what came after `Last-Event-ID`, then
+     * streams live. The stream is registered before the replay is read, and holds live events
+     * back until the replay is written, so nothing falls between the two.
+     */
+    async openStream(request: FastifyRequest, reply: FastifyReply, lastEventId: string | undefined) {
+      const user = request.user!;
+      const connection = streams.add(user.id, reply.raw);
+      let after: Position | undefined;
+      try {
+        after = lastEventId ? await resumePosition(user, lastEventId) : undefined;
+      } catch (error) {
+        streams.remove(connection);
+        throw error;
+      }
+      reply.hijack();
+      connection.start(
+        {
+          ...(reply.getHeaders() as Record<string, string>),
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          'x-accel-buffering': 'no',
+          connection: 'keep-alive',
+          'x-request-id': String(request.id),
+        },
+        settings.heartbeatMs,
+      );
+      try {
+        while (after && connection.open) {
+          const rows = await repo.listFeed(db, user.id, { limit: REPLAY_BATCH, after });
+          for (const row of rows) connection.write(toView(row));
+          const last = rows.at(-1);
+          after =
+            rows.length === REPLAY_BATCH && last ? { us: last.position, sourceId: last.sourceId } : undefined;
+        }
+        connection.goLive();
+      } catch (error) {
+        // The headers are out; the client reconnects with its Last-Event-ID and misses nothing.
+        log.error({ err: error, reqId: request.id }, 'notification stream replay failed');
+        connection.end();
+      }
+    },
+
+    closeStreams(): void {
+      streams.closeAll();
+    },
+  };
+}
+
+export type NotificationService = ReturnType<typeof createNotificationService>;

@@ -1,0 +1,135 @@
+import type { ServerResponse } from 'node:http';
+import { AppError } from '../../platform/errors.js';
+
+/** Open streams one user may hold in one process (tabs, devices); more is a 429. */
+export const MAX_STREAMS_PER_USER = 5;
+/** Proxies drop idle connections after 30-60 s; a comment line every 15 s keeps them open. */
+export const HEARTBEAT_MS = 15_000;
+/** A client this far behind is dropped; it reconnects with Last-Event-ID and misses nothing. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Ids remembered per stream to skip repeats (replay overlapping live, at-least-once events). */
+const REMEMBERED_IDS = 1000;
+/** Reconnect delay an EventSource uses after a drop. */
+const RETRY_MS = 2000;
+
+export interface StreamEvent {
+  id: string;
+}
+
+/**
+ * One Server-Sent Events response. Until `goLive`, events pushed to it wait in memory, so the
+ * ones that arrive while the replay of missed events is being read are neither lost nor sent
+ * out of order.
+ */
+export class StreamConnection<E extends StreamEvent> {
+  private pending: E[] | null = [];
+  private readonly sent = new Set<string>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly userId: string,
+    private readonly raw: ServerResponse,
+  ) {}
+
+  get open(): boolean {
+    return !this.raw.destroyed && !this.raw.writableEnded;
+  }
+
+  /** Sends the status line and headers now (so the client knows it is connected) and starts heartbeats. */
+  start(headers: Record<string, string | number | string[]>, heartbeatMs: number): void {
+    this.raw.writeHead(200, headers);
+    this.raw.write(`retry: ${RETRY_MS}\n\n`);
+    this.heartbeat = setInterval(() => {
+      if (this.open) this.raw.write(': heartbeat\n\n');
+    }, heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  push(event: E): void {
+    if (this.pending) this.pending.push(event);
+    else this.write(event);
+  }
+
+  /** Writes one `notification` event, unless this stream already carried it. */
+  write(event: E): void {
+    if (!this.open || this.sent.has(event.id)) return;
+    this.sent.add(event.id);
+    if (this.sent.size > REMEMBERED_IDS) this.sent.delete(this.sent.values().next().value as string);
+    this.raw.write(`id: ${event.id}\nevent: notification\ndata: ${JSON.stringify(event)}\n\n`);
+    if (this.raw.writableLength > MAX_BUFFERED_BYTES) this.raw.destroy();
+  }
+
+  /** Replay done: flush what arrived meanwhile and write live events as they come. */
+  goLive(): void {
+    const pending = this.pending ?? [];
+    this.pending = null;
+    for (const event of pending) this.write(event);
+  }
+
+  stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  end(): void {
+    this.stopHeartbeat();
+    if (this.open) this.raw.end();
+  }
+}
+
+/**
+ * The streams open in this process, by user. The event bus handler looks up who is connected
+ * here and pushes to them; other processes do the same for their own connections.
+ */
+export class StreamHub<E extends StreamEvent> {
+  private readonly byUser = new Map<string, Set<StreamConnection<E>>>();
+
+  constructor(readonly maxPerUser = MAX_STREAMS_PER_USER) {}
+
+  /**
+   * Registers a stream for `userId` on `raw`, synchronously, so concurrent requests cannot
+   * overrun the limit. It leaves the hub when its connection closes, however that happens.
+   */
+  add(userId: string, raw: ServerResponse): StreamConnection<E> {
+    const mine = this.byUser.get(userId) ?? new Set<StreamConnection<E>>();
+    if (mine.size >= this.maxPerUser) {
+      throw new AppError(
+        429,
+        'TOO_MANY_STREAMS',
+        'Too many requests',
+        `At most ${this.maxPerUser} notification streams may be open at once; close one first`,
+        undefined,
+        { 'retry-after': '5' },
+      );
+    }
+    const connection = new StreamConnection<E>(userId, raw);
+    mine.add(connection);
+    this.byUser.set(userId, mine);
+    raw.once('close', () => this.remove(connection));
+    return connection;
+  }
+
+  remove(connection: StreamConnection<E>): void {
+    connection.stopHeartbeat();
+    const mine = this.byUser.get(connection.userId);
+    if (!mine?.delete(connection)) return;
+    if (!mine.size) this.byUser.delete(connection.userId);
+  }
+
+  userIds(): string[] {
+    return [...this.byUser.keys()];
+  }
+
+  push(userId: string, event: E): void {
+    for (const connection of this.byUser.get(userId) ?? []) connection.push(event);
+  }
+
+  /** Ends every stream, so shutting down does not wait for clients to hang up. */
+  closeAll(): void {
+    for (const mine of [...this.byUser.values()]) {
+      for (const connection of [...mine]) {
+        connection.end();
+        this.remove(connection);
+      }
+    }
+  }
+}
