@@ -14,8 +14,10 @@ import { createIdentityService, identityRoutes } from './modules/identity/index.
 import {
   createFollowingService,
   createNotificationService,
+  createPlaylistService,
   followingRoutes,
   notificationRoutes,
+  playlistRoutes,
 } from './modules/library/index.js';
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
@@ -121,6 +123,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const relay = new OutboxRelay(deps.database.db, bus, app.log);
   const following = createFollowingService({ db: deps.database.db, catalog });
   const notifications = createNotificationService({ db: deps.database.db, bus, log: app.log });
+  const playlists = createPlaylistService({ db: deps.database.db });
   app.addHook('onReady', async () => relay.start());
   app.addHook('onClose', async () => {
     await relay.stop();
@@ -141,6 +144,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       await api.register(catalogRoutes, { catalog });
       await api.register(followingRoutes, { following });
       await api.register(notificationRoutes, { notifications });
+      await api.register(playlistRoutes, { playlists });
     },
     { prefix: API_PREFIX },
   );

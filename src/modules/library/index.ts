@@ -7,3 +7,12 @@ export {
   type NotificationService,
   type NotificationView,
 } from './notifications.service.js';
+
+// Playlists.
+export { playlistRoutes } from './playlists.routes.js';
+export {
+  createPlaylistService,
+  type PlaylistService,
+  type PlaylistView,
+  searchPublicPlaylists,
+} from './playlists.service.js';

@@ -1,0 +1,132 @@
+import { ValidationError } from '../../platform/errors.js';
+import type { SongView } from '../catalog/index.js';
+
+/** One track of an import, as the file describes it. */
+export interface ImportEntry {
+  /** M3U: the line of its `#EXTINF` (or of its path when it has none); JSON: its 1-based index. */
+  line: number;
+  /** What the file said, as the answer reports it when nothing matched. */
+  text: string;
+  /** Artist and title readings of `text`, most likely first. */
+  candidates: { artist: string; title: string }[];
+  album: string | null;
+}
+
+/** `Artist - Title` with dashes inside names: every split point is a reading, the first one first. */
+const SEPARATOR = /\s+[-–—]\s+/g;
+
+function artistTitleReadings(text: string): { artist: string; title: string }[] {
+  return [...text.matchAll(SEPARATOR)].flatMap((match) => {
+    const artist = text.slice(0, match.index).trim();
+    const title = text.slice(match.index + match[0].length).trim();
+    return artist && title ? [{ artist, title }] : [];
+  });
+}
+
+/** `Music/Queen - Bohemian Rhapsody.mp3` or a URL -> `Queen - Bohemian Rhapsody`. */
+function nameFromPath(path: string): string {
+  const withoutQuery = path.replace(/[?#].*$/, '');
+  const file = withoutQuery.split(/[/\\]/).pop() ?? withoutQuery;
+  let decoded = file;
+  try {
+    decoded = decodeURIComponent(file);
+  } catch {}
+  return decoded.replace(/\.[A-Za-z0-9]{1,5}$/, '').trim();
+}
+
+/**
+ * Entries of an M3U or M3U8 file: each path line is one track, described by the `#EXTINF`
+ * before it (`#EXTINF:354,Queen - Bohemian Rhapsody`) or else by its file name. Other
+ * directives and comments are skipped.
+ */
+export function parseM3u(content: string): ImportEntry[] {
+  const entries: ImportEntry[] = [];
+  const add = (line: number, text: string) =>
+    entries.push({ line, text, candidates: artistTitleReadings(text), album: null });
+  let described: { line: number; text: string } | null = null;
+  const lines = content.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (/^#EXTINF:/i.test(line)) {
+      const comma = line.indexOf(',');
+      const text = comma < 0 ? '' : line.slice(comma + 1).trim();
+      described = text ? { line: index + 1, text } : null;
+    } else if (line && !line.startsWith('#')) {
+      if (described) add(described.line, described.text);
+      else add(index + 1, nameFromPath(line));
+      described = null;
+    }
+  }
+  // A description with no path after it (a truncated file) still names a track.
+  if (described) add(described.line, described.text);
+  return entries;
+}
+
+const invalidJson = (detail: string) =>
+  new ValidationError(detail, [{ path: '/content', message: detail }], 'INVALID_IMPORT_CONTENT');
+
+/**
+ * Entries of a JSON track list: `[{artist, title, album?}]`, or an object with such `tracks`
+ * (what the JSON export writes). Items without an artist and a title are reported unmatched.
+ */
+export function parseTrackListJson(content: string): ImportEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(content);
+  } catch {
+    throw invalidJson('content is not valid JSON');
+  }
+  const tracks = Array.isArray(parsed) ? parsed : (parsed as { tracks?: unknown } | null)?.tracks;
+  if (!Array.isArray(tracks))
+    throw invalidJson('content must be a JSON array of tracks or {"tracks": [...]}');
+  return tracks.map((item: unknown, index) => {
+    const track = (item ?? {}) as { artist?: unknown; title?: unknown; album?: unknown };
+    const text = (value: unknown) => (typeof value === 'string' ? value.trim() : '');
+    const artist = text(track.artist);
+    const title = text(track.title);
+    const usable = artist !== '' && title !== '';
+    return {
+      line: index + 1,
+      text: usable ? `${artist} - ${title}` : JSON.stringify(item).slice(0, 200),
+      candidates: usable ? [{ artist, title }] : [],
+      album: text(track.album) || null,
+    };
+  });
+}
+
+/** One line of M3U text: a line break inside a title would start a bogus entry. */
+const oneLine = (text: string) => text.replace(/[\r\n]+/g, ' ');
+
+/** Extended M3U in UTF-8; each track points at its song in this API. */
+export function renderM3u8(name: string, songs: SongView[]): string {
+  const lines = ['#EXTM3U', `#PLAYLIST:${oneLine(name)}`];
+  for (const song of songs) {
+    lines.push(
+      `#EXTINF:${Math.round(song.durationMs / 1000)},${oneLine(`${song.artist.name} - ${song.title}`)}`,
+    );
+    lines.push(`/api/v1/songs/${song.id}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderTrackListJson(
+  playlist: { name: string; description: string | null },
+  songs: SongView[],
+) {
+  return {
+    name: playlist.name,
+    description: playlist.description,
+    tracks: songs.map((song) => ({
+      artist: song.artist.name,
+      title: song.title,
+      album: song.album.title,
+      durationMs: song.durationMs,
+    })),
+  };
+}
+
+/** `attachment` with an ASCII fallback name and the real one (RFC 6266 / RFC 8187). */
+export function attachmentDisposition(name: string, extension: string): string {
+  const ascii = name.replace(/[^A-Za-z0-9 ._-]/g, '_').trim() || 'playlist';
+  return `attachment; filename="${ascii}.${extension}"; filename*=UTF-8''${encodeURIComponent(`${name}.${extension}`)}`;
+}

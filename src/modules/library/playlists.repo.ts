@@ -1,0 +1,304 @@
+import { and, asc, count, desc, eq, getTableColumns, inArray, or, type SQL, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import type { Executor } from '../../platform/db.js';
+import { albums, songs, songVisibleTo } from '../catalog/index.js';
+import { users } from '../identity/identity.tables.js';
+import { playlistFollows, playlists, playlistTracks } from './playlists.tables.js';
+
+export type PlaylistRow = typeof playlists.$inferSelect;
+/** A playlist with its owner's display name: everything the Playlist shape needs but the track stats. */
+export type PlaylistCardRow = PlaylistRow & { ownerDisplayName: string };
+
+interface PageWindow {
+  limit: number;
+  offset: number;
+}
+
+const cardColumns = { ...getTableColumns(playlists), ownerDisplayName: users.displayName };
+
+/** Whether users and anonymous callers may see a song: playlists show only those, to everyone. */
+const songListed = songVisibleTo(null) ?? sql`true`;
+
+export async function insertPlaylist(
+  db: Executor,
+  values: { ownerId: string; name: string; description: string | null; isPublic: boolean },
+): Promise<string> {
+  const [row] = await db.insert(playlists).values(values).returning({ id: playlists.id });
+  return row!.id;
+}
+
+export async function findPlaylistCard(db: Executor, id: string): Promise<PlaylistCardRow | undefined> {
+  const [row] = await db
+    .select(cardColumns)
+    .from(playlists)
+    .innerJoin(users, eq(users.id, playlists.ownerId))
+    .where(eq(playlists.id, id));
+  return row;
+}
+
+/** Takes the playlist's row lock: every edit of one playlist runs one after the other. */
+export async function lockPlaylist(tx: Executor, id: string): Promise<PlaylistRow | undefined> {
+  const [row] = await tx.select().from(playlists).where(eq(playlists.id, id)).for('update');
+  return row;
+}
+
+export async function updatePlaylist(
+  db: Executor,
+  id: string,
+  values: Partial<Pick<PlaylistRow, 'name' | 'description' | 'isPublic'>>,
+): Promise<void> {
+  await db
+    .update(playlists)
+    .set({ ...values, updatedAt: new Date() })
+    .where(eq(playlists.id, id));
+}
+
+export async function deletePlaylist(db: Executor, id: string): Promise<void> {
+  await db.delete(playlists).where(eq(playlists.id, id));
+}
+
+/** One page of playlist cards; `viaFollows` joins the follows, for the caller's followed list. */
+async function pageOfCards(
+  db: Executor,
+  where: SQL | undefined,
+  order: SQL[],
+  window: PageWindow & { viaFollows?: boolean },
+): Promise<{ rows: PlaylistCardRow[]; total: number }> {
+  const joined = <F extends Record<string, unknown>>(fields: F) => {
+    const query = db
+      .select(fields as never)
+      .from(playlists)
+      .innerJoin(users, eq(users.id, playlists.ownerId))
+      .$dynamic();
+    return window.viaFollows
+      ? query.innerJoin(playlistFollows, eq(playlistFollows.playlistId, playlists.id))
+      : query;
+  };
+  const [rows, [totals]] = await Promise.all([
+    joined(cardColumns)
+      .where(where)
+      .orderBy(...order)
+      .limit(window.limit)
+      .offset(window.offset) as Promise<PlaylistCardRow[]>,
+    joined({ total: count() }).where(where) as Promise<{ total: number }[]>,
+  ]);
+  return { rows, total: totals?.total ?? 0 };
+}
+
+/** A user's playlists, newest first; only the public ones unless `includePrivate`. */
+export function listOwnedPlaylists(
+  db: Executor,
+  ownerId: string,
+  options: PageWindow & { includePrivate: boolean },
+) {
+  return pageOfCards(
+    db,
+    and(eq(playlists.ownerId, ownerId), options.includePrivate ? undefined : eq(playlists.isPublic, true)),
+    [desc(playlists.createdAt), asc(playlists.id)],
+    options,
+  );
+}
+
+/** Playlists `userId` follows, newest follow first, leaving out other users' private ones. */
+export function listFollowedPlaylists(db: Executor, userId: string, window: PageWindow) {
+  return pageOfCards(
+    db,
+    and(eq(playlistFollows.userId, userId), or(eq(playlists.isPublic, true), eq(playlists.ownerId, userId))),
+    [desc(playlistFollows.createdAt), asc(playlists.id)],
+    { ...window, viaFollows: true },
+  );
+}
+
+/**
+ * Public playlists whose name matches `q` (lower-cased): trigram word similarity tolerates
+ * typos, a substring match finds short words trigrams miss; the GIN trigram index answers both.
+ * Order: exact name, then prefix, then closest match.
+ */
+export function searchPublicPlaylists(db: Executor, query: PageWindow & { q: string }) {
+  const pattern = `%${query.q.replace(/[\\%_]/g, '\\$&')}%`;
+  const name = sql`lower(${playlists.name})`;
+  return pageOfCards(
+    db,
+    and(
+      eq(playlists.isPublic, true),
+      sql`(${query.q} <% ${playlists.name} or ${playlists.name} ilike ${pattern})`,
+    ),
+    [
+      sql`case when ${name} = ${query.q} then 0 when starts_with(${name}, ${query.q}) then 1 else 2 end`,
+      sql`word_similarity(${query.q}, ${playlists.name}) desc`,
+      asc(playlists.id),
+    ],
+    query,
+  );
+}
+
+/**
+ * Track count and total duration of what readers see (listed songs only), per playlist. Counted
+ * at read time because songs are hidden and shown by the catalog, which never tells playlists.
+ */
+export async function trackStats(
+  db: Executor,
+  playlistIds: string[],
+): Promise<Map<string, { trackCount: number; durationMs: number }>> {
+  if (!playlistIds.length) return new Map();
+  const rows = await db
+    .select({
+      playlistId: playlistTracks.playlistId,
+      trackCount: count(),
+      durationMs: sql<number>`coalesce(sum(${songs.durationMs}), 0)::bigint`.mapWith(Number),
+    })
+    .from(playlistTracks)
+    .innerJoin(songs, eq(songs.id, playlistTracks.songId))
+    .where(and(inArray(playlistTracks.playlistId, playlistIds), songListed))
+    .groupBy(playlistTracks.playlistId);
+  return new Map(rows.map(({ playlistId, ...stats }) => [playlistId, stats]));
+}
+
+export interface EntryRow {
+  id: string;
+  songId: string;
+  position: number;
+  addedAt: Date;
+  /** Whether readers see the song (listed); positions clients use count only these. */
+  visible: boolean;
+}
+
+/** Every entry of a playlist in order (a playlist holds at most MAX_TRACKS). */
+export function listEntries(db: Executor, playlistId: string): Promise<EntryRow[]> {
+  return db
+    .select({
+      id: playlistTracks.id,
+      songId: playlistTracks.songId,
+      position: playlistTracks.position,
+      addedAt: playlistTracks.addedAt,
+      visible: sql<boolean>`coalesce(${songListed}, false)`,
+    })
+    .from(playlistTracks)
+    .innerJoin(songs, eq(songs.id, playlistTracks.songId))
+    .where(eq(playlistTracks.playlistId, playlistId))
+    .orderBy(asc(playlistTracks.position), asc(playlistTracks.id));
+}
+
+/** How many entries a playlist holds and its last position (-1 when empty), for appends. */
+export async function entryTail(
+  tx: Executor,
+  playlistId: string,
+): Promise<{ entries: number; lastPosition: number }> {
+  const [row] = await tx
+    .select({
+      entries: count(),
+      lastPosition: sql<number>`coalesce(max(${playlistTracks.position}), -1)`.mapWith(Number),
+    })
+    .from(playlistTracks)
+    .where(eq(playlistTracks.playlistId, playlistId));
+  return row ?? { entries: 0, lastPosition: -1 };
+}
+
+const INSERT_CHUNK = 1000;
+
+export async function insertEntries(
+  tx: Executor,
+  playlistId: string,
+  entries: { songId: string; position: number }[],
+): Promise<void> {
+  const addedAt = new Date();
+  // Chunks keep an import of MAX_TRACKS under PostgreSQL's 65,535 parameters per statement.
+  for (let start = 0; start < entries.length; start += INSERT_CHUNK) {
+    const chunk = entries.slice(start, start + INSERT_CHUNK);
+    await tx.insert(playlistTracks).values(chunk.map((e) => ({ ...e, playlistId, addedAt })));
+  }
+}
+
+export async function deleteEntries(tx: Executor, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  await tx.delete(playlistTracks).where(inArray(playlistTracks.id, ids));
+}
+
+/**
+ * Gives entries new positions. The unique (playlist, position) index is checked row by row, so
+ * a shift would collide with itself: the moved rows first park at distinct negative positions,
+ * then take their final ones, none of which any unmoved row holds.
+ */
+export async function moveEntries(tx: Executor, moves: { id: string; position: number }[]): Promise<void> {
+  if (!moves.length) return;
+  const ids = moves.map((m) => m.id);
+  const positions = moves.map((m) => m.position);
+  await tx.execute(sql`update ${playlistTracks} set position = -1 - m.position
+    from unnest(${sql.param(ids)}::uuid[], ${sql.param(positions)}::int[]) as m(id, position)
+    where ${playlistTracks.id} = m.id`);
+  await tx.execute(sql`update ${playlistTracks} set position = -1 - position
+    where ${inArray(playlistTracks.id, ids)}`);
+}
+
+export async function touchPlaylist(tx: Executor, id: string): Promise<void> {
+  await tx.update(playlists).set({ updatedAt: new Date() }).where(eq(playlists.id, id));
+}
+
+/** Follows once; the follower counter moves with the row (trigger). */
+export async function insertFollow(db: Executor, userId: string, playlistId: string): Promise<void> {
+  await db.insert(playlistFollows).values({ userId, playlistId }).onConflictDoNothing();
+}
+
+export async function deleteFollow(db: Executor, userId: string, playlistId: string): Promise<void> {
+  await db
+    .delete(playlistFollows)
+    .where(and(eq(playlistFollows.userId, userId), eq(playlistFollows.playlistId, playlistId)));
+}
+
+export async function userExists(db: Executor, id: string): Promise<boolean> {
+  const rows = await db.select({ id: users.id }).from(users).where(eq(users.id, id)).limit(1);
+  return rows.length > 0;
+}
+
+/**
+ * Case- and accent-insensitive form of a name: NFKD splits letters from their accents, the
+ * combining marks go, whitespace collapses. Written in SQL and applied to both sides of a
+ * match, so the catalog's names and an import's text fold exactly alike (PGlite has no unaccent).
+ */
+const folded = (value: SQL | AnyPgColumn) =>
+  sql`lower(btrim(regexp_replace(regexp_replace(normalize(${value}, NFKD), '[\\u0300-\\u036f]', '', 'g'), '\\s+', ' ', 'g')))`;
+
+export interface WantedSong {
+  /** The import entry this candidate belongs to. */
+  entry: number;
+  /** Preference among one entry's candidates, lowest first. */
+  rank: number;
+  artist: string;
+  title: string;
+  album: string | null;
+}
+
+/**
+ * For each entry, the listed song best matching one of its candidates by artist and title:
+ * the best-ranked candidate, then one on the named album, then the most played. Folding the
+ * catalog's names cannot use an index, so this scans songs once per import (imports are rare).
+ * catalog: replace with index export when available (match songs by artist and title).
+ */
+export async function matchSongs(db: Executor, wanted: WantedSong[]): Promise<Map<number, string>> {
+  if (!wanted.length) return new Map();
+  const column = <K extends keyof WantedSong>(key: K) => sql.param(wanted.map((w) => w[key]));
+  const entry = sql<number>`w.entry`.mapWith(Number);
+  const rows = await db
+    .selectDistinctOn([entry], { entry, songId: songs.id })
+    .from(
+      sql`unnest(${column('entry')}::int[], ${column('rank')}::int[], ${column('artist')}::text[],
+        ${column('title')}::text[], ${column('album')}::text[]) as w(entry, rank, artist, title, album)`,
+    )
+    .innerJoin(
+      songs,
+      and(
+        sql`${folded(songs.title)} = ${folded(sql`w.title`)}`,
+        sql`${folded(songs.artistName)} = ${folded(sql`w.artist`)}`,
+      ),
+    )
+    .innerJoin(albums, eq(albums.id, songs.albumId))
+    .where(songListed)
+    .orderBy(
+      entry,
+      sql`w.rank`,
+      sql`(w.album is not null and ${folded(albums.title)} = ${folded(sql`w.album`)}) desc`,
+      desc(songs.playCount),
+      asc(songs.id),
+    );
+  return new Map(rows.map((r) => [r.entry, r.songId]));
+}

@@ -1,0 +1,295 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
+import { IdParams, pageOf, problems, setReadCaching, toPage } from '../../platform/http.js';
+import {
+  AddTracksBody,
+  CreatePlaylistBody,
+  ExportQuery,
+  ImportBody,
+  ImportResultSchema,
+  PlaylistDetailSchema,
+  PlaylistPageQuery,
+  PlaylistSchema,
+  RemoveTracksBody,
+  ReorderTracksBody,
+  TrackListSchema,
+  UpdatePlaylistBody,
+} from './playlists.schemas.js';
+import type { PlaylistService } from './playlists.service.js';
+
+export interface PlaylistRouteOptions {
+  playlists: PlaylistService;
+}
+
+const BASE = '/api/v1';
+const M3U8_TYPE = 'audio/x-mpegurl';
+/** Public playlists are readable without a token; a token lets owners and admins see private ones. */
+const optionalBearer = [{}, ...bearerSecurity];
+const NoContent = Type.Null();
+const tags = ['playlists'];
+
+export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = async (app, { playlists }) => {
+  const signedIn = requireRole();
+  const read = { preHandler: optionalAuth };
+
+  app.post(
+    '/playlists',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: 'Create a playlist (public unless isPublic is false)',
+        security: bearerSecurity,
+        body: CreatePlaylistBody,
+        response: { 201: PlaylistSchema, ...problems(401, 403, 415) },
+      },
+    },
+    async (request, reply) => {
+      const playlist = await playlists.create(request.user!, request.body);
+      return reply.code(201).header('location', `${BASE}/playlists/${playlist.id}`).send(playlist);
+    },
+  );
+
+  app.post(
+    '/playlists/import',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: 'Create a playlist from an M3U/M3U8 file or a JSON track list, matching the catalog',
+        description:
+          'Artist and title are matched case- and accent-insensitively against songs everyone may see. ' +
+          'M3U entries are read from `#EXTINF:seconds,Artist - Title` or from the file name.',
+        security: bearerSecurity,
+        body: ImportBody,
+        response: { 201: ImportResultSchema, ...problems(401, 403, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const result = await playlists.importPlaylist(request.user!, request.body);
+      return reply.code(201).header('location', `${BASE}/playlists/${result.playlist.id}`).send(result);
+    },
+  );
+
+  app.get(
+    '/playlists/:id',
+    {
+      ...read,
+      schema: {
+        tags,
+        summary: 'A playlist with its tracks (private ones only to their owner and admins)',
+        security: optionalBearer,
+        params: IdParams,
+        response: { 200: PlaylistDetailSchema, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const playlist = await playlists.get(request.user, request.params.id);
+      setReadCaching(request, reply);
+      return playlist;
+    },
+  );
+
+  app.patch(
+    '/playlists/:id',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: 'Rename, describe, make public or private (owner or admin)',
+        security: bearerSecurity,
+        params: IdParams,
+        body: UpdatePlaylistBody,
+        response: { 200: PlaylistSchema, ...problems(401, 403, 404, 415) },
+      },
+    },
+    (request) => playlists.update(request.user!, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/playlists/:id',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: 'Delete a playlist (owner or admin)',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: NoContent, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await playlists.remove(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/me/playlists',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: "The caller's playlists, private ones included, newest first",
+        security: bearerSecurity,
+        querystring: PlaylistPageQuery,
+        response: { 200: pageOf(PlaylistSchema), ...problems(401, 403) },
+      },
+    },
+    async (request) => {
+      const { limit = 20, offset = 0 } = request.query;
+      const { items, total } = await playlists.listMine(request.user!, { limit, offset });
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  app.get(
+    '/users/:id/playlists',
+    {
+      ...read,
+      schema: {
+        tags,
+        summary: "A user's public playlists, newest first",
+        security: optionalBearer,
+        params: IdParams,
+        querystring: PlaylistPageQuery,
+        response: { 200: pageOf(PlaylistSchema), ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { limit = 20, offset = 0 } = request.query;
+      const { items, total } = await playlists.listByUser(request.params.id, { limit, offset });
+      setReadCaching(request, reply);
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+
+  // ---------------------------------------------------------------- tracks (owner only)
+  const trackEdit = (summary: string) => ({
+    tags,
+    summary,
+    security: bearerSecurity,
+    params: IdParams,
+    response: { 200: PlaylistSchema, ...problems(401, 403, 404, 409, 415) },
+  });
+
+  app.post(
+    '/playlists/:id/tracks',
+    {
+      preHandler: signedIn,
+      schema: {
+        ...trackEdit('Add songs at the end or at a position (all or nothing; at most 10,000 tracks)'),
+        body: AddTracksBody,
+      },
+    },
+    (request) => playlists.addTracks(request.user!, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/playlists/:id/tracks',
+    {
+      preHandler: signedIn,
+      schema: { ...trackEdit('Remove the tracks at these positions'), body: RemoveTracksBody },
+    },
+    (request) => playlists.removeTracks(request.user!, request.params.id, request.body.positions),
+  );
+
+  app.put(
+    '/playlists/:id/tracks/order',
+    {
+      preHandler: signedIn,
+      schema: {
+        ...trackEdit('Move rangeLength tracks from rangeStart to before insertBefore (as Spotify)'),
+        body: ReorderTracksBody,
+      },
+    },
+    (request) => playlists.reorderTracks(request.user!, request.params.id, request.body),
+  );
+
+  app.get(
+    '/playlists/:id/export',
+    {
+      ...read,
+      schema: {
+        tags,
+        summary: 'Export the tracks as an M3U8 file or a JSON track list',
+        security: optionalBearer,
+        params: IdParams,
+        querystring: ExportQuery,
+        response: {
+          200: {
+            description: 'format=m3u8: an extended M3U file; format=json: the track list',
+            content: {
+              [M3U8_TYPE]: { schema: Type.String() },
+              'application/json': { schema: TrackListSchema },
+            },
+          },
+          ...problems(401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const exported = await playlists.exportPlaylist(request.user, request.params.id, request.query.format);
+      setReadCaching(request, reply);
+      if (exported.format === 'json') return exported.body;
+      return reply.type(M3U8_TYPE).header('content-disposition', exported.disposition).send(exported.body);
+    },
+  );
+
+  // ---------------------------------------------------------------- following
+  app.put(
+    '/me/following/playlists/:id',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: 'Follow a playlist (idempotent)',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: NoContent, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await playlists.follow(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/me/following/playlists/:id',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: 'Stop following a playlist (idempotent)',
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: NoContent, ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await playlists.unfollow(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/me/following/playlists',
+    {
+      preHandler: signedIn,
+      schema: {
+        tags,
+        summary: 'Playlists the caller follows, newest follow first',
+        security: bearerSecurity,
+        querystring: PlaylistPageQuery,
+        response: { 200: pageOf(PlaylistSchema), ...problems(401, 403) },
+      },
+    },
+    async (request) => {
+      const { limit = 20, offset = 0 } = request.query;
+      const { items, total } = await playlists.listFollowed(request.user!, { limit, offset });
+      return toPage(request, items, total, limit, offset);
+    },
+  );
+};
