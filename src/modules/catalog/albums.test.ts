@@ -9,6 +9,7 @@ import {
   type Session,
   type TestApp,
 } from '../../../test/helpers.js';
+import { outboxEvents } from '../../platform/events.js';
 import { incrementAlbumFollowers } from './index.js';
 
 let t: TestApp;
@@ -175,10 +176,11 @@ describe('creating albums', () => {
 
   it('records album_added in the outbox with the write', async () => {
     const album = await makeAlbum(t.app, admin);
-    const rows = await t.database.db.execute(
-      sql`select type, payload from outbox_events where payload->>'albumId' = ${album.id}`,
-    );
-    expect(rows.rows).toEqual([
+    const rows = await t.database.db
+      .select({ type: outboxEvents.type, payload: outboxEvents.payload })
+      .from(outboxEvents)
+      .where(sql`${outboxEvents.payload}->>'albumId' = ${album.id}`);
+    expect(rows).toEqual([
       { type: 'catalog.album_added', payload: { albumId: album.id, artistId: album.artist.id } },
     ]);
   });

@@ -7,6 +7,8 @@ const Text = (maxLength: number, description?: string) =>
   Type.String({ minLength: 1, maxLength, pattern: '\\S', ...(description ? { description } : {}) });
 const Title = Text(200);
 const Genre = Text(64);
+// Null comes first in nullable inputs: Ajv coerces types, and a string branch tried first would
+// turn null into "".
 const Url = Type.String({ format: 'uri', maxLength: 2048, pattern: '^https?://' });
 export const MIN_YEAR = 1900;
 export const MAX_YEAR = 2100;
@@ -108,8 +110,8 @@ export const ArtistsQuery = Type.Object(
 export const CreateArtistBody = Type.Object(
   {
     name: Title,
-    bio: Type.Optional(Type.Union([Type.String({ maxLength: 5000 }), Type.Null()])),
-    imageUrl: Type.Optional(Type.Union([Url, Type.Null()])),
+    bio: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 5000 })])),
+    imageUrl: Type.Optional(Type.Union([Type.Null(), Url])),
     genres: Type.Optional(Type.Array(Genre, { maxItems: 10 })),
   },
   { additionalProperties: false },
@@ -146,9 +148,9 @@ const albumEditable = {
   title: Title,
   genre: Genre,
   releaseYear: Year,
-  releaseDate: Type.Optional(Type.Union([Type.String({ format: 'date' }), Type.Null()])),
-  label: Type.Optional(Type.Union([Text(200), Type.Null()])),
-  coverUrl: Type.Optional(Type.Union([Url, Type.Null()])),
+  releaseDate: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'date' })])),
+  label: Type.Optional(Type.Union([Type.Null(), Text(200)])),
+  coverUrl: Type.Optional(Type.Union([Type.Null(), Url])),
   isPublic: Type.Optional(Type.Boolean({ description: "the owner's switch; default true" })),
   isVisible: Type.Optional(AdminOnlyVisible),
 };
