@@ -1,0 +1,375 @@
+/**
+ * Writes BENCHMARKS.md from every result file: bench/reports/*.json (committed) overlaid by
+ * bench/results/*.json (the latest local runs). Nobody edits the figures by hand.
+ *   node --import tsx bench/report.ts [--publish]
+ * --publish first copies bench/results/*.json into bench/reports/ so the report can be rebuilt
+ * from a fresh clone.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Size } from './dataset/plan.js';
+import type { Measurement } from './load.js';
+import type { RequestMix } from './scenarios.js';
+
+export interface ScenarioResult {
+  key: string;
+  title: string;
+  mix: RequestMix;
+  /** 'not available': its route answered 404 ROUTE_NOT_FOUND; 'failed': its probe got another error. */
+  status: 'measured' | 'not available' | 'failed';
+  /** Why it was not measured. */
+  note?: string;
+  /** The first request of the cycle, as sent. */
+  example?: string;
+  /** Distinct requests sent during the measured run (what a cache would have to hold). */
+  distinct?: number;
+  measurement?: Measurement;
+  /** Highest resident memory of the server during this scenario. */
+  rssMb?: number;
+}
+
+export interface RunResult {
+  key: string;
+  target: 'pglite' | 'postgres';
+  cache: 'memory' | 'redis';
+  size: Size;
+  quick: boolean;
+  command: string;
+  date: string;
+  commit: string;
+  machine: { cpu: string; cores: number; ramGb: number; node: string; os: string; loadAverage: number };
+  settings: { connections: number; seconds: number; warmupSeconds: number };
+  dataset: {
+    seed: number;
+    generated: string;
+    loadSeconds: number;
+    modules: string[];
+    rows: Record<string, number>;
+  };
+  server: { coldStartMs: number; idleRssMb: number; peakRssMb: number };
+  baseline: { source: string; bytes: number; idleRssMb: number; loadRssMb: number; measurement: Measurement };
+  scenarios: ScenarioResult[];
+}
+
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+export const REPORTS_DIR = join(BENCH_DIR, 'reports');
+const BENCHMARKS_FILE = join(BENCH_DIR, '..', 'BENCHMARKS.md');
+
+const SIZE_ORDER: Record<Size, number> = { S: 0, M: 1, L: 2 };
+const TARGET_NAME = { pglite: 'PGlite (embedded)', postgres: 'PostgreSQL 15' } as const;
+const CACHE_NAME = { memory: 'in-process cache', redis: 'Redis cache' } as const;
+
+function readResults(dir: string): RunResult[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunResult)
+    .filter((r) => Array.isArray(r.scenarios));
+}
+
+/** Committed reports, with any newer local result of the same configuration in their place. */
+export function loadAllResults(): RunResult[] {
+  const byKey = new Map<string, RunResult>();
+  for (const result of [...readResults(REPORTS_DIR), ...readResults(RESULTS_DIR)])
+    byKey.set(result.key, result);
+  return [...byKey.values()].sort(
+    (a, b) =>
+      SIZE_ORDER[a.size] - SIZE_ORDER[b.size] ||
+      a.target.localeCompare(b.target) ||
+      a.cache.localeCompare(b.cache),
+  );
+}
+
+const num = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : num(n));
+const pct = (ratio: number) => `${Math.round(ratio * 100)}%`;
+const label = (r: RunResult) => `size ${r.size}, ${TARGET_NAME[r.target]}, ${CACHE_NAME[r.cache]}`;
+
+const MIX_NOTE: Record<RequestMix, string> = {
+  same: 'same request',
+  varied: 'new query each time',
+  cycled: 'distinct requests in turn',
+  skewed: 'popular-first, repeats',
+  write: 'write',
+};
+
+/** Answers the scenario did not expect, by status, and connection errors. */
+function failureNote(m: Measurement): string {
+  if (!m.unexpected && !m.errors) return '';
+  const statuses = Object.entries(m.statuses)
+    .filter(([status]) => !status.startsWith('2'))
+    .map(([status, count]) => `${num(count)}× ${status}`);
+  return [
+    `${num(m.unexpected)} unexpected`,
+    ...statuses,
+    ...(m.errors ? [`${num(m.errors)} errors`] : []),
+  ].join(', ');
+}
+
+function scenarioRow(r: RunResult, s: ScenarioResult): string {
+  if (s.status !== 'measured' || !s.measurement)
+    return `| ${s.title} | ${s.status} | | | | | ${s.note ?? ''} |`;
+  const m = s.measurement;
+  if (!m.requests) {
+    return `| ${s.title} | 0 | | | 0% | ${num(s.rssMb ?? 0)} | no answer within the ${r.settings.seconds} s window |`;
+  }
+  const notes = [
+    `${MIX_NOTE[s.mix]}${s.distinct && s.mix !== 'same' ? ` (${num(s.distinct)} distinct of ${num(m.requests)})` : ''}`,
+    failureNote(m),
+  ].filter(Boolean);
+  return (
+    `| ${s.title} | ${num(m.rps)} | ${ms(m.latencyMs.p50)} | ${ms(m.latencyMs.p99)} | ` +
+    `${pct(m.rps / r.baseline.measurement.rps)} | ${num(s.rssMb ?? 0)} | ${notes.join('; ')} |`
+  );
+}
+
+function runSection(r: RunResult): string {
+  const rows = Object.entries(r.dataset.rows)
+    .map(([table, count]) => `${num(count)} ${table}`)
+    .join(', ');
+  const b = r.baseline.measurement;
+  return [
+    `### ${label(r)}`,
+    '',
+    `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC at commit \`${r.commit}\`, ` +
+      `${r.quick ? 'quick mode' : 'full mode'}: ${r.settings.connections} connections, ` +
+      `${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per scenario; ` +
+      `load average ${r.machine.loadAverage.toFixed(1)} at the start. Command: \`${r.command}\`.`,
+    '',
+    `Dataset (seed ${r.dataset.seed}, modules ${r.dataset.modules.join(', ')}): ${rows}; ` +
+      `generated in ${r.dataset.loadSeconds} s.`,
+    '',
+    `Server: cold start ${num(r.server.coldStartMs)} ms (spawn to first 200 on /health), ` +
+      `idle RSS ${num(r.server.idleRssMb)} MB, peak RSS ${num(r.server.peakRssMb)} MB. ` +
+      `Baseline (${r.baseline.source}, ${num(r.baseline.bytes)} bytes): ${num(b.rps)} req/s, ` +
+      `p50 ${ms(b.latencyMs.p50)} ms, p99 ${ms(b.latencyMs.p99)} ms, RSS ${num(r.baseline.loadRssMb)} MB under load.`,
+    '',
+    '| scenario | req/s | p50 ms | p99 ms | of baseline req/s | RSS MB | requests |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...r.scenarios.map((s) => scenarioRow(r, s)),
+    '',
+  ].join('\n');
+}
+
+type Verdict = 'met' | 'not met' | 'not measured';
+
+interface TargetLine {
+  target: string;
+  verdict: Verdict;
+  detail: string;
+}
+
+const measured = (r: RunResult | undefined, key: string) =>
+  r?.scenarios.find((s) => s.key === key && s.status === 'measured' && s.measurement);
+
+/** Cached album page at no less than half the bare server's throughput, per configuration. */
+function cachedPageTargets(results: RunResult[]): TargetLine[] {
+  if (!results.length) {
+    return [
+      { target: 'Cached album page >= 50% of baseline req/s', verdict: 'not measured', detail: 'no runs' },
+    ];
+  }
+  return results.map((r) => {
+    const s = measured(r, 'album-page-cached');
+    if (!s) {
+      return {
+        target: `Cached album page >= 50% of baseline req/s (${label(r)})`,
+        verdict: 'not measured',
+        detail: 'the album list endpoint was not available',
+      };
+    }
+    const ratio = s.measurement!.rps / r.baseline.measurement.rps;
+    return {
+      target: `Cached album page >= 50% of baseline req/s (${label(r)})`,
+      verdict: ratio >= 0.5 ? 'met' : 'not met',
+      detail: `${num(s.measurement!.rps)} of ${num(r.baseline.measurement.rps)} req/s = ${pct(ratio)}`,
+    };
+  });
+}
+
+const LATENCY_TARGETS = [
+  { key: 'album-page-filtered', name: 'filtered sorted page', p99: 10 },
+  { key: 'search-typo', name: 'typo search', p99: 25 },
+  { key: 'top-albums', name: 'top albums', p99: 5 },
+  { key: 'genre-stats', name: 'genre stats', p99: 5 },
+  { key: 'notification-feed', name: 'feed of a user following 1,000 albums', p99: 15 },
+];
+
+/** p99 limits at size L on PostgreSQL, 50 connections. */
+function latencyTargets(results: RunResult[]): TargetLine[] {
+  const atL = results.find((r) => r.size === 'L' && r.target === 'postgres' && r.cache === 'memory');
+  const largest = results
+    .filter((r) => r.target === 'postgres')
+    .sort((a, b) => SIZE_ORDER[b.size] - SIZE_ORDER[a.size])[0];
+  return LATENCY_TARGETS.map(({ key, name, p99 }) => {
+    const target = `PostgreSQL, size L, 50 connections: ${name} p99 < ${p99} ms`;
+    const s = measured(atL, key);
+    if (!atL || !s) {
+      const hint = measured(largest, key);
+      return {
+        target,
+        verdict: 'not measured' as const,
+        detail: [
+          atL ? 'endpoint not available in the size L run' : 'no size L run on PostgreSQL',
+          hint ? `for orientation, size ${largest!.size}: p99 ${ms(hint.measurement!.latencyMs.p99)} ms` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      };
+    }
+    const actual = s.measurement!.latencyMs.p99;
+    const viaCache = s.mix === 'same' || s.mix === 'cycled';
+    return {
+      target,
+      verdict: actual < p99 ? 'met' : 'not met',
+      detail: `p99 ${ms(actual)} ms${viaCache ? ' (through the app cache: the endpoint caches its answer)' : ''}`,
+    };
+  });
+}
+
+/** Scenarios no cache can serve, where the database does the work on every request. */
+const DATABASE_BOUND = [
+  'album-page-filtered',
+  'search-typo',
+  'notification-feed',
+  'follow-mix',
+  'play-ingest',
+];
+
+function pgliteTargets(results: RunResult[]): TargetLine[] {
+  const target = 'PGlite at size M within 2.5x of PostgreSQL (req/s on uncacheable scenarios)';
+  const pglite = results.find((r) => r.size === 'M' && r.target === 'pglite' && r.cache === 'memory');
+  const postgres = results.find((r) => r.size === 'M' && r.target === 'postgres' && r.cache === 'memory');
+  if (!pglite || !postgres) {
+    return [
+      { target, verdict: 'not measured', detail: `no size M run on ${pglite ? 'PostgreSQL' : 'PGlite'}` },
+    ];
+  }
+  const compared = DATABASE_BOUND.flatMap((key) => {
+    const a = measured(pglite, key);
+    const b = measured(postgres, key);
+    return a && b ? [{ key, slowdown: b.measurement!.rps / a.measurement!.rps }] : [];
+  });
+  if (!compared.length) return [{ target, verdict: 'not measured', detail: 'no scenario ran on both' }];
+  const worst = Math.max(...compared.map((c) => c.slowdown));
+  return [
+    {
+      target,
+      verdict: worst <= 2.5 ? 'met' : 'not met',
+      detail: compared.map((c) => `${c.key} ${c.slowdown.toFixed(2)}x`).join(', '),
+    },
+  ];
+}
+
+function machineSection(results: RunResult[]): string {
+  const machines = [
+    ...new Map(results.map((r) => [JSON.stringify(r.machine, ['cpu', 'cores', 'ramGb', 'node', 'os']), r])),
+  ];
+  return [
+    '| CPU | cores | RAM | Node.js | OS | runs |',
+    '| --- | ---: | ---: | --- | --- | --- |',
+    ...machines.map(([id, r]) => {
+      const runs = results.filter(
+        (x) => JSON.stringify(x.machine, ['cpu', 'cores', 'ramGb', 'node', 'os']) === id,
+      );
+      const dates = [...new Set(runs.map((x) => x.date.slice(0, 10)))].join(', ');
+      return `| ${r.machine.cpu} | ${r.machine.cores} | ${r.machine.ramGb} GB | ${r.machine.node} | ${r.machine.os} | ${dates} |`;
+    }),
+  ].join('\n');
+}
+
+export function renderReport(results: RunResult[]): string {
+  const targets = [...cachedPageTargets(results), ...latencyTargets(results), ...pgliteTargets(results)];
+  return [
+    '# Benchmarks',
+    '',
+    '<!-- Generated by bench/report.ts from bench/reports/*.json and bench/results/*.json. Do not edit: run the commands below. -->',
+    '',
+    'Every figure here was measured by `bench/` and written by it. Backbeat runs as a separate',
+    'process (`node --import tsx src/main.ts serve`, `NODE_ENV=production`, `LOG_LEVEL=warn`, rate limits',
+    'raised out of the way) on a generated dataset; [autocannon](https://github.com/mcollina/autocannon)',
+    'drives it over 127.0.0.1 with a fixed number of connections, each sending its next request as soon as',
+    'the previous one is answered. The baseline is a bare `node:http` server (`bench/baseline.ts`) answering',
+    'the recorded bytes and headers of the cached album page under the same settings, in the same run: it is',
+    'what this machine can serve at all, and every scenario is reported as a share of it.',
+    '',
+    '## Machine',
+    '',
+    machineSection(results),
+    '',
+    '## Commands',
+    '',
+    '```sh',
+    'npm run bench:data -- --size S|M|L --target pglite|postgres [--seed N]   # generate a dataset',
+    'npm run bench -- --quick                                                 # size S, PGlite, in-process cache',
+    'npm run bench -- --quick --target postgres --cache redis                  # PostgreSQL (DATABASE_URL) and Redis',
+    'npm run bench -- --size M --target postgres                               # full durations',
+    'node --import tsx bench/report.ts --publish                               # copy results to bench/reports/, rewrite this file',
+    '```',
+    '',
+    '`npm run bench` generates the dataset first when it is missing or was drawn for other migrations,',
+    'writes `bench/results/<target>-<cache>-<size>.json` and rewrites this file from all result files.',
+    'PGlite data lives in `bench/.data/<size>/`; PostgreSQL data in the database `backbeat_bench_<size>`',
+    'on `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432`); the Redis runs use database 11',
+    'of `REDIS_URL` (default `redis://127.0.0.1:6379`), flushed before each run.',
+    '',
+    '## Caveats of these runs',
+    '',
+    '- The machine was shared: other engineers ran test suites on it during these runs, so figures',
+    '  move between runs; the load average at the start of each run is printed with it. The baseline is',
+    '  measured in the same run, which keeps the ratios more stable than the absolute figures.',
+    '- The load generator runs on the same two cores as the server and takes a large part of one; a',
+    '  dedicated client machine would show higher absolute throughput for both Backbeat and the baseline.',
+    '- Quick mode measures each scenario for a few seconds after a one-second warm-up: enough to rank',
+    '  and compare, not to resolve p99 to the last millisecond.',
+    '- Write scenarios run last, so reads measure the generated data; their rows (follows, plays,',
+    '  sessions) stay in the dataset until it is regenerated.',
+    '',
+    '## Results',
+    '',
+    results.length ? results.map(runSection).join('\n') : 'No results yet: run `npm run bench -- --quick`.\n',
+    '## Targets (issue 7)',
+    '',
+    '| target | verdict | measured |',
+    '| --- | --- | --- |',
+    ...targets.map((t) => `| ${t.target} | **${t.verdict}** | ${t.detail} |`),
+    '',
+    '## What the numbers mean',
+    '',
+    '- **req/s** is completed requests per second over the measured window; **p50/p99** are',
+    '  latencies of every response in it, measured by the client, so they include queueing behind the',
+    '  other connections: at 50 connections, p50 is roughly 50 / req/s when the server is saturated.',
+    '- **of baseline req/s** divides by what the bare `node:http` server did in the same run. The',
+    '  cached album page measures the framework around the cache (routing, validation, auth hook, rate',
+    '  limiting, headers, serialisation): the gap to 100% is the cost of those layers per request.',
+    '- **requests** says how the scenario varies its requests: *same request* is served from the',
+    "  app's cache after the first; *new query each time* defeats every cache and measures the database;",
+    '  *distinct requests in turn* and *popular-first* sit in between, like real traffic.',
+    '- **not available** means the endpoint answered 404 `ROUTE_NOT_FOUND` (its module has not landed',
+    '  yet); a scenario that ran but got unexpected statuses lists them in the last column.',
+    '- **cold start** is spawn to first `200` on `/health` (process start, TypeScript loading through',
+    '  tsx, opening and migrating the database); **RSS** is resident memory of the server process from',
+    '  `/proc/<pid>/status`, idle after start, highest sample per scenario, and peak (VmHWM).',
+    '- PGlite answers queries on the event loop of the one process, so its throughput is bounded by one',
+    "  core shared with HTTP handling; PostgreSQL runs queries in its own processes on the machine's",
+    '  other core.',
+    '',
+  ].join('\n');
+}
+
+export function writeReport(): string {
+  writeFileSync(BENCHMARKS_FILE, renderReport(loadAllResults()));
+  return BENCHMARKS_FILE;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--publish')) {
+    mkdirSync(REPORTS_DIR, { recursive: true });
+    for (const file of existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR) : []) {
+      if (file.endsWith('.json')) copyFileSync(join(RESULTS_DIR, file), join(REPORTS_DIR, file));
+    }
+  }
+  process.stdout.write(`${writeReport()} written\n`);
+}
