@@ -128,15 +128,15 @@ function feed(scope: FeedScope): SQL {
       left join ${notificationWatermarks} w on w.user_id = i.user_id`;
 }
 
-/**
- * One page of a user's feed: newest first strictly before `before`, or oldest first strictly
- * after `after` (replaying a stream from its last event).
- */
-export async function listFeed(
-  db: Executor,
-  userId: string,
-  options: { limit: number; unreadOnly?: boolean; before?: Position; after?: Position },
-): Promise<FeedRow[]> {
+interface PageOptions {
+  limit: number;
+  unreadOnly?: boolean;
+  before?: Position;
+  after?: Position;
+}
+
+/** Newest first strictly before `before`, or oldest first strictly after `after`. */
+function pageOf(source: SQL, options: PageOptions): SQL {
   const { before, after } = options;
   const conditions = [
     options.unreadOnly ? sql`f.read_at is null` : undefined,
@@ -149,19 +149,35 @@ export async function listFeed(
   ].filter((c): c is SQL => c !== undefined);
   const where = conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
   const order = after ? sql`f.created_at asc, f.source_id asc` : sql`f.created_at desc, f.source_id desc`;
-  const rows = await rowsOf<RawFeedRow>(
-    db,
-    sql`select * from (${feed({ userIds: [userId] })}) f ${where} order by ${order} limit ${options.limit}`,
-  );
+  return sql`select * from ${source} f ${where} order by ${order} limit ${options.limit}`;
+}
+
+/** One page of a user's feed (replaying a stream reads oldest first after its last event). */
+export async function listFeed(db: Executor, userId: string, options: PageOptions): Promise<FeedRow[]> {
+  const rows = await rowsOf<RawFeedRow>(db, pageOf(sql`(${feed({ userIds: [userId] })})`, options));
   return rows.map(toFeedRow);
 }
 
-export async function countUnread(db: Executor, userId: string): Promise<number> {
-  const [row] = await rowsOf<{ n: number }>(
+/**
+ * One page of a user's feed and their unread count, from one evaluation of the feed: on
+ * PGlite, which runs one query at a time, that halves the cost of a request.
+ */
+export async function feedPage(
+  db: Executor,
+  userId: string,
+  options: PageOptions,
+): Promise<{ rows: FeedRow[]; unreadCount: number }> {
+  const rows = await rowsOf<RawFeedRow & { unread_count: number }>(
     db,
-    sql`select count(*)::int as n from (${feed({ userIds: [userId] })}) f where f.read_at is null`,
+    sql`with f as materialized (${feed({ userIds: [userId] })})
+        select c.unread_count, p.*
+          from (select count(*)::int as unread_count from f where f.read_at is null) c
+          left join lateral (${pageOf(sql`f`, options)}) p on true`,
   );
-  return Number(row?.n ?? 0);
+  return {
+    rows: rows.filter((row) => row.source_id !== null).map(toFeedRow),
+    unreadCount: Number(rows[0]?.unread_count ?? 0),
+  };
 }
 
 /** The notifications of `sourceIds` in the feeds of `userIds` (who of them hears of a new song). */

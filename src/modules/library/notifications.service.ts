@@ -155,10 +155,11 @@ export function createNotificationService(deps: NotificationDeps) {
       query: { limit: number; unreadOnly?: boolean; cursor?: string },
     ): Promise<NotificationFeed> {
       const before = query.cursor ? decodeCursor(query.cursor) : undefined;
-      const [rows, unreadCount] = await Promise.all([
-        repo.listFeed(db, user.id, { limit: query.limit + 1, unreadOnly: query.unreadOnly, before }),
-        repo.countUnread(db, user.id),
-      ]);
+      const { rows, unreadCount } = await repo.feedPage(db, user.id, {
+        limit: query.limit + 1,
+        unreadOnly: query.unreadOnly,
+        before,
+      });
       const page = rows.slice(0, query.limit);
       const last = page.at(-1);
       return {
