@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeAlbum, makeArtist } from '../../../test/factories.js';
+import { makeAlbum, makeArtist, makeArtistAccount } from '../../../test/factories.js';
 import {
   buildTestApp,
   call,
@@ -124,7 +124,6 @@ describe('following albums', () => {
   });
 
   it('lets an artist account follow its own hidden album', async () => {
-    const { makeArtistAccount } = await import('../../../test/factories.js');
     const artist = await makeArtist(t.app, admin);
     const account = await makeArtistAccount(t.app, admin, artist.id);
     const hidden = await makeAlbum(t.app, admin, { artistId: artist.id, isPublic: false });
