@@ -2,7 +2,7 @@
 export { albums, artists, songs } from '../modules/catalog/catalog.tables.js';
 export * from '../modules/discovery/discovery.tables.js';
 export * from '../modules/identity/identity.tables.js';
-export { outboxEvents } from './events.js';
-export * from '../modules/library/playlists.tables.js';
 export * from '../modules/library/following.tables.js';
 export * from '../modules/library/notifications.tables.js';
+export * from '../modules/library/playlists.tables.js';
+export { outboxEvents } from './events.js';
