@@ -145,7 +145,7 @@ function moveRange(entries: Entry[], rangeStart: number, rangeLength: number, in
   }
   if (insertBefore > visible.length)
     throw outOfRange('/insertBefore', `is beyond the end of the playlist ${length}`);
-  // Before the range's first track or right after its last: the range is already there.
+  // A target from the range's first track to just after its last leaves the order as it is.
   if (insertBefore >= rangeStart && insertBefore <= rangeStart + rangeLength) return entries;
   const moved = visible.slice(rangeStart, rangeStart + rangeLength).map((index) => entries[index]!);
   const movedSet = new Set(moved);

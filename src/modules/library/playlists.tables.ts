@@ -41,7 +41,7 @@ export const playlists = pgTable(
 
 /**
  * One entry of a playlist (a song may appear several times). `position` orders the entries;
- * what a client sees as a position is the rank among entries whose song it may see, computed
+ * the position a client sees is the rank among entries whose song everyone may see, computed
  * at read time (see playlists.service.ts), so hidden or deleted songs never leave holes.
  */
 export const playlistTracks = pgTable(
