@@ -9,6 +9,14 @@ export const Id = Type.String({ format: 'uuid', description: 'UUID v7' });
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 export const Timestamp = Type.String({ format: 'date-time' });
 
+/**
+ * A body field that accepts `null` to clear it. `null` must come first: with type coercion on,
+ * Ajv would otherwise coerce `null` to `""` (or 0) for the first branch and never try `null`.
+ */
+export function NullableInput<T extends TSchema>(schema: T) {
+  return Type.Union([Type.Null(), schema]);
+}
+
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 20 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),

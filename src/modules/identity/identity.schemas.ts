@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { ROLES } from '../../platform/auth.js';
-import { Id, PageQuery, Timestamp } from '../../platform/http.js';
+import { Id, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 128 });
@@ -66,7 +66,7 @@ export const AdminUpdateUserBody = Type.Object(
   {
     role: Type.Optional(RoleSchema),
     blocked: Type.Optional(Type.Boolean()),
-    artistId: Type.Optional(Type.Union([Id, Type.Null()])),
+    artistId: Type.Optional(NullableInput(Id)),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -404,6 +404,24 @@ describe('admin user management', () => {
     expect(unknown.body.code).toBe('UNKNOWN_ARTIST');
   });
 
+  it('links an artist account and unlinks it with artistId null', async () => {
+    const admin = await createAdmin(t.app);
+    const s = await register(t.app);
+    const artist = await call(t.app, 'POST', '/api/v1/artists', { session: admin, body: { name: 'Linked Artist' } });
+    expect(artist.status).toBe(201);
+    const linked = await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
+      session: admin,
+      body: { role: 'artist', artistId: artist.body.id },
+    });
+    expect(linked.body).toMatchObject({ role: 'artist', artistId: artist.body.id });
+    const unlinked = await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
+      session: admin,
+      body: { role: 'user', artistId: null },
+    });
+    expect(unlinked.status).toBe(200);
+    expect(unlinked.body).toMatchObject({ role: 'user', artistId: null });
+  });
+
   it('validates ids and bodies', async () => {
     const admin = await createAdmin(t.app);
     expect(
