@@ -476,18 +476,31 @@ export async function listSongs(
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [songs.title, songs.artistName], songs.searchText, songs.id)
       : sortOrder(songSortColumns[filter.sort.field], filter.sort.descending, songs.id);
-  const [rows, [totals]] = await Promise.all([
+  const [page, [totals]] = await Promise.all([
     db
-      .select(songWithAlbumColumns)
+      .select(songColumns)
       .from(songs)
-      .innerJoin(albums, eq(albums.id, songs.albumId))
       .where(where)
       .orderBy(...order)
       .limit(filter.limit)
       .offset(filter.offset),
     db.select({ total: count() }).from(songs).where(where),
   ]);
-  return { rows, total: totals?.total ?? 0 };
+  return { rows: await withAlbumTitles(db, page), total: totals?.total ?? 0 };
+}
+
+/**
+ * Adds album titles to a page of songs by primary key. Joining before the page is cut would
+ * make PostgreSQL join every matching song (a hash join over all albums) only to keep 20.
+ */
+async function withAlbumTitles(db: Executor, page: Omit<SongRow, 'albumTitle'>[]): Promise<SongRow[]> {
+  if (!page.length) return [];
+  const titles = await db
+    .select({ id: albums.id, title: albums.title })
+    .from(albums)
+    .where(inArray(albums.id, [...new Set(page.map((s) => s.albumId))]));
+  const byId = new Map(titles.map((a) => [a.id, a.title]));
+  return page.map((song) => ({ ...song, albumTitle: byId.get(song.albumId) ?? '' }));
 }
 
 /** Every song of an album in track order (albums are bounded, see MAX_SONGS_PER_ALBUM). */

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, PageQuery, pageOf, sortParam, Timestamp } from '../../platform/http.js';
+import { Id, NullableInput, PageQuery, pageOf, sortParam, Timestamp } from '../../platform/http.js';
 import { ALBUM_SORTS, ARTIST_SORTS, SONG_SORTS } from './catalog.repo.js';
 
 /** A name or title: not blank, bounded. */
@@ -7,8 +7,6 @@ const Text = (maxLength: number, description?: string) =>
   Type.String({ minLength: 1, maxLength, pattern: '\\S', ...(description ? { description } : {}) });
 const Title = Text(200);
 const Genre = Text(64);
-// Null comes first in nullable inputs: Ajv coerces types, and a string branch tried first would
-// turn null into "".
 const Url = Type.String({ format: 'uri', maxLength: 2048, pattern: '^https?://' });
 export const MIN_YEAR = 1900;
 export const MAX_YEAR = 2100;
@@ -110,8 +108,8 @@ export const ArtistsQuery = Type.Object(
 export const CreateArtistBody = Type.Object(
   {
     name: Title,
-    bio: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 5000 })])),
-    imageUrl: Type.Optional(Type.Union([Type.Null(), Url])),
+    bio: Type.Optional(NullableInput(Type.String({ maxLength: 5000 }))),
+    imageUrl: Type.Optional(NullableInput(Url)),
     genres: Type.Optional(Type.Array(Genre, { maxItems: 10 })),
   },
   { additionalProperties: false },
@@ -148,9 +146,9 @@ const albumEditable = {
   title: Title,
   genre: Genre,
   releaseYear: Year,
-  releaseDate: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'date' })])),
-  label: Type.Optional(Type.Union([Type.Null(), Text(200)])),
-  coverUrl: Type.Optional(Type.Union([Type.Null(), Url])),
+  releaseDate: Type.Optional(NullableInput(Type.String({ format: 'date' }))),
+  label: Type.Optional(NullableInput(Text(200))),
+  coverUrl: Type.Optional(NullableInput(Url)),
   isPublic: Type.Optional(Type.Boolean({ description: "the owner's switch; default true" })),
   isVisible: Type.Optional(AdminOnlyVisible),
 };

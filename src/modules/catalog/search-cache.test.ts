@@ -1,0 +1,260 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
+import {
+  buildTestApp,
+  call,
+  createAdmin,
+  register,
+  type Session,
+  type TestApp,
+} from '../../../test/helpers.js';
+
+let t: TestApp;
+let admin: Session;
+let user: Session;
+beforeAll(async () => {
+  t = await buildTestApp();
+  admin = await createAdmin(t.app);
+  user = await register(t.app);
+});
+afterAll(() => t.close());
+
+const get = (url: string, session?: Session, headers?: Record<string, string>) =>
+  call(t.app, 'GET', url, { session, headers });
+const ids = (page: { items: { id: string }[] }) => page.items.map((i) => i.id);
+
+describe('GET /search', () => {
+  let radiohead: { id: string; name: string };
+  let album: { id: string };
+  let song: { id: string };
+
+  beforeAll(async () => {
+    radiohead = await makeArtist(t.app, admin, { name: 'Radiohead' });
+    album = await makeAlbum(t.app, admin, { artistId: radiohead.id, title: 'Amnesiac' });
+    song = await makeSong(t.app, admin, album.id, { title: 'Pyramid Song' });
+  });
+
+  it('finds artists, albums and songs despite a typo, with an empty playlists page', async () => {
+    const res = await get('/api/v1/search?q=Radiohed');
+    expect(res.status).toBe(200);
+    expect(ids(res.body.artists)).toContain(radiohead.id);
+    expect(ids(res.body.albums)).toContain(album.id);
+    expect(ids(res.body.songs)).toContain(song.id);
+    expect(res.body.playlists).toEqual({
+      items: [],
+      total: 0,
+      limit: 20,
+      offset: 0,
+      next: null,
+      previous: null,
+    });
+  });
+
+  it('answers only the requested types', async () => {
+    const res = await get('/api/v1/search?q=pyramid&type=song,album');
+    expect(Object.keys(res.body).sort()).toEqual(['albums', 'songs']);
+    expect(ids(res.body.songs)).toEqual([song.id]);
+    expect(res.body.albums.total).toBe(0);
+  });
+
+  it('ranks exact matches, then prefixes, then near matches', async () => {
+    const word = unique('zephyr').replace('-', '');
+    const artist = await makeArtist(t.app, admin);
+    const near = await makeAlbum(t.app, admin, { artistId: artist.id, title: `Old ${word}` });
+    const prefix = await makeAlbum(t.app, admin, { artistId: artist.id, title: `${word} Rising` });
+    const exact = await makeAlbum(t.app, admin, { artistId: artist.id, title: word.toUpperCase() });
+    const res = await get(`/api/v1/search?q=${word}&type=album`);
+    expect(ids(res.body.albums)).toEqual([exact.id, prefix.id, near.id]);
+    expect(ids((await get(`/api/v1/albums?q=${word}`)).body)).toEqual([exact.id, prefix.id, near.id]);
+    // An explicit sort wins over relevance.
+    expect(ids((await get(`/api/v1/albums?q=${word}&sort=createdAt`)).body)).toEqual([
+      near.id,
+      prefix.id,
+      exact.id,
+    ]);
+  });
+
+  it('pages each type and keeps the query in the links', async () => {
+    const word = unique('Quasar').replace('-', '');
+    const artist = await makeArtist(t.app, admin);
+    for (let i = 0; i < 3; i++) await makeAlbum(t.app, admin, { artistId: artist.id, title: `${word} ${i}` });
+    const res = await get(`/api/v1/search?q=${word}&type=album&limit=2`);
+    expect(res.body.albums).toMatchObject({ total: 3, limit: 2 });
+    expect(res.body.albums.next).toMatch(/^\/api\/v1\/search\?/);
+    expect(res.body.albums.next).toContain(`q=${word}`);
+    expect((await get(res.body.albums.next)).body.albums.items).toHaveLength(1);
+  });
+
+  it('hides what the caller may not see, and shows an artist their own', async () => {
+    const word = unique('Nebula').replace('-', '');
+    const artist = await makeArtist(t.app, admin);
+    const owner = await makeArtistAccount(t.app, admin, artist.id);
+    const hidden = await makeAlbum(t.app, admin, { artistId: artist.id, title: word, isPublic: false });
+    await makeSong(t.app, admin, hidden.id, { title: word });
+    for (const session of [undefined, user, admin]) {
+      const res = await get(`/api/v1/search?q=${word}`, session);
+      expect(res.body.albums.total).toBe(0);
+      expect(res.body.songs.total).toBe(0);
+    }
+    const mine = await get(`/api/v1/search?q=${word}`, owner);
+    expect(ids(mine.body.albums)).toEqual([hidden.id]);
+    expect(mine.body.songs.total).toBe(1);
+  });
+
+  it('validates q, type and paging', async () => {
+    for (const query of [
+      '',
+      'q=',
+      'q=%20',
+      `q=${'a'.repeat(201)}`,
+      'q=x&type=video',
+      'q=x&type=album,',
+      'q=x&limit=0',
+      'q=x&offset=10001',
+      'q=x&sort=title',
+    ]) {
+      const res = await get(`/api/v1/search?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect((await get(`/api/v1/search?q=${'a'.repeat(200)}`)).status).toBe(200);
+    expect((await get('/api/v1/search?q=%25_%5C%27%22)(*')).status).toBe(200);
+  });
+});
+
+describe('caching', () => {
+  it('album list: a write shows on the next read at once', async () => {
+    const genre = unique('CacheGenre');
+    const first = await makeAlbum(t.app, admin, { genre });
+    expect(ids((await get(`/api/v1/albums?genre=${genre}`)).body)).toEqual([first.id]);
+    const second = await makeAlbum(t.app, admin, { genre });
+    expect(ids((await get(`/api/v1/albums?genre=${genre}`)).body)).toEqual([second.id, first.id]);
+    await call(t.app, 'PATCH', `/api/v1/albums/${first.id}`, { session: admin, body: { title: 'Changed' } });
+    const page = await get(`/api/v1/albums?genre=${genre}`);
+    expect(page.body.items[1].title).toBe('Changed');
+    await makeSong(t.app, admin, first.id, { durationMs: 1234 });
+    expect((await get(`/api/v1/albums?genre=${genre}`)).body.items[1]).toMatchObject({
+      songCount: 1,
+      durationMs: 1234,
+    });
+    await call(t.app, 'DELETE', `/api/v1/albums/${second.id}`, { session: admin });
+    expect(ids((await get(`/api/v1/albums?genre=${genre}`)).body)).toEqual([first.id]);
+  });
+
+  it('album list cache keys ignore case and spacing of q but not other parameters', async () => {
+    const word = unique('Pulsar').replace('-', '');
+    const album = await makeAlbum(t.app, admin, { title: word });
+    expect(ids((await get(`/api/v1/albums?q=${word}`)).body)).toEqual([album.id]);
+    const renamed = `${word} Renamed`;
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, { session: admin, body: { title: renamed } });
+    const res = await get(`/api/v1/albums?q=%20${word.toUpperCase()}%20`);
+    expect(res.body.items[0].title).toBe(renamed);
+    expect((await get(`/api/v1/albums?q=${word}&limit=1`)).body.limit).toBe(1);
+  });
+
+  it('album detail: changes to the album, its songs and its artist show at once', async () => {
+    const artist = await makeArtist(t.app, admin);
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id });
+    expect((await get(`/api/v1/albums/${album.id}`)).body.songs).toEqual([]);
+    const song = await makeSong(t.app, admin, album.id, { title: 'One' });
+    expect((await get(`/api/v1/albums/${album.id}`)).body.songs.map((s: { id: string }) => s.id)).toEqual([
+      song.id,
+    ]);
+    await call(t.app, 'PATCH', `/api/v1/songs/${song.id}`, { session: admin, body: { title: 'Uno' } });
+    expect((await get(`/api/v1/albums/${album.id}`)).body.songs[0].title).toBe('Uno');
+    expect((await get(`/api/v1/albums/${album.id}/songs`)).body.items[0].title).toBe('Uno');
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, { session: admin, body: { label: 'XL' } });
+    expect((await get(`/api/v1/albums/${album.id}`)).body.label).toBe('XL');
+    const name = unique('New name');
+    await call(t.app, 'PATCH', `/api/v1/artists/${artist.id}`, { session: admin, body: { name } });
+    const detail = await get(`/api/v1/albums/${album.id}`);
+    expect(detail.body.artist.name).toBe(name);
+    expect(detail.body.songs[0].artist.name).toBe(name);
+    await call(t.app, 'DELETE', `/api/v1/songs/${song.id}`, { session: admin });
+    expect((await get(`/api/v1/albums/${album.id}`)).body.songs).toEqual([]);
+  });
+
+  it('artist detail: profile changes and album counts show at once', async () => {
+    const artist = await makeArtist(t.app, admin);
+    expect((await get(`/api/v1/artists/${artist.id}`)).body.albumCount).toBe(0);
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id });
+    expect((await get(`/api/v1/artists/${artist.id}`)).body.albumCount).toBe(1);
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, { session: admin, body: { isPublic: false } });
+    expect((await get(`/api/v1/artists/${artist.id}`)).body.albumCount).toBe(0);
+    await call(t.app, 'PATCH', `/api/v1/artists/${artist.id}`, { session: admin, body: { bio: 'Updated' } });
+    expect((await get(`/api/v1/artists/${artist.id}`)).body.bio).toBe('Updated');
+    await call(t.app, 'DELETE', `/api/v1/albums/${album.id}`, { session: admin });
+    await call(t.app, 'DELETE', `/api/v1/artists/${artist.id}`, { session: admin });
+    expect((await get(`/api/v1/artists/${artist.id}`)).status).toBe(404);
+  });
+
+  it("never serves an admin's or owner's view to anyone else", async () => {
+    const genre = unique('ScopeGenre');
+    const artist = await makeArtist(t.app, admin);
+    const owner = await makeArtistAccount(t.app, admin, artist.id);
+    const visible = await makeAlbum(t.app, admin, { artistId: artist.id, genre });
+    const hidden = await makeAlbum(t.app, admin, { artistId: artist.id, genre, isPublic: false });
+    // The privileged views are read (and cached) first.
+    expect((await get(`/api/v1/albums?genre=${genre}&visibility=all`, admin)).body.total).toBe(2);
+    expect((await get(`/api/v1/albums?genre=${genre}`, owner)).body.total).toBe(2);
+    const adminDefault = await get(`/api/v1/albums?genre=${genre}`, admin);
+    expect(adminDefault.body.items[0]).toHaveProperty('isVisible', true);
+    expect((await get(`/api/v1/albums/${hidden.id}`, admin)).status).toBe(200);
+    expect((await get(`/api/v1/artists/${artist.id}`, admin)).body).toHaveProperty('isVisible');
+
+    const anonymous = await get(`/api/v1/albums?genre=${genre}`);
+    expect(ids(anonymous.body)).toEqual([visible.id]);
+    expect(anonymous.body.items[0]).not.toHaveProperty('isVisible');
+    expect(ids((await get(`/api/v1/albums?genre=${genre}`, user)).body)).toEqual([visible.id]);
+    expect((await get(`/api/v1/albums/${hidden.id}`)).status).toBe(404);
+    expect((await get(`/api/v1/albums/${hidden.id}`, user)).status).toBe(404);
+    expect((await get(`/api/v1/albums/${visible.id}`)).body).not.toHaveProperty('isVisible');
+    expect((await get(`/api/v1/artists/${artist.id}`)).body).not.toHaveProperty('isVisible');
+  });
+
+  it('answers If-None-Match with 304 until the resource changes', async () => {
+    const album = await makeAlbum(t.app, admin);
+    for (const url of [
+      `/api/v1/albums/${album.id}`,
+      '/api/v1/albums',
+      `/api/v1/artists/${album.artist.id}`,
+    ]) {
+      const first = await get(url);
+      expect(first.headers.etag, url).toBeTruthy();
+      // Raw inject: a 304 has no body to parse.
+      const again = await t.app.inject({
+        method: 'GET',
+        url,
+        headers: { 'if-none-match': String(first.headers.etag) },
+      });
+      expect(again.statusCode, url).toBe(304);
+      expect(again.body).toBe('');
+    }
+    const first = await get(`/api/v1/albums/${album.id}`);
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, { session: admin, body: { title: 'Changed' } });
+    const after = await get(`/api/v1/albums/${album.id}`, undefined, {
+      'if-none-match': String(first.headers.etag),
+    });
+    expect(after.status).toBe(200);
+    expect(after.headers.etag).not.toBe(first.headers.etag);
+  });
+
+  it('marks anonymous reads public and signed-in reads private, varying on Authorization', async () => {
+    const album = await makeAlbum(t.app, admin);
+    for (const url of [
+      `/api/v1/albums/${album.id}`,
+      '/api/v1/albums',
+      `/api/v1/albums/${album.id}/songs`,
+      '/api/v1/songs',
+      '/api/v1/artists',
+      `/api/v1/artists/${album.artist.id}`,
+      '/api/v1/search?q=x',
+    ]) {
+      const anonymous = await get(url);
+      expect(anonymous.headers['cache-control'], url).toMatch(/^public, max-age=\d+/);
+      expect(anonymous.headers.vary, url).toMatch(/Authorization/i);
+      const signedIn = await get(url, user);
+      expect(signedIn.headers['cache-control'], url).toBe('private, no-cache');
+    }
+  });
+});
