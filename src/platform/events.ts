@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
 import { bigserial, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db, Executor } from './db.js';
@@ -86,11 +86,13 @@ export class LocalEventBus implements EventBus {
 
 const BATCH = 100;
 const MAX_BACKOFF_MS = 60_000;
+/** How long a claimed batch is reserved for its relay before another may take it over. */
+const LEASE_SECONDS = 60;
 const RETENTION_DAYS = 7;
 
 /**
- * Moves committed outbox rows to the bus, at least once, in id order per batch. Rows are
- * claimed with SKIP LOCKED, so several nodes can relay one outbox without double work.
+ * Moves committed outbox rows to the bus, at least once, in id order per batch. Batches are
+ * claimed with SKIP LOCKED and a lease, so several nodes can relay one outbox without double work.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -151,36 +153,49 @@ export class OutboxRelay {
     } while (this.rerun);
   }
 
+  /**
+   * Claims a batch by leasing it in one statement, then publishes outside any transaction:
+   * handlers may query the database themselves (PGlite has one connection, so a handler's own
+   * query would otherwise wait behind the claim), and a relay that dies mid-batch only delays
+   * its events until the lease runs out.
+   */
   private async relayBatch(): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      const rows = await tx
-        .select()
-        .from(outboxEvents)
-        .where(and(isNull(outboxEvents.publishedAt), lte(outboxEvents.availableAt, sql`now()`)))
-        .orderBy(asc(outboxEvents.id))
-        .limit(BATCH)
-        .for('update', { skipLocked: true });
-      for (const row of rows) {
-        const event = {
-          id: row.id,
-          type: row.type as EventType,
-          payload: row.payload,
-          occurredAt: row.createdAt,
-        };
-        try {
-          await this.bus.publish(event as DomainEvent);
-          await tx.update(outboxEvents).set({ publishedAt: new Date() }).where(eq(outboxEvents.id, row.id));
-        } catch (error) {
-          const backoffMs = Math.min(MAX_BACKOFF_MS, 500 * 2 ** row.attempts);
-          this.log.error({ err: error, eventId: row.id, type: row.type }, 'event handler failed; will retry');
-          await tx
-            .update(outboxEvents)
-            .set({ attempts: row.attempts + 1, availableAt: new Date(Date.now() + backoffMs) })
-            .where(eq(outboxEvents.id, row.id));
-        }
+    const due = this.db
+      .select({ id: outboxEvents.id })
+      .from(outboxEvents)
+      .where(and(isNull(outboxEvents.publishedAt), lte(outboxEvents.availableAt, sql`now()`)))
+      .orderBy(asc(outboxEvents.id))
+      .limit(BATCH)
+      .for('update', { skipLocked: true });
+    const claimed = await this.db
+      .update(outboxEvents)
+      .set({ availableAt: sql`now() + make_interval(secs => ${LEASE_SECONDS})` })
+      .where(inArray(outboxEvents.id, due))
+      .returning();
+    claimed.sort((a, b) => a.id - b.id);
+    for (const row of claimed) {
+      const event = {
+        id: row.id,
+        type: row.type as EventType,
+        payload: row.payload,
+        occurredAt: row.createdAt,
+      };
+      try {
+        await this.bus.publish(event as DomainEvent);
+        await this.db
+          .update(outboxEvents)
+          .set({ publishedAt: new Date() })
+          .where(eq(outboxEvents.id, row.id));
+      } catch (error) {
+        const backoffMs = Math.min(MAX_BACKOFF_MS, 500 * 2 ** row.attempts);
+        this.log.error({ err: error, eventId: row.id, type: row.type }, 'event handler failed; will retry');
+        await this.db
+          .update(outboxEvents)
+          .set({ attempts: row.attempts + 1, availableAt: new Date(Date.now() + backoffMs) })
+          .where(eq(outboxEvents.id, row.id));
       }
-      return rows.length;
-    });
+    }
+    return claimed.length;
   }
 
   private async prune(): Promise<void> {

@@ -111,26 +111,11 @@ export function createNotificationService(deps: NotificationDeps) {
     }
   }
 
-  /**
-   * The relay calls handlers inside the transaction that claims the events. On PGlite (one
-   * connection) a query of the handler would wait for that transaction, and the transaction for
-   * the handler; so the work starts once the handler has returned. Losing it is harmless: a
-   * stream missing a live event is the same as a dropped one (the feed has it), and a stale read
-   * mark names a notification that no longer exists.
-   */
-  function detached(what: string, work: () => Promise<void>): Promise<void> {
-    setImmediate(() => work().catch((error) => log.error({ err: error }, `notifications: ${what} failed`)));
-    return Promise.resolve();
-  }
-
-  bus.subscribe('catalog.song_added', (event) => detached('delivery', () => deliver(event.payload.songId)));
-  bus.subscribe('catalog.album_added', (event) => detached('delivery', () => deliver(event.payload.albumId)));
-  bus.subscribe('catalog.song_deleted', (event) =>
-    detached('read mark cleanup', () => repo.deleteReadsOfSource(db, event.payload.songId)),
-  );
-  bus.subscribe('catalog.album_deleted', (event) =>
-    detached('read mark cleanup', () => repo.deleteReadsOfAlbum(db, event.payload.albumId)),
-  );
+  // Idempotent handlers: the relay delivers at least once and retries a handler that fails.
+  bus.subscribe('catalog.song_added', (event) => deliver(event.payload.songId));
+  bus.subscribe('catalog.album_added', (event) => deliver(event.payload.albumId));
+  bus.subscribe('catalog.song_deleted', (event) => repo.deleteReadsOfSource(db, event.payload.songId));
+  bus.subscribe('catalog.album_deleted', (event) => repo.deleteReadsOfAlbum(db, event.payload.albumId));
 
   /** Where a stream resumes: just after the notification the client saw last. */
   async function resumePosition(user: AuthUser, lastEventId: string): Promise<Position> {

@@ -1,0 +1,40 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeAlbum } from './factories.js';
+import { buildTestApp, createAdmin, type TestApp } from './helpers.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp();
+});
+afterAll(() => t.close());
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('outbox relay', () => {
+  it('delivers a committed event to a handler that queries the database, retrying a failure', async () => {
+    const seen: Array<{ id: number; albumId: string; titles: number }> = [];
+    let failuresLeft = 1;
+    t.app.services.events.bus.subscribe('catalog.album_added', async (event) => {
+      // A handler may use the database while the relay works (PGlite has a single connection).
+      const rows = await t.database.db.execute(
+        sql`select count(*)::int as n from albums where id = ${event.payload.albumId}`,
+      );
+      if (failuresLeft-- > 0) throw new Error('first delivery fails on purpose');
+      seen.push({ id: event.id, albumId: event.payload.albumId, titles: (rows.rows[0] as { n: number }).n });
+    });
+    const admin = await createAdmin(t.app);
+    const album = await makeAlbum(t.app, admin);
+    await until(() => seen.some((e) => e.albumId === album.id));
+    const delivered = seen.filter((e) => e.albumId === album.id);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]!.titles).toBe(1);
+    expect(failuresLeft).toBe(-1);
+  });
+});
