@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
 import { catalogRoutes, createCatalogService } from './modules/catalog/index.js';
+import { createDiscoveryService, discoveryRoutes } from './modules/discovery/index.js';
 import { createIdentityService, identityRoutes } from './modules/identity/index.js';
 import {
   createFollowingService,
@@ -124,6 +125,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const following = createFollowingService({ db: deps.database.db, catalog });
   const notifications = createNotificationService({ db: deps.database.db, bus, log: app.log });
   const playlists = createPlaylistService({ db: deps.database.db });
+  const discovery = createDiscoveryService({
+    db: deps.database.db,
+    cache,
+    clock: () => new Date(),
+    catalog,
+    events: bus,
+  });
   app.addHook('onReady', async () => relay.start());
   app.addHook('onClose', async () => {
     await relay.stop();
@@ -144,6 +152,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       await api.register(catalogRoutes, { catalog });
       await api.register(followingRoutes, { following });
       await api.register(notificationRoutes, { notifications });
+      await api.register(discoveryRoutes, { discovery });
       await api.register(playlistRoutes, { playlists });
     },
     { prefix: API_PREFIX },

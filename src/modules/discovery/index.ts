@@ -1,0 +1,3 @@
+// Discovery's public surface: plays, recently played, trending, recommendations and analytics.
+export { discoveryRoutes } from './discovery.routes.js';
+export { type Clock, createDiscoveryService, type DiscoveryService } from './discovery.service.js';
