@@ -1,5 +1,6 @@
-import { sql } from 'drizzle-orm';
+import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { albums } from '../src/modules/catalog/index.js';
 import { makeAlbum } from './factories.js';
 import { buildTestApp, createAdmin, type TestApp } from './helpers.js';
 
@@ -27,7 +28,7 @@ describe('outbox relay', () => {
         sql`select count(*)::int as n from albums where id = ${event.payload.albumId}`,
       );
       if (failuresLeft-- > 0) throw new Error('first delivery fails on purpose');
-      seen.push({ id: event.id, albumId: event.payload.albumId, titles: (rows.rows[0] as { n: number }).n });
+      seen.push({ id: event.id, albumId: event.payload.albumId, titles: row?.n ?? 0 });
     });
     const admin = await createAdmin(t.app);
     const album = await makeAlbum(t.app, admin);
