@@ -24,9 +24,10 @@ describe('outbox relay', () => {
     let failuresLeft = 1;
     t.app.services.events.bus.subscribe('catalog.album_added', async (event) => {
       // A handler may use the database while the relay works (PGlite has a single connection).
-      const rows = await t.database.db.execute(
-        sql`select count(*)::int as n from albums where id = ${event.payload.albumId}`,
-      );
+      const [row] = await t.database.db
+        .select({ n: count() })
+        .from(albums)
+        .where(eq(albums.id, event.payload.albumId));
       if (failuresLeft-- > 0) throw new Error('first delivery fails on purpose');
       seen.push({ id: event.id, albumId: event.payload.albumId, titles: row?.n ?? 0 });
     });
