@@ -121,6 +121,7 @@ describe('creating albums', () => {
     [{ title: '' }, '/title'],
     [{ title: '   ' }, '/title'],
     [{ title: 'x'.repeat(201) }, '/title'],
+    [{ title: 'nul\u0000byte' }, '/title'],
     [{ genre: '' }, '/genre'],
     [{ genre: 'g'.repeat(65) }, '/genre'],
     [{ genre: undefined }, '/genre'],
@@ -238,6 +239,7 @@ describe('album detail, update and delete', () => {
   it('answers malformed ids with 400 and unknown ones with 404', async () => {
     expect((await get('/api/v1/albums/not-a-uuid')).status).toBe(400);
     expect((await get('/api/v1/albums/12345')).status).toBe(400);
+    expect((await get('/api/v1/albums/01890000-0000-7000-8000-000000000000?expand=songs')).status).toBe(400);
     const res = await get('/api/v1/albums/01890000-0000-7000-8000-000000000000');
     expect(res.status).toBe(404);
     expect(res.body.code).toBe('ALBUM_NOT_FOUND');
@@ -392,6 +394,8 @@ describe('browsing albums', () => {
       'artistId=123',
       'visibility=everything',
       `genre=${'g'.repeat(65)}`,
+      'q=nul%00byte',
+      'artist=nul%00byte',
     ]) {
       const res = await get(`/api/v1/albums?${query}`);
       expect(res.status, query).toBe(400);

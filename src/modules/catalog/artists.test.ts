@@ -62,6 +62,8 @@ describe('artists', () => {
     [{ name: 'n'.repeat(201) }, '/name'],
     [{ name: undefined }, '/name'],
     [{ bio: 'b'.repeat(5001) }, '/bio'],
+    [{ bio: 'nul\u0000byte' }, '/bio'],
+    [{ imageUrl: 'https://example.com/\u0000' }, '/imageUrl'],
     [{ imageUrl: 'nope' }, '/imageUrl'],
     [{ imageUrl: 'javascript:alert(1)' }, '/imageUrl'],
     [{ genres: { rock: true } }, '/genres'],

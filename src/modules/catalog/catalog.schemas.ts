@@ -3,8 +3,12 @@ import { Id, NullableInput, PageQuery, pageOf, sortParam, Timestamp } from '../.
 import { ALBUM_SORTS, ARTIST_SORTS, SONG_SORTS } from './catalog.repo.js';
 
 /** A name or title: not blank, bounded. */
+/** PostgreSQL text cannot hold NUL: refuse it here as a 400 rather than fail in the database. */
+const NO_NUL = '^[^\\u0000]*$';
+/** Not blank, no NUL. */
+const TEXT = '^(?=[\\s\\S]*\\S)[^\\u0000]*$';
 const Text = (maxLength: number, description?: string) =>
-  Type.String({ minLength: 1, maxLength, pattern: '\\S', ...(description ? { description } : {}) });
+  Type.String({ minLength: 1, maxLength, pattern: TEXT, ...(description ? { description } : {}) });
 const Title = Text(200);
 const Genre = Text(64);
 const Url = Type.String({ format: 'uri', maxLength: 2048, pattern: '^https?://' });
@@ -108,7 +112,7 @@ export const ArtistsQuery = Type.Object(
 export const CreateArtistBody = Type.Object(
   {
     name: Title,
-    bio: Type.Optional(NullableInput(Type.String({ maxLength: 5000 }))),
+    bio: Type.Optional(NullableInput(Type.String({ maxLength: 5000, pattern: NO_NUL }))),
     imageUrl: Type.Optional(NullableInput(Url)),
     genres: Type.Optional(Type.Array(Genre, { maxItems: 10 })),
   },
@@ -131,7 +135,7 @@ export const AlbumsQuery = Type.Object(
   {
     genre: Type.Optional(Genres),
     artistId: Type.Optional(Id),
-    artist: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'whole artist name' })),
+    artist: Type.Optional(Text(200, 'whole artist name')),
     year: Type.Optional(Year),
     yearFrom: Type.Optional(Year),
     yearTo: Type.Optional(Year),
