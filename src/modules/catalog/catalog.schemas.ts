@@ -12,8 +12,8 @@ const Text = (maxLength: number, description?: string) =>
 const Title = Text(200);
 const Genre = Text(64);
 const Url = Type.String({ format: 'uri', maxLength: 2048, pattern: '^https?://' });
-export const MIN_YEAR = 1900;
-export const MAX_YEAR = 2100;
+const MIN_YEAR = 1900;
+const MAX_YEAR = 2100;
 const Year = Type.Integer({ minimum: MIN_YEAR, maximum: MAX_YEAR });
 /** Up to one hour a song, so an album of MAX_SONGS_PER_ALBUM never overflows its total. */
 const DurationMs = Type.Integer({ minimum: 1, maximum: 3_600_000 });

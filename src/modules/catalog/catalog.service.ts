@@ -24,7 +24,7 @@ import * as repo from './catalog.repo.js';
 import type { SearchType } from './catalog.schemas.js';
 
 /** Bounds an album detail (it carries every song) and keeps its total duration in range. */
-export const MAX_SONGS_PER_ALBUM = 500;
+const MAX_SONGS_PER_ALBUM = 500;
 
 export interface ArtistView {
   id: string;
