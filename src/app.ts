@@ -28,6 +28,7 @@ import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js'
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
+import { registerValidation } from './platform/validation.js';
 
 export interface AppDeps {
   database: Database;
@@ -63,11 +64,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     genReqId: requestId,
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
-    // Unknown query and body fields must fail validation, never be silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  registerValidation(app);
   const routesByUrl = collectRoutes(app);
 
   app.decorate('draining', false);

@@ -64,6 +64,23 @@ describe('errors are problem+json everywhere', () => {
     expect((await call(t.app, 'GET', '/health?verbose=true')).status).toBe(400);
   });
 
+  it('400 for a JSON value of the wrong type: bodies are not coerced', async () => {
+    const res = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: 'typed@example.test', password: 12345678, displayName: 'Typed' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: '/password', message: 'must be string' }]);
+  });
+
+  it('400 for text the database cannot store, never a 500', async () => {
+    const res = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: 'nul@example.test', password: 'long-enough-1', displayName: 'a\u0000b' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('INVALID_INPUT');
+    expect(JSON.stringify(res.body)).not.toMatch(/0x00|invalid byte|SQL/i);
+  });
+
   it('400 for a body that is not an object', async () => {
     const res = await call(t.app, 'POST', '/api/v1/auth/login', { body: [1, 2] });
     expect(res.status).toBe(400);

@@ -155,6 +155,14 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
 
+/**
+ * True for PostgreSQL's "data exception" class (22xxx): a value the database cannot take, such
+ * as a NUL character in text or a number out of range. Those come from input, not from a bug.
+ */
+export function isDataException(error: unknown): boolean {
+  return findPgError(error)?.code?.startsWith('22') ?? false;
+}
+
 /** drizzle wraps driver errors; the PostgreSQL fields live on the error or its cause. */
 function findPgError(error: unknown): { code?: string; constraint?: string } | undefined {
   let current: unknown = error;

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDataException } from './db.js';
 
 export interface FieldError {
   path: string;
@@ -195,6 +196,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
         fe.statusCode,
         'BAD_REQUEST',
         TITLES[fe.statusCode] ?? 'Bad request',
+      );
+    }
+    if (isDataException(error)) {
+      request.log.warn({ err: error }, 'input the database cannot store');
+      return sendProblem(
+        reply,
+        request,
+        400,
+        'INVALID_INPUT',
+        'A value in the request cannot be stored (e.g. a NUL character)',
       );
     }
     request.log.error({ err: error }, 'unhandled error');
