@@ -9,10 +9,7 @@ export const Id = Type.String({ format: 'uuid', description: 'UUID v7' });
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 export const Timestamp = Type.String({ format: 'date-time' });
 
-/**
- * A body field that accepts `null` to clear it. `null` must come first: with type coercion on,
- * Ajv would otherwise coerce `null` to `""` (or 0) for the first branch and never try `null`.
- */
+/** A body field that accepts `null` to clear it (PATCH `{ "label": null }`). */
 export function NullableInput<T extends TSchema>(schema: T) {
   return Type.Union([Type.Null(), schema]);
 }

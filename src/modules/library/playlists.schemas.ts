@@ -1,11 +1,10 @@
 import { Type } from 'typebox';
-import { Id, PageQuery, Timestamp } from '../../platform/http.js';
+import { Id, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
 import { PlaylistSummarySchema, SongSchema } from '../catalog/index.js';
 
 /** Spotify's limits: names up to 100 characters, descriptions up to 300, 100 tracks per edit. */
 const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
-// Null first: with type coercion on, a string branch tried first would turn null into ''.
-const Description = Type.Union([Type.Null(), Type.String({ maxLength: 300 })]);
+const Description = NullableInput(Type.String({ maxLength: 300 }));
 const MAX_TRACKS_PER_EDIT = 100;
 const Position = (description: string) => Type.Integer({ minimum: 0, description });
 
