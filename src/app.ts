@@ -17,8 +17,10 @@ import {
   createNotificationService,
   createPlaylistService,
   followingRoutes,
+  isFollowingAlbum,
   notificationRoutes,
   playlistRoutes,
+  searchPublicPlaylists,
 } from './modules/library/index.js';
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
@@ -111,27 +113,30 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerMetrics(app, { processMetrics: deps.processMetrics ?? false });
   await registerOpenApi(app);
 
+  const { db } = deps.database;
   const cache = new Cache(deps.cacheStore, config.cacheTtlSec);
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec);
+  const bus = deps.eventBus ?? new LocalEventBus();
+  const relay = new OutboxRelay(db, bus, app.log);
+  // Modules depend on the catalog, never the other way round: what the catalog shows of
+  // other modules (followedByMe, playlists in search) comes in as functions.
+  const catalog = createCatalogService({
+    db,
+    cache,
+    searchPlaylists: (_caller, query) => searchPublicPlaylists(db, query),
+    isFollowingAlbum: (userId, albumId) => isFollowingAlbum(db, userId, albumId),
+  });
+  const following = createFollowingService({ db, catalog });
+  const notifications = createNotificationService({ db, bus, log: app.log });
+  const playlists = createPlaylistService({ db });
+  const discovery = createDiscoveryService({ db, cache, clock: () => new Date(), catalog, events: bus });
   const identity = createIdentityService({
-    db: deps.database.db,
+    db,
     tokens,
     refreshTtlSec: config.refreshTokenTtlSec,
+    userDeletionHooks: [following.releaseFollowsOf],
   });
-  const catalog = createCatalogService({ db: deps.database.db, cache });
   registerAuth(app, tokens, identity.resolveSession);
-  const bus = deps.eventBus ?? new LocalEventBus();
-  const relay = new OutboxRelay(deps.database.db, bus, app.log);
-  const following = createFollowingService({ db: deps.database.db, catalog });
-  const notifications = createNotificationService({ db: deps.database.db, bus, log: app.log });
-  const playlists = createPlaylistService({ db: deps.database.db });
-  const discovery = createDiscoveryService({
-    db: deps.database.db,
-    cache,
-    clock: () => new Date(),
-    catalog,
-    events: bus,
-  });
   app.addHook('onReady', async () => relay.start());
   app.addHook('onClose', async () => {
     await relay.stop();

@@ -79,6 +79,7 @@ export const AlbumSchema = Type.Object(albumFields);
 export const AlbumDetailSchema = Type.Object({
   ...albumFields,
   songs: Type.Array(SongSchema, { description: 'in track order' }),
+  followedByMe: Type.Optional(Type.Boolean({ description: 'only when the caller is signed in' })),
 });
 
 /** The Playlist shape of API.md, as search returns it (the playlists module fills it). */

@@ -75,6 +75,8 @@ export interface AlbumView {
 
 export interface AlbumDetailView extends AlbumView {
   songs: SongView[];
+  /** Only for signed-in callers. */
+  followedByMe?: boolean;
 }
 
 /** The Playlist shape of API.md as search returns it. */
@@ -101,6 +103,8 @@ export interface CatalogDeps {
   db: Db;
   cache: Cache;
   searchPlaylists?: PlaylistSearch;
+  /** From the following module, for `followedByMe` on album detail; absent: never followed. */
+  isFollowingAlbum?: (userId: string, albumId: string) => Promise<boolean>;
 }
 
 interface Window {
@@ -570,9 +574,12 @@ export function createCatalogService(deps: CatalogDeps) {
     // ------------------------------------------------------------------ albums
     listAlbums,
 
+    /** `followedByMe` is per caller, so it is added after the shared cached record is read. */
     async getAlbum(caller: AuthUser | null, id: string): Promise<AlbumDetailView> {
       const { album } = await getAlbumRecord(caller, id);
-      return forViewer(album, isAdmin(caller));
+      const view = forViewer(album, isAdmin(caller));
+      if (!caller) return view;
+      return { ...view, followedByMe: (await deps.isFollowingAlbum?.(caller.id, id)) ?? false };
     },
 
     /** Album songs come from the cached album detail: one cache entry serves both reads. */

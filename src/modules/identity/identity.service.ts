@@ -1,7 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { AccessClaims, AuthUser, Role, TokenService } from '../../platform/auth.js';
 import { hashToken, newOpaqueToken } from '../../platform/auth.js';
-import { type Db, isUniqueViolation, withTx } from '../../platform/db.js';
+import { type Db, isUniqueViolation, type Tx, withTx } from '../../platform/db.js';
 import {
   ConflictError,
   ForbiddenError,
@@ -13,10 +13,18 @@ import { artistExists } from '../catalog/index.js';
 import type { UserRow } from './identity.repo.js';
 import * as repo from './identity.repo.js';
 
+/**
+ * Work another module must do in the same transaction as an account's deletion (what a
+ * foreign-key cascade cannot do, such as lowering counters). It may return work for after commit.
+ */
+export type UserDeletionHook = (tx: Tx, userId: string) => Promise<(() => Promise<void>) | undefined | void>;
+
 export interface IdentityDeps {
   db: Db;
   tokens: TokenService;
   refreshTtlSec: number;
+  /** Filled in by the app once the modules that hang off users exist. */
+  userDeletionHooks?: UserDeletionHook[];
 }
 
 export interface UserView {
@@ -277,7 +285,14 @@ export function createIdentityService(deps: IdentityDeps) {
 
     async adminDeleteUser(caller: AuthUser, id: string) {
       if (id === caller.id) throw new ConflictError('Admins cannot delete themselves', 'SELF_MODIFICATION');
-      if (!(await repo.deleteUser(db, id))) throw new NotFoundError('User', 'USER_NOT_FOUND');
+      const afterCommit = await withTx(db, async (tx) => {
+        if (!(await repo.findUserById(tx, id))) throw new NotFoundError('User', 'USER_NOT_FOUND');
+        const followUps = [];
+        for (const hook of deps.userDeletionHooks ?? []) followUps.push(await hook(tx, id));
+        await repo.deleteUser(tx, id);
+        return followUps;
+      });
+      for (const followUp of afterCommit) if (followUp) await followUp();
     },
 
     ensureAccount,

@@ -407,7 +407,10 @@ describe('admin user management', () => {
   it('links an artist account and unlinks it with artistId null', async () => {
     const admin = await createAdmin(t.app);
     const s = await register(t.app);
-    const artist = await call(t.app, 'POST', '/api/v1/artists', { session: admin, body: { name: 'Linked Artist' } });
+    const artist = await call(t.app, 'POST', '/api/v1/artists', {
+      session: admin,
+      body: { name: 'Linked Artist' },
+    });
     expect(artist.status).toBe(201);
     const linked = await call(t.app, 'PATCH', `/api/v1/admin/users/${s.user.id}`, {
       session: admin,

@@ -1,2 +1,7 @@
 export { identityRoutes } from './identity.routes.js';
-export { createIdentityService, type IdentityService, type UserView } from './identity.service.js';
+export {
+  createIdentityService,
+  type IdentityService,
+  type UserDeletionHook,
+  type UserView,
+} from './identity.service.js';

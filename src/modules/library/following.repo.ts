@@ -87,6 +87,27 @@ export async function endArtistFollow(tx: Executor, userId: string, artistId: st
   return true;
 }
 
+export async function isFollowingAlbum(db: Executor, userId: string, albumId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ albumId: albumFollows.albumId })
+    .from(albumFollows)
+    .where(and(eq(albumFollows.userId, userId), eq(albumFollows.albumId, albumId)));
+  return row !== undefined;
+}
+
+/** Removes every follow of a user, returning what they followed (for the counters). */
+export async function deleteAllFollowsOf(tx: Executor, userId: string) {
+  const albumRows = await tx
+    .delete(albumFollows)
+    .where(eq(albumFollows.userId, userId))
+    .returning({ id: albumFollows.albumId });
+  const artistRows = await tx
+    .delete(artistFollows)
+    .where(eq(artistFollows.userId, userId))
+    .returning({ id: artistFollows.artistId });
+  return { albumIds: albumRows.map((r) => r.id), artistIds: artistRows.map((r) => r.id) };
+}
+
 /** Ids of the albums a user follows and may see, newest follow first (ties by id). */
 export async function listFollowedAlbumIds(
   db: Executor,

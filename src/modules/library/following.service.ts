@@ -1,6 +1,6 @@
 import { or, type SQL, sql } from 'drizzle-orm';
 import type { AuthUser } from '../../platform/auth.js';
-import { type Db, withTx } from '../../platform/db.js';
+import { type Db, type Tx, withTx } from '../../platform/db.js';
 import { NotFoundError } from '../../platform/errors.js';
 import {
   type AlbumView,
@@ -105,6 +105,23 @@ export function createFollowingService(deps: FollowingDeps) {
         return ended;
       });
       if (changed) await catalog.invalidateArtist(artistId);
+    },
+
+    isFollowingAlbum: (userId: string, albumId: string) => repo.isFollowingAlbum(db, userId, albumId),
+
+    /**
+     * For an account being deleted, in its transaction: its follows go and the counters they
+     * held drop with them (the cascade alone would leave follower counts too high). Returns the
+     * cache invalidation to run after commit.
+     */
+    async releaseFollowsOf(tx: Tx, userId: string): Promise<() => Promise<void>> {
+      const { albumIds, artistIds } = await repo.deleteAllFollowsOf(tx, userId);
+      for (const albumId of albumIds) await incrementAlbumFollowers(tx, albumId, -1);
+      for (const artistId of artistIds) await incrementArtistFollowers(tx, artistId, -1);
+      return async () => {
+        for (const albumId of albumIds) await catalog.invalidateAlbum(albumId);
+        for (const artistId of artistIds) await catalog.invalidateArtist(artistId);
+      };
     },
 
     async listAlbums(user: AuthUser, window: PageWindow): Promise<{ items: AlbumView[]; total: number }> {

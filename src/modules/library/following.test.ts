@@ -219,3 +219,33 @@ describe('following artists', () => {
     expect(byAdmin.status).toBe(204);
   });
 });
+
+describe('following seen from other modules', () => {
+  it('album detail says followedByMe to signed-in callers only', async () => {
+    const user = await register(t.app);
+    const other = await register(t.app);
+    const album = await makeAlbum(t.app, admin);
+    await call(t.app, 'PUT', `/api/v1/me/following/albums/${album.id}`, { session: user });
+    const detail = (session?: Session) => call(t.app, 'GET', `/api/v1/albums/${album.id}`, { session });
+    expect((await detail(user)).body.followedByMe).toBe(true);
+    expect((await detail(other)).body.followedByMe).toBe(false);
+    expect((await detail()).body).not.toHaveProperty('followedByMe');
+    await call(t.app, 'DELETE', `/api/v1/me/following/albums/${album.id}`, { session: user });
+    expect((await detail(user)).body.followedByMe).toBe(false);
+  });
+
+  it('deleting an account lowers the follower counts it held', async () => {
+    const user = await register(t.app);
+    const album = await makeAlbum(t.app, admin);
+    const artist = await makeArtist(t.app, admin);
+    await call(t.app, 'PUT', `/api/v1/me/following/albums/${album.id}`, { session: user });
+    await call(t.app, 'PUT', `/api/v1/me/following/artists/${artist.id}`, { session: user });
+    expect(await followersOfAlbum(album.id)).toBe(1);
+    expect(await followersOfArtist(artist.id)).toBe(1);
+    expect(
+      (await call(t.app, 'DELETE', `/api/v1/admin/users/${user.user.id}`, { session: admin })).status,
+    ).toBe(204);
+    expect(await followersOfAlbum(album.id)).toBe(0);
+    expect(await followersOfArtist(artist.id)).toBe(0);
+  });
+});

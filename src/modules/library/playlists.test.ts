@@ -9,7 +9,6 @@ import {
   type Session,
   type TestApp,
 } from '../../../test/helpers.js';
-import { searchPublicPlaylists } from './index.js';
 
 let t: TestApp;
 let admin: Session;
@@ -489,11 +488,17 @@ describe('following playlists', () => {
 });
 
 describe('playlist search', () => {
-  it('finds public playlists by name, tolerating typos, never private ones', async () => {
+  it('GET /search finds public playlists by name, tolerating typos, never private ones', async () => {
     const name = `Glacier ${unique('drive')}`;
     const open = await playlistWith('AB', alice, { name });
     await createPlaylist(bob, { name, isPublic: false });
-    const search = (q: string) => searchPublicPlaylists(t.database.db, { q, limit: 20, offset: 0 });
+    const search = async (q: string, session?: Session) => {
+      const res = await call(t.app, 'GET', api(`/search?type=playlist&q=${encodeURIComponent(q)}`), {
+        session,
+      });
+      expect(res.status).toBe(200);
+      return res.body.playlists as { total: number; items: Array<{ id: string; isPublic: boolean }> };
+    };
 
     const exact = await search(name.toUpperCase());
     expect(exact.total).toBe(1);
@@ -505,7 +510,8 @@ describe('playlist search', () => {
     });
     const typo = await search('glaciar');
     expect(typo.items.map((p) => p.id)).toContain(open.id);
-    expect((await search('glacier')).items.every((p) => p.isPublic)).toBe(true);
+    // Not even its owner finds a private playlist through search.
+    expect((await search('glacier', bob)).items.every((p) => p.isPublic)).toBe(true);
     expect((await search('zzqqxx')).total).toBe(0);
   });
 });
