@@ -17,11 +17,11 @@ async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
   return result.rows;
 }
 
-const uuidList = (ids: string[]) =>
-  sql`array[${sql.join(
-    ids.map((id) => sql`${id}`),
-    sql`, `,
-  )}]::uuid[]`;
+/**
+ * Ids as one `uuid[]` parameter (an array literal): hundreds of candidates bind as one value,
+ * not hundreds. Only ids read from the database or validated as UUIDs reach it.
+ */
+const uuidList = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
 
 // ---------------------------------------------------------------------------------------------
 // Ingestion
@@ -267,16 +267,6 @@ function excluding(ex: Exclusions, songId: SQL): SQL {
   return sql.join(parts, sql` `);
 }
 
-/** Features of the listed (recommendations never show hidden content, to anyone) candidates. */
-export function candidateFeatures(db: Executor, ids: string[], ex: Exclusions): Promise<SongFeatures[]> {
-  if (!ids.length) return Promise.resolve([]);
-  return rowsOf<SongFeatures>(
-    db,
-    sql`select ${featureColumns} from ${songs} join ${albums} a on a.id = songs.album_id
-      where songs.id = any(${uuidList(ids)}) and songs.listed ${excluding(ex, sql`songs.id`)}`,
-  );
-}
-
 /** How many neighbours a seed contributes, and how many neighbours are weighed at most. */
 const LISTENERS_PER_SEED = 50;
 const MAX_NEIGHBOURS = 200;
@@ -285,18 +275,19 @@ const MAX_NEIGHBOURS = 200;
  * Item-based collaborative filtering over a bounded neighbourhood: the listeners who most
  * recently finished the seeds (weighted by how many seeds they share), and per song they have
  * an opinion on, the weighted balance of finishing (+1) against skipping (-1) as a share of
- * the total weight. Positive balances only, best first.
+ * the total weight. Positive balances of listed songs only (recommendations never show hidden
+ * content, to anyone), best first, with their features.
  */
 export function collaborativeScores(
   db: Executor,
   seedIds: string[],
   ex: Exclusions,
   limit: number,
-): Promise<{ songId: string; score: number }[]> {
+): Promise<(SongFeatures & { score: number })[]> {
   if (!seedIds.length) return Promise.resolve([]);
   const viewer = ex.heardBy ?? ex.skippedBy;
   const notViewer = viewer ? sql`and x.user_id <> ${viewer}::uuid` : sql``;
-  return rowsOf<{ songId: string; score: number }>(
+  return rowsOf<SongFeatures & { score: number }>(
     db,
     sql`with seeds as (select unnest(${uuidList(seedIds)}) as song_id),
     neighbours as (
@@ -314,23 +305,24 @@ export function collaborativeScores(
       where true ${excluding(ex, sql`ls.song_id`)}
       group by ls.song_id
     )
-    select song_id as "songId", balance / (select sum(weight) from neighbours)::float8 as score
-    from votes where balance > 0
-    order by balance desc, song_id limit ${limit}`,
+    select ${featureColumns}, balance / (select sum(weight) from neighbours)::float8 as score
+    from votes join ${songs} on songs.id = votes.song_id join ${albums} a on a.id = songs.album_id
+    where balance > 0 and songs.listed
+    order by balance desc, votes.song_id limit ${limit}`,
   );
 }
 
 /**
- * Listed songs sharing an artist or a genre (lower-cased) with a taste: the content
- * candidates. Same artist first, then closest in era, then most played.
+ * Listed songs sharing an artist or a genre (lower-cased) with a taste, with their features:
+ * the content candidates. Same artist first, then closest in era, then most played.
  */
-export async function contentCandidates(
+export function contentCandidates(
   db: Executor,
   taste: { artistIds: string[]; genres: string[]; year: number | null },
   ex: Exclusions,
   limit: number,
-): Promise<string[]> {
-  if (!taste.artistIds.length && !taste.genres.length) return [];
+): Promise<SongFeatures[]> {
+  if (!taste.artistIds.length && !taste.genres.length) return Promise.resolve([]);
   const byArtist = taste.artistIds.length
     ? sql`songs.artist_id = any(${uuidList(taste.artistIds)})`
     : sql`false`;
@@ -341,13 +333,12 @@ export async function contentCandidates(
       )})`
     : sql`false`;
   const era = taste.year === null ? sql`0` : sql`abs(a.release_year - ${taste.year}::int)`;
-  const rows = await rowsOf<{ id: string }>(
+  return rowsOf<SongFeatures>(
     db,
-    sql`select songs.id from ${songs} join ${albums} a on a.id = songs.album_id
+    sql`select ${featureColumns} from ${songs} join ${albums} a on a.id = songs.album_id
       where songs.listed and (${byArtist} or ${byGenre}) ${excluding(ex, sql`songs.id`)}
       order by (${byArtist}) desc, ${era}, songs.play_count desc, songs.id limit ${limit}`,
   );
-  return rows.map((r) => r.id);
 }
 
 /** The fallback: listed songs trending this week, then the most played of all time. */

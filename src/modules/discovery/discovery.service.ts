@@ -208,17 +208,17 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     ];
   }
 
-  /** Scores the collaborative and content candidates (hidden and excluded songs drop out here). */
+  /** Scores the collaborative and content candidates (already listed and not excluded). */
   async function rank(
     taste: Taste,
-    collaborative: { songId: string; score: number }[],
-    content: string[],
+    collaborative: (SongFeatures & { score: number })[],
+    content: SongFeatures[],
     ex: Exclusions,
     limit: number,
   ) {
-    const votes = new Map(collaborative.map((c) => [c.songId, c.score]));
-    const features = await repo.candidateFeatures(db, [...new Set([...votes.keys(), ...content])], ex);
-    const scored = features
+    const votes = new Map(collaborative.map((c) => [c.id, c.score]));
+    const candidates = new Map([...content, ...collaborative].map((c) => [c.id, c]));
+    const scored = [...candidates.values()]
       .map((f) => ({ songId: f.id, ...scoreCandidate(f, taste, votes.get(f.id) ?? 0) }))
       .sort((a, b) => b.score - a.score || (a.songId < b.songId ? -1 : 1))
       .slice(0, limit);
