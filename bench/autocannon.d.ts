@@ -17,6 +17,8 @@ declare module 'autocannon' {
     connections?: number;
     /** Seconds. */
     duration?: number;
+    /** Requests to send before stopping; replaces `duration`. */
+    amount?: number;
     /** Seconds before a request counts as a timeout. */
     timeout?: number;
     pipelining?: number;

@@ -23,7 +23,10 @@ export interface Measurement {
 
 export interface LoadOptions {
   connections: number;
+  /** How long to run; with `amount`, the most it may take. */
   seconds: number;
+  /** Stop after this many requests (or `seconds`, whichever comes first). */
+  amount?: number;
   expect: number[];
 }
 
@@ -36,8 +39,9 @@ function percentile(sorted: Float64Array, p: number): number {
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /**
- * Drives `requests` (a cycle autocannon repeats per connection) at `url` for a fixed time with
- * a fixed number of connections, each sending its next request when the previous one answered.
+ * Drives `requests` (a cycle autocannon repeats per connection) at `url` for a fixed time (or
+ * a fixed number of requests, bounded by that time) with a fixed number of connections, each
+ * sending its next request when the previous one answered.
  */
 export async function measure(url: string, requests: Request[], options: LoadOptions): Promise<Measurement> {
   let latencies = new Float64Array(1 << 16);
@@ -47,10 +51,12 @@ export async function measure(url: string, requests: Request[], options: LoadOpt
   const instance = autocannon({
     url,
     connections: options.connections,
-    duration: options.seconds,
+    ...(options.amount ? { amount: options.amount } : { duration: options.seconds }),
     timeout: 10,
     requests,
   });
+  // autocannon has no time bound of its own when it counts requests.
+  const bound = options.amount ? setTimeout(() => instance.stop(), options.seconds * 1000) : undefined;
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (count === latencies.length) {
       const grown = new Float64Array(latencies.length * 2);
@@ -61,6 +67,7 @@ export async function measure(url: string, requests: Request[], options: LoadOpt
     statuses[status] = (statuses[status] ?? 0) + 1;
   });
   const result = await instance;
+  clearTimeout(bound);
   const seconds = result.duration || (performance.now() - started) / 1000;
   const sorted = latencies.slice(0, count).sort();
   const expected = options.expect.reduce((sum, status) => sum + (statuses[status] ?? 0), 0);

@@ -22,6 +22,15 @@ export function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Math.round(kb / 1024);
 }
 
+/** CPU time (user and system) a process has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export interface Service {
   child: ChildProcess;
   pid: number;

@@ -142,7 +142,7 @@ function runSection(r: RunResult): string {
     `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC at commit \`${r.commit}\`, ` +
       `${r.quick ? 'quick mode' : 'full mode'}: ${r.settings.connections} connections, ` +
       `${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per scenario, then ` +
-      `${r.settings.aloneSeconds} s on one connection; ` +
+      `up to 50 requests (at most ${r.settings.aloneSeconds} s) on one connection; ` +
       `load average ${r.machine.loadAverage.toFixed(1)} at the start. Command: \`${r.command}\`.`,
     '',
     `Dataset (seed ${r.dataset.seed}, modules ${r.dataset.modules.join(', ')}): ${rows}; ` +

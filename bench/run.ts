@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Request } from 'autocannon';
@@ -20,7 +21,7 @@ import type { Manifest } from './data.js';
 import { SIZES, type Size, userEmail } from './dataset/plan.js';
 import { pgliteDataDir, postgresUrl, type Target } from './dataset/sql.js';
 import { type Measurement, measure } from './load.js';
-import { freePort, memoryMb, type Service, sampleRss, startService } from './processes.js';
+import { cpuSeconds, freePort, memoryMb, type Service, sampleRss, startService } from './processes.js';
 import { RESULTS_DIR, type RunResult, type ScenarioResult, writeReport } from './report.js';
 import { API, buildScenarios, CACHED_ALBUM_PAGE, type Scenario } from './scenarios.js';
 
@@ -30,6 +31,8 @@ const SEED = 1;
 /** The Redis database the suite owns (and flushes): tests and dev servers use others. */
 const BENCH_REDIS_DB = 11;
 const WRITERS = 10;
+/** Requests of the one-connection run: enough for a median, few enough for slow endpoints. */
+const ALONE_REQUESTS = 50;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -64,7 +67,7 @@ function parseOptions() {
     // Quick mode fits the whole suite on size S in under three minutes, data generation included.
     seconds: values.quick ? 3 : 10,
     warmupSeconds: values.quick ? 1 : 3,
-    aloneSeconds: values.quick ? 1 : 3,
+    aloneSeconds: values.quick ? 2 : 5,
     only: values.only?.split(','),
   };
 }
@@ -221,19 +224,22 @@ async function record(url: string): Promise<RecordedResponse> {
 const SETTLE_TIMEOUT_MS = 120_000;
 
 /**
- * Waits until a database round trip (/health/ready) is prompt again. When a load phase ends,
- * autocannon drops its connections but the server still works through the queries already
- * queued (on PGlite one at a time, possibly many seconds of them); the next phase must not pay
- * for them.
+ * Waits until the server is idle: it burns almost no CPU and a database round trip
+ * (/health/ready) is prompt. When a load phase ends, autocannon drops its connections but the
+ * server still works through the requests already accepted (on PGlite one query at a time,
+ * possibly many seconds of them); the next phase must not pay for them.
  */
-async function settle(base: string): Promise<void> {
+async function settle(base: string, pid: number): Promise<void> {
   const started = performance.now();
   while (performance.now() - started < SETTLE_TIMEOUT_MS) {
+    const cpuBefore = cpuSeconds(pid);
+    await sleep(250);
+    const busy = (cpuSeconds(pid) - cpuBefore) / 0.25;
     const sent = performance.now();
     await (await fetch(`${base}/health/ready`)).arrayBuffer();
-    if (performance.now() - sent < 100) return;
+    if (busy < 0.1 && performance.now() - sent < 100) return;
   }
-  log(`  (the server was still slow to answer ${SETTLE_TIMEOUT_MS / 1000} s after a load phase; going on)`);
+  log(`  (the server was still busy ${SETTLE_TIMEOUT_MS / 1000} s after a load phase; going on)`);
 }
 
 const summary = (m: Measurement) =>
@@ -263,12 +269,12 @@ async function runScenarios(
     }
     const load = { connections: options.connections, expect: scenario.expect };
     await measure(base, scenario.requests, { ...load, seconds: options.warmupSeconds });
-    await settle(base);
+    await settle(base, server.pid);
     const counted = countingDistinct(scenario.requests);
     const rss = sampleRss(server.pid);
     const measurement = await measure(base, counted.requests, { ...load, seconds: options.seconds });
     const rssMb = rss.stop();
-    await settle(base);
+    await settle(base, server.pid);
     // One connection: the time a request takes when it does not queue behind 49 others.
     const alone = await measure(base, scenario.requests, {
       ...load,
@@ -342,7 +348,7 @@ async function main(): Promise<void> {
   try {
     log(`cold start ${server.startMs} ms`);
     // Let start-up work (JIT, pools, the outbox relay's first pass) settle before calling it idle.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     idleRssMb = memoryMb(server.pid, 'VmRSS');
     log(`idle RSS ${idleRssMb} MB`);
     ({ scenarios, page } = await runScenarios(options, base, server, manifest));
