@@ -52,7 +52,7 @@ function scoped(scope: Scope, listed: SQL, owner: AnyPgColumn): SQL | undefined 
 
 export const albumInScope = (scope: Scope) => scoped(scope, sql`${albums.listed}`, albums.artistId);
 export const songInScope = (scope: Scope) => scoped(scope, sql`${songs.listed}`, songs.artistId);
-const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVisible}`, artists.id);
+export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVisible}`, artists.id);
 
 /** Words of `q` as a prefix full-text query (`radio:* & head:*`); null when it has no words. */
 function prefixTsQuery(q: string): string | null {

@@ -170,7 +170,13 @@ export interface SongInput {
 // ---------------------------------------------------------------------------------------------
 // Views
 
-function toArtistView(row: ArtistRow): ArtistView {
+/** The columns an artist view is made of, so other modules can select just these. */
+export type ArtistViewRow = Pick<
+  ArtistRow,
+  'id' | 'name' | 'bio' | 'imageUrl' | 'genres' | 'albumCount' | 'followerCount' | 'createdAt' | 'isVisible'
+>;
+
+function toArtistView(row: ArtistViewRow): ArtistView {
   return {
     id: row.id,
     name: row.name,
@@ -375,6 +381,13 @@ export async function getVisibleAlbums(db: Executor, ids: string[], caller: Auth
 
 /** SQL condition on `albums` for "this caller may open it" (undefined: no restriction). */
 export const albumVisibleTo = (caller: AuthUser | null) => repo.albumInScope(detailScope(caller));
+
+/** SQL condition on `artists` for "this caller may open it" (undefined: no restriction). */
+export const artistVisibleTo = (caller: AuthUser | null) => repo.artistInScope(detailScope(caller));
+
+/** The API view of an artist row as this caller may see it (`isVisible` for admins only). */
+export const artistViewFor = (row: ArtistViewRow, caller: AuthUser | null): ArtistView =>
+  forViewer(toArtistView(row), isAdmin(caller));
 
 /** SQL condition on `songs` for "this caller may open it" (undefined: no restriction). */
 export const songVisibleTo = (caller: AuthUser | null) => repo.songInScope(detailScope(caller));

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../platform/db.js';
-import { albums, artists } from '../catalog/index.js';
+import { type ArtistViewRow, albums, artists } from '../catalog/index.js';
 import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
 
 interface PageWindow {
@@ -134,18 +134,13 @@ export async function listFollowedAlbumIds(
   return { ids: rows.map((r) => r.id), total: totals?.total ?? 0 };
 }
 
-export type FollowedArtistRow = Pick<
-  typeof artists.$inferSelect,
-  'id' | 'name' | 'bio' | 'imageUrl' | 'genres' | 'albumCount' | 'followerCount' | 'createdAt' | 'isVisible'
->;
-
 /** The artists a user follows and may see, newest follow first (ties by id). */
 export async function listFollowedArtists(
   db: Executor,
   userId: string,
   visible: SQL | undefined,
   window: PageWindow,
-): Promise<{ rows: FollowedArtistRow[]; total: number }> {
+): Promise<{ rows: ArtistViewRow[]; total: number }> {
   const where = and(eq(artistFollows.userId, userId), visible);
   const [rows, [totals]] = await Promise.all([
     db

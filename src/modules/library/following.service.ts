@@ -6,13 +6,13 @@ import {
   type AlbumView,
   type ArtistView,
   albumVisibleTo,
-  artists,
+  artistViewFor,
+  artistVisibleTo,
   type CatalogService,
   getVisibleAlbums,
   incrementAlbumFollowers,
   incrementArtistFollowers,
 } from '../catalog/index.js';
-import type { FollowedArtistRow } from './following.repo.js';
 import * as repo from './following.repo.js';
 
 export interface FollowingDeps {
@@ -28,28 +28,6 @@ interface PageWindow {
 
 const albumNotFound = () => new NotFoundError('Album', 'ALBUM_NOT_FOUND');
 const artistNotFound = () => new NotFoundError('Artist', 'ARTIST_NOT_FOUND');
-
-// catalog: replace with index export when available (the artist visibility rule and view).
-function artistVisibleTo(caller: AuthUser): SQL | undefined {
-  if (caller.role === 'admin') return undefined;
-  const own = caller.role === 'artist' ? caller.artistId : null;
-  return own ? or(sql`${artists.isVisible}`, sql`${artists.id} = ${own}`) : sql`${artists.isVisible}`;
-}
-
-// catalog: replace with index export when available.
-function toArtistView(row: FollowedArtistRow, caller: AuthUser): ArtistView {
-  return {
-    id: row.id,
-    name: row.name,
-    bio: row.bio,
-    imageUrl: row.imageUrl,
-    genres: row.genres,
-    albumCount: row.albumCount,
-    followerCount: row.followerCount,
-    createdAt: row.createdAt.toISOString(),
-    ...(caller.role === 'admin' ? { isVisible: row.isVisible } : {}),
-  };
-}
 
 /**
  * Follows of albums and artists. Each follow or unfollow that really changes something moves
@@ -131,7 +109,7 @@ export function createFollowingService(deps: FollowingDeps) {
 
     async listArtists(user: AuthUser, window: PageWindow): Promise<{ items: ArtistView[]; total: number }> {
       const { rows, total } = await repo.listFollowedArtists(db, user.id, artistVisibleTo(user), window);
-      return { items: rows.map((row) => toArtistView(row, user)), total };
+      return { items: rows.map((row) => artistViewFor(row, user)), total };
     },
   };
 }
