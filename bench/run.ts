@@ -279,6 +279,7 @@ async function runScenarios(
     const alone = await measure(base, scenario.requests, {
       ...load,
       connections: 1,
+      amount: ALONE_REQUESTS,
       seconds: options.aloneSeconds,
     });
     log(`${scenario.key}: ${summary(measurement)}, RSS ${rssMb} MB; alone p50 ${alone.latencyMs.p50} ms`);
