@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
 import { catalogRoutes, createCatalogService } from './modules/catalog/index.js';
-import { createDiscoveryService, discoveryRoutes } from './modules/discovery/index.js';
+import { createDiscoveryService, type DiscoveryService, discoveryRoutes } from './modules/discovery/index.js';
 import { createIdentityService, identityRoutes } from './modules/identity/index.js';
 import {
   createFollowingService,
@@ -129,7 +129,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const following = createFollowingService({ db, catalog });
   const notifications = createNotificationService({ db, bus, log: app.log });
   const playlists = createPlaylistService({ db });
-  const discovery = createDiscoveryService({ db, cache, clock: () => new Date(), catalog, events: bus });
+  const discovery = createDiscoveryService({
+    db,
+    cache,
+    clock: () => new Date(),
+    catalog,
+    events: bus,
+    log: app.log,
+  });
   const identity = createIdentityService({
     db,
     tokens,
@@ -139,10 +146,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerAuth(app, tokens, identity.resolveSession);
   app.addHook('onReady', async () => relay.start());
   app.addHook('onClose', async () => {
+    await discovery.close();
     await relay.stop();
     await bus.close();
   });
-  app.decorate('services', { identity, cache, events: { bus, relay }, notifications });
+  app.decorate('services', { identity, cache, events: { bus, relay }, notifications, discovery });
 
   await app.register(healthRoutes, {
     checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
@@ -176,6 +184,7 @@ declare module 'fastify' {
       cache: Cache;
       events: { bus: EventBus; relay: OutboxRelay };
       notifications: ReturnType<typeof createNotificationService>;
+      discovery: DiscoveryService;
     };
   }
 }

@@ -421,21 +421,30 @@ export async function incrementAlbumFollowers(tx: Executor, albumId: string, del
     .where(eq(albums.id, albumId));
 }
 
-/** Counts plays of a song on the song and its album (and popularity), in the caller's transaction. */
-export async function incrementSongPlays(tx: Executor, songId: string, plays: number): Promise<void> {
-  const [song] = await tx
-    .update(songs)
-    .set({ playCount: sql`${songs.playCount} + ${plays}` })
-    .where(eq(songs.id, songId))
-    .returning({ albumId: songs.albumId });
-  if (!song) return;
-  await tx
-    .update(albums)
-    .set({
-      playCount: sql`${albums.playCount} + ${plays}`,
-      popularity: popularityOf(sql`${albums.followerCount}`, sql`${albums.playCount} + ${plays}`),
-    })
-    .where(eq(albums.id, song.albumId));
+/**
+ * Adds counted plays (per song id) to the songs, their albums and the albums' popularity, in
+ * the caller's transaction, and returns the albums it changed. Rows are locked albums first,
+ * then songs, each in id order: the order the catalog's own writes take (album, then its
+ * songs), so a batch and an album edit wait for each other instead of deadlocking. Songs
+ * deleted meanwhile are skipped.
+ */
+export async function addSongPlays(tx: Executor, counts: ReadonlyMap<string, number>): Promise<string[]> {
+  if (!counts.size) return [];
+  const songIds = sql`${`{${[...counts.keys()].join(',')}}`}::uuid[]`;
+  const batch = sql`unnest(${songIds}, ${`{${[...counts.values()].join(',')}}`}::bigint[]) as c(song_id, plays)`;
+  await tx.execute(sql`select id from ${albums}
+    where id in (select album_id from ${songs} where id = any(${songIds})) order by id for no key update`);
+  const touched = (await tx.execute(sql`update ${albums} set
+      play_count = ${albums.playCount} + t.plays,
+      popularity = ${popularityOf(sql`${albums.followerCount}`, sql`${albums.playCount} + t.plays`)}
+    from (select s.album_id, sum(c.plays) as plays from ${batch} join ${songs} s on s.id = c.song_id
+      group by s.album_id) t
+    where ${albums.id} = t.album_id
+    returning ${albums.id} as id`)) as unknown as { rows: { id: string }[] };
+  await tx.execute(sql`select id from ${songs} where id = any(${songIds}) order by id for no key update`);
+  await tx.execute(sql`update ${songs} set play_count = ${songs.playCount} + c.plays
+    from ${batch} where ${songs.id} = c.song_id`);
+  return touched.rows.map((r) => r.id);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -826,9 +826,9 @@ export function createCatalogService(deps: CatalogDeps) {
     },
 
     // ------------------------------------------------------------------ for other modules
-    /** Call after a committed change to an album's counters (followers, plays). */
-    invalidateAlbum(albumId: string): Promise<void> {
-      return cache.invalidate(ALBUM_LISTS_TAG, albumTag(albumId));
+    /** Call after a committed change to albums' counters (followers, plays); lists bump once. */
+    invalidateAlbum(...albumIds: string[]): Promise<void> {
+      return cache.invalidate(ALBUM_LISTS_TAG, ...albumIds.map(albumTag));
     },
 
     /** Call after a committed change to an artist's counters (followers). */

@@ -2,16 +2,16 @@
 
 export { type DemoCatalog, loadDemoCatalog } from './catalog.demo.js';
 /**
- * Counter helpers that run inside the caller's transaction, so a follow or a play and the
- * counters it moves commit together. After commit, call `invalidateAlbum`/`invalidateArtist`
- * on the catalog service so cached reads show the new numbers.
+ * Counter helpers that run inside the caller's transaction, so a follow (or a batch of plays)
+ * and the counters it moves commit together. After commit, call `invalidateAlbum`/
+ * `invalidateArtist` on the catalog service so cached reads show the new numbers.
  */
 /** Whether an artist with this id exists (for links from other modules, e.g. artist accounts). */
 export {
+  addSongPlays,
   artistExists,
   incrementAlbumFollowers,
   incrementArtistFollowers,
-  incrementSongPlays,
 } from './catalog.repo.js';
 
 export { catalogRoutes } from './catalog.routes.js';

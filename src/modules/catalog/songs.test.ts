@@ -10,7 +10,7 @@ import {
   type TestApp,
 } from '../../../test/helpers.js';
 import { outboxEvents } from '../../platform/events.js';
-import { incrementSongPlays } from './index.js';
+import { addSongPlays } from './index.js';
 
 let t: TestApp;
 let admin: Session;
@@ -220,8 +220,13 @@ describe('browsing songs', () => {
       await makeSong(t.app, admin, albumA.id, { title: 'Black Milk', durationMs: 3000 }),
       await makeSong(t.app, admin, albumB.id, { title: 'Dissolved Girl', durationMs: 2000, genre }),
     ];
-    await incrementSongPlays(t.database.db, made[2]!.id, 12);
-    await incrementSongPlays(t.database.db, made[3]!.id, 4);
+    await addSongPlays(
+      t.database.db,
+      new Map([
+        [made[2]!.id, 12],
+        [made[3]!.id, 4],
+      ]),
+    );
     made = await Promise.all(made.map(async (s) => (await get(`/api/v1/songs/${s.id}`)).body));
   });
 

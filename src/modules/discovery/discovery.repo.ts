@@ -23,6 +23,10 @@ async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
  */
 const uuidList = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
 
+/** Numbers or ISO times as one array parameter, as `uuidList`. */
+const arrayOf = (values: (number | string)[], type: 'int' | 'timestamptz') =>
+  sql`${`{${values.join(',')}}`}::${sql.raw(type)}[]`;
+
 // ---------------------------------------------------------------------------------------------
 // Ingestion
 
@@ -44,8 +48,6 @@ export interface PlayInput {
   event: PlayEvent;
   positionMs: number | null;
   at: Date;
-  /** The start of `at`'s hour: the trending bucket. */
-  hour: Date;
   /** The catalog's "caller may open this song" condition on `songs`. */
   songVisible: SQL | undefined;
 }
@@ -53,26 +55,17 @@ export interface PlayInput {
 /**
  * Records one listening event in one statement: the history row, then either the play guard
  * (a conditional upsert that lets one `play` per user and song count per 30 s) or the
- * complete/skip signal, and for a counted play its hour bucket and window totals. Nothing
- * reads history. Returns null when the caller may not open the song.
- *
- * A window total is only raised while the bucket's hour is still inside what that window has
- * not rolled past yet, so a late (backdated) event can never leave a total nobody subtracts.
+ * complete/skip signal. Nothing reads history. Returns null when the caller may not open the
+ * song; `counted` says the play passed the guard, and the caller adds it to the counters.
  */
-export async function recordPlay(
-  db: Executor,
-  input: PlayInput,
-): Promise<{ albumId: string; counted: boolean } | null> {
+export async function recordPlay(db: Executor, input: PlayInput): Promise<{ counted: boolean } | null> {
   const at = input.at.toISOString();
-  const hour = input.hour.toISOString();
-  const inWindow = (window: TrendingWindow) => sql`case when ${hour}::timestamptz >= coalesce(
-      (select rolled_until from ${trendingRolls} where window_name = ${window}), '-infinity') then 1 else 0 end`;
   const completes = input.event === 'complete' ? 1 : 0;
   const skips = input.event === 'skip' ? 1 : 0;
-  const [row] = await rowsOf<{ album_id: string; counted: boolean }>(
+  const [row] = await rowsOf<{ counted: boolean }>(
     db,
     sql`with song as (
-      select id, album_id from ${songs} where id = ${input.songId}::uuid and ${input.songVisible ?? sql`true`}
+      select id from ${songs} where id = ${input.songId}::uuid and ${input.songVisible ?? sql`true`}
     ), logged as (
       insert into ${playEvents} (user_id, song_id, event, position_ms, played_at)
       select ${input.userId}::uuid, id, ${input.event}::text, ${input.positionMs}::int, ${at}::timestamptz from song
@@ -90,29 +83,74 @@ export async function recordPlay(
         completes = ${listenerSignals}.completes + excluded.completes,
         skips = ${listenerSignals}.skips + excluded.skips,
         last_completed_at = greatest(${listenerSignals}.last_completed_at, excluded.last_completed_at)
+    )
+    select exists (select 1 from counted) as counted from song`,
+  );
+  return row ?? null;
+}
+
+/** Counted plays of one song in one hour, as the aggregator hands them over. */
+export interface HourPlays {
+  hour: Date;
+  songId: string;
+  plays: number;
+}
+
+/**
+ * Adds a batch of counted plays to the hour buckets and the window totals, with one statement
+ * and rows in key order (so concurrent batches from several nodes lock alike). A window total
+ * is only raised while the bucket's hour is still inside what that window has not rolled past
+ * yet, so a late (backdated or late-flushed) play can never leave a total nobody subtracts.
+ * Songs deleted meanwhile are skipped: their buckets would be orphans and their totals a
+ * foreign-key error.
+ */
+export async function addTrendingPlays(tx: Executor, batch: HourPlays[]): Promise<void> {
+  if (!batch.length) return;
+  const hours = arrayOf(
+    batch.map((b) => b.hour.toISOString()),
+    'timestamptz',
+  );
+  const plays = arrayOf(
+    batch.map((b) => b.plays),
+    'int',
+  );
+  const inWindow = (window: TrendingWindow) => sql`case when b.hour >= coalesce(
+      (select rolled_until from ${trendingRolls} where window_name = ${window}), '-infinity') then b.plays else 0 end`;
+  await tx.execute(sql`with b as (
+      select c.hour, c.song_id, c.plays
+      from unnest(${hours}, ${uuidList(batch.map((b) => b.songId))}, ${plays}) as c(hour, song_id, plays)
+      join ${songs} on songs.id = c.song_id
     ), bucketed as (
       insert into ${songPlayBuckets} (hour, song_id, plays)
-      select ${hour}::timestamptz, song_id, 1 from counted
-      on conflict (hour, song_id) do update set plays = ${songPlayBuckets}.plays + 1
-    ), totalled as (
-      insert into ${songTrending} (song_id, plays_24h, plays_7d, plays_30d)
-      select song_id, ${inWindow('24h')}, ${inWindow('7d')}, ${inWindow('30d')} from counted
-      on conflict (song_id) do update set
-        plays_24h = ${songTrending}.plays_24h + excluded.plays_24h,
-        plays_7d = ${songTrending}.plays_7d + excluded.plays_7d,
-        plays_30d = ${songTrending}.plays_30d + excluded.plays_30d
+      select hour, song_id, plays from b order by hour, song_id
+      on conflict (hour, song_id) do update set plays = ${songPlayBuckets}.plays + excluded.plays
     )
-    select album_id, exists (select 1 from counted) as counted from song`,
-  );
-  return row ? { albumId: row.album_id, counted: row.counted } : null;
+    insert into ${songTrending} (song_id, plays_24h, plays_7d, plays_30d)
+    select song_id, sum(${inWindow('24h')}), sum(${inWindow('7d')}), sum(${inWindow('30d')})
+    from b group by song_id order by song_id
+    on conflict (song_id) do update set
+      plays_24h = ${songTrending}.plays_24h + excluded.plays_24h,
+      plays_7d = ${songTrending}.plays_7d + excluded.plays_7d,
+      plays_30d = ${songTrending}.plays_30d + excluded.plays_30d`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Trending windows
 
+const TRENDING_LOCK = sql`hashtext('discovery.trending-roll')`;
+
 /** Serialises rolls across nodes; a second roller waits, then finds nothing left to do. */
 export async function lockTrendingRoll(tx: Executor): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('discovery.trending-roll'))`);
+  await tx.execute(sql`select pg_advisory_xact_lock(${TRENDING_LOCK})`);
+}
+
+/**
+ * Taken by every batch of counted plays: batches (from any node) run side by side, but never
+ * beside a roll, which would otherwise subtract buckets a batch is adding to, or deadlock with
+ * it on totals rows locked in another order.
+ */
+export async function lockTrendingShared(tx: Executor): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock_shared(${TRENDING_LOCK})`);
 }
 
 export async function rolledUntil(db: Executor): Promise<Map<TrendingWindow, Date>> {

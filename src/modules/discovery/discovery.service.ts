@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
 import { type Db, withTx } from '../../platform/db.js';
@@ -7,7 +8,6 @@ import {
   type CatalogService,
   getVisibleAlbums,
   getVisibleSongs,
-  incrementSongPlays,
   type SongView,
   songVisibleTo,
 } from '../catalog/index.js';
@@ -15,6 +15,7 @@ import type { Exclusions, FeedPosition, SongFeatures, TrendingWindow } from './d
 import * as repo from './discovery.repo.js';
 import type { Reason } from './discovery.schemas.js';
 import type { PlayEvent } from './discovery.tables.js';
+import { createPlayCounter } from './play-counter.js';
 
 /** The time source; tests pass a settable one so windows and the 30 s bound need no sleeping. */
 export type Clock = () => Date;
@@ -26,6 +27,8 @@ export interface DiscoveryDeps {
   catalog: Pick<CatalogService, 'getArtist' | 'invalidateAlbum'>;
   /** Catalog events invalidate the cached analytics; absent where nothing caches them. */
   events?: EventBus;
+  /** Where a failed flush of counted plays is reported (it is retried). */
+  log: FastifyBaseLogger;
 }
 
 export interface RecentlyPlayedPage {
@@ -149,6 +152,11 @@ const round = (score: number) => Math.round(score * 10_000) / 10_000;
 
 export function createDiscoveryService(deps: DiscoveryDeps) {
   const { db, cache, clock, catalog } = deps;
+  const counter = createPlayCounter({
+    db,
+    log: deps.log,
+    invalidateAlbums: (albumIds) => catalog.invalidateAlbum(...albumIds),
+  });
   for (const type of CATALOG_EVENTS) deps.events?.subscribe(type, () => cache.invalidate(STATS_TAG));
 
   /** Song views by id, for the ids `caller` may open. */
@@ -244,7 +252,8 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
   return {
     /**
      * Takes one listening event. A `play` counts (song and album playCount, popularity,
-     * trending) unless the same user's play of the song counted less than 30 s ago.
+     * trending) unless the same user's play of the song counted less than 30 s ago; that
+     * decision commits with the event, the counters follow within a flush interval.
      */
     async recordPlay(
       caller: AuthUser,
@@ -252,27 +261,23 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
       input: { event: PlayEvent; positionMs?: number },
     ): Promise<void> {
       const at = clock();
-      const play = {
+      const result = await repo.recordPlay(db, {
         userId: caller.id,
         songId,
         event: input.event,
         positionMs: input.positionMs ?? null,
         at,
-        hour: new Date(truncHour(at.getTime())),
         songVisible: songVisibleTo(caller),
-      };
-      // Only a play can move the catalog's counters, which must commit with its guard.
-      const result =
-        input.event === 'play'
-          ? await withTx(db, async (tx) => {
-              const recorded = await repo.recordPlay(tx, play);
-              if (recorded?.counted) await incrementSongPlays(tx, songId, 1);
-              return recorded;
-            })
-          : await repo.recordPlay(db, play);
+      });
       if (!result) throw songNotFound();
-      if (result.counted) await catalog.invalidateAlbum(result.albumId);
+      if (result.counted) counter.add(songId, truncHour(at.getTime()));
     },
+
+    /** Applies the plays counted so far to the counters; resolves once reads show them. */
+    flushPlays: counter.flush,
+
+    /** Applies what is pending and stops the flush timer (on shutdown). */
+    close: counter.close,
 
     async recentlyPlayed(
       caller: AuthUser,

@@ -27,9 +27,13 @@ beforeAll(async () => {
     cache,
     clock: () => at,
     catalog: createCatalogService({ db: t.database.db, cache }),
+    log: t.app.log,
   });
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await timed.close();
+  await t.close();
+});
 
 const HOUR = 3_600_000;
 const ago = (ms: number) => new Date(Date.now() - ms);
@@ -60,10 +64,16 @@ async function playAt(
   await timed.recordPlay(asCaller(session), songId, { event });
 }
 
-const playCount = async (songId: string) =>
-  (await call(t.app, 'GET', `/api/v1/songs/${songId}`, { session: admin })).body.playCount as number;
+/** Counters follow plays within a flush interval; reads that assert them flush first. */
+const flushPlays = () => Promise.all([t.app.services.discovery.flushPlays(), timed.flushPlays()]);
+
+async function playCount(songId: string): Promise<number> {
+  await flushPlays();
+  return (await call(t.app, 'GET', `/api/v1/songs/${songId}`, { session: admin })).body.playCount;
+}
 
 async function trending(window: string, limit = 100) {
+  await flushPlays();
   const res = await call(t.app, 'GET', `/api/v1/songs/trending?window=${window}&limit=${limit}`);
   expect(res.status).toBe(200);
   return res.body.items as { rank: number; plays: number; song: { id: string } }[];
@@ -113,6 +123,48 @@ describe('POST /songs/:id/plays', () => {
     expect(await playCount(song.id)).toBe(4);
     // Charts see exactly the counted plays.
     expect(playsIn(await trending('24h'), song.id)).toBe(4);
+  });
+
+  it('counts concurrent plays of several songs exactly, whenever the flushes fall', async () => {
+    const listeners = await Promise.all(Array.from({ length: 8 }, () => register(t.app)));
+    const [first, second] = [await makeAlbum(t.app, admin), await makeAlbum(t.app, admin)];
+    const songs = [
+      await makeSong(t.app, admin, first.id),
+      await makeSong(t.app, admin, first.id),
+      await makeSong(t.app, admin, second.id),
+    ];
+    // Every listener plays every song three times at once: one play each counts, 8 per song.
+    const requests = listeners.flatMap((listener) =>
+      songs.flatMap((song) => [1, 2, 3].map(() => play(listener, song.id))),
+    );
+    const flushes = [1, 2, 3].map(() => t.app.services.discovery.flushPlays());
+    const answers = await Promise.all(requests);
+    await Promise.all(flushes);
+    expect(answers.every((res) => res.status === 202)).toBe(true);
+
+    for (const song of songs) expect(await playCount(song.id)).toBe(8);
+    const albumOf = async (id: string) => (await call(t.app, 'GET', `/api/v1/albums/${id}`)).body;
+    const [one, two] = [await albumOf(first.id), await albumOf(second.id)];
+    expect(one.songs.map((s: { playCount: number }) => s.playCount)).toEqual([8, 8]);
+    // popularity = floor(12 ln(1 + followers + plays / 10)), the catalog's formula.
+    expect(one.popularity).toBe(Math.floor(12 * Math.log(1 + 16 / 10)));
+    expect(two.popularity).toBe(Math.floor(12 * Math.log(1 + 8 / 10)));
+    const day = await trending('24h');
+    for (const song of songs) expect(playsIn(day, song.id)).toBe(8);
+  });
+
+  it('shows counted plays within about a second without an explicit flush', async () => {
+    const user = await register(t.app);
+    const { song } = await newSong();
+    const started = Date.now();
+    expect((await play(user, song.id)).status).toBe(202);
+    let seen = 0;
+    while (seen === 0 && Date.now() - started < 3000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen = (await call(t.app, 'GET', `/api/v1/songs/${song.id}`)).body.playCount;
+    }
+    expect(seen).toBe(1);
+    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it('is 404 for a song the caller may not see, and for unknown songs', async () => {
@@ -183,6 +235,7 @@ describe('GET /songs/trending', () => {
     expect(playsIn((await timed.trending({ window: '7d', limit: 100 })).items, song.id)).toBe(1);
     // A late event for an hour a window has already rolled past is not counted in it.
     await playAt(ago(25 * HOUR), await register(t.app), song.id);
+    await flushPlays();
     expect(playsIn((await timed.trending({ window: '24h', limit: 100 })).items, song.id)).toBe(0);
     expect(playsIn((await timed.trending({ window: '7d', limit: 100 })).items, song.id)).toBe(2);
   });
