@@ -102,10 +102,13 @@ export function createPlayCounter(options: PlayCounterOptions) {
       else schedule();
     },
     flush,
-    /** Applies what is pending and schedules nothing more (on shutdown). */
-    close(): Promise<void> {
+    /**
+     * Applies what is pending and schedules nothing more (on shutdown). A failure is logged,
+     * not thrown: shutdown goes on, and those counts are the loss a crash would cause.
+     */
+    async close(): Promise<void> {
       closed = true;
-      return flush();
+      await flushLogged();
     },
   };
 }
