@@ -1,27 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { admin, get, ids, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
-import {
-  buildTestApp,
-  call,
-  createAdmin,
-  register,
-  type Session,
-  type TestApp,
-} from '../../../test/helpers.js';
+import { call, type Session } from '../../../test/helpers.js';
 import { incrementArtistFollowers } from './index.js';
 
-let t: TestApp;
-let admin: Session;
-let user: Session;
-beforeAll(async () => {
-  t = await buildTestApp();
-  admin = await createAdmin(t.app);
-  user = await register(t.app);
-});
-afterAll(() => t.close());
-
-const get = (url: string, session?: Session) => call(t.app, 'GET', url, { session });
-const ids = (page: { items: { id: string }[] }) => page.items.map((i) => i.id);
+useAppWithAdminAndUser();
 
 describe('artists', () => {
   it('creates an artist with defaults and Location (admins only)', async () => {
