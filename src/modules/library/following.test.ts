@@ -1,25 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { admin, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount } from '../../../test/factories.js';
-import {
-  buildTestApp,
-  call,
-  createAdmin,
-  register,
-  type Session,
-  type TestApp,
-} from '../../../test/helpers.js';
+import { call, register, type Session } from '../../../test/helpers.js';
 
-let t: TestApp;
-let admin: Session;
-
-beforeAll(async () => {
-  t = await buildTestApp();
-  admin = await createAdmin(t.app);
-});
-
-afterAll(async () => {
-  await t?.close();
-});
+useAppWithAdminAndUser();
 
 const followersOfAlbum = async (id: string) =>
   (await call(t.app, 'GET', `/api/v1/albums/${id}`, { session: admin })).body.followerCount;

@@ -1,27 +1,11 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { admin, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeSong } from '../../../test/factories.js';
-import {
-  buildTestApp,
-  call,
-  createAdmin,
-  register,
-  type Session,
-  type TestApp,
-} from '../../../test/helpers.js';
+import { buildTestApp, call, register, type Session } from '../../../test/helpers.js';
 import { notificationReads } from './notifications.tables.js';
 
-let t: TestApp;
-let admin: Session;
-
-beforeAll(async () => {
-  t = await buildTestApp();
-  admin = await createAdmin(t.app);
-});
-
-afterAll(async () => {
-  await t?.close();
-});
+useAppWithAdminAndUser();
 
 interface Notification {
   id: string;
