@@ -109,7 +109,12 @@ async function flushBenchRedis(url: string): Promise<void> {
   }
 }
 
-async function startBackbeat(options: Options, port: number, logFile: string): Promise<Service> {
+async function startBackbeat(
+  options: Options,
+  port: number,
+  scratch: string,
+  logFile: string,
+): Promise<Service> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     PORT: String(port),
@@ -124,10 +129,8 @@ async function startBackbeat(options: Options, port: number, logFile: string): P
     ACCESS_TOKEN_TTL: '2h',
     ADMIN_EMAIL: '',
     ADMIN_PASSWORD: '',
-    DATA_DIR:
-      options.target === 'pglite'
-        ? pgliteDataDir(options.size)
-        : mkdtempSync(join(tmpdir(), 'backbeat-bench-')),
+    // On PostgreSQL the data directory only holds what the server writes beside the database.
+    DATA_DIR: options.target === 'pglite' ? pgliteDataDir(options.size) : join(scratch, 'data'),
     DATABASE_URL: options.target === 'postgres' ? postgresUrl(options.size) : '',
     REDIS_URL: options.cache === 'redis' ? benchRedisUrl() : '',
   };
@@ -260,7 +263,12 @@ async function runScenarios(
   const results: ScenarioResult[] = [];
   let page: RecordedResponse | undefined;
   for (const scenario of all.filter((s) => !options.only || options.only.includes(s.key))) {
-    const scenarioInfo = { key: scenario.key, title: scenario.title, mix: scenario.mix };
+    const scenarioInfo = {
+      key: scenario.key,
+      title: scenario.title,
+      mix: scenario.mix,
+      cachedByApp: scenario.cachedByApp,
+    };
     const probed = await probe(base, scenario);
     if (probed.status !== 'measured') {
       log(`${scenario.key}: ${probed.status} (${probed.note})`);
@@ -290,8 +298,8 @@ async function runScenarios(
   return { scenarios: results, page };
 }
 
-async function runBaseline(options: Options, page: RecordedResponse, logFile: string) {
-  const responseFile = join(mkdtempSync(join(tmpdir(), 'backbeat-baseline-')), 'response.json');
+async function runBaseline(options: Options, page: RecordedResponse, scratch: string, logFile: string) {
+  const responseFile = join(scratch, 'response.json');
   writeFileSync(responseFile, JSON.stringify(page));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -312,7 +320,6 @@ async function runBaseline(options: Options, page: RecordedResponse, logFile: st
     return { idleRssMb, loadRssMb: rss.stop(), measurement };
   } finally {
     await server.stop();
-    rmSync(responseFile, { force: true });
   }
 }
 
@@ -331,6 +338,7 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const key = `${options.target}-${options.cache}-${options.size}`;
   const started = performance.now();
+  const startedAt = new Date().toISOString();
   const loadAtStart = machine();
   mkdirSync(RESULTS_DIR, { recursive: true });
   const manifest = ensureDataset(options);
@@ -341,7 +349,8 @@ async function main(): Promise<void> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   log(`starting Backbeat (${key}) on ${base}`);
-  const server = await startBackbeat(options, port, logFile);
+  const scratch = mkdtempSync(join(tmpdir(), 'backbeat-bench-'));
+  const server = await startBackbeat(options, port, scratch, logFile);
   let scenarios: ScenarioResult[];
   let page: RecordedResponse | undefined;
   let idleRssMb: number;
@@ -361,7 +370,8 @@ async function main(): Promise<void> {
   }
 
   const cachedPage = scenarios.some((s) => s.key === 'album-page-cached' && s.status === 'measured');
-  const baseline = await runBaseline(options, page, join(RESULTS_DIR, 'baseline.log'));
+  const baseline = await runBaseline(options, page, scratch, join(RESULTS_DIR, 'baseline.log'));
+  rmSync(scratch, { recursive: true, force: true });
   log(`baseline: ${summary(baseline.measurement)}`);
 
   const args = process.argv.slice(2).join(' ');
@@ -372,7 +382,7 @@ async function main(): Promise<void> {
     size: options.size,
     quick: options.quick,
     command: `npm run bench${args ? ` -- ${args}` : ''}`,
-    date: new Date().toISOString(),
+    date: startedAt,
     commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
     machine: loadAtStart,
     settings: {

@@ -15,6 +15,8 @@ export interface Scenario {
   key: string;
   title: string;
   mix: RequestMix;
+  /** The endpoint keeps its answers in the app's cache (issues 3 and 6), so repeats are hits. */
+  cachedByApp: boolean;
   /** Statuses that count as success. */
   expect: number[];
   /** The cycle of requests each connection repeats (autocannon's `requests`). */
@@ -91,6 +93,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'album-page-cached',
       title: 'Album list page, cached (same first page)',
       mix: 'same',
+      cachedByApp: true,
       expect: [200],
       requests: [{ method: 'GET', path: CACHED_ALBUM_PAGE }],
     },
@@ -98,6 +101,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'album-page-filtered',
       title: 'Album list, filtered and sorted (genre, years, sort; uncached)',
       mix: 'varied',
+      cachedByApp: true,
       expect: [200],
       requests: [
         dynamic((request) => {
@@ -118,6 +122,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'search-typo',
       title: 'Search with a typo (artist names and album titles, one slip each)',
       mix: 'varied',
+      cachedByApp: false,
       expect: [200],
       requests: [
         dynamic((request) => {
@@ -130,6 +135,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'album-detail',
       title: 'Album detail with its songs (popular albums more often)',
       mix: 'skewed',
+      cachedByApp: true,
       expect: [200],
       requests: [
         dynamic((request) => ({
@@ -143,6 +149,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'top-albums',
       title: 'Top albums by followers (every genre and limit in turn)',
       mix: 'cycled',
+      cachedByApp: true,
       expect: [200],
       requests: [
         dynamic((request) => ({
@@ -156,6 +163,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'genre-stats',
       title: 'Genre statistics',
       mix: 'same',
+      cachedByApp: true,
       expect: [200],
       requests: [{ method: 'GET', path: `${API}/stats/genres` }],
     },
@@ -163,6 +171,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'artist-timeline',
       title: 'Artist timeline (albums per year, every artist in turn)',
       mix: 'cycled',
+      cachedByApp: true,
       expect: [200],
       requests: [
         dynamic((request) => ({
@@ -176,6 +185,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'notification-feed',
       title: `Notification feed of a user following ${fixtures.feedUserFollows.toLocaleString('en-US')} albums`,
       mix: 'same',
+      cachedByApp: false,
       expect: [200],
       requests: [{ method: 'GET', path: `${API}/me/notifications?limit=20`, headers: bearer(feedToken) }],
     },
@@ -183,6 +193,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'follow-mix',
       title: 'Follow then unfollow an album (write mix, popular albums more often)',
       mix: 'write',
+      cachedByApp: false,
       expect: [204],
       requests: [
         dynamic((request, context) => {
@@ -203,6 +214,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'play-ingest',
       title: 'Play ingestion (play, complete and skip events, popular songs more often)',
       mix: 'write',
+      cachedByApp: false,
       expect: [202],
       requests: [
         dynamic((request) => {
@@ -222,6 +234,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       key: 'login',
       title: 'Sign-in (argon2id password check, new session)',
       mix: 'write',
+      cachedByApp: false,
       expect: [200],
       requests: [
         dynamic((request) => ({
