@@ -4,7 +4,8 @@
  *     [--connections N] [--only key,key]
  * Generates the dataset if needed, starts Backbeat as its own process on it, drives every
  * scenario with autocannon over loopback, measures a bare node:http baseline the same way,
- * then writes bench/results/<target>-<cache>-<size>.json and regenerates BENCHMARKS.md.
+ * then writes bench/results/<target>-<cache>-<size>.json and regenerates BENCHMARKS.md
+ * (except with --only, which runs some scenarios to try them and writes nothing).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -408,8 +409,14 @@ async function main(): Promise<void> {
     },
     scenarios,
   };
+  const took = `suite took ${Math.round((performance.now() - started) / 1000)} s`;
+  // A partial run (--only) must not stand in the report for the whole suite.
+  if (options.only) {
+    log(`${took}; --only: nothing written`);
+    return;
+  }
   writeFileSync(join(RESULTS_DIR, `${key}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  log(`${writeReport()} written; suite took ${Math.round((performance.now() - started) / 1000)} s`);
+  log(`${writeReport()} written; ${took}`);
 }
 
 await main();
