@@ -21,3 +21,21 @@ export const get = (url: string, session?: Session, headers?: Record<string, str
   call(t.app, 'GET', url, { session, headers });
 
 export const ids = (page: { items: { id: string }[] }) => page.items.map((i) => i.id);
+
+/**
+ * The ids of `items` in the order the API promises for a sort: by `key` (either way), ties by
+ * id ascending. Tests compare a listing against it.
+ */
+export function sortedIds<T extends { id: string }>(
+  items: readonly T[],
+  key: (item: T) => number | string,
+  descending: boolean,
+): string[] {
+  return [...items]
+    .sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      if (x !== y) return (x < y ? -1 : 1) * (descending ? -1 : 1);
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    })
+    .map((item) => item.id);
+}

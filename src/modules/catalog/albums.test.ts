@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { admin, get, ids, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
+import { admin, get, ids, sortedIds, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
 import { call, type Session } from '../../../test/helpers.js';
 import { outboxEvents } from '../../platform/events.js';
@@ -317,15 +317,8 @@ describe('browsing albums', () => {
     expect(ids((await list('')).body)).toEqual(made.map((a) => a.id).reverse());
   });
 
-  const byIdAsc = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   const expected = (key: (a: (typeof made)[number]) => number | string, descending: boolean, source = made) =>
-    [...source]
-      .sort((a, b) => {
-        const [x, y] = [key(a), key(b)];
-        if (x !== y) return (x < y ? -1 : 1) * (descending ? -1 : 1);
-        return byIdAsc(a, b);
-      })
-      .map((a) => a.id);
+    sortedIds(source, key, descending);
 
   it.each([false, true])(
     'sorts by releaseYear, ties by id ascending (descending: %s)',

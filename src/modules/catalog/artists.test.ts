@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { admin, get, ids, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
+import { admin, get, ids, sortedIds, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
 import { call, type Session } from '../../../test/helpers.js';
 import { incrementArtistFollowers } from './index.js';
@@ -230,7 +230,6 @@ describe('browsing artists', () => {
     expect(ids((await list('')).body)).toEqual(made.map((a) => a.id).reverse());
   });
 
-  const byIdAsc = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   it.each([
     ['name', (a: (typeof made)[number]) => a.name.toLowerCase()],
     ['createdAt', (a: (typeof made)[number]) => a.createdAt],
@@ -238,13 +237,7 @@ describe('browsing artists', () => {
     ['followerCount', (a: (typeof made)[number]) => a.followerCount],
   ] as const)('sorts by %s both ways with ties by id ascending', async (field, key) => {
     for (const descending of [false, true]) {
-      const expected = [...made]
-        .sort((a, b) => {
-          const [x, y] = [key(a), key(b)];
-          if (x !== y) return (x < y ? -1 : 1) * (descending ? -1 : 1);
-          return byIdAsc(a, b);
-        })
-        .map((a) => a.id);
+      const expected = sortedIds(made, key, descending);
       expect(ids((await list(`sort=${descending ? '-' : ''}${field}`)).body), field).toEqual(expected);
     }
   });

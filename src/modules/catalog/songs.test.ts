@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { admin, get, ids, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
+import { admin, get, ids, sortedIds, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
 import { call } from '../../../test/helpers.js';
 import { outboxEvents } from '../../platform/events.js';
@@ -237,7 +237,6 @@ describe('browsing songs', () => {
     );
   });
 
-  const byIdAsc = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   it.each([
     ['title', (s: (typeof made)[number]) => s.title.toLowerCase()],
     ['createdAt', (s: (typeof made)[number]) => s.createdAt],
@@ -245,13 +244,7 @@ describe('browsing songs', () => {
     ['durationMs', (s: (typeof made)[number]) => s.durationMs],
   ] as const)('sorts by %s both ways with ties by id ascending', async (field, key) => {
     for (const descending of [false, true]) {
-      const expected = [...made]
-        .sort((a, b) => {
-          const [x, y] = [key(a), key(b)];
-          if (x !== y) return (x < y ? -1 : 1) * (descending ? -1 : 1);
-          return byIdAsc(a, b);
-        })
-        .map((s) => s.id);
+      const expected = sortedIds(made, key, descending);
       expect(ids((await list(`sort=${descending ? '-' : ''}${field}`)).body), field).toEqual(expected);
     }
     expect(ids((await list('')).body)).toEqual(made.map((s) => s.id).reverse());
