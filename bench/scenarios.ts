@@ -58,6 +58,10 @@ const dynamic = (build: (request: Request, context: Record<string, unknown>) => 
   setupRequest: build,
 });
 
+/** A GET whose path is drawn anew for every send. */
+const getEach = (path: () => string): Request =>
+  dynamic((request) => ({ ...request, method: 'GET', path: path() }));
+
 const popularFirst = (n: number) =>
   new ZipfSampler(
     Int32Array.from({ length: n }, (_, i) => i),
@@ -104,7 +108,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       cachedByApp: true,
       expect: [200],
       requests: [
-        dynamic((request) => {
+        getEach(() => {
           let i = filtered();
           const sort = sorts[i % sorts.length]!;
           i = Math.floor(i / sorts.length);
@@ -114,7 +118,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
           const genre = fixtures.genres[Math.floor(i / years)]!;
           const to = Math.min(fixtures.years.to, from + span);
           const query = `genre=${encodeURIComponent(genre)}&yearFrom=${from}&yearTo=${to}&sort=${sort}&limit=20`;
-          return { ...request, method: 'GET', path: `${API}/albums?${query}` };
+          return `${API}/albums?${query}`;
         }),
       ],
     },
@@ -125,9 +129,9 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       cachedByApp: false,
       expect: [200],
       requests: [
-        dynamic((request) => {
+        getEach(() => {
           const q = withTypo(random, fixtures.searchTerms[terms.sample(random)]!);
-          return { ...request, method: 'GET', path: `${API}/search?q=${encodeURIComponent(q)}` };
+          return `${API}/search?q=${encodeURIComponent(q)}`;
         }),
       ],
     },
@@ -137,13 +141,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       mix: 'skewed',
       cachedByApp: true,
       expect: [200],
-      requests: [
-        dynamic((request) => ({
-          ...request,
-          method: 'GET',
-          path: `${API}/albums/${fixtures.albumIds[albums.sample(random)]}`,
-        })),
-      ],
+      requests: [getEach(() => `${API}/albums/${fixtures.albumIds[albums.sample(random)]}`)],
     },
     {
       key: 'top-albums',
@@ -151,13 +149,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       mix: 'cycled',
       cachedByApp: true,
       expect: [200],
-      requests: [
-        dynamic((request) => ({
-          ...request,
-          method: 'GET',
-          path: `${API}/stats/top-albums?${topAlbumQueries[topAlbums()]}`,
-        })),
-      ],
+      requests: [getEach(() => `${API}/stats/top-albums?${topAlbumQueries[topAlbums()]}`)],
     },
     {
       key: 'genre-stats',
@@ -173,13 +165,7 @@ export function buildScenarios({ fixtures, seed, feedToken, writerTokens }: Scen
       mix: 'cycled',
       cachedByApp: true,
       expect: [200],
-      requests: [
-        dynamic((request) => ({
-          ...request,
-          method: 'GET',
-          path: `${API}/stats/artists/${fixtures.artistIds[timelines()]}/timeline`,
-        })),
-      ],
+      requests: [getEach(() => `${API}/stats/artists/${fixtures.artistIds[timelines()]}/timeline`)],
     },
     {
       key: 'notification-feed',
