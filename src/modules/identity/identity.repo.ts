@@ -1,4 +1,4 @@
-import { and, count, desc, eq, ilike, isNull, ne, type SQL, sql } from 'drizzle-orm';
+import { and, count, desc, eq, ilike, inArray, isNull, ne, type SQL, sql } from 'drizzle-orm';
 import type { Role } from '../../platform/auth.js';
 import type { Executor } from '../../platform/db.js';
 import { refreshTokens, sessions, users } from './identity.tables.js';
@@ -82,10 +82,14 @@ export async function insertSession(
   return session!.id;
 }
 
-/** The caller behind an access token: its session (if still live) joined to its user. */
-export async function findLiveSessionUser(db: Executor, sessionId: string, userId: string) {
-  const [row] = await db
+/**
+ * The live sessions among `sessionIds` (not revoked; expiry is the caller's check), each joined
+ * to its user: one query answers the access tokens of many concurrent requests.
+ */
+export async function findLiveSessionUsers(db: Executor, sessionIds: readonly string[]) {
+  return db
     .select({
+      sessionId: sessions.id,
       id: users.id,
       role: users.role,
       artistId: users.artistId,
@@ -94,9 +98,10 @@ export async function findLiveSessionUser(db: Executor, sessionId: string, userI
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)));
-  return row;
+    .where(and(inArray(sessions.id, [...new Set(sessionIds)]), isNull(sessions.revokedAt)));
 }
+
+export type LiveSessionUser = Awaited<ReturnType<typeof findLiveSessionUsers>>[number];
 
 /**
  * Spends a refresh token atomically: only one concurrent caller can mark it used. Returns the

@@ -1,6 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { AccessClaims, AuthUser, Role, TokenService } from '../../platform/auth.js';
 import { hashToken, newOpaqueToken } from '../../platform/auth.js';
+import { batched } from '../../platform/batch.js';
 import { type Db, isUniqueViolation, type Tx, withTx } from '../../platform/db.js';
 import {
   ConflictError,
@@ -72,6 +73,10 @@ const accountBlocked = () => new ForbiddenError('This account is blocked', 'ACCO
 
 export function createIdentityService(deps: IdentityDeps) {
   const { db, tokens } = deps;
+  const liveSession = batched<string, repo.LiveSessionUser | undefined>(async (ids) => {
+    const rows = new Map((await repo.findLiveSessionUsers(db, ids)).map((r) => [r.sessionId, r]));
+    return ids.map((id) => rows.get(id));
+  });
   const refreshExpiry = () => new Date(Date.now() + deps.refreshTtlSec * 1000);
 
   async function issueTokens(
@@ -193,10 +198,14 @@ export function createIdentityService(deps: IdentityDeps) {
       });
     },
 
-    /** Resolves an access token's claims to the caller as the database says now. */
+    /**
+     * Resolves an access token's claims to the caller as the database says now: every signed-in
+     * request looks its session up (so logout, blocks and role changes apply at once), and the
+     * lookups of concurrent requests share one query.
+     */
     async resolveSession(claims: AccessClaims): Promise<AuthUser> {
-      const row = await repo.findLiveSessionUser(db, claims.sessionId, claims.userId);
-      if (!row || row.expiresAt <= new Date()) {
+      const row = await liveSession(claims.sessionId);
+      if (!row || row.id !== claims.userId || row.expiresAt <= new Date()) {
         throw new UnauthorizedError('The session has ended; sign in again', 'SESSION_ENDED');
       }
       if (row.blocked) throw accountBlocked();

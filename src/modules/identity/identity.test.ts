@@ -174,6 +174,38 @@ describe('access tokens', () => {
     expect(res.body.code).toBe('TOKEN_EXPIRED');
   });
 
+  it('expires a token on time even after it was accepted (verified tokens are remembered)', async () => {
+    const short = await buildTestApp({ ACCESS_TOKEN_TTL: '1s' });
+    try {
+      const s = await register(short.app);
+      const { exp } = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+      const me = () =>
+        call(short.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${s.accessToken}` } });
+      expect((await me()).status).toBe(200);
+      expect((await me()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+      const res = await me();
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('TOKEN_EXPIRED');
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('rejects a token without an expiry, even signed with the right key', async () => {
+    const s = await register(t.app);
+    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    const forever = await new SignJWT({ sid: payload.sid, role: 'user', typ: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(payload.sub)
+      .setIssuer('backbeat')
+      .setAudience('backbeat-api')
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const res = await call(t.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${forever}` } });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('INVALID_TOKEN');
+  });
+
   it('rejects a refresh token used as an access token', async () => {
     const s = await register(t.app);
     const res = await call(t.app, 'GET', '/api/v1/me', {
@@ -271,6 +303,25 @@ describe('logout', () => {
     ).toBe(401);
     // Another sign-in of the same user is a different session and keeps working.
     expect((await call(t.app, 'GET', '/api/v1/me', { session: other })).status).toBe(200);
+  });
+
+  it('answers concurrent requests of live and ended sessions each by its own session', async () => {
+    const admin = await createAdmin(t.app);
+    const [live, ended, blocked] = [await register(t.app), await register(t.app), await register(t.app)];
+    await call(t.app, 'POST', '/api/v1/auth/logout', { body: { refreshToken: ended.refreshToken } });
+    await call(t.app, 'PATCH', `/api/v1/admin/users/${blocked.user.id}`, {
+      session: admin,
+      body: { blocked: true },
+    });
+    // Sent at once, so their session lookups share queries.
+    const callers = [live, ended, blocked, admin, live, ended, blocked, admin];
+    const answers = await Promise.all(
+      callers.map((session) => call(t.app, 'GET', '/api/v1/me', { session })),
+    );
+    expect(answers.map((res) => res.status)).toEqual([200, 401, 403, 200, 200, 401, 403, 200]);
+    expect(answers[0]!.body.id).toBe(live.user.id);
+    expect(answers[3]!.body.role).toBe('admin');
+    expect(answers[1]!.body.code).toBe('SESSION_ENDED');
   });
 
   it('is quiet about unknown tokens', async () => {

@@ -1,4 +1,3 @@
-import { or, type SQL, sql } from 'drizzle-orm';
 import type { AuthUser } from '../../platform/auth.js';
 import { type Db, type Tx, withTx } from '../../platform/db.js';
 import { NotFoundError } from '../../platform/errors.js';
