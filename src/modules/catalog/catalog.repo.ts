@@ -54,6 +54,13 @@ export const albumInScope = (scope: Scope) => scoped(scope, sql`${albums.listed}
 export const songInScope = (scope: Scope) => scoped(scope, sql`${songs.listed}`, songs.artistId);
 export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVisible}`, artists.id);
 
+/**
+ * `songInScope` for statements that serve several callers at once: the caller's scope comes per
+ * row as SQL expressions (`seesAll`: boolean, `ownArtistId`: uuid or null), see `songScopeOf`.
+ */
+export const songInRowScope = (seesAll: SQL, ownArtistId: SQL): SQL =>
+  sql`(${songs.listed} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
+
 /** Words of `q` as a prefix full-text query (`radio:* & head:*`); null when it has no words. */
 function prefixTsQuery(q: string): string | null {
   const words = q.match(/[\p{L}\p{N}]+/gu);

@@ -392,6 +392,17 @@ export const artistViewFor = (row: ArtistViewRow, caller: AuthUser | null): Arti
 /** SQL condition on `songs` for "this caller may open it" (undefined: no restriction). */
 export const songVisibleTo = (caller: AuthUser | null) => repo.songInScope(detailScope(caller));
 
+/** What `songVisibleTo` decides, as values: for one statement that serves several callers. */
+export interface SongScope {
+  seesAll: boolean;
+  ownArtistId: string | null;
+}
+
+export function songScopeOf(caller: AuthUser | null): SongScope {
+  const scope = detailScope(caller);
+  return { seesAll: scope.kind === 'all', ownArtistId: scope.kind === 'own' ? scope.artistId : null };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The service
 

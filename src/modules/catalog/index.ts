@@ -12,6 +12,7 @@ export {
   artistExists,
   incrementAlbumFollowers,
   incrementArtistFollowers,
+  songInRowScope,
 } from './catalog.repo.js';
 
 export { catalogRoutes } from './catalog.routes.js';
@@ -37,7 +38,9 @@ export {
   getVisibleSongs,
   type PlaylistSearch,
   type PlaylistSummaryView,
+  type SongScope,
   type SongView,
+  songScopeOf,
   songVisibleTo,
 } from './catalog.service.js';
 /** Tables, for foreign keys from other modules (follows, playlist tracks, plays). */

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from 'drizzle-orm';
-import type { Executor } from '../../platform/db.js';
-import { albums, songs } from '../catalog/index.js';
+import { type Db, type Executor, withTx } from '../../platform/db.js';
+import { albums, type SongScope, songInRowScope, songs } from '../catalog/index.js';
 import {
   listenerSignals,
   type PlayEvent,
@@ -23,9 +23,14 @@ async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
  */
 const uuidList = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
 
-/** Numbers or ISO times as one array parameter, as `uuidList`. */
-const arrayOf = (values: (number | string)[], type: 'int' | 'timestamptz') =>
-  sql`${`{${values.join(',')}}`}::${sql.raw(type)}[]`;
+type ArrayType = 'int' | 'timestamptz' | 'text' | 'uuid' | 'bool';
+
+/**
+ * Values as one array parameter, as `uuidList`: numbers, ISO times, booleans, nulls, ids, or
+ * words from a closed set (nothing that needs quoting in an array literal).
+ */
+const arrayOf = (values: (number | string | boolean | null)[], type: ArrayType) =>
+  sql`${`{${values.map((v) => (v === null ? 'NULL' : v)).join(',')}}`}::${sql.raw(type)}[]`;
 
 // ---------------------------------------------------------------------------------------------
 // Ingestion
@@ -48,45 +53,90 @@ export interface PlayInput {
   event: PlayEvent;
   positionMs: number | null;
   at: Date;
-  /** The catalog's "caller may open this song" condition on `songs`. */
-  songVisible: SQL | undefined;
+  /** Which songs the caller may open (the catalog's rule, as values). */
+  scope: SongScope;
 }
 
 /**
- * Records one listening event in one statement: the history row, then either the play guard
- * (a conditional upsert that lets one `play` per user and song count per 30 s) or the
- * complete/skip signal. Nothing reads history. Returns null when the caller may not open the
- * song; `counted` says the play passed the guard, and the caller adds it to the counters.
+ * Records a batch of listening events in one statement: the history rows, then for each event
+ * either the play guard (a conditional upsert that lets one `play` per user and song count per
+ * 30 s) or the complete/skip signal. Nothing reads history. Answers in input order: null when
+ * that caller may not open the song, else whether the play passed the guard (the caller adds
+ * counted plays to the counters).
+ *
+ * An upsert may touch a row once per statement, so the events of one user and song go in
+ * successive statements (rounds) of one transaction, oldest first; rows are upserted in key
+ * order, so concurrent batches lock alike and cannot deadlock.
  */
-export async function recordPlay(db: Executor, input: PlayInput): Promise<{ counted: boolean } | null> {
-  const at = input.at.toISOString();
-  const completes = input.event === 'complete' ? 1 : 0;
-  const skips = input.event === 'skip' ? 1 : 0;
-  const [row] = await rowsOf<{ counted: boolean }>(
+export async function recordPlays(
+  db: Db,
+  inputs: readonly PlayInput[],
+): Promise<({ counted: boolean } | null)[]> {
+  const rounds: { index: number; input: PlayInput }[][] = [];
+  const seen = new Map<string, number>();
+  inputs.forEach((input, index) => {
+    const key = `${input.userId}/${input.songId}`;
+    const round = seen.get(key) ?? 0;
+    seen.set(key, round + 1);
+    if (round === rounds.length) rounds.push([]);
+    rounds[round]!.push({ index, input });
+  });
+  const results = new Array<{ counted: boolean } | null>(inputs.length).fill(null);
+  const record = async (tx: Executor, round: { index: number; input: PlayInput }[]) => {
+    for (const row of await recordRound(tx, round)) results[row.index] = { counted: row.counted };
+  };
+  if (rounds.length === 1) await record(db, rounds[0]!);
+  else
+    await withTx(db, async (tx) => {
+      for (const round of rounds) await record(tx, round);
+    });
+  return results;
+}
+
+/** One round of `recordPlays`: no user and song twice. Returns the rows whose song was found. */
+function recordRound(db: Executor, round: { index: number; input: PlayInput }[]) {
+  const column = (type: ArrayType, pick: (input: PlayInput) => string | number | boolean | null) =>
+    arrayOf(
+      round.map((r) => pick(r.input)),
+      type,
+    );
+  return rowsOf<{ index: number; counted: boolean }>(
     db,
-    sql`with song as (
-      select id from ${songs} where id = ${input.songId}::uuid and ${input.songVisible ?? sql`true`}
+    sql`with input as (
+      select i.* from unnest(
+        ${arrayOf(
+          round.map((r) => r.index),
+          'int',
+        )},
+        ${column('uuid', (p) => p.userId)}, ${column('uuid', (p) => p.songId)},
+        ${column('text', (p) => p.event)}, ${column('int', (p) => p.positionMs)},
+        ${column('timestamptz', (p) => p.at.toISOString())},
+        ${column('bool', (p) => p.scope.seesAll)}, ${column('uuid', (p) => p.scope.ownArtistId)}
+      ) as i(index, user_id, song_id, event, position_ms, played_at, sees_all, own_artist_id)
+      join ${songs} on songs.id = i.song_id
+      where ${songInRowScope(sql`i.sees_all`, sql`i.own_artist_id`)}
     ), logged as (
       insert into ${playEvents} (user_id, song_id, event, position_ms, played_at)
-      select ${input.userId}::uuid, id, ${input.event}::text, ${input.positionMs}::int, ${at}::timestamptz from song
+      select user_id, song_id, event, position_ms, played_at from input order by index
     ), counted as (
       insert into ${playCountGuards} (user_id, song_id, counted_at)
-      select ${input.userId}::uuid, id, ${at}::timestamptz from song where ${input.event}::text = 'play'
+      select user_id, song_id, played_at from input where event = 'play' order by user_id, song_id
       on conflict (user_id, song_id) do update set counted_at = excluded.counted_at
         where ${playCountGuards}.counted_at <= excluded.counted_at - make_interval(secs => ${COUNT_INTERVAL_SEC})
-      returning song_id
+      returning user_id, song_id
     ), signalled as (
       insert into ${listenerSignals} (user_id, song_id, completes, skips, last_completed_at)
-      select ${input.userId}::uuid, id, ${completes}::int, ${skips}::int,
-        ${completes ? at : null}::timestamptz from song where ${input.event}::text <> 'play'
+      select user_id, song_id, (event = 'complete')::int, (event = 'skip')::int,
+        case when event = 'complete' then played_at end
+      from input where event <> 'play' order by user_id, song_id
       on conflict (user_id, song_id) do update set
         completes = ${listenerSignals}.completes + excluded.completes,
         skips = ${listenerSignals}.skips + excluded.skips,
         last_completed_at = greatest(${listenerSignals}.last_completed_at, excluded.last_completed_at)
     )
-    select exists (select 1 from counted) as counted from song`,
+    select input.index, counted.song_id is not null as counted
+    from input left join counted using (user_id, song_id)`,
   );
-  return row ?? null;
 }
 
 /** Counted plays of one song in one hour, as the aggregator hands them over. */

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
+import { batched } from '../../platform/batch.js';
 import type { Cache } from '../../platform/cache.js';
 import { type Db, withTx } from '../../platform/db.js';
 import { NotFoundError, ValidationError } from '../../platform/errors.js';
@@ -9,6 +10,7 @@ import {
   getVisibleAlbums,
   getVisibleSongs,
   type SongView,
+  songScopeOf,
   songVisibleTo,
 } from '../catalog/index.js';
 import type { Exclusions, FeedPosition, SongFeatures, TrendingWindow } from './discovery.repo.js';
@@ -157,6 +159,11 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     log: deps.log,
     invalidateAlbums: (albumIds) => catalog.invalidateAlbum(...albumIds),
   });
+  /** Concurrent plays share one statement (see `batched`); each request still waits for its own. */
+  const recordPlay = batched((inputs: readonly repo.PlayInput[]) => repo.recordPlays(db, inputs), {
+    onBatchFailure: (error, size) =>
+      deps.log.warn({ err: error, size }, 'a batch of plays failed; recording them one at a time'),
+  });
   for (const type of CATALOG_EVENTS) deps.events?.subscribe(type, () => cache.invalidate(STATS_TAG));
 
   /** Song views by id, for the ids `caller` may open. */
@@ -261,13 +268,13 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
       input: { event: PlayEvent; positionMs?: number },
     ): Promise<void> {
       const at = clock();
-      const result = await repo.recordPlay(db, {
+      const result = await recordPlay({
         userId: caller.id,
         songId,
         event: input.event,
         positionMs: input.positionMs ?? null,
         at,
-        songVisible: songVisibleTo(caller),
+        scope: songScopeOf(caller),
       });
       if (!result) throw songNotFound();
       if (result.counted) counter.add(songId, truncHour(at.getTime()));

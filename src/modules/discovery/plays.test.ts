@@ -153,6 +153,35 @@ describe('POST /songs/:id/plays', () => {
     for (const song of songs) expect(playsIn(day, song.id)).toBe(8);
   });
 
+  it('answers each event of a concurrent burst as if it came alone (plays share statements)', async () => {
+    const user = await register(t.app);
+    const { song: open } = await newSong();
+    const { song: hidden } = await newSong({ isPublic: false });
+    const unknown = '0190f5f3-0000-7000-8000-000000000001';
+    const burst: [Session, string, string, number][] = [
+      [user, open.id, 'play', 202],
+      [user, open.id, 'complete', 202],
+      [user, open.id, 'play', 202],
+      [user, hidden.id, 'play', 404],
+      [admin, hidden.id, 'play', 202],
+      [user, open.id, 'skip', 202],
+      [user, unknown, 'play', 404],
+      [admin, hidden.id, 'play', 202],
+      [user, open.id, 'play', 202],
+    ];
+    const answers = await Promise.all(burst.map(([who, songId, event]) => play(who, songId, { event })));
+    expect(answers.map((res) => res.status)).toEqual(burst.map(([, , , status]) => status));
+    expect(answers[3]!.body.code).toBe('SONG_NOT_FOUND');
+    // The abuse bound holds inside one burst: one counted play per user and song.
+    expect(await playCount(open.id)).toBe(1);
+    expect(await playCount(hidden.id)).toBe(1);
+    // Every accepted play is in the history (recently played lists play events), nothing else.
+    const history = await call(t.app, 'GET', '/api/v1/me/recently-played?limit=50', { session: user });
+    expect(history.body.items.map((i: { song: { id: string } }) => i.song.id)).toEqual(
+      Array(3).fill(open.id),
+    );
+  });
+
   it('shows counted plays within about a second without an explicit flush', async () => {
     const user = await register(t.app);
     const { song } = await newSong();
