@@ -6,12 +6,13 @@
  *   npx tsx bench/plays.ts                 # embedded PGlite (in memory)
  *   DATABASE_URL=postgres://... npx tsx bench/plays.ts   # a scratch database on that server
  * Options (env): PLAYS (1000000), SONGS (10000), USERS (20000), SECONDS (10), CONNECTIONS (32).
- * The load generator runs in this process, so the ingestion figure is a lower bound.
+ * The load generator (bench/plays-load.ts) runs in a process of its own on the same 2 cores.
  */
+
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
@@ -26,6 +27,7 @@ import {
   migrateDatabase,
   openPglite,
 } from '../src/platform/db.js';
+import type { LoadJob, LoadResult } from './plays-load.js';
 
 const env = process.env;
 const PLAYS = Number(env.PLAYS ?? 1_000_000);
@@ -39,14 +41,6 @@ const ARTISTS = Math.ceil(ALBUMS / 2);
 /** Accounts that sign in and drive the HTTP part; they get bulk history like everyone else. */
 const DRIVERS = 50;
 const LATENCY_SAMPLES = 300;
-
-/** The part of autocannon's result this bench reads. */
-interface AutocannonResult {
-  requests: { total: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-  errors: number;
-}
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(1);
@@ -72,6 +66,19 @@ async function openScratch(): Promise<{ database: Database; url?: string; drop: 
 }
 
 const run = (db: Executor, statement: string) => db.execute(sql.raw(statement));
+
+/** Runs one load job in a forked process (bench/plays-load.ts), so it has its own event loop. */
+function drive(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL('./plays-load.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+    child.once('message', (result) => resolve(result as LoadResult));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
+    });
+    child.send(job);
+  });
+}
 
 const DISCOVERY_TABLES = [
   'play_events',
@@ -301,34 +308,20 @@ async function main(): Promise<void> {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const load = async (setup: () => { method: string; path: string; body?: string }) => {
-      const result = (await autocannon({
+    const load = async (kind: LoadJob['kind']) => {
+      const result = await drive({
         url: `http://127.0.0.1:${port}`,
         connections: CONNECTIONS,
-        duration: SECONDS,
-        requests: [
-          {
-            setupRequest: (request) => ({
-              ...request,
-              ...setup(),
-              headers: { authorization: `Bearer ${pick(drivers).token}`, 'content-type': 'application/json' },
-            }),
-          },
-        ],
-      })) as unknown as AutocannonResult;
+        seconds: SECONDS,
+        tokens: drivers.map((d) => d.token),
+        kind,
+        songIds,
+      });
       return { ...result, rate: Math.round(result.requests.total / SECONDS) };
     };
-    const ingestion = await load(() => {
-      const fate = Math.random();
-      const event = fate < 0.7 ? 'play' : fate < 0.9 ? 'complete' : 'skip';
-      return {
-        method: 'POST',
-        path: `/api/v1/songs/${pick(songIds, 3)}/plays`,
-        body: JSON.stringify({ event, positionMs: 1000 }),
-      };
-    });
+    const ingestion = await load('plays');
     // The floor every signed-in request pays (auth, session lookup, hooks): for comparison.
-    const floor = await load(() => ({ method: 'GET', path: '/api/v1/me' }));
+    const floor = await load('me');
 
     const trending: Record<string, { median: number; p99: number }> = {};
     for (const w of ['24h', '7d', '30d']) {
