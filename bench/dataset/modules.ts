@@ -203,6 +203,10 @@ const discoveryRows: ModuleRows = {
     `update albums a set play_count = p.n
      from (select album_id, sum(play_count) as n from songs group by album_id) p
      where p.album_id = a.id`,
+    `update albums a set recent_play_count = p.n
+     from (select s.album_id, sum(t.plays_30d)::int as n from song_trending t join songs s on s.id = t.song_id
+       group by s.album_id) p
+     where p.album_id = a.id`,
   ],
 };
 
@@ -210,11 +214,11 @@ const discoveryRows: ModuleRows = {
 export const MODULE_ROWS: ModuleRows[] = [catalogRows, identityRows, libraryFollowingRows, discoveryRows];
 
 /**
- * Popularity depends on every module's counters (followers, plays), so it is derived last, with
- * the catalog repository's formula (`popularityOf` in catalog.repo.ts): logarithmic in
- * followers plus a tenth of plays, capped at 100.
+ * Popularity depends on every module's counters (followers, recent plays), so it is derived
+ * last, with the catalog repository's formula (`popularityOf` in catalog.repo.ts): logarithmic
+ * in followers plus a tenth of the last 30 days' plays, capped at 100.
  */
 export const FINAL_COUNTERS = [
   `update albums set popularity =
-     least(100, floor(12 * ln(1 + greatest(0, follower_count) + greatest(0, play_count) / 10.0)))::int`,
+     least(100, floor(12 * ln(1 + greatest(0, follower_count) + greatest(0, recent_play_count) / 10.0)))::int`,
 ];

@@ -411,11 +411,12 @@ export async function refreshAlbumSongStats(tx: Executor, albumId: string): Prom
 }
 
 /**
- * 0..100 from followers and plays, logarithmic so a few early fans move it and a hit does not
- * saturate it at once; kept as a column so sorting by it is an index scan.
+ * 0..100 from followers and recent plays (the last 30 days), logarithmic so a few early fans
+ * move it and a hit does not saturate it at once; kept as a column so sorting by it is an
+ * index scan.
  */
-const popularityOf = (followers: SQL, plays: SQL) =>
-  sql`least(100, floor(12 * ln(1 + greatest(0, ${followers}) + greatest(0, ${plays}) / 10.0)))::int`;
+const popularityOf = (followers: SQL, recentPlays: SQL) =>
+  sql`least(100, floor(12 * ln(1 + greatest(0, ${followers}) + greatest(0, ${recentPlays}) / 10.0)))::int`;
 
 /** Album follower counter (and popularity); the following module calls it in its transaction. */
 export async function incrementAlbumFollowers(tx: Executor, albumId: string, delta: number): Promise<void> {
@@ -423,9 +424,15 @@ export async function incrementAlbumFollowers(tx: Executor, albumId: string, del
     .update(albums)
     .set({
       followerCount: sql`greatest(0, ${albums.followerCount} + ${delta})`,
-      popularity: popularityOf(sql`${albums.followerCount} + ${delta}`, sql`${albums.playCount}`),
+      popularity: popularityOf(sql`${albums.followerCount} + ${delta}`, sql`${albums.recentPlayCount}`),
     })
     .where(eq(albums.id, albumId));
+}
+
+/** Counted plays of one song to add: in all, and those inside the last 30 days. */
+export interface SongPlays {
+  plays: number;
+  recentPlays: number;
 }
 
 /**
@@ -435,23 +442,46 @@ export async function incrementAlbumFollowers(tx: Executor, albumId: string, del
  * songs), so a batch and an album edit wait for each other instead of deadlocking. Songs
  * deleted meanwhile are skipped.
  */
-export async function addSongPlays(tx: Executor, counts: ReadonlyMap<string, number>): Promise<string[]> {
+export async function addSongPlays(tx: Executor, counts: ReadonlyMap<string, SongPlays>): Promise<string[]> {
   if (!counts.size) return [];
-  const songIds = sql`${`{${[...counts.keys()].join(',')}}`}::uuid[]`;
-  const batch = sql`unnest(${songIds}, ${`{${[...counts.values()].join(',')}}`}::bigint[]) as c(song_id, plays)`;
+  const entries = [...counts];
+  const songIds = sql`${`{${entries.map(([id]) => id).join(',')}}`}::uuid[]`;
+  const batch = sql`unnest(${songIds},
+      ${`{${entries.map(([, c]) => c.plays).join(',')}}`}::bigint[],
+      ${`{${entries.map(([, c]) => c.recentPlays).join(',')}}`}::int[]) as c(song_id, plays, recent_plays)`;
   await tx.execute(sql`select id from ${albums}
     where id in (select album_id from ${songs} where id = any(${songIds})) order by id for no key update`);
   const touched = (await tx.execute(sql`update ${albums} set
       play_count = ${albums.playCount} + t.plays,
-      popularity = ${popularityOf(sql`${albums.followerCount}`, sql`${albums.playCount} + t.plays`)}
-    from (select s.album_id, sum(c.plays) as plays from ${batch} join ${songs} s on s.id = c.song_id
-      group by s.album_id) t
+      recent_play_count = ${albums.recentPlayCount} + t.recent_plays,
+      popularity = ${popularityOf(sql`${albums.followerCount}`, sql`${albums.recentPlayCount} + t.recent_plays`)}
+    from (select s.album_id, sum(c.plays) as plays, sum(c.recent_plays)::int as recent_plays
+      from ${batch} join ${songs} s on s.id = c.song_id group by s.album_id) t
     where ${albums.id} = t.album_id
     returning ${albums.id} as id`)) as unknown as { rows: { id: string }[] };
   await tx.execute(sql`select id from ${songs} where id = any(${songIds}) order by id for no key update`);
   await tx.execute(sql`update ${songs} set play_count = ${songs.playCount} + c.plays
     from ${batch} where ${songs.id} = c.song_id`);
   return touched.rows.map((r) => r.id);
+}
+
+/**
+ * Sets every album's recent plays (and popularity) to `totals`, a query yielding
+ * `(album_id, plays)` for the albums with plays in the last 30 days; the others get 0. Only
+ * albums whose number changes are written, in id order. Returns those albums.
+ */
+export async function setAlbumRecentPlays(tx: Executor, totals: SQL): Promise<string[]> {
+  const result = (await tx.execute(sql`with target as (
+      select a.id, coalesce(t.plays, 0)::int as plays
+      from ${albums} a left join (${totals}) t(album_id, plays) on t.album_id = a.id
+      where a.recent_play_count is distinct from coalesce(t.plays, 0)
+      order by a.id for no key update of a
+    )
+    update ${albums} set recent_play_count = target.plays,
+      popularity = ${popularityOf(sql`${albums.followerCount}`, sql`target.plays`)}
+    from target where ${albums.id} = target.id
+    returning ${albums.id} as id`)) as unknown as { rows: { id: string }[] };
+  return result.rows.map((r) => r.id);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,6 +83,12 @@ export const albums = pgTable(
     durationMs: bigint('duration_ms', { mode: 'number' }).notNull().default(0),
     followerCount: integer('follower_count').notNull().default(0),
     playCount: bigint('play_count', { mode: 'number' }).notNull().default(0),
+    /**
+     * Counted plays of its songs in the last 30 days (the sum of their 30d trending totals):
+     * with followers, what popularity is made of. Discovery raises it as plays are counted and
+     * sets it again from the totals whenever the 30-day window moves on (hourly).
+     */
+    recentPlayCount: integer('recent_play_count').notNull().default(0),
     popularity: integer('popularity').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

@@ -12,6 +12,8 @@ export {
   artistExists,
   incrementAlbumFollowers,
   incrementArtistFollowers,
+  type SongPlays,
+  setAlbumRecentPlays,
   songInRowScope,
 } from './catalog.repo.js';
 

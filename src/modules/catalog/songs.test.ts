@@ -206,8 +206,8 @@ describe('browsing songs', () => {
     await addSongPlays(
       t.database.db,
       new Map([
-        [made[2]!.id, 12],
-        [made[3]!.id, 4],
+        [made[2]!.id, { plays: 12, recentPlays: 12 }],
+        [made[3]!.id, { plays: 4, recentPlays: 4 }],
       ]),
     );
     made = await Promise.all(made.map(async (s) => (await get(`/api/v1/songs/${s.id}`)).body));

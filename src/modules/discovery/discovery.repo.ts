@@ -231,6 +231,11 @@ export async function rollWindow(
     .onConflictDoUpdate({ target: trendingRolls.window, set: { rolledUntil: until } });
 }
 
+/** Per album, the 30-day plays of its songs (albums without any are left out). */
+export const albumRecentPlays = (): SQL => sql`select s.album_id, sum(t.plays_30d)::int
+  from ${songTrending} t join ${songs} s on s.id = t.song_id
+  where t.plays_30d > 0 group by s.album_id`;
+
 /** Buckets older than the longest window are no longer in any total. */
 export async function pruneBuckets(tx: Executor, before: Date): Promise<void> {
   await tx.delete(songPlayBuckets).where(lt(songPlayBuckets.hour, before));

@@ -10,6 +10,7 @@ import {
   getVisibleAlbums,
   getVisibleSongs,
   type SongView,
+  setAlbumRecentPlays,
   songScopeOf,
   songVisibleTo,
 } from '../catalog/index.js';
@@ -18,6 +19,9 @@ import * as repo from './discovery.repo.js';
 import type { Reason } from './discovery.schemas.js';
 import type { PlayEvent } from './discovery.tables.js';
 import { createPlayCounter } from './play-counter.js';
+
+/** How often a process checks whether the trending windows (and popularity) must roll. */
+const ROLL_CHECK_MS = 60_000;
 
 /** The time source; tests pass a settable one so windows and the 30 s bound need no sleeping. */
 export type Clock = () => Date;
@@ -175,8 +179,10 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
   let rolledHour: number | undefined;
 
   /**
-   * Subtracts the hour buckets that have left each window since the last roll. Runs lazily
-   * before trending is read, at most once an hour per process; nodes serialise on a lock.
+   * Subtracts the hour buckets that have left each window since the last roll, then sets the
+   * albums' recent plays (and popularity) again from the 30-day totals. Runs before trending
+   * is read and on a timer, so popularity falls as plays age even when nobody reads charts; at
+   * most once an hour per process, and nodes serialise on a lock (the first one does the work).
    */
   async function rollTrending(now: Date): Promise<void> {
     const hour = truncHour(now.getTime());
@@ -185,19 +191,35 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
       (rolled.get(window)?.getTime() ?? Number.NEGATIVE_INFINITY) >= windowStart(window, hour).getTime();
     const rolled = await repo.rolledUntil(db);
     if (!repo.TRENDING_WINDOWS.every((w) => isRolled(rolled, w))) {
-      await withTx(db, async (tx) => {
+      const monthRolled = await withTx(db, async (tx) => {
         await repo.lockTrendingRoll(tx);
         const current = await repo.rolledUntil(tx);
-        for (const window of repo.TRENDING_WINDOWS) {
-          if (!isRolled(current, window)) {
-            await repo.rollWindow(tx, window, current.get(window), windowStart(window, hour));
-          }
+        const due = repo.TRENDING_WINDOWS.filter((window) => !isRolled(current, window));
+        for (const window of due) {
+          await repo.rollWindow(tx, window, current.get(window), windowStart(window, hour));
         }
         await repo.pruneBuckets(tx, windowStart('30d', hour));
+        return due.includes('30d');
       });
+      // A transaction of its own: albums are locked after song totals nowhere else (a song's
+      // deletion locks its album, then its totals), so one transaction could deadlock.
+      if (monthRolled) {
+        const albumIds = await withTx(db, async (tx) => {
+          await repo.lockTrendingRoll(tx);
+          return setAlbumRecentPlays(tx, repo.albumRecentPlays());
+        });
+        await catalog.invalidateAlbum(...albumIds);
+      }
     }
     rolledHour = hour;
   }
+  const rollTimer = setInterval(
+    () =>
+      rollTrending(clock()).catch((error: unknown) =>
+        deps.log.error({ err: error }, 'rolling the trending windows failed'),
+      ),
+    ROLL_CHECK_MS,
+  ).unref();
 
   /** Fills scored candidates up to `limit` with trending, then popular songs. */
   async function withFallback(
@@ -284,7 +306,10 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     flushPlays: counter.flush,
 
     /** Applies what is pending and stops the flush timer (on shutdown). */
-    close: counter.close,
+    async close(): Promise<void> {
+      clearInterval(rollTimer);
+      await counter.close();
+    },
 
     async recentlyPlayed(
       caller: AuthUser,

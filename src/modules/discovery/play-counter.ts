@@ -57,7 +57,6 @@ export function createPlayCounter(options: PlayCounterOptions) {
   }
 
   async function apply(batch: Map<string, Pending>): Promise<void> {
-    const counts = new Map([...batch].map(([songId, p]) => [songId, p.plays]));
     const hourly = [...batch].flatMap(([songId, p]) =>
       [...p.byHour].map(([hour, plays]) => ({ hour: new Date(hour), songId, plays })),
     );
@@ -65,6 +64,16 @@ export function createPlayCounter(options: PlayCounterOptions) {
     try {
       albumIds = await withTx(db, async (tx) => {
         await repo.lockTrendingShared(tx);
+        // Recent plays are those the 30-day trending total takes (an hour it has rolled past
+        // is out), so an album's recent plays stay the sum of its songs' 30-day totals.
+        const rolled = (await repo.rolledUntil(tx)).get('30d')?.getTime() ?? Number.NEGATIVE_INFINITY;
+        const counts = new Map(
+          [...batch].map(([songId, p]) => {
+            let recentPlays = 0;
+            for (const [hour, plays] of p.byHour) if (hour >= rolled) recentPlays += plays;
+            return [songId, { plays: p.plays, recentPlays }];
+          }),
+        );
         const touched = await addSongPlays(tx, counts);
         await repo.addTrendingPlays(tx, hourly);
         return touched;
