@@ -1,39 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeAlbum, makeSong } from '../../../test/factories.js';
+import { describe, expect, it } from 'vitest';
 import {
-  buildTestApp,
-  call,
-  createAdmin,
-  register,
-  type Session,
-  type TestApp,
-} from '../../../test/helpers.js';
-import type { AuthUser } from '../../platform/auth.js';
-import { createCatalogService } from '../catalog/index.js';
-import { createDiscoveryService, type DiscoveryService } from './index.js';
+  admin,
+  playAt,
+  setNow,
+  t,
+  timed,
+  useAppWithTimedDiscovery,
+} from '../../../test/discovery-context.js';
+import { makeAlbum, makeSong } from '../../../test/factories.js';
+import { call, register, type Session } from '../../../test/helpers.js';
 
-let t: TestApp;
-let admin: Session;
-/** A discovery service on the app's database whose clock the tests set. */
-let at: Date;
-let timed: DiscoveryService;
-
-beforeAll(async () => {
-  t = await buildTestApp();
-  admin = await createAdmin(t.app);
-  const { cache } = t.app.services;
-  timed = createDiscoveryService({
-    db: t.database.db,
-    cache,
-    clock: () => at,
-    catalog: createCatalogService({ db: t.database.db, cache }),
-    log: t.app.log,
-  });
-});
-afterAll(async () => {
-  await timed.close();
-  await t.close();
-});
+useAppWithTimedDiscovery();
 
 const HOUR = 3_600_000;
 const ago = (ms: number) => new Date(Date.now() - ms);
@@ -43,26 +20,8 @@ async function newSong(overrides: Record<string, unknown> = {}) {
   return { album, song: await makeSong(t.app, admin, album.id) };
 }
 
-const asCaller = (session: Session): AuthUser => ({
-  id: session.user.id,
-  role: 'user',
-  artistId: null,
-  sessionId: '',
-});
-
 const play = (session: Session, songId: string, body: unknown = { event: 'play' }) =>
   call(t.app, 'POST', `/api/v1/songs/${songId}/plays`, { session, body });
-
-/** Records an event through the service as if it happened at `when`. */
-async function playAt(
-  when: Date,
-  session: Session,
-  songId: string,
-  event: 'play' | 'complete' | 'skip' = 'play',
-) {
-  at = when;
-  await timed.recordPlay(asCaller(session), songId, { event });
-}
 
 /** Counters follow plays within a flush interval; reads that assert them flush first. */
 const flushPlays = () => Promise.all([t.app.services.discovery.flushPlays(), timed.flushPlays()]);
@@ -258,7 +217,7 @@ describe('GET /songs/trending', () => {
     await playAt(ago(22 * HOUR + 30 * 60_000), user, song.id);
     expect(playsIn(await trending('24h'), song.id)).toBe(1);
     // Two hours later the play is 24.5 hours old: out of 24h, still in 7d.
-    at = new Date(Date.now() + 2 * HOUR);
+    setNow(Date.now() + 2 * HOUR);
     const later = (await timed.trending({ window: '24h', limit: 100 })).items;
     expect(playsIn(later, song.id)).toBe(0);
     expect(playsIn((await timed.trending({ window: '7d', limit: 100 })).items, song.id)).toBe(1);

@@ -1,39 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeAlbum, makeSong } from '../../../test/factories.js';
+import { describe, expect, it } from 'vitest';
 import {
-  buildTestApp,
-  call,
-  createAdmin,
-  register,
-  type Session,
-  type TestApp,
-} from '../../../test/helpers.js';
-import { createCatalogService } from '../catalog/index.js';
-import { createDiscoveryService, type DiscoveryService } from './index.js';
+  admin,
+  playAt,
+  setNow,
+  t,
+  timed,
+  useAppWithTimedDiscovery,
+} from '../../../test/discovery-context.js';
+import { makeAlbum, makeSong } from '../../../test/factories.js';
+import { call, register, type Session } from '../../../test/helpers.js';
 
-// A database of its own: this file moves the trending windows weeks into the future.
-let t: TestApp;
-let admin: Session;
-let at: Date;
-/** A discovery service on the app's database whose clock the tests set. */
-let timed: DiscoveryService;
-
-beforeAll(async () => {
-  t = await buildTestApp();
-  admin = await createAdmin(t.app);
-  const { cache } = t.app.services;
-  timed = createDiscoveryService({
-    db: t.database.db,
-    cache,
-    clock: () => at,
-    catalog: createCatalogService({ db: t.database.db, cache }),
-    log: t.app.log,
-  });
-});
-afterAll(async () => {
-  await timed.close();
-  await t.close();
-});
+// A database of its own (as every test file): this file moves the windows weeks ahead.
+useAppWithTimedDiscovery();
 
 const DAY = 86_400_000;
 const NOW = Date.now();
@@ -44,18 +22,13 @@ const popularity = (followers: number, recentPlays: number) =>
 
 /** Each listener plays the song once, as if at `when`. */
 async function playsAt(when: number, listeners: Session[], songId: string) {
-  at = new Date(when);
-  for (const listener of listeners) {
-    await timed.recordPlay({ id: listener.user.id, role: 'user', artistId: null, sessionId: '' }, songId, {
-      event: 'play',
-    });
-  }
+  for (const listener of listeners) await playAt(when, listener, songId);
   await timed.flushPlays();
 }
 
 /** Rolls the windows to `when`, as the timer or a trending read there would. */
 async function rollTo(when: number) {
-  at = new Date(when);
+  setNow(when);
   await timed.trending({ window: '24h', limit: 1 });
 }
 
