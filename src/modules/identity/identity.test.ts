@@ -6,6 +6,7 @@ import {
   createAdmin,
   login,
   register,
+  type Session,
   TEST_JWT_SECRET,
   type TestApp,
   uniqueEmail,
@@ -27,6 +28,23 @@ function forge(claims: Record<string, unknown>, options: { secret?: string; expi
     .setIssuedAt()
     .setExpirationTime(options.expiresIn ?? '15m')
     .sign(new TextEncoder().encode(options.secret ?? TEST_JWT_SECRET));
+}
+
+/** The claims of a JWT, unverified. */
+const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+
+/** The session's access token signed again with the right key, expiring at `exp` (s) or never. */
+function reissue(session: Session, exp: number | null) {
+  const { sid, sub } = claimsOf(session.accessToken);
+  const token = new SignJWT({ sid, role: 'user', typ: 'access' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuer('backbeat')
+    .setAudience('backbeat-api')
+    .setIssuedAt(Math.floor(Date.now() / 1000) - 3600);
+  return (exp === null ? token : token.setExpirationTime(exp)).sign(
+    new TextEncoder().encode(TEST_JWT_SECRET),
+  );
 }
 
 describe('registration', () => {
@@ -139,7 +157,7 @@ describe('access tokens', () => {
 
   it('rejects alg: none', async () => {
     const s = await register(t.app);
-    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    const payload = claimsOf(s.accessToken);
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(
       JSON.stringify({ ...payload, role: 'admin' }),
     ).toString('base64url')}.`;
@@ -149,7 +167,7 @@ describe('access tokens', () => {
 
   it('rejects a token signed with another key', async () => {
     const s = await register(t.app);
-    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    const payload = claimsOf(s.accessToken);
     const token = await forge(
       { ...payload, exp: undefined, iat: undefined },
       { secret: 'another-secret-another-secret-1234' },
@@ -159,16 +177,7 @@ describe('access tokens', () => {
   });
 
   it('rejects an expired token with TOKEN_EXPIRED', async () => {
-    const s = await register(t.app);
-    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
-    const expired = await new SignJWT({ sid: payload.sid, role: 'user', typ: 'access' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(payload.sub)
-      .setIssuer('backbeat')
-      .setAudience('backbeat-api')
-      .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
-      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const expired = await reissue(await register(t.app), Math.floor(Date.now() / 1000) - 60);
     const res = await call(t.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${expired}` } });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('TOKEN_EXPIRED');
@@ -178,7 +187,7 @@ describe('access tokens', () => {
     const short = await buildTestApp({ ACCESS_TOKEN_TTL: '1s' });
     try {
       const s = await register(short.app);
-      const { exp } = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+      const { exp } = claimsOf(s.accessToken);
       const me = () =>
         call(short.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${s.accessToken}` } });
       expect((await me()).status).toBe(200);
@@ -193,14 +202,7 @@ describe('access tokens', () => {
   });
 
   it('rejects a token without an expiry, even signed with the right key', async () => {
-    const s = await register(t.app);
-    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
-    const forever = await new SignJWT({ sid: payload.sid, role: 'user', typ: 'access' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(payload.sub)
-      .setIssuer('backbeat')
-      .setAudience('backbeat-api')
-      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const forever = await reissue(await register(t.app), null);
     const res = await call(t.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${forever}` } });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('INVALID_TOKEN');
@@ -223,7 +225,7 @@ describe('access tokens', () => {
 
   it('rejects a token whose claims say admin when the database says user', async () => {
     const s = await register(t.app);
-    const payload = JSON.parse(Buffer.from(s.accessToken.split('.')[1]!, 'base64url').toString());
+    const payload = claimsOf(s.accessToken);
     // Even correctly signed, a stale role claim grants nothing: the role is read from the database.
     const token = await new SignJWT({ sid: payload.sid, role: 'admin', typ: 'access' })
       .setProtectedHeader({ alg: 'HS256' })
