@@ -71,7 +71,11 @@ const albumFields = {
   songCount: Type.Integer(),
   durationMs: Type.Integer(),
   followerCount: Type.Integer(),
-  popularity: Type.Integer({ minimum: 0, maximum: 100 }),
+  popularity: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    description: 'From followers and the plays of the last 30 days; falls again as plays age',
+  }),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 };
