@@ -57,6 +57,12 @@ export interface PlayInput {
   scope: SongScope;
 }
 
+/** An event of a batch and its place in it. */
+interface Entry {
+  index: number;
+  input: PlayInput;
+}
+
 /**
  * Records a batch of listening events in one statement: the history rows, then for each event
  * either the play guard (a conditional upsert that lets one `play` per user and song count per
@@ -72,7 +78,7 @@ export async function recordPlays(
   db: Db,
   inputs: readonly PlayInput[],
 ): Promise<({ counted: boolean } | null)[]> {
-  const rounds: { index: number; input: PlayInput }[][] = [];
+  const rounds: Entry[][] = [];
   const seen = new Map<string, number>();
   inputs.forEach((input, index) => {
     const key = `${input.userId}/${input.songId}`;
@@ -82,7 +88,7 @@ export async function recordPlays(
     rounds[round]!.push({ index, input });
   });
   const results = new Array<{ counted: boolean } | null>(inputs.length).fill(null);
-  const record = async (tx: Executor, round: { index: number; input: PlayInput }[]) => {
+  const record = async (tx: Executor, round: Entry[]) => {
     for (const row of await recordRound(tx, round)) results[row.index] = { counted: row.counted };
   };
   if (rounds.length === 1) await record(db, rounds[0]!);
@@ -94,24 +100,19 @@ export async function recordPlays(
 }
 
 /** One round of `recordPlays`: no user and song twice. Returns the rows whose song was found. */
-function recordRound(db: Executor, round: { index: number; input: PlayInput }[]) {
-  const column = (type: ArrayType, pick: (input: PlayInput) => string | number | boolean | null) =>
-    arrayOf(
-      round.map((r) => pick(r.input)),
-      type,
-    );
+function recordRound(db: Executor, round: Entry[]) {
+  const column = (type: ArrayType, pick: (entry: Entry) => string | number | boolean | null) =>
+    arrayOf(round.map(pick), type);
   return rowsOf<{ index: number; counted: boolean }>(
     db,
     sql`with input as (
       select i.* from unnest(
-        ${arrayOf(
-          round.map((r) => r.index),
-          'int',
-        )},
-        ${column('uuid', (p) => p.userId)}, ${column('uuid', (p) => p.songId)},
-        ${column('text', (p) => p.event)}, ${column('int', (p) => p.positionMs)},
-        ${column('timestamptz', (p) => p.at.toISOString())},
-        ${column('bool', (p) => p.scope.seesAll)}, ${column('uuid', (p) => p.scope.ownArtistId)}
+        ${column('int', (r) => r.index)},
+        ${column('uuid', (r) => r.input.userId)}, ${column('uuid', (r) => r.input.songId)},
+        ${column('text', (r) => r.input.event)}, ${column('int', (r) => r.input.positionMs)},
+        ${column('timestamptz', (r) => r.input.at.toISOString())},
+        ${column('bool', (r) => r.input.scope.seesAll)},
+        ${column('uuid', (r) => r.input.scope.ownArtistId)}
       ) as i(index, user_id, song_id, event, position_ms, played_at, sees_all, own_artist_id)
       join ${songs} on songs.id = i.song_id
       where ${songInRowScope(sql`i.sees_all`, sql`i.own_artist_id`)}
