@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { admin, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeSong } from '../../../test/factories.js';
-import {
-  buildTestApp,
-  call,
-  createAdmin,
-  register,
-  type Session,
-  type TestApp,
-} from '../../../test/helpers.js';
+import { call, register, type Session } from '../../../test/helpers.js';
 
-let t: TestApp;
-let admin: Session;
+useAppWithAdminAndUser();
 
 interface Item {
   score: number;
@@ -25,8 +18,6 @@ interface Item {
 const s: Record<string, { id: string }> = {};
 let rockArtist: { id: string };
 beforeAll(async () => {
-  t = await buildTestApp();
-  admin = await createAdmin(t.app);
   rockArtist = await makeArtist(t.app, admin);
   const rock1 = await makeAlbum(t.app, admin, { artistId: rockArtist.id, genre: 'Rock', releaseYear: 1995 });
   const rock2 = await makeAlbum(t.app, admin, { genre: 'rock', releaseYear: 1996 });
@@ -46,7 +37,6 @@ beforeAll(async () => {
     s[name] = await makeSong(t.app, admin, album.id);
   }
 });
-afterAll(() => t.close());
 
 const event = (session: Session, song: string, kind: 'play' | 'complete' | 'skip') =>
   call(t.app, 'POST', `/api/v1/songs/${s[song]!.id}/plays`, { session, body: { event: kind } });

@@ -1,17 +1,10 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { admin, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeSong, unique } from '../../../test/factories.js';
-import {
-  buildTestApp,
-  call,
-  createAdmin,
-  register,
-  type Session,
-  type TestApp,
-} from '../../../test/helpers.js';
+import { call, register, type Session } from '../../../test/helpers.js';
 
-let t: TestApp;
-let admin: Session;
+useAppWithAdminAndUser();
 let alice: Session;
 let bob: Session;
 /** Five listed songs A..E of one album, 1..5 minutes long. */
@@ -19,8 +12,6 @@ let letters: Record<'A' | 'B' | 'C' | 'D' | 'E', { id: string; title: string; du
 const byTitle = new Map<string, string>();
 
 beforeAll(async () => {
-  t = await buildTestApp();
-  admin = await createAdmin(t.app);
   alice = await register(t.app, { displayName: 'Alice' });
   bob = await register(t.app, { displayName: 'Bob' });
   const album = await makeAlbum(t.app, admin);
@@ -33,10 +24,6 @@ beforeAll(async () => {
     byTitle.set(made[letter]!.id, letter);
   }
   letters = made as typeof letters;
-});
-
-afterAll(async () => {
-  await t?.close();
 });
 
 const api = (path: string) => `/api/v1${path}`;
