@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
-import { IdParams, pageOf, problems, setReadCaching, toPage } from '../../platform/http.js';
+import { IdParams, pageOf, problems, replyCachedPage, setReadCaching, toPage } from '../../platform/http.js';
 import {
   AlbumDetailSchema,
   AlbumSchema,
@@ -94,13 +94,13 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
     },
     async (request, reply) => {
       const { limit = 20, offset = 0, ...query } = request.query;
-      const { items, total } = await catalog.listArtistAlbums(request.user, request.params.id, {
+      const list = await catalog.listArtistAlbums(request.user, request.params.id, {
         ...query,
         limit,
         offset,
       });
       setReadCaching(request, reply);
-      return toPage(request, items, total, limit, offset);
+      return replyCachedPage(request, reply, list, limit, offset);
     },
   );
 
@@ -171,9 +171,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
     },
     async (request, reply) => {
       const { limit = 20, offset = 0, ...query } = request.query;
-      const { items, total } = await catalog.listAlbums(request.user, { ...query, limit, offset });
+      const list = await catalog.listAlbums(request.user, { ...query, limit, offset });
       setReadCaching(request, reply);
-      return toPage(request, items, total, limit, offset);
+      return replyCachedPage(request, reply, list, limit, offset);
     },
   );
 

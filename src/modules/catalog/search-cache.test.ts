@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { admin, get, ids, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
-import { call } from '../../../test/helpers.js';
+import { call, type Session } from '../../../test/helpers.js';
 
 useAppWithAdminAndUser();
 
@@ -219,6 +219,44 @@ describe('caching', () => {
     });
     expect(after.status).toBe(200);
     expect(after.headers.etag).not.toBe(first.headers.etag);
+  });
+
+  it('serves a cached album page as the same bytes per URL, with links of that URL, until it changes', async () => {
+    const genre = unique('BytesGenre');
+    const artist = await makeArtist(t.app, admin);
+    await makeAlbum(t.app, admin, { genre, artistId: artist.id });
+    await makeAlbum(t.app, admin, { genre, artistId: artist.id });
+    const urls = [
+      `/api/v1/albums?genre=${genre}&limit=1`,
+      `/api/v1/albums?limit=1&genre=${genre}`,
+      `/api/v1/artists/${artist.id}/albums?limit=1`,
+    ];
+    const served = async (url: string, session?: Session) => {
+      const res = await t.app.inject({
+        method: 'GET',
+        url,
+        headers: session ? { authorization: `Bearer ${session.accessToken}` } : {},
+      });
+      expect(res.statusCode, url).toBe(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      return { body: res.body, etag: res.headers.etag, page: JSON.parse(res.body) };
+    };
+    for (const url of urls) {
+      const [first, second] = [await served(url), await served(url)];
+      expect(second.body, url).toBe(first.body);
+      expect(second.etag, url).toBe(first.etag);
+      expect(first.page.total).toBe(2);
+      // The link keeps this URL's own parameters (the two spellings share one cache entry).
+      expect(first.page.next, url).toBe(`${url}&offset=1`);
+    }
+    // A signed-in reader of the same list gets the same page (it holds nothing personal).
+    expect((await served(urls[0]!, user)).body).toBe((await served(urls[0]!)).body);
+
+    const before = await served(urls[0]!);
+    await makeAlbum(t.app, admin, { genre, artistId: artist.id });
+    const after = await served(urls[0]!);
+    expect(after.page.total).toBe(3);
+    expect(after.etag).not.toBe(before.etag);
   });
 
   it('marks anonymous reads public and signed-in reads private, varying on Authorization', async () => {
