@@ -87,21 +87,44 @@ interface Serialised {
 }
 
 /**
- * The pages already served from a cached list, per list object and URL. The in-process cache
- * hands out the same object until its entry is invalidated or evicted, so while it lives the page
- * for one URL is the same bytes: serialising it and hashing them for the ETag again on every
- * request was about a fifth of the CPU of a cached page. Keyed weakly, so entries go with the
- * list; a few URLs per list (they only differ in parameter order or spelling), so odd URLs
- * cannot grow it. Lists read from Redis are new objects each time and simply miss.
+ * Responses already served from cached values, per value object and URL. The in-process cache
+ * hands out the same object until its entry is invalidated or evicted, so while it lives the
+ * response for one URL is the same bytes: serialising it and hashing them for the ETag again on
+ * every request was about a fifth of the CPU of a cached album page. Keyed weakly, so entries go
+ * with the value; a few URLs per value (they differ only in parameter order or spelling), so odd
+ * URLs cannot grow it. Values read from Redis are new objects each time and simply miss.
  */
-const servedPages = new WeakMap<object, Map<string, Serialised>>();
-const URLS_PER_LIST = 8;
+const served = new WeakMap<object, Map<string, Serialised>>();
+const URLS_PER_VALUE = 8;
 
 /**
- * Answers with the page `toPage` would build from a cached `{ items, total }`, serialised once
- * per list and URL (see `servedPages`). Only for lists whose page depends on nothing but the
- * list and the URL: never for one that was built for this caller alone.
+ * Answers with `build()`, serialised once per cached `source` object and URL (see `served`).
+ * Only for responses that depend on nothing but `source` and the URL: never for one built for
+ * this caller alone.
  */
+export function replyFromCache(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  source: object,
+  build: () => unknown,
+): FastifyReply {
+  let byUrl = served.get(source);
+  let response = byUrl?.get(request.url);
+  if (!response) {
+    const body = reply.serialize(build()) as string;
+    response = { body, etag: `W/"${createHash('sha1').update(body).digest('base64')}"` };
+    if (!byUrl) served.set(source, (byUrl = new Map()));
+    if (byUrl.size < URLS_PER_VALUE) byUrl.set(request.url, response);
+  }
+  // Already serialised: sent as is; @fastify/etag keeps an ETag that is set and still answers 304.
+  return reply
+    .header('etag', response.etag)
+    .type('application/json; charset=utf-8')
+    .serializer(sentAsIs)
+    .send(response.body);
+}
+
+/** The page `toPage` builds from a cached `{ items, total }`, through `replyFromCache`. */
 export function replyCachedPage<T>(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -109,20 +132,7 @@ export function replyCachedPage<T>(
   limit: number,
   offset: number,
 ): FastifyReply {
-  let pages = servedPages.get(list);
-  let page = pages?.get(request.url);
-  if (!page) {
-    const body = reply.serialize(toPage(request, list.items, list.total, limit, offset)) as string;
-    page = { body, etag: `W/"${createHash('sha1').update(body).digest('base64')}"` };
-    if (!pages) servedPages.set(list, (pages = new Map()));
-    if (pages.size < URLS_PER_LIST) pages.set(request.url, page);
-  }
-  // Already serialised: sent as is; @fastify/etag keeps an ETag that is set and still answers 304.
-  return reply
-    .header('etag', page.etag)
-    .type('application/json; charset=utf-8')
-    .serializer(sentAsIs)
-    .send(page.body);
+  return replyFromCache(request, reply, list, () => toPage(request, list.items, list.total, limit, offset));
 }
 
 const sentAsIs = (payload: unknown) => payload as string;

@@ -1,7 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
-import { IdParams, pageOf, problems, replyCachedPage, setReadCaching, toPage } from '../../platform/http.js';
+import {
+  IdParams,
+  pageOf,
+  problems,
+  replyCachedPage,
+  replyFromCache,
+  setReadCaching,
+  toPage,
+} from '../../platform/http.js';
 import {
   AlbumDetailSchema,
   AlbumSchema,
@@ -192,7 +200,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
     async (request, reply) => {
       const album = await catalog.getAlbum(request.user, request.params.id);
       setReadCaching(request, reply);
-      return album;
+      // Signed-in callers get `followedByMe`: built for them, so serialised for them.
+      return request.user ? album : replyFromCache(request, reply, album, () => album);
     },
   );
 

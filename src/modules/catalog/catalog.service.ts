@@ -418,6 +418,14 @@ export function createCatalogService(deps: CatalogDeps) {
     return forViewer(view, isAdmin(caller));
   }
 
+  /** `forViewer` for non-admins, once per cached album (so repeat reads get the same object). */
+  const publicAlbumViews = new WeakMap<AlbumDetailView, AlbumDetailView>();
+  function publicAlbumView(album: AlbumDetailView): AlbumDetailView {
+    let view = publicAlbumViews.get(album);
+    if (!view) publicAlbumViews.set(album, (view = forViewer(album, false)));
+    return view;
+  }
+
   async function getAlbumRecord(caller: AuthUser | null, id: string): Promise<AlbumRecord> {
     const record = await cache.read({ key: `catalog:album:${id}`, tags: [albumTag(id)] }, () =>
       loadAlbumRecord(db, id),
@@ -599,9 +607,13 @@ export function createCatalogService(deps: CatalogDeps) {
     listAlbums,
 
     /** `followedByMe` is per caller, so it is added after the shared cached record is read. */
+    /**
+     * An album with its songs. For anonymous callers it is the same object for as long as the
+     * cached record lives, so the route can serve it from the bytes it sent before.
+     */
     async getAlbum(caller: AuthUser | null, id: string): Promise<AlbumDetailView> {
       const { album } = await getAlbumRecord(caller, id);
-      const view = forViewer(album, isAdmin(caller));
+      const view = isAdmin(caller) ? album : publicAlbumView(album);
       if (!caller) return view;
       return { ...view, followedByMe: (await deps.isFollowingAlbum?.(caller.id, id)) ?? false };
     },

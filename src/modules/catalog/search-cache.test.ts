@@ -221,7 +221,7 @@ describe('caching', () => {
     expect(after.headers.etag).not.toBe(first.headers.etag);
   });
 
-  it('serves a cached album page as the same bytes per URL, with links of that URL, until it changes', async () => {
+  it('serves cached album pages and details as the same bytes per URL until they change', async () => {
     const genre = unique('BytesGenre');
     const artist = await makeArtist(t.app, admin);
     await makeAlbum(t.app, admin, { genre, artistId: artist.id });
@@ -253,10 +253,23 @@ describe('caching', () => {
     expect((await served(urls[0]!, user)).body).toBe((await served(urls[0]!)).body);
 
     const before = await served(urls[0]!);
-    await makeAlbum(t.app, admin, { genre, artistId: artist.id });
+    const third = await makeAlbum(t.app, admin, { genre, artistId: artist.id });
     const after = await served(urls[0]!);
     expect(after.page.total).toBe(3);
     expect(after.etag).not.toBe(before.etag);
+
+    // Album detail likewise for anonymous readers; signed-in readers get it with followedByMe.
+    const detail = `/api/v1/albums/${third.id}`;
+    const [one, two] = [await served(detail), await served(detail)];
+    expect(two.body).toBe(one.body);
+    expect(one.page).not.toHaveProperty('followedByMe');
+    expect(one.page).not.toHaveProperty('isVisible');
+    expect((await served(detail, user)).page.followedByMe).toBe(false);
+    expect((await served(detail, admin)).page.isVisible).toBe(true);
+    await call(t.app, 'PATCH', `/api/v1/albums/${third.id}`, { session: admin, body: { title: 'Renamed' } });
+    const renamed = await served(detail);
+    expect(renamed.page.title).toBe('Renamed');
+    expect(renamed.etag).not.toBe(one.etag);
   });
 
   it('marks anonymous reads public and signed-in reads private, varying on Authorization', async () => {
