@@ -305,7 +305,7 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     /** Applies the plays counted so far to the counters; resolves once reads show them. */
     flushPlays: counter.flush,
 
-    /** Applies what is pending and stops the flush timer (on shutdown). */
+    /** Applies what is pending and stops the flush and roll timers (on shutdown). */
     async close(): Promise<void> {
       clearInterval(rollTimer);
       await counter.close();
