@@ -466,15 +466,21 @@ export async function addSongPlays(tx: Executor, counts: ReadonlyMap<string, Son
 }
 
 /**
- * Sets every album's recent plays (and popularity) to `totals`, a query yielding
- * `(album_id, plays)` for the albums with plays in the last 30 days; the others get 0. Only
- * albums whose number changes are written, in id order. Returns those albums.
+ * Sets the recent plays (and popularity) of the albums `albumIds` (every album when omitted) to
+ * `totals`, a query yielding `(album_id, plays)` for albums with plays in the last 30 days; the
+ * others get 0. Only albums whose number changes are written, in id order. Returns those albums.
  */
-export async function setAlbumRecentPlays(tx: Executor, totals: SQL): Promise<string[]> {
+export async function setAlbumRecentPlays(
+  tx: Executor,
+  totals: SQL,
+  albumIds?: readonly string[],
+): Promise<string[]> {
+  if (albumIds && !albumIds.length) return [];
+  const only = albumIds ? sql`and a.id = any(${`{${albumIds.join(',')}}`}::uuid[])` : sql``;
   const result = (await tx.execute(sql`with target as (
       select a.id, coalesce(t.plays, 0)::int as plays
       from ${albums} a left join (${totals}) t(album_id, plays) on t.album_id = a.id
-      where a.recent_play_count is distinct from coalesce(t.plays, 0)
+      where a.recent_play_count is distinct from coalesce(t.plays, 0) ${only}
       order by a.id for no key update of a
     )
     update ${albums} set recent_play_count = target.plays,

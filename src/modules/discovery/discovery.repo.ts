@@ -211,31 +211,43 @@ export async function rolledUntil(db: Executor): Promise<Map<TrendingWindow, Dat
 
 /**
  * Subtracts from one window's totals the buckets in [from, until): the hours that have left
- * the window since the last roll (every older hour when it never rolled).
+ * the window since the last roll (every older hour when it never rolled). Returns the albums
+ * whose songs' totals changed.
  */
 export async function rollWindow(
   tx: Executor,
   window: TrendingWindow,
   from: Date | undefined,
   until: Date,
-): Promise<void> {
+): Promise<string[]> {
   const column = sql.identifier(trendingColumn[window].name);
-  await tx.execute(sql`update ${songTrending} t set ${column} = t.${column} - b.plays
-    from (select song_id, sum(plays)::int as plays from ${songPlayBuckets}
-      where hour < ${until.toISOString()}::timestamptz
-        ${from ? sql`and hour >= ${from.toISOString()}::timestamptz` : sql``}
-      group by song_id) b
-    where t.song_id = b.song_id`);
+  const changed = await rowsOf<{ albumId: string }>(
+    tx,
+    sql`with rolled as (
+      update ${songTrending} t set ${column} = t.${column} - b.plays
+      from (select song_id, sum(plays)::int as plays from ${songPlayBuckets}
+        where hour < ${until.toISOString()}::timestamptz
+          ${from ? sql`and hour >= ${from.toISOString()}::timestamptz` : sql``}
+        group by song_id) b
+      where t.song_id = b.song_id
+      returning t.song_id
+    )
+    select distinct s.album_id as "albumId" from rolled join ${songs} s on s.id = rolled.song_id`,
+  );
   await tx
     .insert(trendingRolls)
     .values({ window, rolledUntil: until })
     .onConflictDoUpdate({ target: trendingRolls.window, set: { rolledUntil: until } });
+  return changed.map((r) => r.albumId);
 }
 
-/** Per album, the 30-day plays of its songs (albums without any are left out). */
-export const albumRecentPlays = (): SQL => sql`select s.album_id, sum(t.plays_30d)::int
+/** Per album (of `albumIds`, or all), the 30-day plays of its songs; albums without any are left out. */
+export const albumRecentPlays = (
+  albumIds?: readonly string[],
+): SQL => sql`select s.album_id, sum(t.plays_30d)::int
   from ${songTrending} t join ${songs} s on s.id = t.song_id
-  where t.plays_30d > 0 group by s.album_id`;
+  where t.plays_30d > 0 ${albumIds ? sql`and s.album_id = any(${uuidList([...albumIds])})` : sql``}
+  group by s.album_id`;
 
 /** Buckets older than the longest window are no longer in any total. */
 export async function pruneBuckets(tx: Executor, before: Date): Promise<void> {

@@ -179,10 +179,27 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
   let rolledHour: number | undefined;
 
   /**
-   * Subtracts the hour buckets that have left each window since the last roll, then sets the
-   * albums' recent plays (and popularity) again from the 30-day totals. Runs before trending
-   * is read and on a timer, so popularity falls as plays age even when nobody reads charts; at
-   * most once an hour per process, and nodes serialise on a lock (the first one does the work).
+   * Sets albums' recent plays (and popularity) again from their songs' 30-day totals: `albumIds`,
+   * or every album. Under the exclusive trending lock, so no batch of plays adds to those
+   * albums meanwhile (its increment would be overwritten by a total read before it).
+   */
+  async function recountRecentPlays(albumIds?: string[]): Promise<void> {
+    const changed = await withTx(db, async (tx) => {
+      await repo.lockTrendingRoll(tx);
+      return setAlbumRecentPlays(tx, repo.albumRecentPlays(albumIds), albumIds);
+    });
+    await catalog.invalidateAlbum(...changed);
+  }
+  // A deleted song's plays leave its album's recent plays (its totals went with it).
+  deps.events?.subscribe('catalog.song_deleted', (event) => recountRecentPlays([event.payload.albumId]));
+
+  /**
+   * Subtracts the hour buckets that have left each window since the last roll, then recounts
+   * the recent plays (and popularity) of the albums whose songs' 30-day totals fell; the first
+   * roll of a UTC day recounts every album, which bounds any drift (say a recount that failed)
+   * to a day. Runs before trending is read and on a timer, so popularity falls as plays age
+   * even when nobody reads charts; at most once an hour per process, and nodes serialise on a
+   * lock (the first one does the work).
    */
   async function rollTrending(now: Date): Promise<void> {
     const hour = truncHour(now.getTime());
@@ -191,25 +208,22 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
       (rolled.get(window)?.getTime() ?? Number.NEGATIVE_INFINITY) >= windowStart(window, hour).getTime();
     const rolled = await repo.rolledUntil(db);
     if (!repo.TRENDING_WINDOWS.every((w) => isRolled(rolled, w))) {
-      const monthRolled = await withTx(db, async (tx) => {
+      const monthAlbums = await withTx(db, async (tx) => {
         await repo.lockTrendingRoll(tx);
         const current = await repo.rolledUntil(tx);
-        const due = repo.TRENDING_WINDOWS.filter((window) => !isRolled(current, window));
-        for (const window of due) {
-          await repo.rollWindow(tx, window, current.get(window), windowStart(window, hour));
+        let albums: string[] | undefined;
+        for (const window of repo.TRENDING_WINDOWS) {
+          if (isRolled(current, window)) continue;
+          const changed = await repo.rollWindow(tx, window, current.get(window), windowStart(window, hour));
+          if (window === '30d') albums = changed;
         }
         await repo.pruneBuckets(tx, windowStart('30d', hour));
-        return due.includes('30d');
+        return albums;
       });
       // A transaction of its own: albums are locked after song totals nowhere else (a song's
       // deletion locks its album, then its totals), so one transaction could deadlock.
-      if (monthRolled) {
-        const albumIds = await withTx(db, async (tx) => {
-          await repo.lockTrendingRoll(tx);
-          return setAlbumRecentPlays(tx, repo.albumRecentPlays());
-        });
-        await catalog.invalidateAlbum(...albumIds);
-      }
+      const everyAlbum = monthAlbums !== undefined && new Date(hour).getUTCHours() === 0;
+      if (everyAlbum || monthAlbums?.length) await recountRecentPlays(everyAlbum ? undefined : monthAlbums);
     }
     rolledHour = hour;
   }

@@ -89,4 +89,19 @@ describe('album popularity', () => {
     await rollTo(base + 6 * DAY);
     expect(await order()).toEqual([newer.id, older.id]);
   });
+
+  it("drops a deleted song's plays from its album's popularity", async () => {
+    const made = await makeAlbum(t.app, admin);
+    const [kept, deleted] = [await makeSong(t.app, admin, made.id), await makeSong(t.app, admin, made.id)];
+    const listeners = await Promise.all(Array.from({ length: 20 }, () => register(t.app)));
+    const base = NOW + 45 * DAY;
+    await playsAt(base - 60_000, listeners.slice(0, 5), kept.id);
+    await playsAt(base - 60_000, listeners, deleted.id);
+    expect((await album(made.id)).popularity).toBe(popularity(0, 25));
+
+    expect((await call(t.app, 'DELETE', `/api/v1/songs/${deleted.id}`, { session: admin })).status).toBe(204);
+    // The catalog's song_deleted event reaches discovery through the outbox.
+    await t.app.services.events.relay.drain();
+    expect((await album(made.id)).popularity).toBe(popularity(0, 5));
+  });
 });
