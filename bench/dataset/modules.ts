@@ -166,7 +166,14 @@ const libraryFollowingRows: ModuleRows = {
  */
 const discoveryRows: ModuleRows = {
   module: 'discovery',
-  tables: ['play_events', 'play_count_guards', 'listener_signals', 'song_play_buckets', 'song_trending'],
+  tables: [
+    'play_events',
+    'play_count_guards',
+    'listener_signals',
+    'song_play_buckets',
+    'song_trending',
+    'trending_rolls',
+  ],
   async load({ sql, plan, log }) {
     const playColumns: Column<PlayRow>[] = [
       { name: 'user_id', type: 'uuid', value: (p) => plan.users[p.user]!.id },
@@ -191,8 +198,15 @@ const discoveryRows: ModuleRows = {
       from play_events where event <> 'play' group by user_id, song_id`);
     await sql.query(`insert into song_play_buckets (hour, song_id, plays)
       select date_trunc('hour', played_at), song_id, count(*)::int from counted_plays group by 1, 2`);
+    // Each window is the current hour and the 23 (167, 719) before it, already rolled there, as
+    // the service keeps them: a server started on this data rolls an hour at a time, not all of it.
+    const start = (hours: number) => `date_trunc('hour', now()) - interval '${hours - 1} hours'`;
+    const inWindow = (hours: number) => `coalesce(sum(plays) filter (where hour >= ${start(hours)}), 0)::int`;
     await sql.query(`insert into song_trending (song_id, plays_24h, plays_7d, plays_30d)
-      select song_id, sum(plays)::int, sum(plays)::int, sum(plays)::int from song_play_buckets group by song_id`);
+      select song_id, ${inWindow(24)}, ${inWindow(24 * 7)}, ${inWindow(24 * 30)}
+      from song_play_buckets group by song_id`);
+    await sql.query(`insert into trending_rolls (window_name, rolled_until) values
+      ('24h', ${start(24)}), ('7d', ${start(24 * 7)}), ('30d', ${start(24 * 30)})`);
     log(`  derived play counters in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return rows;
   },
