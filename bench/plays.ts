@@ -342,7 +342,7 @@ async function main(): Promise<void> {
       token: drivers[i % drivers.length]!.token,
     }));
     const similar = await latency(app, () => ({ url: `/api/v1/songs/${pick(songIds, 2)}/similar` }));
-    // What the hourly roll adds for popularity, worst case: every album's recent plays rewritten.
+    // The daily recount of popularity, worst case: every album's recent plays rewritten.
     await run(database.db, 'update albums set recent_play_count = 0');
     const recomputeStarted = performance.now();
     const recomputed = await withTx(database.db, (tx) => setAlbumRecentPlays(tx, albumRecentPlays()));
@@ -359,7 +359,7 @@ async function main(): Promise<void> {
     for (const [w, l] of Object.entries(trending)) row(`GET /songs/trending?window=${w}`, ms(l));
     row('GET /me/recommendations', ms(recommendations));
     row('GET /songs/:id/similar', ms(similar));
-    row(`popularity roll (${recomputed.length} albums)`, `${recomputeMs.toFixed(0)} ms`);
+    row(`popularity recount (${recomputed.length} albums)`, `${recomputeMs.toFixed(0)} ms`);
     log(`(median / p99 of ${LATENCY_SAMPLES} sequential requests each, through app.inject)`);
   } finally {
     await app.close();
