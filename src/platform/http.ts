@@ -113,7 +113,10 @@ export function replyFromCache(
   if (!response) {
     const body = reply.serialize(build()) as string;
     response = { body, etag: `W/"${createHash('sha1').update(body).digest('base64')}"` };
-    if (!byUrl) served.set(source, (byUrl = new Map()));
+    if (!byUrl) {
+      byUrl = new Map();
+      served.set(source, byUrl);
+    }
     if (byUrl.size < URLS_PER_VALUE) byUrl.set(request.url, response);
   }
   // Already serialised: sent as is; @fastify/etag keeps an ETag that is set and still answers 304.

@@ -422,7 +422,10 @@ export function createCatalogService(deps: CatalogDeps) {
   const publicAlbumViews = new WeakMap<AlbumDetailView, AlbumDetailView>();
   function publicAlbumView(album: AlbumDetailView): AlbumDetailView {
     let view = publicAlbumViews.get(album);
-    if (!view) publicAlbumViews.set(album, (view = forViewer(album, false)));
+    if (!view) {
+      view = forViewer(album, false);
+      publicAlbumViews.set(album, view);
+    }
     return view;
   }
 
