@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
@@ -175,3 +175,13 @@ function findPgError(error: unknown): { code?: string; constraint?: string } | u
   }
   return undefined;
 }
+
+/** The element types `sqlArray` binds. */
+export type SqlArrayType = 'uuid' | 'int' | 'bigint' | 'text' | 'bool' | 'timestamptz';
+
+/**
+ * Values as one array parameter (`$1::uuid[]`), for `= any(...)` and `unnest(...)`: hundreds of
+ * ids bind as one value instead of hundreds, and the driver does the quoting.
+ */
+export const sqlArray = (values: readonly (string | number | boolean | null)[], type: SqlArrayType): SQL =>
+  sql`${sql.param([...values])}::${sql.raw(type)}[]`;

@@ -1,6 +1,6 @@
 import { and, asc, count, eq, getTableColumns, inArray, max, ne, not, or, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import type { Executor } from '../../platform/db.js';
+import { type Executor, sqlArray } from '../../platform/db.js';
 import { albums, artists, songs, sortKey } from './catalog.tables.js';
 
 /**
@@ -445,10 +445,17 @@ export interface SongPlays {
 export async function addSongPlays(tx: Executor, counts: ReadonlyMap<string, SongPlays>): Promise<string[]> {
   if (!counts.size) return [];
   const entries = [...counts];
-  const songIds = sql`${`{${entries.map(([id]) => id).join(',')}}`}::uuid[]`;
-  const batch = sql`unnest(${songIds},
-      ${`{${entries.map(([, c]) => c.plays).join(',')}}`}::bigint[],
-      ${`{${entries.map(([, c]) => c.recentPlays).join(',')}}`}::int[]) as c(song_id, plays, recent_plays)`;
+  const songIds = sqlArray(
+    entries.map(([id]) => id),
+    'uuid',
+  );
+  const batch = sql`unnest(${songIds}, ${sqlArray(
+    entries.map(([, c]) => c.plays),
+    'bigint',
+  )}, ${sqlArray(
+    entries.map(([, c]) => c.recentPlays),
+    'int',
+  )}) as c(song_id, plays, recent_plays)`;
   await tx.execute(sql`select id from ${albums}
     where id in (select album_id from ${songs} where id = any(${songIds})) order by id for no key update`);
   const touched = (await tx.execute(sql`update ${albums} set
@@ -476,7 +483,7 @@ export async function setAlbumRecentPlays(
   albumIds?: readonly string[],
 ): Promise<string[]> {
   if (albumIds && !albumIds.length) return [];
-  const only = albumIds ? sql`and a.id = any(${`{${albumIds.join(',')}}`}::uuid[])` : sql``;
+  const only = albumIds ? sql`and a.id = any(${sqlArray(albumIds, 'uuid')})` : sql``;
   const result = (await tx.execute(sql`with target as (
       select a.id, coalesce(t.plays, 0)::int as plays
       from ${albums} a left join (${totals}) t(album_id, plays) on t.album_id = a.id

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from 'drizzle-orm';
-import { type Db, type Executor, withTx } from '../../platform/db.js';
+import { type Db, type Executor, type SqlArrayType, sqlArray, withTx } from '../../platform/db.js';
 import { albums, type SongScope, songInRowScope, songs } from '../catalog/index.js';
 import {
   listenerSignals,
@@ -17,20 +17,7 @@ async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
   return result.rows;
 }
 
-/**
- * Ids as one `uuid[]` parameter (an array literal): hundreds of candidates bind as one value,
- * not hundreds. Only ids read from the database or validated as UUIDs reach it.
- */
-const uuidList = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
-
-type ArrayType = 'int' | 'timestamptz' | 'text' | 'uuid' | 'bool';
-
-/**
- * Values as one array parameter, as `uuidList`: numbers, ISO times, booleans, nulls, ids, or
- * words from a closed set (nothing that needs quoting in an array literal).
- */
-const arrayOf = (values: (number | string | boolean | null)[], type: ArrayType) =>
-  sql`${`{${values.map((v) => (v === null ? 'NULL' : v)).join(',')}}`}::${sql.raw(type)}[]`;
+const uuidList = (ids: readonly string[]) => sqlArray(ids, 'uuid');
 
 // ---------------------------------------------------------------------------------------------
 // Ingestion
@@ -101,8 +88,8 @@ export async function recordPlays(
 
 /** One round of `recordPlays`: no user and song twice. Returns the rows whose song was found. */
 function recordRound(db: Executor, round: Entry[]) {
-  const column = (type: ArrayType, pick: (entry: Entry) => string | number | boolean | null) =>
-    arrayOf(round.map(pick), type);
+  const column = (type: SqlArrayType, pick: (entry: Entry) => string | number | boolean | null) =>
+    sqlArray(round.map(pick), type);
   return rowsOf<{ index: number; counted: boolean }>(
     db,
     sql`with input as (
@@ -157,11 +144,11 @@ export interface HourPlays {
  */
 export async function addTrendingPlays(tx: Executor, batch: HourPlays[]): Promise<void> {
   if (!batch.length) return;
-  const hours = arrayOf(
+  const hours = sqlArray(
     batch.map((b) => b.hour.toISOString()),
     'timestamptz',
   );
-  const plays = arrayOf(
+  const plays = sqlArray(
     batch.map((b) => b.plays),
     'int',
   );
@@ -246,7 +233,7 @@ export const albumRecentPlays = (
   albumIds?: readonly string[],
 ): SQL => sql`select s.album_id, sum(t.plays_30d)::int
   from ${songTrending} t join ${songs} s on s.id = t.song_id
-  where t.plays_30d > 0 ${albumIds ? sql`and s.album_id = any(${uuidList([...albumIds])})` : sql``}
+  where t.plays_30d > 0 ${albumIds ? sql`and s.album_id = any(${uuidList(albumIds)})` : sql``}
   group by s.album_id`;
 
 /** Buckets older than the longest window are no longer in any total. */

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, getTableColumns, inArray, or, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import type { Executor } from '../../platform/db.js';
+import { type Executor, type SqlArrayType, sqlArray } from '../../platform/db.js';
 import { albums, songs, songVisibleTo } from '../catalog/index.js';
 import { users } from '../identity/identity.tables.js';
 import { playlistFollows, playlists, playlistTracks } from './playlists.tables.js';
@@ -224,7 +224,7 @@ export async function moveEntries(tx: Executor, moves: { id: string; position: n
   const ids = moves.map((m) => m.id);
   const positions = moves.map((m) => m.position);
   await tx.execute(sql`update ${playlistTracks} set position = -1 - m.position
-    from unnest(${sql.param(ids)}::uuid[], ${sql.param(positions)}::int[]) as m(id, position)
+    from unnest(${sqlArray(ids, 'uuid')}, ${sqlArray(positions, 'int')}) as m(id, position)
     where ${playlistTracks.id} = m.id`);
   await tx.execute(sql`update ${playlistTracks} set position = -1 - position
     where ${inArray(playlistTracks.id, ids)}`);
@@ -276,13 +276,17 @@ export interface WantedSong {
  */
 export async function matchSongs(db: Executor, wanted: WantedSong[]): Promise<Map<number, string>> {
   if (!wanted.length) return new Map();
-  const column = <K extends keyof WantedSong>(key: K) => sql.param(wanted.map((w) => w[key]));
+  const column = (key: keyof WantedSong, type: SqlArrayType) =>
+    sqlArray(
+      wanted.map((w) => w[key]),
+      type,
+    );
   const entry = sql<number>`w.entry`.mapWith(Number);
   const rows = await db
     .selectDistinctOn([entry], { entry, songId: songs.id })
     .from(
-      sql`unnest(${column('entry')}::int[], ${column('rank')}::int[], ${column('artist')}::text[],
-        ${column('title')}::text[], ${column('album')}::text[]) as w(entry, rank, artist, title, album)`,
+      sql`unnest(${column('entry', 'int')}, ${column('rank', 'int')}, ${column('artist', 'text')},
+        ${column('title', 'text')}, ${column('album', 'text')}) as w(entry, rank, artist, title, album)`,
     )
     .innerJoin(
       songs,
