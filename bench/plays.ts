@@ -232,13 +232,8 @@ async function loadPlays(database: Executor): Promise<void> {
     `update albums a set play_count = c.plays
      from (select album_id, sum(play_count) as plays from songs group by 1) c where c.album_id = a.id`,
   );
-  await run(
-    database,
-    `update albums a set recent_play_count = c.plays,
-       popularity = least(100, floor(12 * ln(1 + follower_count + c.plays / 10.0)))::int
-     from (select s.album_id, sum(t.plays_30d)::int as plays from song_trending t join songs s on s.id = t.song_id
-       group by 1) c where c.album_id = a.id`,
-  );
+  // Recent plays and popularity as the service derives them (the catalog's formula).
+  await setAlbumRecentPlays(database, albumRecentPlays());
   for (const table of ['bench_events', 'bench_songs', 'bench_users', 'bench_artists', 'bench_genres']) {
     await run(database, `drop table ${table}`);
   }
