@@ -185,3 +185,9 @@ export type SqlArrayType = 'uuid' | 'int' | 'bigint' | 'text' | 'bool' | 'timest
  */
 export const sqlArray = (values: readonly (string | number | boolean | null)[], type: SqlArrayType): SQL =>
   sql`${sql.param([...values])}::${sql.raw(type)}[]`;
+
+/** Runs raw SQL and returns its rows; both drivers answer `{ rows }`. */
+export async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from 'drizzle-orm';
-import { type Db, type Executor, type SqlArrayType, sqlArray, withTx } from '../../platform/db.js';
+import { type Db, type Executor, rowsOf, type SqlArrayType, sqlArray, withTx } from '../../platform/db.js';
 import { albums, type SongScope, songInRowScope, songs } from '../catalog/index.js';
 import {
   listenerSignals,
@@ -10,12 +10,6 @@ import {
   songTrending,
   trendingRolls,
 } from './discovery.tables.js';
-
-/** Runs raw SQL and returns its rows; both drivers answer `{ rows }`. */
-async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
-  const result = (await db.execute(query)) as unknown as { rows: T[] };
-  return result.rows;
-}
 
 const uuidList = (ids: readonly string[]) => sqlArray(ids, 'uuid');
 

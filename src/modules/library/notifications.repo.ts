@@ -1,5 +1,5 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
-import type { Executor } from '../../platform/db.js';
+import { type Executor, rowsOf } from '../../platform/db.js';
 import { albums, songs } from '../catalog/index.js';
 import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
 import { notificationReads, notificationWatermarks } from './notifications.tables.js';
@@ -64,11 +64,6 @@ function toFeedRow(raw: RawFeedRow): FeedRow {
     artistName: raw.artist_name,
     readAt: raw.read_at === null ? null : asDate(raw.read_at),
   };
-}
-
-async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
-  const result = await db.execute(query);
-  return (result as unknown as { rows: T[] }).rows;
 }
 
 const microseconds = (column: SQL) => sql`((extract(epoch from ${column}) * 1000000)::bigint)::text`;
