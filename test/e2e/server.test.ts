@@ -1,129 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withDatabase } from '../global-setup.js';
+import {
+  freePort,
+  type Json,
+  json,
+  post,
+  SERVE,
+  type Server,
+  start,
+  useE2eDatabase,
+  waitUntilUp,
+} from './process.js';
 
-/**
- * The real thing: `npm start` as a user runs it, on its own embedded database in a fresh
- * DATA_DIR (or on TEST_DATABASE_URL's server), driven over HTTP.
- */
-const ROOT = new URL('../..', import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/**
- * With TEST_DATABASE_URL the servers use a new, empty database on that server, so the run
- * also proves that `npm start` migrates a fresh PostgreSQL database.
- */
-let e2eDatabaseUrl: string | undefined;
-const serverUrl = process.env.TEST_DATABASE_URL;
-const e2eDatabaseName = `backbeat_e2e_${process.pid}`;
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-beforeAll(async () => {
-  if (!serverUrl) return;
-  await adminQuery(`drop database if exists ${e2eDatabaseName} with (force)`);
-  await adminQuery(`create database ${e2eDatabaseName}`);
-  e2eDatabaseUrl = withDatabase(serverUrl, e2eDatabaseName);
-});
-
-afterAll(async () => {
-  if (serverUrl) await adminQuery(`drop database if exists ${e2eDatabaseName} with (force)`);
-});
-
-interface Server {
-  process: ChildProcess;
-  base: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function serverEnv(dataDir: string, port: number, embedded: boolean): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    DEMO_DATA: 'false',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_AUTH_MAX: '1000',
-  };
-  if (!embedded && e2eDatabaseUrl) env.DATABASE_URL = e2eDatabaseUrl;
-  if (process.env.TEST_REDIS_URL) env.REDIS_URL = process.env.TEST_REDIS_URL;
-  return env;
-}
-
-function start(
-  command: string[],
-  dataDir: string,
-  port: number,
-  options: { embedded?: boolean } = {},
-): Server {
-  const child = spawn(command[0]!, command.slice(1), {
-    cwd: ROOT,
-    env: serverEnv(dataDir, port, options.embedded ?? false),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { process: child, base: `http://127.0.0.1:${port}`, output: () => output, exited };
-}
-
-async function waitUntilUp(server: Server, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.process.exitCode !== null) throw new Error(`server exited early:\n${server.output()}`);
-    try {
-      const res = await fetch(`${server.base}/health`);
-      if (res.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`server did not come up:\n${server.output()}`);
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field.
-type Json = any;
-
-async function json(res: Response): Promise<{ status: number; body: Json }> {
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
-
-function post(base: string, path: string, body: unknown, token?: string) {
-  return fetch(`${base}/api/v1${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  }).then(json);
-}
+const databaseUrl = useE2eDatabase('server');
 
 describe('npm start, end to end', () => {
   let dataDir: string;
@@ -131,7 +23,7 @@ describe('npm start, end to end', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
-    server = start(['npm', 'start'], dataDir, await freePort());
+    server = start(['npm', 'start'], dataDir, await freePort(), { databaseUrl: databaseUrl() });
     await waitUntilUp(server);
   }, 120_000);
 
@@ -180,14 +72,10 @@ describe('the embedded database', () => {
   it('refuses a second server on the same DATA_DIR with a clear message', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
     // Always PGlite: the lock guards the embedded database, whichever backend the suite targets.
-    const first = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
-      embedded: true,
-    });
+    const first = start(SERVE, dataDir, await freePort());
     try {
       await waitUntilUp(first);
-      const second = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
-        embedded: true,
-      });
+      const second = start(SERVE, dataDir, await freePort());
       expect(await second.exited).toBe(1);
       expect(second.output()).toMatch(/DATA_DIR .* is in use by another Backbeat process/);
     } finally {
@@ -201,7 +89,7 @@ describe('the embedded database', () => {
 describe('graceful shutdown', () => {
   it('finishes in-flight requests on SIGTERM, exits 0, and restarts on the same data', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
-    const server = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort());
+    const server = start(SERVE, dataDir, await freePort(), { databaseUrl: databaseUrl() });
     try {
       await waitUntilUp(server);
       // Send the headers and half the body, signal while the server waits for the rest, then
@@ -237,7 +125,7 @@ describe('graceful shutdown', () => {
       await expect(fetch(`${server.base}/health`)).rejects.toThrow();
 
       // The development JWT secret was generated into DATA_DIR once and is reused after a restart.
-      const again = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort());
+      const again = start(SERVE, dataDir, await freePort(), { databaseUrl: databaseUrl() });
       try {
         await waitUntilUp(again);
         const me = await fetch(`${again.base}/api/v1/me`, {
