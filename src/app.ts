@@ -22,12 +22,24 @@ import {
   playlistRoutes,
   searchPublicPlaylists,
 } from './modules/library/index.js';
+import {
+  createMediaService,
+  createUrlSigner,
+  type MediaService,
+  MediaStorage,
+  mediaApiRoutes,
+  mediaFileRoutes,
+  resolveFfmpeg,
+  songFromFile,
+} from './modules/media/index.js';
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
 import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
+import { JobQueue } from './platform/jobs.js';
+import { jobRoutes } from './platform/jobs.routes.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerValidation } from './platform/validation.js';
@@ -41,6 +53,8 @@ export interface AppDeps {
   eventBus?: EventBus;
   /** Process metrics (event loop, GC, memory); off where many apps share one process (tests). */
   processMetrics?: boolean;
+  /** Time as the services see it; tests move it. */
+  clock?: () => Date;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -118,6 +132,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec);
   const bus = deps.eventBus ?? new LocalEventBus();
   const relay = new OutboxRelay(db, bus, app.log);
+  const clock = deps.clock ?? (() => new Date());
+  // On the embedded database no other process can hold a job, so stale ones are taken back at once.
+  const jobs = new JobQueue(db, app.log, { clock, exclusive: deps.database.kind === 'pglite' });
   // Modules depend on the catalog, never the other way round: what the catalog shows of
   // other modules (followedByMe, playlists in search) comes in as functions.
   const catalog = createCatalogService({
@@ -132,7 +149,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const discovery = createDiscoveryService({
     db,
     cache,
-    clock: () => new Date(),
+    clock,
     catalog,
     events: bus,
     log: app.log,
@@ -143,14 +160,49 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     refreshTtlSec: config.refreshTokenTtlSec,
     userDeletionHooks: [following.releaseFollowsOf],
   });
+  const storage = new MediaStorage(config.mediaDir);
+  const signer = createUrlSigner(config.jwtSecret, config.streamUrlTtlSec);
+  const media = createMediaService({
+    db,
+    catalog,
+    identity,
+    storage,
+    signer,
+    jobs,
+    ffmpeg: resolveFfmpeg(config.ffmpegPath),
+    log: app.log,
+    transcodeConcurrency: config.transcodeConcurrency,
+  });
+  // Files of deleted songs and albums go once nothing refers to them.
+  bus.subscribe('catalog.song_deleted', () => media.sweep());
+  bus.subscribe('catalog.album_deleted', () => media.sweep());
+  const mediaOptions = {
+    media,
+    storage,
+    signer,
+    uploadMaxBytes: config.uploadMaxBytes,
+    imageMaxBytes: config.imageMaxBytes,
+  };
   registerAuth(app, tokens, identity.resolveSession);
-  app.addHook('onReady', async () => relay.start());
+  app.addHook('onReady', async () => {
+    relay.start();
+    await jobs.start();
+  });
   app.addHook('onClose', async () => {
+    await jobs.stop();
     await discovery.close();
     await relay.stop();
     await bus.close();
   });
-  app.decorate('services', { identity, cache, events: { bus, relay }, notifications, discovery });
+  app.decorate('services', {
+    identity,
+    cache,
+    events: { bus, relay },
+    notifications,
+    discovery,
+    jobs,
+    media,
+  });
 
   await app.register(healthRoutes, {
     checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
@@ -162,7 +214,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         authRateLimitMax: config.rateLimitAuthMax,
         rateLimitWindowMs: config.rateLimitWindowMs,
       });
-      await api.register(catalogRoutes, { catalog });
+      await api.register(catalogRoutes, {
+        catalog,
+        songFromFile: songFromFile(media, storage, config.uploadMaxBytes),
+        uploadMaxBytes: config.uploadMaxBytes,
+      });
+      await api.register(mediaApiRoutes, mediaOptions);
+      await api.register(jobRoutes, { db });
       await api.register(followingRoutes, { following });
       await api.register(notificationRoutes, { notifications });
       await api.register(discoveryRoutes, { discovery });
@@ -170,6 +228,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
     { prefix: API_PREFIX },
   );
+  await app.register(mediaFileRoutes, mediaOptions);
 
   registerMethodNotAllowed(app, routesByUrl);
   return app;
@@ -185,6 +244,8 @@ declare module 'fastify' {
       events: { bus: EventBus; relay: OutboxRelay };
       notifications: ReturnType<typeof createNotificationService>;
       discovery: DiscoveryService;
+      jobs: JobQueue;
+      media: MediaService;
     };
   }
 }

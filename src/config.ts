@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -7,13 +8,16 @@ import { Value } from 'typebox/value';
  */
 const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d)$';
 const INT_PATTERN = '^[0-9]+$';
+const SIZE_PATTERN = '^[0-9]+(B|KB|MB|GB)?$';
 const Duration = Type.String({ pattern: DURATION_PATTERN });
 const Int = Type.String({ pattern: INT_PATTERN });
+const Size = Type.String({ pattern: SIZE_PATTERN });
 const Bool = Type.Enum(['true', 'false', '1', '0']);
 
 const PATTERN_HINTS: Record<string, string> = {
   [DURATION_PATTERN]: 'must be a duration such as 250ms, 120s, 15m, 12h or 30d',
   [INT_PATTERN]: 'must be a whole number',
+  [SIZE_PATTERN]: 'must be a size such as 500MB, 10MB, 64KB or a number of bytes',
   '^postgres(ql)?://': 'must be a postgres:// URL',
   '^rediss?://': 'must be a redis:// URL',
 };
@@ -37,6 +41,13 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_WINDOW: Type.Optional(Duration),
   CORS_ORIGINS: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  MEDIA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  MUSIC_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  UPLOAD_MAX_BYTES: Type.Optional(Size),
+  IMAGE_MAX_BYTES: Type.Optional(Size),
+  FFMPEG_PATH: Type.Optional(Type.String({ minLength: 1 })),
+  TRANSCODE_CONCURRENCY: Type.Optional(Int),
+  STREAM_URL_TTL: Type.Optional(Duration),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -62,6 +73,16 @@ export interface Config {
   rateLimitWindowMs: number;
   corsOrigins: string[] | '*';
   logLevel: string;
+  /** Uploaded originals, renditions and images (default DATA_DIR/media). */
+  mediaDir: string;
+  /** A read-only music folder admins may scan; unset: no folder import. */
+  musicDir: string | undefined;
+  uploadMaxBytes: number;
+  imageMaxBytes: number;
+  /** Unset: `ffmpeg` on PATH, else the binary npm installed (platform/ffmpeg.ts decides). */
+  ffmpegPath: string | undefined;
+  transcodeConcurrency: number;
+  streamUrlTtlSec: number;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +90,15 @@ export class ConfigError extends Error {
 }
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+const SIZE_UNITS = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as const;
+
+/** Parses `500MB`, `10MB`, `64KB` or a plain byte count. */
+export function parseSize(value: string): number {
+  const match = /^([0-9]+)(B|KB|MB|GB)?$/.exec(value);
+  if (!match) throw new ConfigError(`not a size: ${value}`);
+  return Number(match[1]) * SIZE_UNITS[(match[2] ?? 'B') as keyof typeof SIZE_UNITS];
+}
 
 /** Parses `15m`, `30d`, `120s`, `250ms` into milliseconds. */
 export function parseDuration(value: string): number {
@@ -137,11 +167,24 @@ export function loadConfig(source: Record<string, string | undefined> = process.
           .map((o) => o.trim())
           .filter(Boolean);
 
+  const dataDir = e.DATA_DIR ?? './data';
+  const transcodeConcurrency = Number(e.TRANSCODE_CONCURRENCY ?? 1);
+  if (transcodeConcurrency < 1 || transcodeConcurrency > 64) {
+    throw new ConfigError(`TRANSCODE_CONCURRENCY: must be 1..64 (got ${e.TRANSCODE_CONCURRENCY})`);
+  }
+  const streamUrlTtlSec = Math.floor(parseDuration(e.STREAM_URL_TTL ?? '6h') / 1000);
+  if (streamUrlTtlSec < 1) throw new ConfigError('STREAM_URL_TTL: must be at least 1s');
+  const uploadMaxBytes = parseSize(e.UPLOAD_MAX_BYTES ?? '500MB');
+  const imageMaxBytes = parseSize(e.IMAGE_MAX_BYTES ?? '10MB');
+  if (uploadMaxBytes < 1 || imageMaxBytes < 1) {
+    throw new ConfigError('UPLOAD_MAX_BYTES and IMAGE_MAX_BYTES: must be at least 1 byte');
+  }
+
   return Object.freeze({
     nodeEnv,
     port,
     host: e.HOST ?? '0.0.0.0',
-    dataDir: e.DATA_DIR ?? './data',
+    dataDir,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     jwtSecret: e.JWT_SECRET,
@@ -156,5 +199,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimitWindowMs,
     corsOrigins,
     logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    mediaDir: e.MEDIA_DIR ?? join(dataDir, 'media'),
+    musicDir: e.MUSIC_DIR,
+    uploadMaxBytes,
+    imageMaxBytes,
+    ffmpegPath: e.FFMPEG_PATH,
+    transcodeConcurrency,
+    streamUrlTtlSec,
   });
 }

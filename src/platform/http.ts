@@ -10,6 +10,17 @@ export const Id = Type.String({ format: 'uuid', description: 'UUID v7' });
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 export const Timestamp = Type.String({ format: 'date-time' });
 
+/** Pictures of an album, artist or user, largest first (640, 300 and 64 px squares). */
+export const ImagesSchema = Type.Array(
+  Type.Object({ url: Type.String(), width: Type.Integer(), height: Type.Integer() }),
+  { description: 'largest first; immutable public URLs' },
+);
+export interface Image {
+  url: string;
+  width: number;
+  height: number;
+}
+
 /** A body field that accepts `null` to clear it (PATCH `{ "label": null }`). */
 export function NullableInput<T extends TSchema>(schema: T) {
   return Type.Union([Type.Null(), schema]);

@@ -1,6 +1,8 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
+import multipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { type Static, Type } from 'typebox';
+import { type AuthUser, bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
 import {
   IdParams,
   pageOf,
@@ -10,6 +12,7 @@ import {
   setReadCaching,
   toPage,
 } from '../../platform/http.js';
+import { UPLOAD_MARK } from '../../platform/validation.js';
 import {
   AlbumDetailSchema,
   AlbumSchema,
@@ -31,18 +34,37 @@ import {
   UpdateArtistBody,
   UpdateSongBody,
 } from './catalog.schemas.js';
-import type { CatalogService } from './catalog.service.js';
+import type { CatalogService, SongView } from './catalog.service.js';
 
 export interface CatalogRouteOptions {
   catalog: CatalogService;
+  /** Multipart `POST /albums/:id/songs` (the media module): reads the form, makes the song. */
+  songFromFile?: (request: FastifyRequest, caller: AuthUser, albumId: string) => Promise<SongView>;
+  uploadMaxBytes?: number;
 }
+
+/** What the form of a song upload holds, for the API document (the media module reads it). */
+const SongFileForm = Type.Unsafe<unknown>({
+  type: 'object',
+  properties: {
+    file: { type: 'string', format: 'binary' },
+    title: { type: 'string' },
+    durationMs: { type: 'integer' },
+    trackNumber: { type: 'integer' },
+    genre: { type: 'string' },
+    explicit: { type: 'boolean' },
+  },
+  required: ['file'],
+  [UPLOAD_MARK]: true,
+});
 
 const BASE = '/api/v1';
 /** Reads are public; a Bearer token (optional) personalises what the caller may see. */
 const optionalBearer = [{}, ...bearerSecurity];
 const NoContent = Type.Null();
 
-export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = async (app, { catalog }) => {
+export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = async (app, opts) => {
+  const { catalog } = opts;
   const publisher = requireRole('admin', 'artist');
   const adminOnly = requireRole('admin');
   const read = { preHandler: optionalAuth };
@@ -281,24 +303,41 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
     },
   );
 
-  app.post(
-    '/albums/:id/songs',
-    {
-      preHandler: publisher,
-      schema: {
-        tags: ['songs'],
-        summary: 'Add a song to an album (appended unless trackNumber is given)',
-        security: bearerSecurity,
-        params: IdParams,
-        body: CreateSongBody,
-        response: { 201: SongSchema, ...problems(401, 403, 404, 409, 413, 415) },
+  // A child context, so only this route (and not every JSON route) accepts a form upload.
+  await app.register(async (context) => {
+    const songs = context.withTypeProvider<TypeBoxTypeProvider>();
+    if (opts.songFromFile) await songs.register(multipart);
+    songs.post(
+      '/albums/:id/songs',
+      {
+        preHandler: publisher,
+        bodyLimit: opts.uploadMaxBytes ?? undefined,
+        schema: {
+          tags: ['songs'],
+          summary: 'Add a song to an album (appended unless trackNumber is given)',
+          description:
+            "JSON with the fields, or a multipart form with the audio in a part named file and the same fields as text: title, durationMs and trackNumber then default to the file's tags and duration.",
+          security: bearerSecurity,
+          params: IdParams,
+          body: {
+            content: {
+              'application/json': { schema: CreateSongBody },
+              ...(opts.songFromFile ? { 'multipart/form-data': { schema: SongFileForm } } : {}),
+            },
+          },
+          response: { 201: SongSchema, ...problems(400, 401, 403, 404, 409, 413, 415) },
+        },
       },
-    },
-    async (request, reply) => {
-      const song = await catalog.addSong(request.user!, request.params.id, request.body);
-      return reply.code(201).header('location', `${BASE}/songs/${song.id}`).send(song);
-    },
-  );
+      async (request, reply) => {
+        const caller = request.user as AuthUser;
+        const song =
+          opts.songFromFile && request.isMultipart()
+            ? await opts.songFromFile(request, caller, request.params.id)
+            : await catalog.addSong(caller, request.params.id, request.body as Static<typeof CreateSongBody>);
+        return reply.code(201).header('location', `${BASE}/songs/${song.id}`).send(song);
+      },
+    );
+  });
 
   // ---------------------------------------------------------------- songs
   app.get(

@@ -1,5 +1,13 @@
 import { Type } from 'typebox';
-import { Id, NullableInput, PageQuery, pageOf, sortParam, Timestamp } from '../../platform/http.js';
+import {
+  Id,
+  ImagesSchema,
+  NullableInput,
+  PageQuery,
+  pageOf,
+  sortParam,
+  Timestamp,
+} from '../../platform/http.js';
 import { ALBUM_SORTS, ARTIST_SORTS, SONG_SORTS } from './catalog.repo.js';
 
 /** A name or title: not blank, bounded. */
@@ -36,11 +44,41 @@ export const ArtistSchema = Type.Object({
   name: Type.String(),
   bio: Type.Union([Type.String(), Type.Null()]),
   imageUrl: Type.Union([Type.String(), Type.Null()]),
+  images: ImagesSchema,
   genres: Type.Array(Type.String()),
   albumCount: Type.Integer({ description: 'albums everyone may see' }),
   followerCount: Type.Integer(),
   createdAt: Timestamp,
   isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),
+});
+
+const Quality = Type.Enum(['low', 'medium', 'high', 'original']);
+
+/** A song's audio: `none` until a file is uploaded, then `processing`, then `ready` or `failed`. */
+export const AudioSchema = Type.Object({
+  status: Type.Enum(['none', 'processing', 'ready', 'failed']),
+  durationMs: Type.Optional(Type.Integer({ description: 'measured from the file (ready)' })),
+  source: Type.Optional(
+    Type.Object({
+      format: Type.String({ description: 'container, e.g. flac, mp3, ogg, wav' }),
+      codec: Type.String(),
+      bitrateKbps: Type.Integer(),
+      sampleRate: Type.Integer(),
+      channels: Type.Integer(),
+      bytes: Type.Integer(),
+    }),
+  ),
+  qualities: Type.Optional(
+    Type.Array(Quality, { description: 'what `GET /songs/:id/stream?quality=` serves' }),
+  ),
+  loudness: Type.Optional(
+    Type.Object({
+      integratedLufs: Type.Number(),
+      truePeakDb: Type.Number(),
+      trackGainDb: Type.Number({ description: 'gain that brings the track to -18 LUFS' }),
+    }),
+  ),
+  error: Type.Optional(Type.String({ description: 'failed: a stable code' })),
 });
 
 export const SongSchema = Type.Object({
@@ -53,7 +91,7 @@ export const SongSchema = Type.Object({
   genre: Type.String(),
   explicit: Type.Boolean(),
   playCount: Type.Integer(),
-  audio: Type.Object({ status: Type.Enum(['none', 'processing', 'ready', 'failed']) }),
+  audio: AudioSchema,
   createdAt: Timestamp,
 });
 
@@ -65,6 +103,7 @@ const albumFields = {
   releaseYear: Type.Integer(),
   releaseDate: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
   coverUrl: Type.Union([Type.String(), Type.Null()]),
+  images: ImagesSchema,
   label: Type.Union([Type.String(), Type.Null()]),
   isPublic: Type.Boolean(),
   isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),

@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '../../platform/errors.js';
 import { recordEvent } from '../../platform/events.js';
-import { parseSort } from '../../platform/http.js';
+import { type Image, parseSort } from '../../platform/http.js';
 import type {
   AlbumRow,
   AlbumSortField,
@@ -22,6 +22,7 @@ import type {
 } from './catalog.repo.js';
 import * as repo from './catalog.repo.js';
 import type { SearchType } from './catalog.schemas.js';
+import type { SongAudio } from './catalog.tables.js';
 
 /** Bounds an album detail (it carries every song) and keeps its total duration in range. */
 const MAX_SONGS_PER_ALBUM = 500;
@@ -31,6 +32,7 @@ export interface ArtistView {
   name: string;
   bio: string | null;
   imageUrl: string | null;
+  images: Image[];
   genres: string[];
   albumCount: number;
   followerCount: number;
@@ -49,7 +51,7 @@ export interface SongView {
   genre: string;
   explicit: boolean;
   playCount: number;
-  audio: { status: 'none' | 'processing' | 'ready' | 'failed' };
+  audio: SongAudio;
   createdAt: string;
 }
 
@@ -61,6 +63,7 @@ export interface AlbumView {
   releaseYear: number;
   releaseDate: string | null;
   coverUrl: string | null;
+  images: Image[];
   label: string | null;
   isPublic: boolean;
   /** Admins only. */
@@ -173,7 +176,16 @@ export interface SongInput {
 /** The columns an artist view is made of, so other modules can select just these. */
 export type ArtistViewRow = Pick<
   ArtistRow,
-  'id' | 'name' | 'bio' | 'imageUrl' | 'genres' | 'albumCount' | 'followerCount' | 'createdAt' | 'isVisible'
+  | 'id'
+  | 'name'
+  | 'bio'
+  | 'imageUrl'
+  | 'images'
+  | 'genres'
+  | 'albumCount'
+  | 'followerCount'
+  | 'createdAt'
+  | 'isVisible'
 >;
 
 function toArtistView(row: ArtistViewRow): ArtistView {
@@ -182,6 +194,7 @@ function toArtistView(row: ArtistViewRow): ArtistView {
     name: row.name,
     bio: row.bio,
     imageUrl: row.imageUrl,
+    images: row.images,
     genres: row.genres,
     albumCount: row.albumCount,
     followerCount: row.followerCount,
@@ -199,6 +212,7 @@ function toAlbumView(row: AlbumRow): AlbumView {
     releaseYear: row.releaseYear,
     releaseDate: row.releaseDate,
     coverUrl: row.coverUrl,
+    images: row.images,
     label: row.label,
     isPublic: row.isPublic,
     isVisible: row.isVisible,
@@ -222,7 +236,7 @@ function toSongView(row: SongRow): SongView {
     genre: row.genre,
     explicit: row.explicit,
     playCount: row.playCount,
-    audio: { status: 'none' },
+    audio: row.audio,
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -852,6 +866,36 @@ export function createCatalogService(deps: CatalogDeps) {
     },
 
     // ------------------------------------------------------------------ for other modules
+    /** A song the caller may manage (its media): 404 when they may not see it, 403 when not theirs. */
+    async songToManage(caller: AuthUser, id: string): Promise<SongView> {
+      const row = await repo.findSong(db, id);
+      if (!row || !canSee(caller, row.listed, row.artistId)) throw songNotFound();
+      assertCanManage(caller, row.artistId);
+      return toSongView(row);
+    },
+
+    /** An album the caller may manage (its cover): 404 when they may not see it, 403 when not theirs. */
+    async albumToManage(caller: AuthUser, id: string): Promise<AlbumRow> {
+      const row = await repo.findAlbum(db, id);
+      if (!row || !canSee(caller, row.listed, row.artistId)) throw albumNotFound();
+      assertCanManage(caller, row.artistId);
+      return row;
+    },
+
+    /** An artist the caller may manage (its image). */
+    async artistToManage(caller: AuthUser, id: string): Promise<ArtistRow> {
+      const row = await repo.findArtist(db, id);
+      if (!row || !canSee(caller, row.isVisible, row.id)) throw artistNotFound();
+      assertCanManage(caller, row.id);
+      return row;
+    },
+
+    async getAlbumView(caller: AuthUser | null, id: string): Promise<AlbumView> {
+      const row = await repo.findAlbum(db, id);
+      if (!row || !canSee(caller, row.listed, row.artistId)) throw albumNotFound();
+      return forViewer(toAlbumView(row), isAdmin(caller));
+    },
+
     /** Call after a committed change to albums' counters (followers, plays); lists bump once. */
     invalidateAlbum(...albumIds: string[]): Promise<void> {
       return cache.invalidate(ALBUM_LISTS_TAG, ...albumIds.map(albumTag));

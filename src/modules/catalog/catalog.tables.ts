@@ -8,6 +8,7 @@ import {
   date,
   index,
   integer,
+  jsonb,
   pgTable,
   text,
   timestamp,
@@ -15,6 +16,24 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { uuidv7 } from 'uuidv7';
+import type { Image } from '../../platform/http.js';
+
+/** The `audio` object of a song, as the API shows it. */
+export interface SongAudio {
+  status: 'none' | 'processing' | 'ready' | 'failed';
+  durationMs?: number;
+  source?: {
+    format: string;
+    codec: string;
+    bitrateKbps: number;
+    sampleRate: number;
+    channels: number;
+    bytes: number;
+  };
+  qualities?: ('low' | 'medium' | 'high' | 'original')[];
+  loudness?: { integratedLufs: number; truePeakDb: number; trackGainDb: number };
+  error?: string;
+}
 
 /** Full-text document; only ever written by PostgreSQL (generated columns). */
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
@@ -32,6 +51,10 @@ export const artists = pgTable(
     name: text('name').notNull(),
     bio: text('bio'),
     imageUrl: text('image_url'),
+    /** Uploaded pictures (the media module writes them); `imageUrl` is then the largest. */
+    images: jsonb('images').$type<Image[]>().notNull().default(sql`'[]'::jsonb`),
+    /** Content hash of the uploaded picture, so its files are deleted when nothing uses them. */
+    imageHash: text('image_hash'),
     genres: text('genres').array().notNull().default(sql`'{}'::text[]`),
     /** The admin's switch: a hidden artist is seen by admins only. */
     isVisible: boolean('is_visible').notNull().default(true),
@@ -46,6 +69,7 @@ export const artists = pgTable(
   },
   (t) => [
     index('artists_lower_name_idx').on(sql`lower(${t.name})`),
+    index('artists_image_hash_idx').on(t.imageHash),
     index('artists_created_at_idx').on(t.createdAt, t.id),
     index('artists_name_sort_idx').on(sortKey(t.name), t.id),
     index('artists_album_count_idx').on(t.albumCount, t.id),
@@ -69,6 +93,8 @@ export const albums = pgTable(
     releaseYear: integer('release_year').notNull(),
     releaseDate: date('release_date', { mode: 'string' }),
     coverUrl: text('cover_url'),
+    images: jsonb('images').$type<Image[]>().notNull().default(sql`'[]'::jsonb`),
+    imageHash: text('image_hash'),
     label: text('label'),
     /** The owner's switch (artist or admin). */
     isPublic: boolean('is_public').notNull().default(true),
@@ -101,6 +127,7 @@ export const albums = pgTable(
   },
   (t) => [
     index('albums_artist_id_idx').on(t.artistId, t.createdAt, t.id),
+    index('albums_image_hash_idx').on(t.imageHash),
     index('albums_lower_genre_idx').on(sql`lower(${t.genre})`),
     index('albums_release_year_idx').on(t.releaseYear, t.id),
     index('albums_title_sort_idx').on(sortKey(t.title), t.id),
@@ -132,6 +159,8 @@ export const songs = pgTable(
     genre: text('genre').notNull(),
     explicit: boolean('explicit').notNull().default(false),
     playCount: bigint('play_count', { mode: 'number' }).notNull().default(0),
+    /** The API's `audio` object, written by the media module as a transcode moves on. */
+    audio: jsonb('audio').$type<SongAudio>().notNull().default(sql`'{"status":"none"}'::jsonb`),
     /** Songs have no switches of their own: this copies the album's `listed`. */
     listed: boolean('listed').notNull().default(true),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

@@ -10,16 +10,27 @@ export { type DemoCatalog, loadDemoCatalog } from './catalog.demo.js';
 export {
   addSongPlays,
   artistExists,
+  type ImageSet,
+  imageHashesInUse,
   incrementAlbumFollowers,
   incrementArtistFollowers,
   type SongPlays,
   setAlbumRecentPlays,
   songInRowScope,
+  writeAlbumImages,
+  writeArtistImages,
+  writeSongAudio,
 } from './catalog.repo.js';
 
 export { catalogRoutes } from './catalog.routes.js';
 
-export { AlbumSchema, ArtistSchema, PlaylistSummarySchema, SongSchema } from './catalog.schemas.js';
+export {
+  AlbumSchema,
+  ArtistSchema,
+  CreateSongBody,
+  PlaylistSummarySchema,
+  SongSchema,
+} from './catalog.schemas.js';
 
 /**
  * `createCatalogService` builds the service the routes use; `getVisibleSongs`/`getVisibleAlbums`
@@ -46,4 +57,4 @@ export {
   songVisibleTo,
 } from './catalog.service.js';
 /** Tables, for foreign keys from other modules (follows, playlist tracks, plays). */
-export { albums, artists, songs } from './catalog.tables.js';
+export { albums, artists, type SongAudio, songs } from './catalog.tables.js';

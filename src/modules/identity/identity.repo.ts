@@ -1,6 +1,7 @@
 import { and, count, desc, eq, ilike, inArray, isNull, ne, type SQL, sql } from 'drizzle-orm';
 import type { Role } from '../../platform/auth.js';
 import type { Executor } from '../../platform/db.js';
+import type { Image } from '../../platform/http.js';
 import { refreshTokens, sessions, users } from './identity.tables.js';
 
 export type UserRow = typeof users.$inferSelect;
@@ -155,4 +156,23 @@ export async function revokeOtherSessions(
     .update(sessions)
     .set({ revokedAt: new Date() })
     .where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId), isNull(sessions.revokedAt)));
+}
+
+/** A user's avatar, written by the media module. */
+export async function writeUserImages(
+  tx: Executor,
+  userId: string,
+  set: { images: Image[]; hash: string | null },
+) {
+  await tx
+    .update(users)
+    .set({ images: set.images, imageHash: set.hash, updatedAt: new Date() })
+    .where(eq(users.id, userId));
+}
+
+/** Avatar hashes among `hashes` that a user still shows. */
+export async function userImageHashesInUse(db: Executor, hashes: string[]): Promise<Set<string>> {
+  if (!hashes.length) return new Set();
+  const rows = await db.select({ hash: users.imageHash }).from(users).where(inArray(users.imageHash, hashes));
+  return new Set(rows.map((r) => r.hash as string));
 }

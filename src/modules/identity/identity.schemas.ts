@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { ROLES } from '../../platform/auth.js';
-import { Id, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { Id, ImagesSchema, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 128 });
@@ -14,6 +14,7 @@ export const UserSchema = Type.Object({
   role: RoleSchema,
   artistId: Type.Union([Id, Type.Null()]),
   blocked: Type.Boolean(),
+  images: ImagesSchema,
   createdAt: Timestamp,
 });
 

@@ -10,6 +10,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../../platform/errors.js';
+import type { Image } from '../../platform/http.js';
 import { artistExists } from '../catalog/index.js';
 import type { UserRow } from './identity.repo.js';
 import * as repo from './identity.repo.js';
@@ -35,6 +36,7 @@ export interface UserView {
   role: Role;
   artistId: string | null;
   blocked: boolean;
+  images: Image[];
   createdAt: string;
 }
 
@@ -55,6 +57,7 @@ export function toUserView(row: UserRow, withEmail: boolean): UserView {
     role: row.role,
     artistId: row.artistId,
     blocked: row.blocked,
+    images: row.images,
     createdAt: row.createdAt.toISOString(),
   };
 }

@@ -1,7 +1,18 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, index, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  check,
+  index,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { uuidv7 } from 'uuidv7';
 import type { Role } from '../../platform/auth.js';
+import type { Image } from '../../platform/http.js';
 import { artists } from '../catalog/catalog.tables.js';
 
 export const users = pgTable(
@@ -15,12 +26,16 @@ export const users = pgTable(
     role: text('role').$type<Role>().notNull().default('user'),
     artistId: uuid('artist_id').references(() => artists.id, { onDelete: 'set null' }),
     blocked: boolean('blocked').notNull().default(false),
+    /** The uploaded avatar (the media module writes it), largest first. */
+    images: jsonb('images').$type<Image[]>().notNull().default(sql`'[]'::jsonb`),
+    imageHash: text('image_hash'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex('users_email_key').on(t.email),
     index('users_created_at_idx').on(t.createdAt, t.id),
+    index('users_image_hash_idx').on(t.imageHash),
     check('users_role_check', sql`${t.role} in ('user', 'artist', 'admin')`),
   ],
 );

@@ -1,4 +1,6 @@
+export { userImageHashesInUse, writeUserImages } from './identity.repo.js';
 export { identityRoutes } from './identity.routes.js';
+export { UserSchema } from './identity.schemas.js';
 export {
   createIdentityService,
   type IdentityService,

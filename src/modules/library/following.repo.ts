@@ -149,6 +149,7 @@ export async function listFollowedArtists(
         name: artists.name,
         bio: artists.bio,
         imageUrl: artists.imageUrl,
+        images: artists.images,
         genres: artists.genres,
         albumCount: artists.albumCount,
         followerCount: artists.followerCount,

@@ -1,0 +1,6 @@
+// The media module's public surface: uploads, transcodes, signed streaming and pictures.
+export { resolveFfmpeg } from './media.ffmpeg.js';
+export { mediaApiRoutes, mediaFileRoutes, songFromFile } from './media.routes.js';
+export { createMediaService, type MediaService, TRANSCODE_JOB } from './media.service.js';
+export { createUrlSigner, type UrlSigner } from './media.signing.js';
+export { MediaStorage } from './media.storage.js';

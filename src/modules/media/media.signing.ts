@@ -1,0 +1,38 @@
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { ForbiddenError } from '../../platform/errors.js';
+
+/**
+ * Signed media URLs: an HMAC-SHA256 over the path and the expiry, with a key derived from the
+ * server secret (HKDF, its own label, so a media signature is never a valid token signature).
+ * They need no Authorization header, so an `<audio>` element or a player app can use them.
+ */
+export interface UrlSigner {
+  /** `path?exp=...&sig=...`, valid for the configured lifetime (or until `expiresAt`). */
+  sign(path: string, expiresAt?: number): string;
+  /** Throws 403 INVALID_SIGNATURE or URL_EXPIRED. */
+  verify(path: string, exp: string | undefined, sig: string | undefined): { expiresAt: number };
+}
+
+export function createUrlSigner(secret: string, ttlSec: number, now: () => number = Date.now): UrlSigner {
+  const key = Buffer.from(hkdfSync('sha256', secret, 'backbeat', 'media-url-signing', 32));
+  const mac = (path: string, exp: number) =>
+    createHmac('sha256', key).update(`${path}\n${exp}`).digest('base64url');
+  return {
+    sign(path, expiresAt) {
+      const exp = expiresAt ?? Math.floor(now() / 1000) + ttlSec;
+      return `${path}?exp=${exp}&sig=${mac(path, exp)}`;
+    },
+    verify(path, exp, sig) {
+      const expiresAt = Number(exp);
+      const valid =
+        typeof sig === 'string' &&
+        /^[0-9]{1,12}$/.test(exp ?? '') &&
+        safeEqual(Buffer.from(sig), Buffer.from(mac(path, expiresAt)));
+      if (!valid) throw new ForbiddenError('This media URL is not signed for this path', 'INVALID_SIGNATURE');
+      if (expiresAt * 1000 <= now()) throw new ForbiddenError('This media URL has expired', 'URL_EXPIRED');
+      return { expiresAt };
+    },
+  };
+}
+
+const safeEqual = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
