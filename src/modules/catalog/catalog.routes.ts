@@ -316,7 +316,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
     async (request, reply) => {
       const { limit = 20, offset = 0, ids, ...query } = request.query;
       if (ids !== undefined) {
-        const items = await catalog.getSongsByIds(request.user, ids, Object.keys(request.query));
+        // The names the caller sent (the parsed query also holds the page defaults).
+        const sent = [...new URLSearchParams(request.url.split('?')[1] ?? '').keys()];
+        const items = await catalog.getSongsByIds(request.user, ids, sent);
         setReadCaching(request, reply);
         return toPage(request, items, items.length, Math.max(items.length, 1), 0);
       }
