@@ -253,8 +253,11 @@ function forViewer<T extends { isVisible?: boolean }>(view: T, admin: boolean): 
   return rest as T;
 }
 
-/** Whether a song of an album the reader may see is listed (its own switches). */
-const songShown = (song: SongView) => song.isPublic && song.isVisible !== false;
+/**
+ * Whether users see a song of an album they may see: its own switches (the cached album record
+ * holds the admin's view, so `isVisible` is there).
+ */
+const songShown = (song: SongView) => song.isPublic && song.isVisible === true;
 
 /**
  * An album detail as a non-admin sees it: without `isVisible`, and (unless `owner`, who sees
