@@ -151,6 +151,36 @@ async function main() {
         }),
     ],
     [
+      'songs: the main list (sort -createdAt)',
+      () =>
+        repo.listSongs(db.recording, {
+          scope: listed,
+          sort: { field: 'createdAt', descending: true },
+          ...window,
+        }),
+    ],
+    [
+      'songs: year range, sort -createdAt',
+      () =>
+        repo.listSongs(db.recording, {
+          scope: listed,
+          yearFrom: 2000,
+          yearTo: 2004,
+          sort: { field: 'createdAt', descending: true },
+          ...window,
+        }),
+    ],
+    [
+      'songs: artist name, sort title',
+      () =>
+        repo.listSongs(db.recording, {
+          scope: listed,
+          artistName: sample!.artist_name,
+          sort: { field: 'title', descending: false },
+          ...window,
+        }),
+    ],
+    [
       'album detail (album + its songs)',
       async () => {
         await repo.findAlbum(db.recording, sample!.id);

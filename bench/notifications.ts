@@ -112,8 +112,8 @@ async function main() {
       releaseYear: 2026,
     });
     await db.execute(sql`
-      insert into users (email, password_hash, display_name, id)
-      select 'follower-' || g || '@bench.test', 'not-a-hash', 'Follower', gen_random_uuid()
+      insert into users (email, username, password_hash, display_name, id)
+      select 'follower-' || g || '@bench.test', 'follower-' || g, 'not-a-hash', 'Follower', gen_random_uuid()
         from generate_series(1, ${FOLLOWERS}) g`);
     await db.execute(sql`
       insert into album_follows (user_id, album_id, created_at)
@@ -129,8 +129,9 @@ async function main() {
         from generate_series(1, ${FOLLOWED_ALBUMS}) g`);
     // Half of each album's songs came before the follow, half after: the feed must tell them apart.
     await db.execute(sql`
-      insert into songs (album_id, artist_id, artist_name, title, track_number, duration_ms, genre, created_at, id)
-      select a.id, a.artist_id, a.artist_name, a.title || ' #' || t, t, 200000, 'Rock',
+      insert into songs (album_id, artist_id, artist_name, title, track_number, duration_ms, genre, release_year,
+                         created_at, id)
+      select a.id, a.artist_id, a.artist_name, a.title || ' #' || t, t, 200000, 'Rock', a.release_year,
              case when t <= ${SONGS_PER_ALBUM / 2} then now() - interval '5 days'
                   else now() - interval '2 days' + (row_number() over ()) * interval '1 second' end,
              gen_random_uuid()

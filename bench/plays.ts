@@ -138,15 +138,16 @@ async function loadCatalog(database: Executor): Promise<void> {
   );
   await run(
     database,
-    `insert into songs (id, album_id, artist_id, artist_name, title, track_number, duration_ms, genre, listed)
+    `insert into songs (id, album_id, artist_id, artist_name, title, track_number, duration_ms, genre, release_year,
+       listed)
      select gen_random_uuid(), al.id, al.artist_id, al.artist_name, al.title || ' track ' || t, t,
-       150000 + t * 10000, al.genre, al.listed
+       150000 + t * 10000, al.genre, al.release_year, al.listed
      from albums al cross join generate_series(1, ${SONGS_PER_ALBUM}) t`,
   );
   await run(
     database,
-    `insert into users (id, email, password_hash, display_name)
-     select gen_random_uuid(), 'listener-' || n || '@bench.test', 'not-a-hash', 'Listener ' || n
+    `insert into users (id, email, username, password_hash, display_name)
+     select gen_random_uuid(), 'listener-' || n || '@bench.test', 'listener-' || n, 'not-a-hash', 'Listener ' || n
      from generate_series(1, ${USERS - DRIVERS}) n`,
   );
 }

@@ -13,6 +13,7 @@ import { catalogRoutes, createCatalogService } from './modules/catalog/index.js'
 import { createDiscoveryService, type DiscoveryService, discoveryRoutes } from './modules/discovery/index.js';
 import { createIdentityService, identityRoutes } from './modules/identity/index.js';
 import {
+  countPublicPlaylists,
   createFollowingService,
   createNotificationService,
   createPlaylistService,
@@ -159,6 +160,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     tokens,
     refreshTtlSec: config.refreshTokenTtlSec,
     userDeletionHooks: [following.releaseFollowsOf],
+    publicPlaylistCount: (userId) => countPublicPlaylists(db, userId),
   });
   const storage = new MediaStorage(config.mediaDir);
   const signer = createUrlSigner(config.jwtSecret, config.streamUrlTtlSec);

@@ -33,6 +33,8 @@ const identityRows: ModuleRows = {
     const columns: Column<UserPlan>[] = [
       { name: 'id', type: 'uuid', value: (u) => u.id },
       { name: 'email', type: 'text', value: (u) => u.email },
+      // Bench emails have distinct local parts, which make valid usernames as registration would.
+      { name: 'username', type: 'text', value: (u) => u.email.split('@')[0] },
       { name: 'password_hash', type: 'text', value: () => passwordHash },
       { name: 'display_name', type: 'text', value: (u) => u.displayName },
       { name: 'role', type: 'text', value: (u) => u.role },
@@ -93,6 +95,7 @@ const catalogRows: ModuleRows = {
       { name: 'duration_ms', type: 'integer', value: (s) => s.durationMs },
       { name: 'genre', type: 'text', value: (s) => s.genre },
       { name: 'explicit', type: 'boolean', value: (s) => s.explicit },
+      { name: 'release_year', type: 'integer', value: (s) => albumOf(s).releaseYear },
       { name: 'listed', type: 'boolean', value: (s) => albumOf(s).listed },
       { name: 'created_at', type: 'timestamptz', value: (s) => iso(s.createdAt) },
       { name: 'updated_at', type: 'timestamptz', value: (s) => iso(s.createdAt) },

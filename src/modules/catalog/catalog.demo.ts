@@ -173,10 +173,11 @@ export function generateCatalog(shape: CatalogShape, now = new Date()) {
       const isPublic = !shape.privateEvery || (index + 1) % shape.privateEvery !== 0;
       const genre = random() < 0.8 ? genres[0]! : pick(GENRES);
       let durationMs = 0;
+      const albumSongs: Omit<(typeof songRows)[number], 'releaseYear'>[] = [];
       for (let s = 0; s < shape.songsPerAlbum; s++) {
         const songMs = 120_000 + Math.floor(random() * 300_000);
         durationMs += songMs;
-        songRows.push({
+        albumSongs.push({
           id: uuidv7(),
           albumId,
           artistId,
@@ -192,13 +193,16 @@ export function generateCatalog(shape: CatalogShape, now = new Date()) {
         });
       }
       if (isPublic) publicAlbums += 1;
+      const title = random() < 0.3 ? `The ${pick(WORDS)} ${pick(WORDS)}` : `${pick(WORDS)} ${pick(WORDS)}`;
+      const releaseYear = FIRST_YEAR + Math.floor(random() * YEARS);
+      for (const song of albumSongs) songRows.push({ ...song, releaseYear });
       albumRows.push({
         id: albumId,
         artistId,
         artistName: name,
-        title: random() < 0.3 ? `The ${pick(WORDS)} ${pick(WORDS)}` : `${pick(WORDS)} ${pick(WORDS)}`,
+        title,
         genre,
-        releaseYear: FIRST_YEAR + Math.floor(random() * YEARS),
+        releaseYear,
         label: pick(LABELS),
         isPublic,
         listed: isPublic,

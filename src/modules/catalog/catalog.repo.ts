@@ -2,7 +2,7 @@ import { and, asc, count, eq, getTableColumns, inArray, max, ne, not, or, type S
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { type Executor, rowsOf, sqlArray } from '../../platform/db.js';
 import type { Image } from '../../platform/http.js';
-import { albums, artists, type SongAudio, songs, sortKey } from './catalog.tables.js';
+import { type AlbumType, albums, artists, type SongAudio, songs, sortKey } from './catalog.tables.js';
 
 /**
  * Which rows a query may return. `listed` is what users and anonymous callers see; `own` adds
@@ -248,7 +248,7 @@ export async function relistArtistContent(
     .set({ listed: sql`${albums.isPublic} and ${albums.isVisible} and ${artistVisible}` })
     .where(eq(albums.artistId, artistId))
     .returning({ id: albums.id });
-  await tx.execute(sql`update ${songs} set listed = a.listed from ${albums} a
+  await tx.execute(sql`update ${songs} set listed = ${songListedWith(sql`a.listed`)} from ${albums} a
     where a.id = ${songs.albumId} and ${songs.artistId} = ${artistId}`);
   return touched.map((r) => r.id);
 }
@@ -293,9 +293,24 @@ export interface AlbumFilter {
   year?: number;
   yearFrom?: number;
   yearTo?: number;
+  types?: AlbumType[];
   /** Lower-cased. */
   q?: string;
 }
+
+/** Ids of the artists named `name` (whole name, any case), through the artists' name index. */
+const artistsNamed = (name: string) =>
+  sql`(select ${artists.id} from ${artists} where lower(${artists.name}) = lower(${name}))`;
+
+/** Release year conditions on `column` (inclusive bounds). */
+const yearConditions = (
+  column: AnyPgColumn,
+  filter: { year?: number; yearFrom?: number; yearTo?: number },
+) => [
+  filter.year !== undefined ? eq(column, filter.year) : undefined,
+  filter.yearFrom !== undefined ? sql`${column} >= ${filter.yearFrom}` : undefined,
+  filter.yearTo !== undefined ? sql`${column} <= ${filter.yearTo}` : undefined,
+];
 
 function albumConditions(filter: AlbumFilter): SQL | undefined {
   return and(
@@ -303,15 +318,9 @@ function albumConditions(filter: AlbumFilter): SQL | undefined {
     filter.genres?.length ? lowerIn(albums.genre, filter.genres) : undefined,
     filter.artistId ? eq(albums.artistId, filter.artistId) : undefined,
     // Through the artists' name index, then the albums' artist index: no scan of albums.
-    filter.artistName
-      ? inArray(
-          albums.artistId,
-          sql`(select ${artists.id} from ${artists} where lower(${artists.name}) = lower(${filter.artistName}))`,
-        )
-      : undefined,
-    filter.year !== undefined ? eq(albums.releaseYear, filter.year) : undefined,
-    filter.yearFrom !== undefined ? sql`${albums.releaseYear} >= ${filter.yearFrom}` : undefined,
-    filter.yearTo !== undefined ? sql`${albums.releaseYear} <= ${filter.yearTo}` : undefined,
+    filter.artistName ? inArray(albums.artistId, artistsNamed(filter.artistName)) : undefined,
+    ...yearConditions(albums.releaseYear, filter),
+    filter.types?.length ? inArray(albums.albumType, filter.types) : undefined,
     filter.q ? matchesText(filter.q, albums.searchText, albums.searchVector) : undefined,
   );
 }
@@ -363,6 +372,7 @@ export type AlbumValues = Pick<
   | 'genre'
   | 'releaseYear'
   | 'releaseDate'
+  | 'albumType'
   | 'coverUrl'
   | 'label'
   | 'isPublic'
@@ -391,19 +401,38 @@ export async function deleteAlbum(db: Executor, id: string): Promise<void> {
   await db.delete(albums).where(eq(albums.id, id));
 }
 
-/** Songs follow their album's `listed`: they have no visibility switches of their own. */
-export async function setAlbumSongsListed(tx: Executor, albumId: string, listed: boolean): Promise<void> {
-  await tx.update(songs).set({ listed }).where(eq(songs.albumId, albumId));
+/** A song is listed when its own switches are on and its album is listed (`albumListed`). */
+const songListedWith = (albumListed: SQL | boolean) =>
+  sql`(${albumListed} and ${songs.isPublic} and ${songs.isVisible})`;
+
+/** Whether a song with these switches on an album with this `listed` is listed. */
+export const songListed = (albumListed: boolean, song: { isPublic: boolean; isVisible: boolean }) =>
+  albumListed && song.isPublic && song.isVisible;
+
+/** Copies what songs derive from their album (`listed`, release year) after the album changed. */
+export async function copyAlbumToSongs(
+  tx: Executor,
+  albumId: string,
+  album: { listed: boolean; releaseYear: number },
+): Promise<void> {
+  await tx
+    .update(songs)
+    .set({ listed: songListedWith(album.listed), releaseYear: album.releaseYear })
+    .where(eq(songs.albumId, albumId));
 }
+
+/** The songs an album's counters count: public and visible themselves. */
+const countedSongOf = (albumId: string) =>
+  sql`${songs.albumId} = ${albumId} and ${songs.isPublic} and ${songs.isVisible}`;
 
 /** Recounts songs and total duration; the caller holds the album's row lock. */
 export async function refreshAlbumSongStats(tx: Executor, albumId: string): Promise<AlbumRow> {
   const [row] = await tx
     .update(albums)
     .set({
-      songCount: sql`(select count(*)::int from ${songs} where ${songs.albumId} = ${albumId})`,
+      songCount: sql`(select count(*)::int from ${songs} where ${countedSongOf(albumId)})`,
       durationMs: sql`(select coalesce(sum(${songs.durationMs}), 0)::bigint from ${songs}
-        where ${songs.albumId} = ${albumId})`,
+        where ${countedSongOf(albumId)})`,
       updatedAt: new Date(),
     })
     .where(eq(albums.id, albumId))
@@ -515,6 +544,12 @@ export interface SongFilter {
   scope: Scope;
   albumId?: string;
   artistId?: string;
+  /** Matches the whole artist name, case-insensitively. */
+  artistName?: string;
+  /** The album's release year (copied onto songs). */
+  year?: number;
+  yearFrom?: number;
+  yearTo?: number;
   /** Lower-cased. */
   genres?: string[];
   /** Lower-cased. */
@@ -529,6 +564,8 @@ export async function listSongs(
     songInScope(filter.scope),
     filter.albumId ? eq(songs.albumId, filter.albumId) : undefined,
     filter.artistId ? eq(songs.artistId, filter.artistId) : undefined,
+    filter.artistName ? inArray(songs.artistId, artistsNamed(filter.artistName)) : undefined,
+    ...yearConditions(songs.releaseYear, filter),
     filter.genres?.length ? lowerIn(songs.genre, filter.genres) : undefined,
     filter.q ? matchesText(filter.q, songs.searchText, songs.searchVector) : undefined,
   );
@@ -625,11 +662,14 @@ export async function trackNumberTaken(
   return rows.length > 0;
 }
 
-export type SongValues = Pick<SongRow, 'title' | 'durationMs' | 'trackNumber' | 'genre' | 'explicit'>;
+export type SongValues = Pick<
+  SongRow,
+  'title' | 'durationMs' | 'trackNumber' | 'genre' | 'explicit' | 'isPublic' | 'isVisible' | 'listed'
+>;
 
 export async function insertSong(
   db: Executor,
-  values: SongValues & { albumId: string; artistId: string; artistName: string; listed: boolean },
+  values: SongValues & { albumId: string; artistId: string; artistName: string; releaseYear: number },
 ): Promise<string> {
   const [row] = await db.insert(songs).values(values).returning({ id: songs.id });
   return row!.id;

@@ -346,14 +346,21 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['songs'],
-        summary: 'Browse songs with filters, sorting and pages',
+        summary: 'Browse songs with filters, sorting and pages, or look up to 50 by ids',
         security: optionalBearer,
         querystring: SongsQuery,
         response: { 200: pageOf(SongSchema), ...problems(401, 403) },
       },
     },
     async (request, reply) => {
-      const { limit = 20, offset = 0, ...query } = request.query;
+      const { limit = 20, offset = 0, ids, ...query } = request.query;
+      if (ids !== undefined) {
+        // The names the caller sent (the parsed query also holds the page defaults).
+        const sent = [...new URLSearchParams(request.url.split('?')[1] ?? '').keys()];
+        const items = await catalog.getSongsByIds(request.user, ids, sent);
+        setReadCaching(request, reply);
+        return toPage(request, items, items.length, Math.max(items.length, 1), 0);
+      }
       const { items, total } = await catalog.listSongs(request.user, { ...query, limit, offset });
       setReadCaching(request, reply);
       return toPage(request, items, total, limit, offset);

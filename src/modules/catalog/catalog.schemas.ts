@@ -9,6 +9,7 @@ import {
   Timestamp,
 } from '../../platform/http.js';
 import { ALBUM_SORTS, ARTIST_SORTS, SONG_SORTS } from './catalog.repo.js';
+import { ALBUM_TYPES } from './catalog.tables.js';
 
 /** A name or title: not blank, bounded. */
 /** PostgreSQL text cannot hold NUL: refuse it here as a 400 rather than fail in the database. */
@@ -35,6 +36,12 @@ const Visibility = Type.Optional(
   }),
 );
 const AdminOnlyVisible = Type.Boolean({ description: "the admin's switch; admins only" });
+const OwnerPublic = Type.Boolean({ description: "the owner's switch; default true" });
+const AlbumTypeSchema = Type.Enum(ALBUM_TYPES, {
+  description: 'a song released on its own is a single; default album',
+});
+/** At most this many ids in one `GET /songs?ids=` lookup (as Spotify's several-tracks call). */
+export const MAX_SONG_IDS = 50;
 
 const ArtistRef = Type.Object({ id: Id, name: Type.String() });
 const AlbumRef = Type.Object({ id: Id, title: Type.String() });
@@ -92,6 +99,8 @@ export const SongSchema = Type.Object({
   explicit: Type.Boolean(),
   playCount: Type.Integer(),
   audio: AudioSchema,
+  isPublic: Type.Boolean({ description: "the owner's switch" }),
+  isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),
   createdAt: Timestamp,
 });
 
@@ -102,6 +111,7 @@ const albumFields = {
   genre: Type.String(),
   releaseYear: Type.Integer(),
   releaseDate: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
+  albumType: AlbumTypeSchema,
   coverUrl: Type.Union([Type.String(), Type.Null()]),
   images: ImagesSchema,
   label: Type.Union([Type.String(), Type.Null()]),
@@ -183,6 +193,12 @@ export const AlbumsQuery = Type.Object(
     year: Type.Optional(Year),
     yearFrom: Type.Optional(Year),
     yearTo: Type.Optional(Year),
+    type: Type.Optional(
+      Type.Array(AlbumTypeSchema, {
+        maxItems: ALBUM_TYPES.length,
+        description: 'repeat to match any of several',
+      }),
+    ),
     q: Type.Optional(Query('album title or artist name; tolerates typos')),
     visibility: Visibility,
     ...albumSortAndPage,
@@ -195,9 +211,10 @@ const albumEditable = {
   genre: Genre,
   releaseYear: Year,
   releaseDate: Type.Optional(NullableInput(Type.String({ format: 'date' }))),
+  albumType: Type.Optional(AlbumTypeSchema),
   label: Type.Optional(NullableInput(Text(200))),
   coverUrl: Type.Optional(NullableInput(Url)),
-  isPublic: Type.Optional(Type.Boolean({ description: "the owner's switch; default true" })),
+  isPublic: Type.Optional(OwnerPublic),
   isVisible: Type.Optional(AdminOnlyVisible),
 };
 
@@ -231,6 +248,8 @@ export const CreateSongBody = Type.Object(
     trackNumber: Type.Optional(TrackNumber('default: after the last track')),
     genre: Type.Optional(Text(64, "default: the album's genre")),
     explicit: Type.Optional(Type.Boolean({ description: 'default false' })),
+    isPublic: Type.Optional(OwnerPublic),
+    isVisible: Type.Optional(AdminOnlyVisible),
   },
   { additionalProperties: false },
 );
@@ -242,15 +261,28 @@ export const UpdateSongBody = Type.Object(
     trackNumber: Type.Optional(TrackNumber()),
     genre: Type.Optional(Genre),
     explicit: Type.Optional(Type.Boolean()),
+    isPublic: Type.Optional(OwnerPublic),
+    isVisible: Type.Optional(AdminOnlyVisible),
   },
   { additionalProperties: false, minProperties: 1 },
 );
 
 export const SongsQuery = Type.Object(
   {
+    ids: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: MAX_SONG_IDS * 37,
+        description: `comma-separated song ids (at most ${MAX_SONG_IDS}): those the caller may see, in the order asked; not combined with other parameters`,
+      }),
+    ),
     albumId: Type.Optional(Id),
     artistId: Type.Optional(Id),
+    artist: Type.Optional(Text(200, 'whole artist name')),
     genre: Type.Optional(Genres),
+    year: Type.Optional(Year),
+    yearFrom: Type.Optional(Year),
+    yearTo: Type.Optional(Year),
     q: Type.Optional(Query('song title or artist name; tolerates typos')),
     sort: sortParam(SONG_SORTS),
     visibility: Visibility,

@@ -21,8 +21,11 @@ import type {
   SortOrRelevance,
 } from './catalog.repo.js';
 import * as repo from './catalog.repo.js';
-import type { SearchType } from './catalog.schemas.js';
-import type { SongAudio } from './catalog.tables.js';
+import { MAX_SONG_IDS, type SearchType } from './catalog.schemas.js';
+import type { AlbumType, SongAudio } from './catalog.tables.js';
+
+/** The textual form of an id, as the `uuid` format of path parameters checks it. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Bounds an album detail (it carries every song) and keeps its total duration in range. */
 const MAX_SONGS_PER_ALBUM = 500;
@@ -52,6 +55,9 @@ export interface SongView {
   explicit: boolean;
   playCount: number;
   audio: SongAudio;
+  isPublic: boolean;
+  /** Admins only. */
+  isVisible?: boolean;
   createdAt: string;
 }
 
@@ -62,6 +68,7 @@ export interface AlbumView {
   genre: string;
   releaseYear: number;
   releaseDate: string | null;
+  albumType: AlbumType;
   coverUrl: string | null;
   images: Image[];
   label: string | null;
@@ -122,6 +129,7 @@ export interface AlbumListQuery extends Window {
   year?: number;
   yearFrom?: number;
   yearTo?: number;
+  type?: AlbumType[];
   q?: string;
   sort?: string;
   visibility?: 'all' | 'hidden';
@@ -130,6 +138,10 @@ export interface AlbumListQuery extends Window {
 export interface SongListQuery extends Window {
   albumId?: string;
   artistId?: string;
+  artist?: string;
+  year?: number;
+  yearFrom?: number;
+  yearTo?: number;
   genre?: string[];
   q?: string;
   sort?: string;
@@ -156,6 +168,7 @@ export interface AlbumInput {
   genre: string;
   releaseYear: number;
   releaseDate?: string | null;
+  albumType?: AlbumType;
   label?: string | null;
   coverUrl?: string | null;
   isPublic?: boolean;
@@ -168,6 +181,8 @@ export interface SongInput {
   trackNumber?: number;
   genre?: string;
   explicit?: boolean;
+  isPublic?: boolean;
+  isVisible?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,6 +226,7 @@ function toAlbumView(row: AlbumRow): AlbumView {
     genre: row.genre,
     releaseYear: row.releaseYear,
     releaseDate: row.releaseDate,
+    albumType: row.albumType,
     coverUrl: row.coverUrl,
     images: row.images,
     label: row.label,
@@ -237,6 +253,8 @@ function toSongView(row: SongRow): SongView {
     explicit: row.explicit,
     playCount: row.playCount,
     audio: row.audio,
+    isPublic: row.isPublic,
+    isVisible: row.isVisible,
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -246,6 +264,21 @@ function forViewer<T extends { isVisible?: boolean }>(view: T, admin: boolean): 
   if (admin) return view;
   const { isVisible: _adminOnly, ...rest } = view;
   return rest as T;
+}
+
+/**
+ * Whether users see a song of an album they may see: its own switches (the cached album record
+ * holds the admin's view, so `isVisible` is there).
+ */
+const songShown = (song: SongView) => song.isPublic && song.isVisible === true;
+
+/**
+ * An album detail as a non-admin sees it: without `isVisible`, and (unless `owner`, who sees
+ * their own hidden songs as they see their hidden albums) without the songs hidden from users.
+ */
+function albumForReader(album: AlbumDetailView, owner: boolean): AlbumDetailView {
+  const songs = owner ? album.songs : album.songs.filter(songShown);
+  return { ...forViewer(album, false), songs: songs.map((song) => forViewer(song, false)) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,7 +414,8 @@ async function loadAlbumRecord(db: Executor, id: string): Promise<AlbumRecord | 
 /** Song views for `ids` that `caller` may open, in the order of `ids`; others are left out. */
 export async function getVisibleSongs(db: Executor, ids: string[], caller: AuthUser | null) {
   const rows = await repo.findSongsByIds(db, [...new Set(ids)], detailScope(caller));
-  const byId = new Map(rows.map((r) => [r.id, toSongView(r)]));
+  const admin = isAdmin(caller);
+  const byId = new Map(rows.map((r) => [r.id, forViewer(toSongView(r), admin)]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
@@ -432,15 +466,22 @@ export function createCatalogService(deps: CatalogDeps) {
     return forViewer(view, isAdmin(caller));
   }
 
-  /** `forViewer` for non-admins, once per cached album (so repeat reads get the same object). */
+  /** The users' view, once per cached album (so repeat reads get the same object). */
   const publicAlbumViews = new WeakMap<AlbumDetailView, AlbumDetailView>();
   function publicAlbumView(album: AlbumDetailView): AlbumDetailView {
     let view = publicAlbumViews.get(album);
     if (!view) {
-      view = forViewer(album, false);
+      view = albumForReader(album, false);
       publicAlbumViews.set(album, view);
     }
     return view;
+  }
+
+  /** The album detail as `caller` sees it: admins all, the owner their hidden songs too. */
+  function albumViewFor(caller: AuthUser | null, album: AlbumDetailView): AlbumDetailView {
+    if (isAdmin(caller)) return album;
+    if (ownArtistId(caller) === album.artist.id) return albumForReader(album, true);
+    return publicAlbumView(album);
   }
 
   async function getAlbumRecord(caller: AuthUser | null, id: string): Promise<AlbumRecord> {
@@ -462,6 +503,7 @@ export function createCatalogService(deps: CatalogDeps) {
       year: query.year,
       yearFrom: query.yearFrom,
       yearTo: query.yearTo,
+      types: query.type?.length ? [...new Set(query.type)].sort() : undefined,
       q: normaliseQuery(query.q),
     };
     const sort = chooseSort<AlbumSortField>(query.sort, filter.q);
@@ -630,18 +672,15 @@ export function createCatalogService(deps: CatalogDeps) {
      */
     async getAlbum(caller: AuthUser | null, id: string): Promise<AlbumDetailView> {
       const { album } = await getAlbumRecord(caller, id);
-      const view = isAdmin(caller) ? album : publicAlbumView(album);
+      const view = albumViewFor(caller, album);
       if (!caller) return view;
       return { ...view, followedByMe: (await deps.isFollowingAlbum?.(caller.id, id)) ?? false };
     },
 
     /** Album songs come from the cached album detail: one cache entry serves both reads. */
     async listAlbumSongs(caller: AuthUser | null, id: string, window: Window) {
-      const { album } = await getAlbumRecord(caller, id);
-      return {
-        items: album.songs.slice(window.offset, window.offset + window.limit),
-        total: album.songs.length,
-      };
+      const { songs } = albumViewFor(caller, (await getAlbumRecord(caller, id)).album);
+      return { items: songs.slice(window.offset, window.offset + window.limit), total: songs.length };
     },
 
     async createAlbum(caller: AuthUser, input: AlbumInput & { artistId?: string; artistName?: string }) {
@@ -668,6 +707,7 @@ export function createCatalogService(deps: CatalogDeps) {
           genre: input.genre.trim(),
           releaseYear: input.releaseYear,
           releaseDate: input.releaseDate ?? null,
+          albumType: input.albumType ?? 'album',
           label: trimOrNull(input.label) ?? null,
           coverUrl: input.coverUrl ?? null,
           isPublic,
@@ -698,13 +738,16 @@ export function createCatalogService(deps: CatalogDeps) {
           ...(input.genre !== undefined ? { genre: input.genre.trim() } : {}),
           ...(input.releaseYear !== undefined ? { releaseYear: input.releaseYear } : {}),
           ...(input.releaseDate !== undefined ? { releaseDate: input.releaseDate } : {}),
+          ...(input.albumType !== undefined ? { albumType: input.albumType } : {}),
           ...(input.label !== undefined ? { label: trimOrNull(input.label) } : {}),
           ...(input.coverUrl !== undefined ? { coverUrl: input.coverUrl } : {}),
           isPublic,
           isVisible,
           listed,
         });
-        if (listed !== album.listed) await repo.setAlbumSongsListed(tx, id, listed);
+        if (listed !== album.listed || row.releaseYear !== album.releaseYear) {
+          await repo.copyAlbumToSongs(tx, id, row);
+        }
         if (isPublic !== album.isPublic || isVisible !== album.isVisible) {
           await repo.refreshArtistAlbumCount(tx, artist.id);
         }
@@ -729,6 +772,7 @@ export function createCatalogService(deps: CatalogDeps) {
 
     // ------------------------------------------------------------------ songs
     async addSong(caller: AuthUser, albumId: string, input: SongInput): Promise<SongView> {
+      assertAdminForVisible(caller, input);
       const row = await withTx(db, async (tx) => {
         const album = await repo.findAlbum(tx, albumId, { forUpdate: true });
         if (!album || !canSee(caller, album.listed, album.artistId)) throw albumNotFound();
@@ -742,11 +786,14 @@ export function createCatalogService(deps: CatalogDeps) {
         ) {
           throw trackNumberTaken(input.trackNumber);
         }
+        const switches = { isPublic: input.isPublic ?? true, isVisible: input.isVisible ?? true };
         const songId = await insertSongOrConflict(tx, {
           albumId,
           artistId: album.artistId,
           artistName: album.artistName,
-          listed: album.listed,
+          releaseYear: album.releaseYear,
+          ...switches,
+          listed: repo.songListed(album.listed, switches),
           title: input.title.trim(),
           durationMs: input.durationMs,
           trackNumber: input.trackNumber ?? (await repo.nextTrackNumber(tx, albumId)),
@@ -758,34 +805,72 @@ export function createCatalogService(deps: CatalogDeps) {
         return (await repo.findSong(tx, songId))!;
       });
       await cache.invalidate(ALBUM_LISTS_TAG, albumTag(albumId));
-      return toSongView(row);
+      return forViewer(toSongView(row), isAdmin(caller));
     },
 
     async listSongs(caller: AuthUser | null, query: SongListQuery) {
       const scope = listScope(caller, query.visibility);
+      assertYearRange(query.yearFrom, query.yearTo);
       const q = normaliseQuery(query.q);
       const { rows, total } = await repo.listSongs(db, {
         scope,
         albumId: query.albumId,
         artistId: query.artistId,
+        artistName: query.artist?.trim().toLowerCase(),
+        year: query.year,
+        yearFrom: query.yearFrom,
+        yearTo: query.yearTo,
         genres: normaliseGenres(query.genre),
         q,
         sort: chooseSort<SongSortField>(query.sort, q),
         limit: query.limit,
         offset: query.offset,
       });
-      return { items: rows.map(toSongView), total };
+      const admin = isAdmin(caller);
+      return { items: rows.map((r) => forViewer(toSongView(r), admin)), total };
+    },
+
+    /**
+     * `GET /songs?ids=a,b,...`: the songs the caller may open, in the order asked; unknown and
+     * hidden ids are left out. A lookup, so it takes no other parameter.
+     */
+    async getSongsByIds(caller: AuthUser | null, idList: string, params: string[]): Promise<SongView[]> {
+      const extra = params.filter((name) => name !== 'ids');
+      if (extra.length) {
+        throw new ValidationError(
+          'ids is a lookup and takes no other parameter',
+          extra.map((name) => ({ path: `/${name}`, message: 'cannot be combined with ids' })),
+        );
+      }
+      const ids = idList.split(',');
+      if (ids.length > MAX_SONG_IDS) {
+        throw new ValidationError(`At most ${MAX_SONG_IDS} ids at once`, [
+          { path: '/ids', message: `must hold at most ${MAX_SONG_IDS} ids` },
+        ]);
+      }
+      const malformed = ids.findIndex((id) => !UUID.test(id));
+      if (malformed >= 0) {
+        throw new ValidationError('ids holds a malformed id', [
+          { path: '/ids', message: `item ${malformed} is not a UUID` },
+        ]);
+      }
+      return getVisibleSongs(db, ids, caller);
     },
 
     async getSong(caller: AuthUser | null, id: string): Promise<SongView> {
       const row = await repo.findSong(db, id);
       if (!row || !canSee(caller, row.listed, row.artistId)) throw songNotFound();
-      return toSongView(row);
+      return forViewer(toSongView(row), isAdmin(caller));
     },
 
     async updateSong(caller: AuthUser, id: string, input: Partial<SongInput>): Promise<SongView> {
-      const { row, durationChanged } = await withTx(db, async (tx) => {
-        const { song } = await lockSongForWrite(tx, caller, id);
+      assertAdminForVisible(caller, input);
+      const { row, countersChanged } = await withTx(db, async (tx) => {
+        const { song, album } = await lockSongForWrite(tx, caller, id);
+        const switches = {
+          isPublic: input.isPublic ?? song.isPublic,
+          isVisible: input.isVisible ?? song.isVisible,
+        };
         if (
           input.trackNumber !== undefined &&
           input.trackNumber !== song.trackNumber &&
@@ -799,19 +884,24 @@ export function createCatalogService(deps: CatalogDeps) {
           ...(input.trackNumber !== undefined ? { trackNumber: input.trackNumber } : {}),
           ...(input.genre !== undefined ? { genre: input.genre.trim() } : {}),
           ...(input.explicit !== undefined ? { explicit: input.explicit } : {}),
+          ...switches,
+          listed: repo.songListed(album.listed, switches),
         });
-        const durationChanged = input.durationMs !== undefined && input.durationMs !== song.durationMs;
-        if (durationChanged) await repo.refreshAlbumSongStats(tx, song.albumId);
+        const countersChanged =
+          (input.durationMs !== undefined && input.durationMs !== song.durationMs) ||
+          switches.isPublic !== song.isPublic ||
+          switches.isVisible !== song.isVisible;
+        if (countersChanged) await repo.refreshAlbumSongStats(tx, song.albumId);
         await recordEvent(tx, 'catalog.song_updated', {
           songId: id,
           albumId: song.albumId,
           artistId: song.artistId,
         });
-        return { row: (await repo.findSong(tx, id))!, durationChanged };
+        return { row: (await repo.findSong(tx, id))!, countersChanged };
       });
-      // Album lists show the album's total duration; nothing else of a song appears in them.
-      await cache.invalidate(albumTag(row.albumId), ...(durationChanged ? [ALBUM_LISTS_TAG] : []));
-      return toSongView(row);
+      // Album lists show the album's song count and total duration; nothing else of a song.
+      await cache.invalidate(albumTag(row.albumId), ...(countersChanged ? [ALBUM_LISTS_TAG] : []));
+      return forViewer(toSongView(row), isAdmin(caller));
     },
 
     async deleteSong(caller: AuthUser, id: string): Promise<void> {
@@ -847,7 +937,7 @@ export function createCatalogService(deps: CatalogDeps) {
         },
         song: async () => {
           const { rows, total } = await repo.listSongs(db, { scope, q, sort: 'relevance', ...window });
-          return { songs: { items: rows.map(toSongView), total } };
+          return { songs: { items: rows.map((r) => forViewer(toSongView(r), admin)), total } };
         },
         playlist: async () => ({
           playlists: deps.searchPlaylists

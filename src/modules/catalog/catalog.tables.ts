@@ -35,6 +35,10 @@ export interface SongAudio {
   error?: string;
 }
 
+/** What kind of release an album is (as Spotify): a song released on its own is a `single`. */
+export const ALBUM_TYPES = ['album', 'single', 'ep', 'compilation'] as const;
+export type AlbumType = (typeof ALBUM_TYPES)[number];
+
 /** Full-text document; only ever written by PostgreSQL (generated columns). */
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
@@ -92,6 +96,7 @@ export const albums = pgTable(
     genre: text('genre').notNull(),
     releaseYear: integer('release_year').notNull(),
     releaseDate: date('release_date', { mode: 'string' }),
+    albumType: text('album_type').$type<AlbumType>().notNull().default('album'),
     coverUrl: text('cover_url'),
     images: jsonb('images').$type<Image[]>().notNull().default(sql`'[]'::jsonb`),
     imageHash: text('image_hash'),
@@ -105,6 +110,7 @@ export const albums = pgTable(
      * may see. Kept in step by the repository so every list filters on one column.
      */
     listed: boolean('listed').notNull().default(true),
+    /** Songs that are public and visible themselves (so the numbers never reveal hidden ones). */
     songCount: integer('song_count').notNull().default(0),
     durationMs: bigint('duration_ms', { mode: 'number' }).notNull().default(0),
     followerCount: integer('follower_count').notNull().default(0),
@@ -138,6 +144,10 @@ export const albums = pgTable(
     index('albums_search_text_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
     index('albums_search_vector_idx').using('gin', t.searchVector),
     check('albums_popularity_check', sql`${t.popularity} between 0 and 100`),
+    check(
+      'albums_album_type_check',
+      sql`${t.albumType} in (${sql.raw(ALBUM_TYPES.map((type) => `'${type}'`).join(', '))})`,
+    ),
   ],
 );
 
@@ -158,10 +168,19 @@ export const songs = pgTable(
     durationMs: integer('duration_ms').notNull(),
     genre: text('genre').notNull(),
     explicit: boolean('explicit').notNull().default(false),
+    /** The album's release year, copied so the year filters never join albums. */
+    releaseYear: integer('release_year').notNull(),
     playCount: bigint('play_count', { mode: 'number' }).notNull().default(0),
     /** The API's `audio` object, written by the media module as a transcode moves on. */
     audio: jsonb('audio').$type<SongAudio>().notNull().default(sql`'{"status":"none"}'::jsonb`),
-    /** Songs have no switches of their own: this copies the album's `listed`. */
+    /** The owner's switch (artist or admin). */
+    isPublic: boolean('is_public').notNull().default(true),
+    /** The admin's switch. */
+    isVisible: boolean('is_visible').notNull().default(true),
+    /**
+     * Derived: the song's own switches and its album's `listed`, i.e. what users and anonymous
+     * callers may see. Kept in step by the repository so every read path filters on one column.
+     */
     listed: boolean('listed').notNull().default(true),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -180,6 +199,7 @@ export const songs = pgTable(
     index('songs_created_at_idx').on(t.createdAt, t.id),
     index('songs_play_count_idx').on(t.playCount, t.id),
     index('songs_duration_ms_idx').on(t.durationMs, t.id),
+    index('songs_release_year_idx').on(t.releaseYear, t.id),
     index('songs_search_text_trgm_idx').using('gin', t.searchText.op('gin_trgm_ops')),
     index('songs_search_vector_idx').using('gin', t.searchVector),
     check('songs_track_number_check', sql`${t.trackNumber} > 0`),

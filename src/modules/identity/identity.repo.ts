@@ -11,6 +11,20 @@ export async function findUserById(db: Executor, id: string): Promise<UserRow | 
   return row;
 }
 
+export async function findUserByUsername(db: Executor, username: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.username, username));
+  return row;
+}
+
+/** The usernames taken among `candidates`. */
+export async function takenUsernames(db: Executor, candidates: string[]): Promise<Set<string>> {
+  const rows = await db
+    .select({ username: users.username })
+    .from(users)
+    .where(inArray(users.username, candidates));
+  return new Set(rows.map((r) => r.username));
+}
+
 export async function findUserByEmail(db: Executor, email: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.email, email));
   return row;
@@ -18,7 +32,7 @@ export async function findUserByEmail(db: Executor, email: string): Promise<User
 
 export async function insertUser(
   db: Executor,
-  values: { email: string; passwordHash: string; displayName: string; role?: Role },
+  values: { email: string; username: string; passwordHash: string; displayName: string; role?: Role },
 ): Promise<UserRow> {
   const [row] = await db.insert(users).values(values).returning();
   return row!;
@@ -27,7 +41,9 @@ export async function insertUser(
 export async function updateUser(
   db: Executor,
   id: string,
-  values: Partial<Pick<UserRow, 'displayName' | 'passwordHash' | 'role' | 'artistId' | 'blocked'>>,
+  values: Partial<
+    Pick<UserRow, 'displayName' | 'username' | 'passwordHash' | 'role' | 'artistId' | 'blocked'>
+  >,
 ): Promise<UserRow | undefined> {
   const [row] = await db
     .update(users)
@@ -49,7 +65,9 @@ export async function listUsers(
   const conditions: SQL[] = [];
   if (filter.q) {
     const pattern = `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`;
-    conditions.push(sql`(${ilike(users.email, pattern)} or ${ilike(users.displayName, pattern)})`);
+    conditions.push(
+      sql`(${ilike(users.email, pattern)} or ${ilike(users.username, pattern)} or ${ilike(users.displayName, pattern)})`,
+    );
   }
   if (filter.role) conditions.push(eq(users.role, filter.role));
   if (filter.blocked !== undefined) conditions.push(eq(users.blocked, filter.blocked));

@@ -7,6 +7,7 @@ import {
   AdminUsersQuery,
   AuthResult,
   LoginBody,
+  PublicUserSchema,
   RefreshBody,
   RegisterBody,
   UpdateMeBody,
@@ -50,7 +51,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       config: authLimit,
       schema: {
         tags: ['auth'],
-        summary: 'Sign in with email and password',
+        summary: 'Sign in with email or username, and password',
         body: LoginBody,
         response: { 200: AuthResult, ...problems(401, 403, 429) },
       },
@@ -109,13 +110,26 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags: ['account'],
-        summary: 'Change display name or password (a new password ends other sessions)',
+        summary: 'Change display name, username or password (a new password ends other sessions)',
         security: bearerSecurity,
         body: UpdateMeBody,
-        response: { 200: UserSchema, ...problems(401, 403) },
+        response: { 200: UserSchema, ...problems(401, 403, 409) },
       },
     },
     (request) => identity.updateMe(request.user!, request.body),
+  );
+
+  app.get(
+    '/users/:id',
+    {
+      schema: {
+        tags: ['account'],
+        summary: "A user's public profile",
+        params: IdParams,
+        response: { 200: PublicUserSchema, ...problems(404) },
+      },
+    },
+    (request) => identity.getPublicProfile(request.params.id),
   );
 
   app.get(

@@ -5,11 +5,16 @@ import { Id, ImagesSchema, NullableInput, PageQuery, Timestamp } from '../../pla
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 128 });
 const DisplayName = Type.String({ minLength: 1, maxLength: 64 });
+/** Letters are matched and stored lower-case, so `Ada` and `ada` are one username. */
+const USERNAME_RULE = '3..32 of a-z 0-9 . _ -; unique case-insensitively (stored lower-case)';
+const Username = (description = USERNAME_RULE) =>
+  Type.String({ pattern: '^[A-Za-z0-9._-]{3,32}$', description });
 const RoleSchema = Type.Enum(ROLES);
 
 export const UserSchema = Type.Object({
   id: Id,
   email: Type.Optional(Type.String({ description: 'only to the user themself and admins' })),
+  username: Type.String(),
   displayName: Type.String(),
   role: RoleSchema,
   artistId: Type.Union([Id, Type.Null()]),
@@ -26,14 +31,37 @@ export const AuthResult = Type.Object({
   expiresIn: Type.Integer({ description: 'access token lifetime in seconds' }),
 });
 
+/** An image in several sizes, largest first (filled once avatars can be uploaded). */
+export const ImageSchema = Type.Object({ url: Type.String(), width: Type.Integer(), height: Type.Integer() });
+
+/** What anyone may see of a user. */
+export const PublicUserSchema = Type.Object({
+  id: Id,
+  username: Type.String(),
+  displayName: Type.String(),
+  images: Type.Array(ImageSchema, { description: 'largest first; empty without an avatar' }),
+  publicPlaylistCount: Type.Integer(),
+  createdAt: Timestamp,
+});
+
 export const RegisterBody = Type.Object(
-  { email: Email, password: Password, displayName: DisplayName },
+  {
+    email: Email,
+    password: Password,
+    displayName: DisplayName,
+    username: Type.Optional(Username(`${USERNAME_RULE}; default: made from the email`)),
+  },
   { additionalProperties: false },
 );
 
 export const LoginBody = Type.Object(
   {
-    email: Type.String({ minLength: 1, maxLength: 254 }),
+    email: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 254, description: 'email or username, not both' }),
+    ),
+    username: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 32, description: 'email or username, not both' }),
+    ),
     password: Type.String({ minLength: 1, maxLength: 128 }),
   },
   { additionalProperties: false },
@@ -47,6 +75,7 @@ export const RefreshBody = Type.Object(
 export const UpdateMeBody = Type.Object(
   {
     displayName: Type.Optional(DisplayName),
+    username: Type.Optional(Username()),
     currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     newPassword: Type.Optional(Password),
   },

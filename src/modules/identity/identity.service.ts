@@ -27,16 +27,29 @@ export interface IdentityDeps {
   refreshTtlSec: number;
   /** Filled in by the app once the modules that hang off users exist. */
   userDeletionHooks?: UserDeletionHook[];
+  /** From the playlists module, for the public profile; absent: 0. */
+  publicPlaylistCount?: (userId: string) => Promise<number>;
 }
 
 export interface UserView {
   id: string;
   email?: string;
+  username: string;
   displayName: string;
   role: Role;
   artistId: string | null;
   blocked: boolean;
   images: Image[];
+  createdAt: string;
+}
+
+/** The public profile: what anyone may see of a user. */
+export interface PublicUserView {
+  id: string;
+  username: string;
+  displayName: string;
+  images: { url: string; width: number; height: number }[];
+  publicPlaylistCount: number;
   createdAt: string;
 }
 
@@ -53,6 +66,7 @@ export function toUserView(row: UserRow, withEmail: boolean): UserView {
   return {
     id: row.id,
     ...(withEmail ? { email: row.email } : {}),
+    username: row.username,
     displayName: row.displayName,
     role: row.role,
     artistId: row.artistId,
@@ -63,6 +77,28 @@ export function toUserView(row: UserRow, withEmail: boolean): UserView {
 }
 
 const normaliseEmail = (email: string) => email.trim().toLowerCase();
+const normaliseUsername = (username: string) => username.trim().toLowerCase();
+
+const USERNAME_MAX = 32;
+const USERNAME_MIN = 3;
+/** Candidates checked per query when making a username. */
+const USERNAME_BATCH = 20;
+
+/**
+ * The username an email suggests: its local part, lower-case, without characters a username
+ * cannot hold (the migration that gave existing accounts usernames uses the same rule).
+ */
+function usernameBase(email: string): string {
+  const local = normaliseEmail(email).split('@')[0] ?? '';
+  return local.replace(/[^a-z0-9._-]/g, '').slice(0, USERNAME_MAX) || 'user';
+}
+
+/** The n-th candidate for `base`: itself, then with 2, 3, ... appended (cut to fit). */
+function usernameCandidate(base: string, n: number): string {
+  return n === 1 ? base : base.slice(0, USERNAME_MAX - String(n).length) + n;
+}
+
+const usernameTaken = () => new ConflictError('This username is taken', 'USERNAME_TAKEN');
 
 // Verifying against a real hash when the email is unknown keeps both failures equally slow.
 let decoyHash: Promise<string> | undefined;
@@ -104,19 +140,45 @@ export function createIdentityService(deps: IdentityDeps) {
     return issueTokens(user, sessionId, token);
   }
 
-  async function createUser(input: { email: string; password: string; displayName: string; role?: Role }) {
+  /** The first free username made from `email` (lowest numeric suffix); racing sign-ups retry. */
+  async function freeUsernameFor(email: string): Promise<string> {
+    const base = usernameBase(email);
+    for (let first = 1; ; first += USERNAME_BATCH) {
+      const candidates = Array.from({ length: USERNAME_BATCH }, (_, i) =>
+        usernameCandidate(base, first + i),
+      ).filter((name) => name.length >= USERNAME_MIN);
+      const taken = await repo.takenUsernames(db, candidates);
+      const free = candidates.find((name) => !taken.has(name));
+      if (free) return free;
+    }
+  }
+
+  async function createUser(input: {
+    email: string;
+    password: string;
+    displayName: string;
+    username?: string;
+    role?: Role;
+  }) {
     const passwordHash = await hash(input.password);
-    try {
-      return await repo.insertUser(db, {
-        email: normaliseEmail(input.email),
-        passwordHash,
-        displayName: input.displayName.trim() || input.displayName,
-        role: input.role,
-      });
-    } catch (error) {
-      if (isUniqueViolation(error))
-        throw new ConflictError('An account with this email exists', 'EMAIL_TAKEN');
-      throw error;
+    const chosen = input.username === undefined ? undefined : normaliseUsername(input.username);
+    // A made-up username can be taken by a concurrent sign-up between the check and the insert.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await repo.insertUser(db, {
+          email: normaliseEmail(input.email),
+          username: chosen ?? (await freeUsernameFor(input.email)),
+          passwordHash,
+          displayName: input.displayName.trim() || input.displayName,
+          role: input.role,
+        });
+      } catch (error) {
+        if (isUniqueViolation(error, 'users_email_key')) {
+          throw new ConflictError('An account with this email exists', 'EMAIL_TAKEN');
+        }
+        if (!isUniqueViolation(error, 'users_username_key')) throw error;
+        if (chosen || attempt >= 3) throw usernameTaken();
+      }
     }
   }
 
@@ -145,12 +207,24 @@ export function createIdentityService(deps: IdentityDeps) {
 
   return {
     /** Registration always creates a plain `user`; roles are only ever granted by an admin. */
-    async register(input: { email: string; password: string; displayName: string }) {
+    async register(input: { email: string; password: string; displayName: string; username?: string }) {
       return startSession(await createUser(input));
     },
 
-    async login(input: { email: string; password: string }) {
-      const user = await repo.findUserByEmail(db, normaliseEmail(input.email));
+    /** By email or by username (exactly one); both failures answer alike. */
+    async login(input: { email?: string; username?: string; password: string }) {
+      if ((input.email === undefined) === (input.username === undefined)) {
+        throw new ValidationError('Sign in with email or username, exactly one of them', [
+          {
+            path: input.email === undefined ? '/email' : '/username',
+            message: 'send email or username, not both',
+          },
+        ]);
+      }
+      const user =
+        input.email !== undefined
+          ? await repo.findUserByEmail(db, normaliseEmail(input.email))
+          : await repo.findUserByUsername(db, normaliseUsername(input.username!));
       if (!user) {
         await verify(await getDecoyHash(), input.password).catch(() => false);
         throw invalidCredentials();
@@ -224,12 +298,13 @@ export function createIdentityService(deps: IdentityDeps) {
     /** A password change ends every other session of the user, tokens and all. */
     async updateMe(
       caller: AuthUser,
-      input: { displayName?: string; currentPassword?: string; newPassword?: string },
+      input: { displayName?: string; username?: string; currentPassword?: string; newPassword?: string },
     ) {
       const user = await repo.findUserById(db, caller.id);
       if (!user) throw new UnauthorizedError('The account no longer exists', 'SESSION_ENDED');
       const changes: Parameters<typeof repo.updateUser>[2] = {};
       if (input.displayName !== undefined) changes.displayName = input.displayName;
+      if (input.username !== undefined) changes.username = normaliseUsername(input.username);
       if (input.newPassword !== undefined) {
         if (input.currentPassword === undefined) {
           throw new ValidationError('newPassword needs currentPassword', [
@@ -245,8 +320,25 @@ export function createIdentityService(deps: IdentityDeps) {
         const row = await repo.updateUser(tx, user.id, changes);
         if (changes.passwordHash) await repo.revokeOtherSessions(tx, user.id, caller.sessionId);
         return row!;
+      }).catch((error: unknown) => {
+        if (isUniqueViolation(error, 'users_username_key')) throw usernameTaken();
+        throw error;
       });
       return toUserView(updated, true);
+    },
+
+    /** Anyone's public profile (no email, no role). */
+    async getPublicProfile(id: string): Promise<PublicUserView> {
+      const user = await repo.findUserById(db, id);
+      if (!user) throw new NotFoundError('User', 'USER_NOT_FOUND');
+      return {
+        id: user.id,
+        username: user.username,
+        displayName: user.displayName,
+        images: [],
+        publicPlaylistCount: (await deps.publicPlaylistCount?.(user.id)) ?? 0,
+        createdAt: user.createdAt.toISOString(),
+      };
     },
 
     async listUsers(query: { q?: string; role?: Role; blocked?: boolean; limit: number; offset: number }) {

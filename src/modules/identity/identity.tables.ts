@@ -21,6 +21,8 @@ export const users = pgTable(
     id: uuid('id').primaryKey().$defaultFn(uuidv7),
     /** Stored lower-case, so uniqueness and login are case-insensitive. */
     email: text('email').notNull(),
+    /** Stored lower-case, so uniqueness and login are case-insensitive. */
+    username: text('username').notNull(),
     passwordHash: text('password_hash').notNull(),
     displayName: text('display_name').notNull(),
     role: text('role').$type<Role>().notNull().default('user'),
@@ -34,8 +36,10 @@ export const users = pgTable(
   },
   (t) => [
     uniqueIndex('users_email_key').on(t.email),
+    uniqueIndex('users_username_key').on(t.username),
     index('users_created_at_idx').on(t.createdAt, t.id),
     index('users_image_hash_idx').on(t.imageHash),
+    check('users_username_check', sql`${t.username} ~ '^[a-z0-9._-]{3,32}$'`),
     check('users_role_check', sql`${t.role} in ('user', 'artist', 'admin')`),
   ],
 );

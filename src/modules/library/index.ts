@@ -13,6 +13,7 @@ export {
 // Playlists.
 export { playlistRoutes } from './playlists.routes.js';
 export {
+  countPublicPlaylists,
   createPlaylistService,
   type PlaylistService,
   type PlaylistView,

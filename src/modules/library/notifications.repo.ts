@@ -79,7 +79,7 @@ interface FeedScope {
  * The notification feeds of `userIds`, derived at read time (read-time fan-out, see
  * docs/architecture.md): every song added to an album while the user followed it, and every
  * album an artist added while the user followed the artist. Only content everyone may see
- * (`listed`) counts: a notification goes to every follower alike and must never reveal
+ * (`listed`: a song only when it and its album are) counts: a notification goes to every follower alike and must never reveal
  * hidden content. A deleted song or album takes its notifications with it by construction.
  */
 function feed(scope: FeedScope): SQL {
@@ -107,7 +107,7 @@ function feed(scope: FeedScope): SQL {
         join ${songs} s on s.album_id = sub.album_id
          and s.created_at > sub.since and (sub.until is null or s.created_at <= sub.until)
         join ${albums} a on a.id = s.album_id
-       where a.listed ${onlySongs}
+       where s.listed ${onlySongs}
       union all
       select sub.user_id, 'artist.album_added', a.id, a.created_at,
              a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name

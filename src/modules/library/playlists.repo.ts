@@ -85,6 +85,15 @@ async function pageOfCards(
   return { rows, total: totals?.total ?? 0 };
 }
 
+/** How many public playlists a user owns (the public profile's number). */
+export async function countPublicPlaylists(db: Executor, ownerId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(playlists)
+    .where(and(eq(playlists.ownerId, ownerId), eq(playlists.isPublic, true)));
+  return row?.n ?? 0;
+}
+
 /** A user's playlists, newest first; only the public ones unless `includePrivate`. */
 export function listOwnedPlaylists(
   db: Executor,

@@ -91,6 +91,11 @@ export async function searchPublicPlaylists(
   return { items: await toViews(db, rows), total };
 }
 
+/** How many public playlists a user owns, for the public profile (identity asks through app.ts). */
+export function countPublicPlaylists(db: Executor, ownerId: string): Promise<number> {
+  return repo.countPublicPlaylists(db, ownerId);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Track order. Entries whose song readers may not see (hidden now, perhaps shown again later)
 // keep their rows; clients never see them, and every position a client sends or receives counts
