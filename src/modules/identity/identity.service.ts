@@ -335,7 +335,7 @@ export function createIdentityService(deps: IdentityDeps) {
         id: user.id,
         username: user.username,
         displayName: user.displayName,
-        images: [],
+        images: user.images,
         publicPlaylistCount: (await deps.publicPlaylistCount?.(user.id)) ?? 0,
         createdAt: user.createdAt.toISOString(),
       };
