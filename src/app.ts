@@ -31,6 +31,7 @@ import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerValidation } from './platform/validation.js';
+import { webPlayerRoutes } from './platform/web-player.js';
 
 export interface AppDeps {
   database: Database;
@@ -41,6 +42,8 @@ export interface AppDeps {
   eventBus?: EventBus;
   /** Process metrics (event loop, GC, memory); off where many apps share one process (tests). */
   processMetrics?: boolean;
+  /** The built web player to serve at `/`; none when absent (tests, API-only processes). */
+  webPlayerDir?: string;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -170,6 +173,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
     { prefix: API_PREFIX },
   );
+  if (deps.webPlayerDir) await app.register(webPlayerRoutes, { dir: deps.webPlayerDir });
 
   registerMethodNotAllowed(app, routesByUrl);
   return app;
