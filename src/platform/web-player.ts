@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -7,7 +7,8 @@ import { Type } from 'typebox';
 
 /** Where `npm install` (the `prepare` script) builds the web player. */
 export const WEB_PLAYER_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
-const VITE_CONFIG = fileURLToPath(new URL('../../web/vite.config.ts', import.meta.url));
+const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
+const VITE_CONFIG = join(WEB_ROOT, 'vite.config.ts');
 
 /**
  * Vite puts every script and stylesheet under this one prefix with a content hash in the name,
@@ -42,13 +43,32 @@ const PAGE_CSP = {
   },
 };
 
-/** True when `dir` holds a finished build. */
+/** Newest modification time (ms) of the player's sources; 0 when they are absent. */
+function newestSource(path: string): number {
+  try {
+    const stat = statSync(path);
+    if (!stat.isDirectory()) return stat.mtimeMs;
+    return Math.max(0, ...readdirSync(path).map((name) => newestSource(join(path, name))));
+  } catch {
+    return 0;
+  }
+}
+
+/** True when `dir` holds a build at least as new as the sources (a `git pull` makes it stale). */
 export function webPlayerBuilt(dir: string): boolean {
-  return existsSync(join(dir, 'index.html'));
+  let built: number;
+  try {
+    built = statSync(join(dir, 'index.html')).mtimeMs;
+  } catch {
+    return false;
+  }
+  const sources = ['src', 'index.html', 'vite.config.ts'].map((name) => newestSource(join(WEB_ROOT, name)));
+  return built >= Math.max(...sources);
 }
 
 /**
- * Builds the player on start when the install did not (a checkout whose `prepare` never ran).
+ * Builds the player on start when the install did not (a checkout whose `prepare` never ran)
+ * or its sources changed since.
  * Vite is a development dependency: an install without it gets a warning and serves the API only.
  */
 export async function ensureWebPlayerBuilt(dir: string, log: FastifyBaseLogger): Promise<void> {
@@ -60,7 +80,7 @@ export async function ensureWebPlayerBuilt(dir: string, log: FastifyBaseLogger):
     log.warn('web player not built and Vite is not installed: serving the API only (run `npm install`)');
     return;
   }
-  log.info('building the web player (first start)');
+  log.info('building the web player');
   try {
     await vite.build({
       configFile: VITE_CONFIG,

@@ -255,3 +255,19 @@ export function usePaged<T>() {
   const [next, setNext] = useState<string | null>(null);
   return { items, next, setItems, setNext };
 }
+
+const ICONS = {
+  previous: 'M6 5h2v14H6zM20 5v14L9 12z',
+  next: 'M16 5h2v14h-2zM4 5v14l11-7z',
+  play: 'M7 4v16l13-8z',
+  pause: 'M6 4h4v16H6zM14 4h4v16h-4z',
+};
+
+/** Transport icons as inline SVG: symbol glyphs are missing from many phone and server fonts. */
+export function Icon({ name }: { name: keyof typeof ICONS }) {
+  return (
+    <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" fill="currentColor">
+      <path d={ICONS[name]} />
+    </svg>
+  );
+}

@@ -1,7 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, formatDuration, type Notification, session } from './api';
-import { ErrorNote } from './components';
+import { ErrorNote, Icon } from './components';
 import { useChanges, useRoute, useUser } from './hooks';
 import { describe, notificationLink, notifications } from './notifications';
 import { player, QUALITIES, type Quality } from './player';
@@ -19,8 +19,8 @@ function Header() {
   const signOut = async () => {
     const refreshToken = session.refreshToken;
     session.set(null);
-    if (refreshToken) await api('/auth/logout', { method: 'POST', body: { refreshToken } }).catch(() => {});
     location.hash = '#/';
+    if (refreshToken) await api('/auth/logout', { method: 'POST', body: { refreshToken } }).catch(() => {});
   };
   return (
     <header class="top">
@@ -142,7 +142,7 @@ function PlayerBar() {
           onClick={() => player.previous()}
           disabled={!song}
         >
-          ⏮
+          <Icon name="previous" />
         </button>
         <button
           type="button"
@@ -151,7 +151,7 @@ function PlayerBar() {
           onClick={() => player.toggle()}
           disabled={!song}
         >
-          {player.playing ? '⏸' : '▶'}
+          <Icon name={player.playing ? 'pause' : 'play'} />
         </button>
         <button
           type="button"
@@ -160,7 +160,7 @@ function PlayerBar() {
           onClick={() => player.next()}
           disabled={player.index + 1 >= player.queue.length}
         >
-          ⏭
+          <Icon name="next" />
         </button>
         <span class="muted time">{formatDuration(audio.currentTime * 1000)}</span>
         <input
