@@ -112,6 +112,8 @@ export interface Browser {
   context: BrowserContext;
   /** Saves a screenshot under test-results/browser (gitignored) for review. */
   shot: (name: string) => Promise<void>;
+  /** Where the next screenshot named `name` goes (for pages other than the main one). */
+  shotPath: (name: string) => string;
   close: () => Promise<void>;
 }
 
@@ -138,15 +140,13 @@ export async function openBrowser(testFile: string): Promise<Browser> {
   rmSync(folder, { recursive: true, force: true });
   mkdirSync(folder, { recursive: true });
   let count = 0;
+  const shotPath = (name: string) => join(folder, `${String(++count).padStart(2, '0')}-${name}.png`);
   return {
     page,
     context,
+    shotPath,
     shot: async (name) => {
-      count++;
-      await page.screenshot({
-        path: join(folder, `${String(count).padStart(2, '0')}-${name}.png`),
-        fullPage: true,
-      });
+      await page.screenshot({ path: shotPath(name), fullPage: true });
     },
     close: async () => {
       await context.close();
@@ -189,4 +189,17 @@ export async function seedAlbum(
     songs.push(song.body);
   }
   return { album: created.body, songs };
+}
+
+export interface AudioState {
+  src: string;
+  currentTime: number;
+  paused: boolean;
+}
+
+/** The player's `<audio>` element, read in the page (a string: this program has no DOM types). */
+export function audioState(page: Page): Promise<AudioState> {
+  return page.evaluate(
+    "(() => { const a = document.getElementById('player-audio'); return { src: a.src, currentTime: a.currentTime, paused: a.paused }; })()",
+  );
 }
