@@ -160,4 +160,17 @@ describe('the web player', () => {
     expect(after.body.tracks.map((t: Json) => t.song.title)).toEqual(['Low Tide Waltz', 'Harbour Lights']);
     await shot('playlist-edited');
   });
+
+  it('fits a phone screen', async () => {
+    const { page, shot } = browser;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.base}/#/albums/${seeded.album.id}`);
+    await page.getByRole('heading', { name: 'Velvet Lighthouse' }).waitFor();
+    // Nothing wider than the screen: no sideways scrolling.
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    await expect(page.getByRole('button', { name: 'Play album' }).isVisible()).resolves.toBe(true);
+    await expect(page.getByLabel('Quality').isVisible()).resolves.toBe(true);
+    await shot('phone-album');
+  });
 });

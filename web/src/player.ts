@@ -1,4 +1,4 @@
-import { ApiError, api, problem, type Song, send } from './api';
+import { ApiError, api, problem, type Song, send, session } from './api';
 
 export type Quality = 'auto' | 'low' | 'medium' | 'high' | 'original';
 export const QUALITIES: Quality[] = ['auto', 'low', 'medium', 'high', 'original'];
@@ -171,6 +171,10 @@ class Player extends EventTarget {
     this.changed();
     this.hls?.destroy();
     this.hls = null;
+    if (!session.user) {
+      this.fail('Sign in to listen');
+      return;
+    }
     try {
       const useHls = this.quality === 'auto';
       const url = await this.signedUrl(song, useHls);
