@@ -142,4 +142,24 @@ describe('playing an uploaded song', () => {
     await page.screenshot({ path: browser.shotPath('playing-hls-js') });
     await page.close();
   });
+
+  it('uploads a cover from the album page with a progress bar', async () => {
+    const { page, shot } = browser;
+    const cover = join(work, 'cover.png');
+    execFileSync(
+      process.env.FFMPEG_PATH ?? ffmpegInstaller.path,
+      ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=orange:s=640x640', '-frames:v', '1', '-y', cover],
+      { stdio: 'inherit' },
+    );
+    await page.goto(`${server.base}/#/albums/${song.album.id}`);
+    await page.getByLabel('Upload a cover (JPEG, PNG or WebP)').setInputFiles(cover);
+    await page.getByText('Uploaded cover.png').waitFor({ timeout: 30_000 });
+    const img = page.getByRole('img', { name: 'Cover of Test Tones' });
+    await img.waitFor();
+    // The picture loaded (same origin, allowed by the page's policy), not just its tag.
+    await expect.poll(() => img.evaluate('(el) => el.naturalWidth')).toBeGreaterThan(0);
+    const album = await server.api('GET', `/albums/${song.album.id}`);
+    expect(album.body.images.map((i: Json) => i.width)).toEqual([640, 300, 64]);
+    await shot('cover-uploaded');
+  });
 });

@@ -249,13 +249,6 @@ export function UploadField({
   );
 }
 
-/** "Load more" for offset pages: follows the page's `next` link. */
-export function usePaged<T>() {
-  const [items, setItems] = useState<T[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  return { items, next, setItems, setNext };
-}
-
 const ICONS = {
   previous: 'M6 5h2v14H6zM20 5v14L9 12z',
   next: 'M16 5h2v14h-2zM4 5v14l11-7z',

@@ -159,6 +159,19 @@ export function ArtistPage({ id }: { id: string }) {
               </div>
             </div>
           </header>
+          {canUpload(user, id) && (
+            <section class="owner" aria-labelledby="manage-artist-title">
+              <h2 id="manage-artist-title">Manage</h2>
+              <UploadField
+                label="Upload a picture (JPEG, PNG or WebP)"
+                accept="image/jpeg,image/png,image/webp"
+                onUpload={async (file, progress) => {
+                  await upload('PUT', `/artists/${id}/image`, file, progress);
+                  artist.reload();
+                }}
+              />
+            </section>
+          )}
           <h2>Albums</h2>
           <AlbumGrid albums={data.albums} />
         </>
