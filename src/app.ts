@@ -44,6 +44,7 @@ import { jobRoutes } from './platform/jobs.routes.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerValidation } from './platform/validation.js';
+import { webPlayerRoutes } from './platform/web-player.js';
 
 export interface AppDeps {
   database: Database;
@@ -56,6 +57,8 @@ export interface AppDeps {
   processMetrics?: boolean;
   /** Time as the services see it; tests move it. */
   clock?: () => Date;
+  /** The built web player to serve at `/`; none when absent (tests, API-only processes). */
+  webPlayerDir?: string;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -231,6 +234,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     { prefix: API_PREFIX },
   );
   await app.register(mediaFileRoutes, mediaOptions);
+  if (deps.webPlayerDir) await app.register(webPlayerRoutes, { dir: deps.webPlayerDir });
 
   registerMethodNotAllowed(app, routesByUrl);
   return app;

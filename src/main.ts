@@ -6,6 +6,7 @@ import { loadDemoCatalog } from './modules/catalog/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
 import { resolveJwtSecret } from './platform/secrets.js';
+import { ensureWebPlayerBuilt, WEB_PLAYER_DIR } from './platform/web-player.js';
 
 const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -67,7 +68,9 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     cacheStore: createCacheStore(redis),
     redis,
     processMetrics: true,
+    webPlayerDir: WEB_PLAYER_DIR,
   });
+  await ensureWebPlayerBuilt(WEB_PLAYER_DIR, app.log);
 
   if (config.adminEmail && config.adminPassword) {
     if (await app.services.identity.ensureAdmin(config.adminEmail, config.adminPassword)) {
@@ -120,7 +123,7 @@ async function serveCommand(baseConfig: Config): Promise<void> {
       cache: redis ? 'redis' : 'memory',
       startupMs: Math.round(performance.now() - started),
     },
-    `Backbeat ready: http://${shownHost}:${config.port}/api/v1 (interactive docs at /docs)`,
+    `Backbeat ready: http://${shownHost}:${config.port}/ (web player; API at /api/v1, interactive docs at /docs)`,
   );
 }
 

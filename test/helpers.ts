@@ -6,7 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import pg from 'pg';
 import { inject as provided } from 'vitest';
-import { buildApp } from '../src/app.js';
+import { type AppDeps, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { connectRedis, createCacheStore } from '../src/platform/cache.js';
 import { type Database, fromPglite, fromPostgres, PGLITE_EXTENSIONS } from '../src/platform/db.js';
@@ -49,7 +49,10 @@ async function copyTemplateDatabase(): Promise<{ database: Database; drop: () =>
  * Builds the real app on a real database (PGlite, or PostgreSQL with TEST_DATABASE_URL) and
  * the in-process cache (Redis with TEST_REDIS_URL, under a key prefix of its own).
  */
-export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp(
+  env: Record<string, string> = {},
+  extra: Pick<AppDeps, 'webPlayerDir'> = {},
+): Promise<TestApp> {
   const { database, drop } = await copyTemplateDatabase();
   const redisUrl = process.env.TEST_REDIS_URL;
   const redis = redisUrl ? connectRedis(redisUrl, `bbtest:${randomBytes(6).toString('hex')}:`) : undefined;
@@ -62,7 +65,7 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
     DEMO_DATA: 'false',
     ...env,
   });
-  const app = await buildApp(config, { database, cacheStore: createCacheStore(redis), redis });
+  const app = await buildApp(config, { database, cacheStore: createCacheStore(redis), redis, ...extra });
   await app.ready();
   return {
     app,
