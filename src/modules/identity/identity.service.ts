@@ -68,6 +68,9 @@ const getDecoyHash = () => {
   return decoyHash;
 };
 
+/** How long a spent refresh token still yields its successor (a double submit, not a replay). */
+export const REFRESH_REUSE_WINDOW_MS = 10_000;
+
 const invalidCredentials = () => new UnauthorizedError('Email or password is wrong', 'INVALID_CREDENTIALS');
 const accountBlocked = () => new ForbiddenError('This account is blocked', 'ACCOUNT_BLOCKED');
 
@@ -91,6 +94,24 @@ export function createIdentityService(deps: IdentityDeps) {
       tokenType: 'Bearer',
       expiresIn: tokens.accessTtlSec,
     };
+  }
+
+  /**
+   * The token that replaced a spent one, when the spent one was used less than
+   * REFRESH_REUSE_WINDOW_MS ago and its successor is still unspent (so it is the immediately
+   * previous token of the family); otherwise undefined, and the reuse revokes the family.
+   */
+  async function successorInReuseWindow(
+    tx: Tx,
+    spent: { sessionId: string; usedAt: Date | null; successorSealed: string | null },
+    spentHash: string,
+  ): Promise<string | undefined> {
+    if (!spent.usedAt || !spent.successorSealed) return undefined;
+    if (Date.now() - spent.usedAt.getTime() >= REFRESH_REUSE_WINDOW_MS) return undefined;
+    const successor = tokens.open(spent.successorSealed, spentHash);
+    if (!successor) return undefined;
+    const row = await repo.findRefreshToken(tx, hashToken(successor));
+    return row && row.sessionId === spent.sessionId && !row.usedAt ? successor : undefined;
   }
 
   async function startSession(user: UserRow): Promise<AuthResultView> {
@@ -157,13 +178,19 @@ export function createIdentityService(deps: IdentityDeps) {
       return startSession(user);
     },
 
-    /** Rotates a refresh token; a spent one presented again revokes its whole family (session). */
+    /**
+     * Rotates a refresh token. A spent one presented again revokes its whole family (session),
+     * except within the reuse window: a client that double-submits (two tabs, a retry) gets the
+     * successor its first request received, with a fresh access token, instead of being logged out.
+     */
     async refresh(refreshToken: string) {
+      const presentedHash = hashToken(refreshToken);
       const { token, hash: newHash } = newOpaqueToken();
       const outcome = await withTx(db, async (tx) => {
-        const spent = await repo.spendRefreshToken(tx, hashToken(refreshToken));
+        const spent = await repo.spendRefreshToken(tx, presentedHash);
         if (!spent) return { error: 'invalid' as const };
-        if (spent.reused) {
+        const successor = spent.reused ? await successorInReuseWindow(tx, spent, presentedHash) : undefined;
+        if (spent.reused && !successor) {
           await repo.revokeSession(tx, spent.sessionId);
           return { error: 'reused' as const };
         }
@@ -171,11 +198,13 @@ export function createIdentityService(deps: IdentityDeps) {
         if (!found || found.session.revokedAt || spent.expiresAt <= new Date())
           return { error: 'invalid' as const };
         if (found.user.blocked) return { error: 'blocked' as const };
-        await repo.rotateRefreshToken(tx, spent.sessionId, {
+        if (successor) return { user: found.user, sessionId: spent.sessionId, refreshToken: successor };
+        await repo.rotateRefreshToken(tx, spent.sessionId, spent.id, {
           tokenHash: newHash,
           expiresAt: refreshExpiry(),
+          successorSealed: tokens.seal(token, presentedHash),
         });
-        return { user: found.user, sessionId: spent.sessionId };
+        return { user: found.user, sessionId: spent.sessionId, refreshToken: token };
       });
       if ('error' in outcome) {
         if (outcome.error === 'blocked') throw accountBlocked();
@@ -187,7 +216,7 @@ export function createIdentityService(deps: IdentityDeps) {
         }
         throw new UnauthorizedError('The refresh token is invalid or expired', 'INVALID_REFRESH_TOKEN');
       }
-      return issueTokens(outcome.user, outcome.sessionId, token);
+      return issueTokens(outcome.user, outcome.sessionId, outcome.refreshToken);
     },
 
     /** Ends the session the refresh token belongs to; unknown tokens are ignored (nothing to end). */

@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +12,9 @@ import {
   type TestApp,
   uniqueEmail,
 } from '../../../test/helpers.js';
+import { hashToken } from '../../platform/auth.js';
+import { REFRESH_REUSE_WINDOW_MS } from './identity.service.js';
+import { refreshTokens } from './identity.tables.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -243,6 +247,15 @@ describe('access tokens', () => {
 });
 
 describe('refresh tokens', () => {
+  const refresh = (refreshToken: string) =>
+    call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken } });
+  /** Moves a token's first use into the past, as if that much time had gone by since. */
+  const spentSecondsAgo = (refreshToken: string, seconds: number) =>
+    t.database.db
+      .update(refreshTokens)
+      .set({ usedAt: new Date(Date.now() - seconds * 1000) })
+      .where(eq(refreshTokens.tokenHash, hashToken(refreshToken)));
+
   it('rotates: the new pair works and the old refresh token is spent', async () => {
     const s = await register(t.app);
     const first = await call(t.app, 'POST', '/api/v1/auth/refresh', {
@@ -256,19 +269,14 @@ describe('refresh tokens', () => {
     expect(me.status).toBe(200);
   });
 
-  it('revokes the whole family when a spent token is presented again', async () => {
+  it('revokes the whole family when a spent token is presented again after the reuse window', async () => {
     const s = await register(t.app);
-    const rotated = await call(t.app, 'POST', '/api/v1/auth/refresh', {
-      body: { refreshToken: s.refreshToken },
-    });
-    const reuse = await call(t.app, 'POST', '/api/v1/auth/refresh', {
-      body: { refreshToken: s.refreshToken },
-    });
+    const rotated = await refresh(s.refreshToken);
+    await spentSecondsAgo(s.refreshToken, REFRESH_REUSE_WINDOW_MS / 1000 + 1);
+    const reuse = await refresh(s.refreshToken);
     expect(reuse.status).toBe(401);
     expect(reuse.body.code).toBe('REFRESH_TOKEN_REUSED');
-    const next = await call(t.app, 'POST', '/api/v1/auth/refresh', {
-      body: { refreshToken: rotated.body.refreshToken },
-    });
+    const next = await refresh(rotated.body.refreshToken);
     expect(next.status).toBe(401);
     const me = await call(t.app, 'GET', '/api/v1/me', {
       headers: { authorization: `Bearer ${rotated.body.accessToken}` },
@@ -276,13 +284,64 @@ describe('refresh tokens', () => {
     expect(me.status).toBe(401);
   });
 
-  it('lets only one of two concurrent refreshes with one token win', async () => {
+  it('gives a double submit within the reuse window the same successor instead of a logout', async () => {
     const s = await register(t.app);
-    const results = await Promise.all([
-      call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.refreshToken } }),
-      call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.refreshToken } }),
-    ]);
-    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+    const first = await refresh(s.refreshToken);
+    const again = await refresh(s.refreshToken);
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.body.refreshToken).toBe(first.body.refreshToken);
+    expect(again.body.user.id).toBe(s.user.id);
+    for (const accessToken of [first.body.accessToken, again.body.accessToken]) {
+      const me = await call(t.app, 'GET', '/api/v1/me', {
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      expect(me.status).toBe(200);
+    }
+    // The family goes on from the shared successor, which is spent once as usual.
+    const next = await refresh(first.body.refreshToken);
+    expect(next.status).toBe(200);
+    expect(next.body.refreshToken).not.toBe(first.body.refreshToken);
+  });
+
+  it('lets two concurrent refreshes with one token both get the same new refresh token', async () => {
+    const s = await register(t.app);
+    const results = await Promise.all([refresh(s.refreshToken), refresh(s.refreshToken)]);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect(results[0]!.body.refreshToken).toBe(results[1]!.body.refreshToken);
+  });
+
+  it('honours the reuse window only for the immediately previous token', async () => {
+    const s = await register(t.app);
+    const second = await refresh(s.refreshToken);
+    const third = await refresh(second.body.refreshToken);
+    expect(third.status).toBe(200);
+    const stale = await refresh(s.refreshToken);
+    expect(stale.status).toBe(401);
+    expect(stale.body.code).toBe('REFRESH_TOKEN_REUSED');
+    expect((await refresh(third.body.refreshToken)).status).toBe(401);
+  });
+
+  it('does not answer a reuse within the window once the session is logged out', async () => {
+    const s = await register(t.app);
+    const rotated = await refresh(s.refreshToken);
+    await call(t.app, 'POST', '/api/v1/auth/logout', { body: { refreshToken: rotated.body.refreshToken } });
+    const reuse = await refresh(s.refreshToken);
+    expect(reuse.status).toBe(401);
+  });
+
+  it('never stores a refresh token in plain text', async () => {
+    const s = await register(t.app);
+    const rotated = await refresh(s.refreshToken);
+    const stored = JSON.stringify(
+      await t.database.db
+        .select()
+        .from(refreshTokens)
+        .where(eq(refreshTokens.tokenHash, hashToken(s.refreshToken))),
+    );
+    expect(stored).toContain('successorSealed');
+    expect(stored).not.toContain(rotated.body.refreshToken);
+    expect(stored).not.toContain(hashToken(rotated.body.refreshToken));
   });
 
   it('rejects an unknown refresh token', async () => {
