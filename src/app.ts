@@ -25,7 +25,13 @@ import {
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
-import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
+import {
+  AppError,
+  MethodNotAllowedError,
+  registerErrorHandling,
+  registerNotFound,
+  routeMalformedUrl,
+} from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
@@ -67,6 +73,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 200 },
+    rewriteUrl: routeMalformedUrl,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);
@@ -109,6 +116,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         `Rate limit exceeded, retry in ${context.after}`,
       ),
   });
+  registerNotFound(app, app.rateLimit());
   await app.register(etag, { weak: true });
   registerMetrics(app, { processMetrics: deps.processMetrics ?? false });
   await registerOpenApi(app);

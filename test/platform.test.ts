@@ -21,6 +21,19 @@ describe('errors are problem+json everywhere', () => {
     expect(res.body.requestId).toBe(res.headers['x-request-id']);
   });
 
+  it('400 for a URL path that is not valid percent-encoding, with the usual headers', async () => {
+    const res = await call(t.app, 'GET', '/api/v1/albums/%ff%fe', {
+      headers: { 'x-request-id': 'bad-url-1' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 400, code: 'MALFORMED_URL', requestId: 'bad-url-1' });
+    expect(res.headers['x-request-id']).toBe('bad-url-1');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['ratelimit-limit']).toBeDefined();
+    expect(JSON.stringify(res.body)).not.toContain('FST_');
+  });
+
   it('405 with Allow for a known path and a wrong method', async () => {
     const res = await call(t.app, 'PUT', '/api/v1/me');
     expect(res.status).toBe(405);
@@ -185,6 +198,22 @@ describe('rate limits', () => {
       const me = await call(limited.app, 'GET', '/api/v1/me');
       expect(me.status).toBe(401);
       expect(me.headers['ratelimit-limit']).toBe('50');
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('counts unknown routes and malformed URLs against the client like any route', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '2' });
+    try {
+      const first = await call(limited.app, 'GET', '/api/v1/no-such-route');
+      expect(first.status).toBe(404);
+      expect(first.headers['ratelimit-limit']).toBe('2');
+      expect(first.headers['ratelimit-remaining']).toBe('1');
+      expect((await call(limited.app, 'GET', '/api/v1/albums/%ff')).status).toBe(400);
+      const third = await call(limited.app, 'GET', '/api/v1/another-unknown-route');
+      expect(third.status).toBe(429);
+      expect(third.body).toMatchObject({ code: 'RATE_LIMITED' });
     } finally {
       await limited.close();
     }
