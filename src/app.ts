@@ -77,6 +77,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);
+  // Fastify parses text/plain by default; JSON routes take only JSON (any other body: 415).
+  app.removeContentTypeParser('text/plain');
   const routesByUrl = collectRoutes(app);
 
   app.decorate('draining', false);

@@ -50,6 +50,16 @@ describe('errors are problem+json everywhere', () => {
     expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('415 for a text/plain body, even one holding JSON', async () => {
+    const res = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: JSON.stringify({ email: 'a@b.c', password: 'whatever1' }),
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(res.status).toBe(415);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
   it('400 for malformed JSON, without parser internals', async () => {
     const res = await call(t.app, 'POST', '/api/v1/auth/login', {
       body: '{"email": ',
