@@ -62,6 +62,18 @@ function requestId(req: IncomingMessage): string {
 }
 
 /**
+ * Fastify's `trustProxy` for TRUST_PROXY. Fastify no longer trusts hop counts (a client that
+ * reaches the server directly could claim any address), so a count becomes "the nearest n hops":
+ * set one only when nothing reaches the server except through those proxies.
+ */
+function trustedProxies(
+  setting: Config['trustProxy'],
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting !== 'number') return setting;
+  return (_address, hop) => hop < setting;
+}
+
+/**
  * Builds the whole HTTP application. Everything with a side effect (database, cache, Redis)
  * comes in `deps`, so tests and every deployment shape build the same app.
  */
@@ -74,6 +86,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 200 },
     rewriteUrl: routeMalformedUrl,
+    // Rate limits key on request.ip: the client's address only when the proxy in front is trusted.
+    trustProxy: trustedProxies(config.trustProxy),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);

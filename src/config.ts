@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -36,6 +37,7 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_AUTH_MAX: Type.Optional(Int),
   RATE_LIMIT_WINDOW: Type.Optional(Duration),
   CORS_ORIGINS: Type.Optional(Type.String()),
+  TRUST_PROXY: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
 });
 type Env = Static<typeof EnvSchema>;
@@ -61,6 +63,11 @@ export interface Config {
   rateLimitAuthMax: number;
   rateLimitWindowMs: number;
   corsOrigins: string[] | '*';
+  /**
+   * Which proxies may name the client in `X-Forwarded-For` (Fastify's `trustProxy`): off, the
+   * number of proxy hops in front of the server, or the proxies' addresses and CIDR ranges.
+   */
+  trustProxy: false | number | string[];
   logLevel: string;
 }
 
@@ -75,6 +82,32 @@ export function parseDuration(value: string): number {
   const match = /^([0-9]+)(ms|s|m|h|d)$/.exec(value);
   if (!match) throw new ConfigError(`not a duration: ${value}`);
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+/** Names proxy-addr knows for the usual private ranges, besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `TRUST_PROXY`: unset or `0` is off, a whole number is a hop count, else addresses and CIDRs. */
+function parseTrustProxy(value: string | undefined): false | number | string[] {
+  if (value === undefined || value.trim() === '' || value.trim() === '0') return false;
+  if (/^[0-9]+$/.test(value.trim())) return Number(value.trim());
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxPrefix = family === 6 ? 128 : 32;
+    const validPrefix = prefix === undefined || (/^[0-9]+$/.test(prefix) && Number(prefix) <= maxPrefix);
+    const named = PROXY_RANGE_NAMES.has(entry);
+    if (!named && (family === 0 || !validPrefix || extra !== undefined)) {
+      throw new ConfigError(
+        `TRUST_PROXY: must be a hop count or a comma-separated list of proxy addresses or CIDR ranges (got ${JSON.stringify(entry)})`,
+      );
+    }
+  }
+  return entries;
 }
 
 function describeEnvErrors(env: Record<string, unknown>): string {
@@ -155,6 +188,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimitAuthMax: Number(e.RATE_LIMIT_AUTH_MAX ?? 10),
     rateLimitWindowMs,
     corsOrigins,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
   });
 }

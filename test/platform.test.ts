@@ -228,4 +228,67 @@ describe('rate limits', () => {
       await limited.close();
     }
   });
+
+  it('gives all /auth/* routes one shared budget per client', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_AUTH_MAX: '2' });
+    try {
+      const body = { email: 'x@y.z', password: 'whatever1' };
+      expect((await call(limited.app, 'POST', '/api/v1/auth/login', { body })).status).toBe(401);
+      const refresh = await call(limited.app, 'POST', '/api/v1/auth/refresh', {
+        body: { refreshToken: 'nope' },
+      });
+      expect(refresh.status).toBe(401);
+      expect(refresh.headers['ratelimit-remaining']).toBe('0');
+      const register = await call(limited.app, 'POST', '/api/v1/auth/register', {
+        body: { ...body, displayName: 'X' },
+      });
+      expect(register.status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  /** One request to a rate-limited route from `remoteAddress`, forwarded for `forwardedFor`. */
+  const from = (app: TestApp['app'], remoteAddress: string, forwardedFor?: string) =>
+    app.inject({
+      url: '/api/v1/albums',
+      remoteAddress,
+      headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+    });
+
+  it('is off by default: X-Forwarded-For is ignored, so forged addresses share one bucket', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '1' });
+    try {
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.1')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.2')).statusCode).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('with a hop count, limits each client behind the proxy on its own', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '1', TRUST_PROXY: '1' });
+    try {
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.1')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.2')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.0.0.2', '198.51.100.9, 203.0.113.1')).statusCode).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('with a CIDR list, believes only the listed proxies', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '1', TRUST_PROXY: '10.0.0.0/8, ::1' });
+    try {
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.1')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.9.9.9', '203.0.113.2')).statusCode).toBe(200);
+      // A client outside the list cannot pick a fresh bucket by forging the header.
+      expect((await from(limited.app, '192.0.2.7', '203.0.113.3')).statusCode).toBe(200);
+      expect((await from(limited.app, '192.0.2.7', '203.0.113.4')).statusCode).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
 });

@@ -22,8 +22,14 @@ export interface IdentityRouteOptions {
 
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, opts) => {
   const { identity } = opts;
-  // Credential endpoints get their own, stricter limit (brute force, credential stuffing).
-  const authLimit = { rateLimit: { max: opts.authRateLimitMax, timeWindow: opts.rateLimitWindowMs } };
+  // Credential endpoints share one stricter budget per client (brute force, credential
+  // stuffing): a route-level limit would give each /auth/* route a budget of its own.
+  const authLimiter = app.rateLimit({
+    max: opts.authRateLimitMax,
+    timeWindow: opts.rateLimitWindowMs,
+    groupId: 'auth',
+  });
+  const authLimit = { rateLimit: false } as const;
   const signedIn = requireRole();
   const adminOnly = requireRole('admin');
 
@@ -31,6 +37,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/register',
     {
       config: authLimit,
+      onRequest: authLimiter,
       schema: {
         tags: ['auth'],
         summary: 'Create an account (role is always user)',
@@ -48,6 +55,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/login',
     {
       config: authLimit,
+      onRequest: authLimiter,
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email and password',
@@ -62,6 +70,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/refresh',
     {
       config: authLimit,
+      onRequest: authLimiter,
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for a new pair (the old one is spent)',
@@ -76,6 +85,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/logout',
     {
       config: authLimit,
+      onRequest: authLimiter,
       schema: {
         tags: ['auth'],
         summary: "End the refresh token's session (its access tokens stop working at once)",
