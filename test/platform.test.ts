@@ -243,6 +243,7 @@ describe('rate limits', () => {
         body: { ...body, displayName: 'X' },
       });
       expect(register.status).toBe(429);
+      expect(register.headers['cache-control']).toBe('no-store');
     } finally {
       await limited.close();
     }

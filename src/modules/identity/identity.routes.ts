@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { onSendAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import { IdParams, pageOf, problems, toPage } from '../../platform/http.js';
@@ -20,6 +21,14 @@ export interface IdentityRouteOptions {
   rateLimitWindowMs: number;
 }
 
+/**
+ * Token responses (and their errors) must never be stored by a browser or a shared cache
+ * (RFC 6749 section 5.1); `Pragma` is for HTTP/1.0 caches.
+ */
+const noStore: onSendAsyncHookHandler = async (_request, reply) => {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+};
+
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, opts) => {
   const { identity } = opts;
   // Credential endpoints share one stricter budget per client (brute force, credential
@@ -38,6 +47,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     {
       config: authLimit,
       onRequest: authLimiter,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Create an account (role is always user)',
@@ -56,6 +66,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     {
       config: authLimit,
       onRequest: authLimiter,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email and password',
@@ -71,6 +82,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     {
       config: authLimit,
       onRequest: authLimiter,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for a new pair (the old one is spent)',
@@ -86,6 +98,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     {
       config: authLimit,
       onRequest: authLimiter,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: "End the refresh token's session (its access tokens stop working at once)",

@@ -132,6 +132,34 @@ describe('login', () => {
   });
 });
 
+describe('caching of auth responses', () => {
+  it('marks every /auth/* answer, success or error, Cache-Control: no-store', async () => {
+    const email = uniqueEmail();
+    const answers = [
+      await call(t.app, 'POST', '/api/v1/auth/register', {
+        body: { email, password: PASSWORD, displayName: 'C' },
+      }),
+      await call(t.app, 'POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } }),
+      await call(t.app, 'POST', '/api/v1/auth/login', { body: { email, password: 'wrong-password' } }),
+      await call(t.app, 'POST', '/api/v1/auth/login', { body: { email } }),
+    ];
+    const { refreshToken } = answers[1]!.body;
+    const refreshed = await call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken } });
+    answers.push(refreshed);
+    answers.push(
+      await call(t.app, 'POST', '/api/v1/auth/logout', {
+        body: { refreshToken: refreshed.body.refreshToken },
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual([201, 200, 401, 400, 200, 204]);
+    for (const answer of answers) {
+      expect(answer.headers['cache-control']).toBe('no-store');
+      expect(answer.headers.pragma).toBe('no-cache');
+    }
+    expect(answers[1]!.body.accessToken).toBeTruthy();
+  });
+});
+
 describe('access tokens', () => {
   it('reads /me with a valid token, including the email', async () => {
     const s = await register(t.app);
