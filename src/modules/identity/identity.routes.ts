@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { onSendAsyncHookHandler } from 'fastify';
+import type { onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import { IdParams, pageOf, problems, toPage } from '../../platform/http.js';
@@ -13,7 +13,7 @@ import {
   UpdateMeBody,
   UserSchema,
 } from './identity.schemas.js';
-import type { IdentityService } from './identity.service.js';
+import { type IdentityService, normaliseEmail } from './identity.service.js';
 
 export interface IdentityRouteOptions {
   identity: IdentityService;
@@ -27,6 +27,13 @@ export interface IdentityRouteOptions {
  */
 const noStore: onSendAsyncHookHandler = async (_request, reply) => {
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+};
+
+/** Normalises `email` before validation, so the schema checks the form that will be stored. */
+const normaliseEmailField: preValidationAsyncHookHandler = async (request) => {
+  const body = request.body as { email?: unknown } | null;
+  if (body && typeof body === 'object' && typeof body.email === 'string')
+    body.email = normaliseEmail(body.email);
 };
 
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, opts) => {
@@ -48,6 +55,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       config: authLimit,
       onRequest: authLimiter,
       onSend: noStore,
+      preValidation: normaliseEmailField,
       schema: {
         tags: ['auth'],
         summary: 'Create an account (role is always user)',
@@ -67,6 +75,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       config: authLimit,
       onRequest: authLimiter,
       onSend: noStore,
+      preValidation: normaliseEmailField,
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email and password',

@@ -59,7 +59,12 @@ export function toUserView(row: UserRow, withEmail: boolean): UserView {
   };
 }
 
-const normaliseEmail = (email: string) => email.trim().toLowerCase();
+/**
+ * The one form an email is stored and looked up in: NFKC folds compatibility characters (the
+ * Kelvin sign, full-width letters) into their plain letters, then lower case. Registration and
+ * login both go through it, so an address that signs in is one that could have registered.
+ */
+export const normaliseEmail = (email: string) => email.normalize('NFKC').trim().toLowerCase();
 
 // Verifying against a real hash when the email is unknown keeps both failures equally slow.
 let decoyHash: Promise<string> | undefined;

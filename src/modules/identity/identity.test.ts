@@ -117,6 +117,27 @@ describe('login', () => {
     expect(res.body.user.id).toBe(s.user.id);
   });
 
+  it('folds Unicode look-alikes (NFKC, lower case) the same way as registration does', async () => {
+    const local = `kelvin-${uniqueEmail().split('@')[0]}`;
+    const kelvin = `\u212A${local.slice(1)}@example.test`; // KELVIN SIGN for the leading k
+    const fullWidth = `${[...local].map((c) => (/[a-z]/.test(c) ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c)).join('')}@example.test`;
+    const registered = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: kelvin, password: PASSWORD, displayName: 'Kelvin' },
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body.user.email).toBe(`${local}@example.test`);
+    const viaFullWidth = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: fullWidth, password: PASSWORD },
+    });
+    expect(viaFullWidth.status).toBe(200);
+    expect(viaFullWidth.body.user.id).toBe(registered.body.user.id);
+    const twin = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: fullWidth, password: PASSWORD, displayName: 'Twin' },
+    });
+    expect(twin.status).toBe(409);
+    expect(twin.body.code).toBe('EMAIL_TAKEN');
+  });
+
   it('answers unknown email and wrong password the same way', async () => {
     const s = await register(t.app);
     const wrong = await call(t.app, 'POST', '/api/v1/auth/login', {
