@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
+import { AdminEmailTakenError } from './modules/identity/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
 import { resolveJwtSecret } from './platform/secrets.js';
@@ -70,9 +71,16 @@ async function serveCommand(baseConfig: Config): Promise<void> {
   });
 
   if (config.adminEmail && config.adminPassword) {
-    if (await app.services.identity.ensureAdmin(config.adminEmail, config.adminPassword)) {
-      app.log.info({ email: config.adminEmail }, 'created the configured admin account');
+    let created: boolean;
+    try {
+      created = await app.services.identity.ensureAdmin(config.adminEmail, config.adminPassword);
+    } catch (error) {
+      await app.close();
+      await database.close();
+      redis?.disconnect();
+      throw error;
     }
+    if (created) app.log.info({ email: config.adminEmail }, 'created the configured admin account');
   }
   if (config.demoData) {
     const demo = await loadDemoCatalog({
@@ -140,7 +148,7 @@ async function main(): Promise<void> {
     if (command === 'migrate') return await migrateCommand(config);
     if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));
   } catch (error) {
-    if (error instanceof DataDirLockedError) fail(error.message);
+    if (error instanceof DataDirLockedError || error instanceof AdminEmailTakenError) fail(error.message);
     throw error;
   }
   fail(`unknown command "${command}" (use serve, migrate or openapi)`);

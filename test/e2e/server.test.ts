@@ -62,7 +62,12 @@ interface Server {
   exited: Promise<number | null>;
 }
 
-function serverEnv(dataDir: string, port: number, embedded: boolean): NodeJS.ProcessEnv {
+function serverEnv(
+  dataDir: string,
+  port: number,
+  embedded: boolean,
+  extra: Record<string, string>,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -72,6 +77,7 @@ function serverEnv(dataDir: string, port: number, embedded: boolean): NodeJS.Pro
     DEMO_DATA: 'false',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_AUTH_MAX: '1000',
+    ...extra,
   };
   if (!embedded && e2eDatabaseUrl) env.DATABASE_URL = e2eDatabaseUrl;
   if (process.env.TEST_REDIS_URL) env.REDIS_URL = process.env.TEST_REDIS_URL;
@@ -82,11 +88,11 @@ function start(
   command: string[],
   dataDir: string,
   port: number,
-  options: { embedded?: boolean } = {},
+  options: { embedded?: boolean; env?: Record<string, string> } = {},
 ): Server {
   const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
-    env: serverEnv(dataDir, port, options.embedded ?? false),
+    env: serverEnv(dataDir, port, options.embedded ?? false, options.env ?? {}),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -196,6 +202,46 @@ describe('the embedded database', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('the configured first admin', () => {
+  it('refuses to start when ADMIN_EMAIL belongs to an account that is not an admin, and never promotes it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    const serve = ['node', '--import', 'tsx', 'src/main.ts', 'serve'];
+    const email = `squatter-${Date.now()}@example.test`;
+    const password = 'squatter-password-1';
+    const run = async (env: Record<string, string>, body: (server: Server) => Promise<void>) => {
+      const server = start(serve, dataDir, await freePort(), { embedded: true, env });
+      try {
+        await waitUntilUp(server);
+        await body(server);
+      } finally {
+        if (server.process.exitCode === null) server.process.kill('SIGTERM');
+        await server.exited;
+      }
+    };
+    try {
+      await run({}, async (server) => {
+        expect(
+          (await post(server.base, '/auth/register', { email, password, displayName: 'Squatter' })).status,
+        ).toBe(201);
+      });
+      const bootstrap = start(serve, dataDir, await freePort(), {
+        embedded: true,
+        env: { ADMIN_EMAIL: email.toUpperCase(), ADMIN_PASSWORD: 'the-operators-password' },
+      });
+      expect(await bootstrap.exited).toBe(1);
+      expect(bootstrap.output()).toContain(
+        `ADMIN_EMAIL: an account with ${email} already exists and is not an admin`,
+      );
+      await run({}, async (server) => {
+        const signin = await post(server.base, '/auth/login', { email, password });
+        expect(signin.body.user.role).toBe('user');
+      });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
 
 describe('graceful shutdown', () => {

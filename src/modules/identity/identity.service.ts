@@ -73,6 +73,16 @@ const getDecoyHash = () => {
   return decoyHash;
 };
 
+export class AdminEmailTakenError extends Error {
+  override name = 'AdminEmailTakenError';
+  constructor(email: string) {
+    super(
+      `ADMIN_EMAIL: an account with ${email} already exists and is not an admin; it is not promoted. ` +
+        'Choose an ADMIN_EMAIL no account uses, or have an existing admin grant the role.',
+    );
+  }
+}
+
 /** How long a spent refresh token still yields its successor (a double submit, not a replay). */
 export const REFRESH_REUSE_WINDOW_MS = 10_000;
 
@@ -340,8 +350,16 @@ export function createIdentityService(deps: IdentityDeps) {
 
     ensureAccount,
 
-    ensureAdmin(email: string, password: string): Promise<boolean> {
-      return ensureAccount({ email, password, displayName: 'Administrator', role: 'admin' });
+    /**
+     * Creates the configured first admin; false when that admin already exists. An existing
+     * account with the email that is not an admin is never promoted (whoever registered it would
+     * become admin): that is an `AdminEmailTakenError`, and the server refuses to start.
+     */
+    async ensureAdmin(email: string, password: string): Promise<boolean> {
+      if (await ensureAccount({ email, password, displayName: 'Administrator', role: 'admin' })) return true;
+      const existing = await repo.findUserByEmail(db, normaliseEmail(email));
+      if (existing?.role !== 'admin') throw new AdminEmailTakenError(normaliseEmail(email));
+      return false;
     },
   };
 }

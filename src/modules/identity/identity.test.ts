@@ -660,4 +660,13 @@ describe('admin user management', () => {
     const s = await login(t.app, email, 'admin-password-123');
     expect(s.user.role).toBe('admin');
   });
+
+  it('ensureAdmin never promotes an existing non-admin account with that email', async () => {
+    const s = await register(t.app);
+    await expect(t.app.services.identity.ensureAdmin(s.user.email!, 'admin-password-123')).rejects.toThrow(
+      /ADMIN_EMAIL: an account with .* already exists and is not an admin/,
+    );
+    const me = await call(t.app, 'GET', '/api/v1/me', { session: s });
+    expect(me.body.role).toBe('user');
+  });
 });

@@ -1,5 +1,6 @@
 export { identityRoutes } from './identity.routes.js';
 export {
+  AdminEmailTakenError,
   createIdentityService,
   type IdentityService,
   type UserDeletionHook,
