@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration } from './config.js';
 
@@ -62,6 +63,32 @@ describe('loadConfig', () => {
     ['TRUST_PROXY', '10.0.0.1, proxy.example'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it.each([
+    ['the same character', 'a'.repeat(32)],
+    ['a repeated phrase', 'change-me-change-me-change-me-change-me'],
+    ['a short pattern', 'abc'.repeat(12)],
+    ['a run of steps', '0123456789abcdefghijklmnopqrstuvwxyz'],
+    ['a password repeated', 'Password123!Password123!Password123!'],
+  ])('refuses a guessable JWT_SECRET (%s) even when long enough', (_, secret) => {
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, CORS_ORIGINS: 'https://a.test' }),
+    ).toThrow(/JWT_SECRET: too predictable/);
+    expect(() => loadConfig({ JWT_SECRET: secret })).toThrow(/JWT_SECRET/);
+  });
+
+  it('accepts random secrets of every usual encoding', () => {
+    for (let i = 0; i < 200; i++) {
+      for (const secret of [
+        randomBytes(16).toString('hex'),
+        randomBytes(32).toString('hex'),
+        randomBytes(32).toString('base64'),
+        randomBytes(48).toString('base64url'),
+      ]) {
+        expect(loadConfig({ JWT_SECRET: secret }).jwtSecret).toBe(secret);
+      }
+    }
   });
 
   it('refuses to start in production without a strong JWT_SECRET', () => {

@@ -110,6 +110,39 @@ function parseTrustProxy(value: string | undefined): false | number | string[] {
   return entries;
 }
 
+/** Shannon entropy of `symbols` in bits per symbol, from their frequencies in it. */
+function bitsPerSymbol(symbols: readonly number[]): number {
+  const counts = new Map<number, number>();
+  for (const symbol of symbols) counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) bits -= (count / symbols.length) * Math.log2(count / symbols.length);
+  return bits;
+}
+
+/**
+ * A length check alone lets `aaaa...` or `change-me-change-me...` through. Without a dictionary
+ * this cannot prove a secret random, but it refuses the usual shapes of a made-up one: too
+ * uniform characters or steps between them (`abcdef...`), and a repeated run of eight or more.
+ * The bounds leave a margin for 16 random bytes in hex (32 characters, the least that passes the
+ * length check): 80 estimated bits, where such a value rarely scores under 95.
+ */
+function looksGuessable(secret: string): boolean {
+  const codes = [...secret].map((char) => char.codePointAt(0) ?? 0);
+  const steps = codes.slice(1).map((code, i) => code - codes[i]!);
+  const estimatedBits = Math.min(bitsPerSymbol(codes) * codes.length, bitsPerSymbol(steps) * steps.length);
+  return estimatedBits < 80 || hasRepeatedRun(secret, 8);
+}
+
+function hasRepeatedRun(text: string, length: number): boolean {
+  const seen = new Set<string>();
+  for (let i = 0; i + length <= text.length; i++) {
+    const run = text.slice(i, i + length);
+    if (seen.has(run)) return true;
+    seen.add(run);
+  }
+  return false;
+}
+
 function describeEnvErrors(env: Record<string, unknown>): string {
   return [...Value.Errors(EnvSchema, env)]
     .map((error) => {
@@ -143,6 +176,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
     throw new ConfigError('JWT_SECRET: must be at least 32 bytes');
+  }
+  if (e.JWT_SECRET && looksGuessable(e.JWT_SECRET)) {
+    throw new ConfigError(
+      'JWT_SECRET: too predictable (repeated or too few different characters); use a random value, e.g. `openssl rand -base64 48`',
+    );
   }
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');

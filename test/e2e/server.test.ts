@@ -204,6 +204,22 @@ describe('the embedded database', () => {
   }, 120_000);
 });
 
+describe('configuration', () => {
+  it('refuses a long but guessable JWT_SECRET in production before doing anything', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    try {
+      const server = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
+        embedded: true,
+        env: { NODE_ENV: 'production', JWT_SECRET: 'a'.repeat(32), CORS_ORIGINS: 'https://app.example.test' },
+      });
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toContain('JWT_SECRET: too predictable');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('the configured first admin', () => {
   it('refuses to start when ADMIN_EMAIL belongs to an account that is not an admin, and never promotes it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
