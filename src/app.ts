@@ -34,6 +34,7 @@ import {
 } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
+import { serializeRequest } from './platform/logging.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerValidation } from './platform/validation.js';
@@ -80,7 +81,11 @@ function trustedProxies(
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   if (!config.jwtSecret) throw new Error('buildApp needs config.jwtSecret (see resolveJwtSecret)');
   const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      serializers: { req: serializeRequest },
+    },
     genReqId: requestId,
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
