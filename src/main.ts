@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { addDemoActivity } from './demo-activity.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
 import { AdminEmailTakenError } from './modules/identity/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
@@ -87,11 +88,15 @@ async function serveCommand(baseConfig: Config): Promise<void> {
       db: database.db,
       cache: app.services.cache,
       ensureAccount: app.services.identity.ensureAccount,
+      addActivity: addDemoActivity,
     });
     if (demo) {
       const signIns = demo.accounts.map((a) => `  ${a.role.padEnd(6)} ${a.email} / ${a.password}\n`).join('');
+      const activity = demo.activity
+        ? `; ${demo.activity.listeners} listeners with ${demo.activity.follows} follows and ${demo.activity.plays} plays`
+        : '';
       process.stdout.write(
-        `demo catalog loaded: ${demo.artists} artists, ${demo.albums} albums, ${demo.songs} songs\ndemo sign-ins:\n${signIns}`,
+        `demo catalog loaded: ${demo.artists} artists, ${demo.albums} albums, ${demo.songs} songs${activity}\ndemo sign-ins:\n${signIns}`,
       );
     }
   }

@@ -1,3 +1,4 @@
+export { addDemoListeners } from './identity.demo.js';
 export { identityRoutes } from './identity.routes.js';
 export {
   AdminEmailTakenError,
