@@ -46,7 +46,7 @@ describe('demo catalog', () => {
     const own = await call(t.app, 'GET', `/api/v1/artists/${me.body.artistId}/albums`, { session: artist });
     expect(own.body.total).toBe(4);
     await login(t.app, demo!.accounts[2]!.email, demo!.accounts[2]!.password);
-  });
+  }, 60_000);
 
   it('spreads albums over 12 genres and 40 years, with consistent counters', async () => {
     const genres = new Set<string>();
@@ -117,7 +117,7 @@ describe('demo catalog', () => {
     } finally {
       await again.close();
     }
-  });
+  }, 120_000);
 
   it('loads nothing into a catalog that has content', async () => {
     expect(await load()).toBeNull();
