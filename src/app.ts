@@ -36,11 +36,18 @@ import {
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
-import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
+import {
+  AppError,
+  MethodNotAllowedError,
+  registerErrorHandling,
+  registerNotFound,
+  routeMalformedUrl,
+} from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
 import { JobQueue } from './platform/jobs.js';
 import { jobRoutes } from './platform/jobs.routes.js';
+import { serializeRequest } from './platform/logging.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerValidation } from './platform/validation.js';
@@ -74,20 +81,41 @@ function requestId(req: IncomingMessage): string {
 }
 
 /**
+ * Fastify's `trustProxy` for TRUST_PROXY. Fastify no longer trusts hop counts (a client that
+ * reaches the server directly could claim any address), so a count becomes "the nearest n hops":
+ * set one only when nothing reaches the server except through those proxies.
+ */
+function trustedProxies(
+  setting: Config['trustProxy'],
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting !== 'number') return setting;
+  return (_address, hop) => hop < setting;
+}
+
+/**
  * Builds the whole HTTP application. Everything with a side effect (database, cache, Redis)
  * comes in `deps`, so tests and every deployment shape build the same app.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   if (!config.jwtSecret) throw new Error('buildApp needs config.jwtSecret (see resolveJwtSecret)');
   const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      serializers: { req: serializeRequest },
+    },
     genReqId: requestId,
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 200 },
+    rewriteUrl: routeMalformedUrl,
+    // Rate limits key on request.ip: the client's address only when the proxy in front is trusted.
+    trustProxy: trustedProxies(config.trustProxy),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);
+  // Fastify parses text/plain by default; JSON routes take only JSON (any other body: 415).
+  app.removeContentTypeParser('text/plain');
   const routesByUrl = collectRoutes(app);
 
   app.decorate('draining', false);
@@ -127,6 +155,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         `Rate limit exceeded, retry in ${context.after}`,
       ),
   });
+  registerNotFound(app, app.rateLimit());
   await app.register(etag, { weak: true });
   registerMetrics(app, { processMetrics: deps.processMetrics ?? false });
   await registerOpenApi(app);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration } from './config.js';
 
@@ -25,6 +26,18 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads TRUST_PROXY as off, a hop count or a list of addresses and ranges', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 2001:db8::/32,127.0.0.1,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '2001:db8::/32',
+      '127.0.0.1',
+      'loopback',
+    ]);
+  });
+
   it('parses durations', () => {
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('120s')).toBe(120_000);
@@ -45,8 +58,37 @@ describe('loadConfig', () => {
     ['DEMO_DATA', 'maybe'],
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
+    ['TRUST_PROXY', 'yes'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.1, proxy.example'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+
+  it.each([
+    ['the same character', 'a'.repeat(32)],
+    ['a repeated phrase', 'change-me-change-me-change-me-change-me'],
+    ['a short pattern', 'abc'.repeat(12)],
+    ['a run of steps', '0123456789abcdefghijklmnopqrstuvwxyz'],
+    ['a password repeated', 'Password123!Password123!Password123!'],
+  ])('refuses a guessable JWT_SECRET (%s) even when long enough', (_, secret) => {
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, CORS_ORIGINS: 'https://a.test' }),
+    ).toThrow(/JWT_SECRET: too predictable/);
+    expect(() => loadConfig({ JWT_SECRET: secret })).toThrow(/JWT_SECRET/);
+  });
+
+  it('accepts random secrets of every usual encoding', () => {
+    for (let i = 0; i < 200; i++) {
+      for (const secret of [
+        randomBytes(16).toString('hex'),
+        randomBytes(32).toString('hex'),
+        randomBytes(32).toString('base64'),
+        randomBytes(48).toString('base64url'),
+      ]) {
+        expect(loadConfig({ JWT_SECRET: secret }).jwtSecret).toBe(secret);
+      }
+    }
   });
 
   it('refuses to start in production without a strong JWT_SECRET', () => {

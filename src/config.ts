@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
@@ -40,6 +41,7 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_AUTH_MAX: Type.Optional(Int),
   RATE_LIMIT_WINDOW: Type.Optional(Duration),
   CORS_ORIGINS: Type.Optional(Type.String()),
+  TRUST_PROXY: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   MEDIA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   MUSIC_DIR: Type.Optional(Type.String({ minLength: 1 })),
@@ -72,6 +74,11 @@ export interface Config {
   rateLimitAuthMax: number;
   rateLimitWindowMs: number;
   corsOrigins: string[] | '*';
+  /**
+   * Which proxies may name the client in `X-Forwarded-For` (Fastify's `trustProxy`): off, the
+   * number of proxy hops in front of the server, or the proxies' addresses and CIDR ranges.
+   */
+  trustProxy: false | number | string[];
   logLevel: string;
   /** Uploaded originals, renditions and images (default DATA_DIR/media). */
   mediaDir: string;
@@ -107,6 +114,65 @@ export function parseDuration(value: string): number {
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
+/** Names proxy-addr knows for the usual private ranges, besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `TRUST_PROXY`: unset or `0` is off, a whole number is a hop count, else addresses and CIDRs. */
+function parseTrustProxy(value: string | undefined): false | number | string[] {
+  if (value === undefined || value.trim() === '' || value.trim() === '0') return false;
+  if (/^[0-9]+$/.test(value.trim())) return Number(value.trim());
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxPrefix = family === 6 ? 128 : 32;
+    const validPrefix = prefix === undefined || (/^[0-9]+$/.test(prefix) && Number(prefix) <= maxPrefix);
+    const named = PROXY_RANGE_NAMES.has(entry);
+    if (!named && (family === 0 || !validPrefix || extra !== undefined)) {
+      throw new ConfigError(
+        `TRUST_PROXY: must be a hop count or a comma-separated list of proxy addresses or CIDR ranges (got ${JSON.stringify(entry)})`,
+      );
+    }
+  }
+  return entries;
+}
+
+/** Shannon entropy of `symbols` in bits per symbol, from their frequencies in it. */
+function bitsPerSymbol(symbols: readonly number[]): number {
+  const counts = new Map<number, number>();
+  for (const symbol of symbols) counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) bits -= (count / symbols.length) * Math.log2(count / symbols.length);
+  return bits;
+}
+
+/**
+ * A length check alone lets `aaaa...` or `change-me-change-me...` through. Without a dictionary
+ * this cannot prove a secret random, but it refuses the usual shapes of a made-up one: too
+ * uniform characters or steps between them (`abcdef...`), and a repeated run of eight or more.
+ * The bounds leave a margin for 16 random bytes in hex (32 characters, the least that passes the
+ * length check): 80 estimated bits, where such a value rarely scores under 95.
+ */
+function looksGuessable(secret: string): boolean {
+  const codes = [...secret].map((char) => char.codePointAt(0) ?? 0);
+  const steps = codes.slice(1).map((code, i) => code - codes[i]!);
+  const estimatedBits = Math.min(bitsPerSymbol(codes) * codes.length, bitsPerSymbol(steps) * steps.length);
+  return estimatedBits < 80 || hasRepeatedRun(secret, 8);
+}
+
+function hasRepeatedRun(text: string, length: number): boolean {
+  const seen = new Set<string>();
+  for (let i = 0; i + length <= text.length; i++) {
+    const run = text.slice(i, i + length);
+    if (seen.has(run)) return true;
+    seen.add(run);
+  }
+  return false;
+}
+
 function describeEnvErrors(env: Record<string, unknown>): string {
   return [...Value.Errors(EnvSchema, env)]
     .map((error) => {
@@ -140,6 +206,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   if (e.JWT_SECRET && Buffer.byteLength(e.JWT_SECRET) < 32) {
     throw new ConfigError('JWT_SECRET: must be at least 32 bytes');
+  }
+  if (e.JWT_SECRET && looksGuessable(e.JWT_SECRET)) {
+    throw new ConfigError(
+      'JWT_SECRET: too predictable (repeated or too few different characters); use a random value, e.g. `openssl rand -base64 48`',
+    );
   }
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
@@ -198,6 +269,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     rateLimitAuthMax: Number(e.RATE_LIMIT_AUTH_MAX ?? 10),
     rateLimitWindowMs,
     corsOrigins,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     mediaDir: e.MEDIA_DIR ?? join(dataDir, 'media'),
     musicDir: e.MUSIC_DIR,

@@ -2,7 +2,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { addDemoActivity } from './demo-activity.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
+import { AdminEmailTakenError } from './modules/identity/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
 import { resolveJwtSecret } from './platform/secrets.js';
@@ -73,20 +75,31 @@ async function serveCommand(baseConfig: Config): Promise<void> {
   await ensureWebPlayerBuilt(WEB_PLAYER_DIR, app.log);
 
   if (config.adminEmail && config.adminPassword) {
-    if (await app.services.identity.ensureAdmin(config.adminEmail, config.adminPassword)) {
-      app.log.info({ email: config.adminEmail }, 'created the configured admin account');
+    let created: boolean;
+    try {
+      created = await app.services.identity.ensureAdmin(config.adminEmail, config.adminPassword);
+    } catch (error) {
+      await app.close();
+      await database.close();
+      redis?.disconnect();
+      throw error;
     }
+    if (created) app.log.info({ email: config.adminEmail }, 'created the configured admin account');
   }
   if (config.demoData) {
     const demo = await loadDemoCatalog({
       db: database.db,
       cache: app.services.cache,
       ensureAccount: app.services.identity.ensureAccount,
+      addActivity: addDemoActivity,
     });
     if (demo) {
       const signIns = demo.accounts.map((a) => `  ${a.role.padEnd(6)} ${a.email} / ${a.password}\n`).join('');
+      const activity = demo.activity
+        ? `; ${demo.activity.listeners} listeners with ${demo.activity.follows} follows and ${demo.activity.plays} plays`
+        : '';
       process.stdout.write(
-        `demo catalog loaded: ${demo.artists} artists, ${demo.albums} albums, ${demo.songs} songs\ndemo sign-ins:\n${signIns}`,
+        `demo catalog loaded: ${demo.artists} artists, ${demo.albums} albums, ${demo.songs} songs${activity}\ndemo sign-ins:\n${signIns}`,
       );
     }
   }
@@ -143,7 +156,7 @@ async function main(): Promise<void> {
     if (command === 'migrate') return await migrateCommand(config);
     if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));
   } catch (error) {
-    if (error instanceof DataDirLockedError) fail(error.message);
+    if (error instanceof DataDirLockedError || error instanceof AdminEmailTakenError) fail(error.message);
     throw error;
   }
   fail(`unknown command "${command}" (use serve, migrate or openapi)`);

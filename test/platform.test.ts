@@ -21,6 +21,19 @@ describe('errors are problem+json everywhere', () => {
     expect(res.body.requestId).toBe(res.headers['x-request-id']);
   });
 
+  it('400 for a URL path that is not valid percent-encoding, with the usual headers', async () => {
+    const res = await call(t.app, 'GET', '/api/v1/albums/%ff%fe', {
+      headers: { 'x-request-id': 'bad-url-1' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 400, code: 'MALFORMED_URL', requestId: 'bad-url-1' });
+    expect(res.headers['x-request-id']).toBe('bad-url-1');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['ratelimit-limit']).toBeDefined();
+    expect(JSON.stringify(res.body)).not.toContain('FST_');
+  });
+
   it('405 with Allow for a known path and a wrong method', async () => {
     const res = await call(t.app, 'PUT', '/api/v1/me');
     expect(res.status).toBe(405);
@@ -34,6 +47,16 @@ describe('errors are problem+json everywhere', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(res.status).toBe(415);
+    expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('415 for a text/plain body, even one holding JSON', async () => {
+    const res = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: JSON.stringify({ email: 'a@b.c', password: 'whatever1' }),
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(res.status).toBe(415);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
@@ -185,6 +208,86 @@ describe('rate limits', () => {
       const me = await call(limited.app, 'GET', '/api/v1/me');
       expect(me.status).toBe(401);
       expect(me.headers['ratelimit-limit']).toBe('50');
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('counts unknown routes and malformed URLs against the client like any route', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '2' });
+    try {
+      const first = await call(limited.app, 'GET', '/api/v1/no-such-route');
+      expect(first.status).toBe(404);
+      expect(first.headers['ratelimit-limit']).toBe('2');
+      expect(first.headers['ratelimit-remaining']).toBe('1');
+      expect((await call(limited.app, 'GET', '/api/v1/albums/%ff')).status).toBe(400);
+      const third = await call(limited.app, 'GET', '/api/v1/another-unknown-route');
+      expect(third.status).toBe(429);
+      expect(third.body).toMatchObject({ code: 'RATE_LIMITED' });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('gives all /auth/* routes one shared budget per client', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_AUTH_MAX: '2' });
+    try {
+      const body = { email: 'x@y.z', password: 'whatever1' };
+      expect((await call(limited.app, 'POST', '/api/v1/auth/login', { body })).status).toBe(401);
+      const refresh = await call(limited.app, 'POST', '/api/v1/auth/refresh', {
+        body: { refreshToken: 'nope' },
+      });
+      expect(refresh.status).toBe(401);
+      expect(refresh.headers['ratelimit-remaining']).toBe('0');
+      const register = await call(limited.app, 'POST', '/api/v1/auth/register', {
+        body: { ...body, displayName: 'X' },
+      });
+      expect(register.status).toBe(429);
+      expect(register.headers['cache-control']).toBe('no-store');
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  /** One request to a rate-limited route from `remoteAddress`, forwarded for `forwardedFor`. */
+  const from = (app: TestApp['app'], remoteAddress: string, forwardedFor?: string) =>
+    app.inject({
+      url: '/api/v1/albums',
+      remoteAddress,
+      headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+    });
+
+  it('is off by default: X-Forwarded-For is ignored, so forged addresses share one bucket', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '1' });
+    try {
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.1')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.2')).statusCode).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('with a hop count, limits each client behind the proxy on its own', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '1', TRUST_PROXY: '1' });
+    try {
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.1')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.2')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.0.0.2', '198.51.100.9, 203.0.113.1')).statusCode).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('with a CIDR list, believes only the listed proxies', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '1', TRUST_PROXY: '10.0.0.0/8, ::1' });
+    try {
+      expect((await from(limited.app, '10.0.0.2', '203.0.113.1')).statusCode).toBe(200);
+      expect((await from(limited.app, '10.9.9.9', '203.0.113.2')).statusCode).toBe(200);
+      // A client outside the list cannot pick a fresh bucket by forging the header.
+      expect((await from(limited.app, '192.0.2.7', '203.0.113.3')).statusCode).toBe(200);
+      expect((await from(limited.app, '192.0.2.7', '203.0.113.4')).statusCode).toBe(429);
     } finally {
       await limited.close();
     }

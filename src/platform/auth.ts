@@ -1,4 +1,4 @@
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, webcrypto } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
@@ -30,6 +30,10 @@ const AUDIENCE = 'backbeat-api';
 export interface TokenService {
   signAccess(claims: AccessClaims): Promise<string>;
   verifyAccess(token: string): Promise<AccessClaims>;
+  /** Encrypts a token for storage; `boundTo` (e.g. the row's token hash) must match on opening. */
+  seal(token: string, boundTo: string): string;
+  /** The sealed token, or undefined when it was sealed with another key or for another row. */
+  open(sealed: string, boundTo: string): string | undefined;
   accessTtlSec: number;
 }
 
@@ -77,8 +81,12 @@ export function createTokenService(secret: string, accessTtlSec: number): TokenS
     }
   }
 
+  const sealKey = Buffer.from(hkdfSync('sha256', secret, '', 'backbeat sealed refresh token', 32));
+
   return {
     accessTtlSec,
+    seal: (token, boundTo) => sealWith(sealKey, token, boundTo),
+    open: (sealed, boundTo) => openWith(sealKey, sealed, boundTo),
     signAccess: async ({ userId, sessionId, role }) =>
       new SignJWT({ sid: sessionId, role, typ: 'access' })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -102,6 +110,26 @@ export function createTokenService(secret: string, accessTtlSec: number): TokenS
       return { userId: claims.userId, sessionId: claims.sessionId, role: claims.role };
     },
   };
+}
+
+/** AES-256-GCM, `iv.tag.ciphertext` in base64url; `boundTo` is authenticated, not stored. */
+function sealWith(key: Buffer, plain: string, boundTo: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(boundTo));
+  const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return [iv, cipher.getAuthTag(), data].map((part) => part.toString('base64url')).join('.');
+}
+
+function openWith(key: Buffer, sealed: string, boundTo: string): string | undefined {
+  const [iv, tag, data] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
+  if (!iv || !tag || !data) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(boundTo));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** How many verified access tokens a process remembers (~0.5 KB each). */

@@ -1,4 +1,11 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import { isDataException } from './db.js';
 
 export interface FieldError {
@@ -211,14 +218,46 @@ export function registerErrorHandling(app: FastifyInstance): void {
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(reply, request, 500, 'INTERNAL_ERROR', 'Something went wrong on our side');
   });
+}
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
+const MALFORMED_URL = Symbol('backbeat.malformedUrl');
+/** No route has this path: a malformed request URL is routed here, to the not-found handler. */
+const MALFORMED_URL_PATH = '/.malformed-url';
+
+/**
+ * A server `rewriteUrl`: the router answers a path it cannot percent-decode (`/albums/%ff%fe`)
+ * by itself, outside the request lifecycle (no problem+json, security headers, request id or
+ * rate limit). Sending such a request to the not-found handler instead gives it all of them.
+ */
+export function routeMalformedUrl(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  if (!path.includes('%')) return url;
+  try {
+    decodeURIComponent(path);
+    return url;
+  } catch {
+    (req as IncomingMessage & { [MALFORMED_URL]?: boolean })[MALFORMED_URL] = true;
+    return MALFORMED_URL_PATH;
+  }
+}
+
+/**
+ * Unknown routes (and malformed URLs, see `routeMalformedUrl`) answer problem+json, counted by
+ * `rateLimit` like every route, so probing for paths is limited too.
+ */
+export function registerNotFound(app: FastifyInstance, rateLimit: preHandlerAsyncHookHandler): void {
+  app.setNotFoundHandler({ preHandler: rateLimit }, (request, reply) => {
+    if ((request.raw as IncomingMessage & { [MALFORMED_URL]?: boolean })[MALFORMED_URL]) {
+      return sendProblem(reply, request, 400, 'MALFORMED_URL', 'The URL path is not valid percent-encoding');
+    }
+    return sendProblem(
       reply,
       request,
       404,
       'ROUTE_NOT_FOUND',
       `No route for ${request.method} ${request.url.split('?')[0]}`,
-    ),
-  );
+    );
+  });
 }

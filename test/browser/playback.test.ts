@@ -157,7 +157,9 @@ describe('playing an uploaded song', () => {
     const img = page.getByRole('img', { name: 'Cover of Test Tones' });
     await img.waitFor();
     // The picture loaded (same origin, allowed by the page's policy), not just its tag.
-    await expect.poll(() => img.evaluate('(el) => el.naturalWidth')).toBeGreaterThan(0);
+    await expect
+      .poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth))
+      .toBeGreaterThan(0);
     const album = await server.api('GET', `/albums/${song.album.id}`);
     expect(album.body.images.map((i: Json) => i.width)).toEqual([640, 300, 64]);
     await shot('cover-uploaded');

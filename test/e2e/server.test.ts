@@ -86,6 +86,95 @@ describe('the embedded database', () => {
   }, 120_000);
 });
 
+describe('configuration', () => {
+  it('refuses a long but guessable JWT_SECRET in production before doing anything', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    try {
+      const server = start(SERVE, dataDir, await freePort(), {
+        env: { NODE_ENV: 'production', JWT_SECRET: 'a'.repeat(32), CORS_ORIGINS: 'https://app.example.test' },
+      });
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toContain('JWT_SECRET: too predictable');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('request logs', () => {
+  it('never write the values of secret query parameters', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    const server = start(SERVE, dataDir, await freePort(), {
+      env: { LOG_LEVEL: 'info' },
+    });
+    try {
+      await waitUntilUp(server);
+      const urls = [
+        '/api/v1/albums?limit=5&token=SECRET-1&accessToken=SECRET-2&refresh_token=SECRET-3',
+        '/rest/ping.view?u=alice&p=SECRET-4&t=SECRET-5&s=SECRET-6&v=1.16.1',
+        '/api/v1/songs?apiKey=SECRET-7&Password=SECRET-8&sig=SECRET-9&signature=SECRET-10',
+        '/media/audio/0190a1b2/320k.mp3?exp=SECRET-11&sig=SECRET-12&quality=high',
+      ];
+      for (const url of urls) await fetch(`${server.base}${url}`);
+      // The access log of the last request is written by the time its answer arrived; give the
+      // logger's buffer a moment to reach the pipe.
+      const deadline = Date.now() + 10_000;
+      while (!server.output().includes('quality=high') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const output = server.output();
+      expect(output).toContain('limit=5');
+      expect(output).toContain('u=alice');
+      expect(output).toContain('quality=high');
+      expect(output).toContain('token=[REDACTED]');
+      expect(output).not.toMatch(/SECRET-/);
+    } finally {
+      server.process.kill('SIGTERM');
+      await server.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('the configured first admin', () => {
+  it('refuses to start when ADMIN_EMAIL belongs to an account that is not an admin, and never promotes it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    const serve = SERVE;
+    const email = `squatter-${Date.now()}@example.test`;
+    const password = 'squatter-password-1';
+    const run = async (env: Record<string, string>, body: (server: Server) => Promise<void>) => {
+      const server = start(serve, dataDir, await freePort(), { env });
+      try {
+        await waitUntilUp(server);
+        await body(server);
+      } finally {
+        if (server.process.exitCode === null) server.process.kill('SIGTERM');
+        await server.exited;
+      }
+    };
+    try {
+      await run({}, async (server) => {
+        expect(
+          (await post(server.base, '/auth/register', { email, password, displayName: 'Squatter' })).status,
+        ).toBe(201);
+      });
+      const bootstrap = start(serve, dataDir, await freePort(), {
+        env: { ADMIN_EMAIL: email.toUpperCase(), ADMIN_PASSWORD: 'the-operators-password' },
+      });
+      expect(await bootstrap.exited).toBe(1);
+      expect(bootstrap.output()).toContain(
+        `ADMIN_EMAIL: an account with ${email} already exists and is not an admin`,
+      );
+      await run({}, async (server) => {
+        const signin = await post(server.base, '/auth/login', { email, password });
+        expect(signin.body.user.role).toBe('user');
+      });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
 describe('graceful shutdown', () => {
   it('finishes in-flight requests on SIGTERM, exits 0, and restarts on the same data', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));

@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import type { Role } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
-import { type Db, withTx } from '../../platform/db.js';
+import { type Db, type Tx, withTx } from '../../platform/db.js';
 import * as repo from './catalog.repo.js';
 import { ALBUM_LISTS_TAG } from './catalog.service.js';
 import type { albums, artists, songs } from './catalog.tables.js';
@@ -120,7 +120,7 @@ const WORDS = [
 const LABELS = ['Backbeat Records', 'Northside', 'Blue Room', 'Analog House', 'Tidewater', null];
 
 /** A small seeded generator (mulberry32): the same seed gives the same catalog every time. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -225,6 +225,8 @@ export function generateCatalog(shape: CatalogShape, now = new Date()) {
   return { artists: artistRows, albums: albumRows, songs: songRows };
 }
 
+export type GeneratedCatalog = ReturnType<typeof generateCatalog>;
+
 export interface DemoAccount {
   email: string;
   password: string;
@@ -236,27 +238,42 @@ export interface DemoCatalog {
   albums: number;
   songs: number;
   accounts: DemoAccount[];
+  /** What `addActivity` reported it added (listeners, follows, plays). */
+  activity?: DemoActivity;
 }
+
+export interface DemoActivity {
+  listeners: number;
+  follows: number;
+  plays: number;
+}
+
+/**
+ * Other modules' part of the demo (listeners, their follows and plays), run in the load's
+ * transaction once the catalog rows are in; the catalog cannot reach those modules itself.
+ */
+export type DemoActivityLoader = (tx: Tx, catalog: GeneratedCatalog) => Promise<DemoActivity>;
 
 type EnsureAccount = (input: DemoAccount & { displayName: string; artistId?: string }) => Promise<boolean>;
 
 /**
  * Loads the demo catalog (50 artists, 200 albums, 2,000 songs over 12 genres and 40 years) and
  * demo admin, artist and user accounts, but only into an empty catalog. Returns what it loaded,
- * or null when the catalog already had content. Domain events are not recorded: nobody follows
- * anything yet, so there is nobody to notify.
+ * or null when the catalog already had content. Domain events are not recorded: the only
+ * followers are the demo listeners `addActivity` adds, who cannot sign in to read notifications.
  */
 export async function loadDemoCatalog(deps: {
   db: Db;
   cache: Cache;
   ensureAccount: EnsureAccount;
+  addActivity?: DemoActivityLoader;
 }): Promise<DemoCatalog | null> {
   const catalog = generateCatalog({ artists: 50, albumsPerArtist: 4, songsPerAlbum: 10, privateEvery: 25 });
   const loaded = await withTx(deps.db, async (tx) => {
     await repo.lockDemoLoad(tx);
     if (!(await repo.catalogIsEmpty(tx))) return false;
     await repo.bulkInsertCatalog(tx, catalog);
-    return true;
+    return { activity: await deps.addActivity?.(tx, catalog) };
   });
   if (!loaded) return null;
   await deps.cache.invalidate(ALBUM_LISTS_TAG);
@@ -288,5 +305,6 @@ export async function loadDemoCatalog(deps: {
     albums: catalog.albums.length,
     songs: catalog.songs.length,
     accounts: accounts.map(({ email, password, role }) => ({ email, password, role })),
+    ...(loaded.activity ? { activity: loaded.activity } : {}),
   };
 }

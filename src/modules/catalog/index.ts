@@ -1,6 +1,13 @@
 // The catalog's public surface: the only file other modules import.
 
-export { type DemoCatalog, loadDemoCatalog } from './catalog.demo.js';
+export {
+  type DemoActivity,
+  type DemoActivityLoader,
+  type DemoCatalog,
+  type GeneratedCatalog,
+  loadDemoCatalog,
+  seededRandom,
+} from './catalog.demo.js';
 /**
  * Counter helpers that run inside the caller's transaction, so a follow (or a batch of plays)
  * and the counters it moves commit together. After commit, call `invalidateAlbum`/
@@ -8,6 +15,7 @@ export { type DemoCatalog, loadDemoCatalog } from './catalog.demo.js';
  */
 /** Whether an artist with this id exists (for links from other modules, e.g. artist accounts). */
 export {
+  addFollowerCounts,
   addSongPlays,
   artistExists,
   type ImageSet,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
 import { IdParams, problems, setReadCaching } from '../../platform/http.js';
@@ -46,7 +47,8 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
     },
     async (request, reply) => {
       await discovery.recordPlay(request.user!, request.params.id, request.body);
-      return reply.code(202).send(null);
+      // No body at all: send(null) would serialise a JSON `null` (the schema types only that).
+      return (reply as FastifyReply).code(202).send();
     },
   );
 

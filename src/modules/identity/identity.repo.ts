@@ -1,4 +1,4 @@
-import { and, count, desc, eq, ilike, inArray, isNull, ne, type SQL, sql } from 'drizzle-orm';
+import { and, count, desc, eq, ilike, inArray, isNotNull, isNull, ne, type SQL, sql } from 'drizzle-orm';
 import type { Role } from '../../platform/auth.js';
 import type { Executor } from '../../platform/db.js';
 import type { Image } from '../../platform/http.js';
@@ -131,13 +131,26 @@ export async function spendRefreshToken(db: Executor, tokenHash: string) {
     .update(refreshTokens)
     .set({ usedAt: new Date() })
     .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.usedAt)))
-    .returning({ sessionId: refreshTokens.sessionId, expiresAt: refreshTokens.expiresAt });
+    .returning(spentColumns);
   if (spent) return { ...spent, reused: false };
-  const [known] = await db
-    .select({ sessionId: refreshTokens.sessionId, expiresAt: refreshTokens.expiresAt })
+  const known = await findRefreshToken(db, tokenHash);
+  return known ? { ...known, reused: true } : undefined;
+}
+
+const spentColumns = {
+  id: refreshTokens.id,
+  sessionId: refreshTokens.sessionId,
+  expiresAt: refreshTokens.expiresAt,
+  usedAt: refreshTokens.usedAt,
+  successorSealed: refreshTokens.successorSealed,
+};
+
+export async function findRefreshToken(db: Executor, tokenHash: string) {
+  const [row] = await db
+    .select(spentColumns)
     .from(refreshTokens)
     .where(eq(refreshTokens.tokenHash, tokenHash));
-  return known ? { ...known, reused: true } : undefined;
+  return row;
 }
 
 export async function findSessionWithUser(db: Executor, sessionId: string) {
@@ -149,12 +162,27 @@ export async function findSessionWithUser(db: Executor, sessionId: string) {
   return row;
 }
 
+/**
+ * Adds the successor of the spent token `spentId` and keeps it, sealed, on the spent row. Only
+ * the immediately previous token may lead to the current one, so older rows lose theirs.
+ */
 export async function rotateRefreshToken(
   db: Executor,
   sessionId: string,
-  values: { tokenHash: string; expiresAt: Date },
+  spentId: string,
+  values: { tokenHash: string; expiresAt: Date; successorSealed: string },
 ): Promise<void> {
-  await db.insert(refreshTokens).values({ sessionId, ...values });
+  await db
+    .update(refreshTokens)
+    .set({ successorSealed: null })
+    .where(and(eq(refreshTokens.sessionId, sessionId), isNotNull(refreshTokens.successorSealed)));
+  await db
+    .update(refreshTokens)
+    .set({ successorSealed: values.successorSealed })
+    .where(eq(refreshTokens.id, spentId));
+  await db
+    .insert(refreshTokens)
+    .values({ sessionId, tokenHash: values.tokenHash, expiresAt: values.expiresAt });
   await db.update(sessions).set({ expiresAt: values.expiresAt }).where(eq(sessions.id, sessionId));
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import { IdParams, pageOf, problems, toPage } from '../../platform/http.js';
@@ -13,7 +14,7 @@ import {
   UpdateMeBody,
   UserSchema,
 } from './identity.schemas.js';
-import type { IdentityService } from './identity.service.js';
+import { type IdentityService, normaliseEmail } from './identity.service.js';
 
 export interface IdentityRouteOptions {
   identity: IdentityService;
@@ -21,10 +22,31 @@ export interface IdentityRouteOptions {
   rateLimitWindowMs: number;
 }
 
+/**
+ * Token responses (and their errors) must never be stored by a browser or a shared cache
+ * (RFC 6749 section 5.1); `Pragma` is for HTTP/1.0 caches.
+ */
+const noStore: onSendAsyncHookHandler = async (_request, reply) => {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+};
+
+/** Normalises `email` before validation, so the schema checks the form that will be stored. */
+const normaliseEmailField: preValidationAsyncHookHandler = async (request) => {
+  const body = request.body as { email?: unknown } | null;
+  if (body && typeof body === 'object' && typeof body.email === 'string')
+    body.email = normaliseEmail(body.email);
+};
+
 export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, opts) => {
   const { identity } = opts;
-  // Credential endpoints get their own, stricter limit (brute force, credential stuffing).
-  const authLimit = { rateLimit: { max: opts.authRateLimitMax, timeWindow: opts.rateLimitWindowMs } };
+  // Credential endpoints share one stricter budget per client (brute force, credential
+  // stuffing): a route-level limit would give each /auth/* route a budget of its own.
+  const authLimiter = app.rateLimit({
+    max: opts.authRateLimitMax,
+    timeWindow: opts.rateLimitWindowMs,
+    groupId: 'auth',
+  });
+  const authLimit = { rateLimit: false } as const;
   const signedIn = requireRole();
   const adminOnly = requireRole('admin');
 
@@ -32,6 +54,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/register',
     {
       config: authLimit,
+      onRequest: authLimiter,
+      onSend: noStore,
+      preValidation: normaliseEmailField,
       schema: {
         tags: ['auth'],
         summary: 'Create an account (role is always user)',
@@ -49,6 +74,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/login',
     {
       config: authLimit,
+      onRequest: authLimiter,
+      onSend: noStore,
+      preValidation: normaliseEmailField,
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email or username, and password',
@@ -63,6 +91,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/refresh',
     {
       config: authLimit,
+      onRequest: authLimiter,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for a new pair (the old one is spent)',
@@ -77,6 +107,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     '/auth/logout',
     {
       config: authLimit,
+      onRequest: authLimiter,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: "End the refresh token's session (its access tokens stop working at once)",

@@ -76,7 +76,12 @@ export function toUserView(row: UserRow, withEmail: boolean): UserView {
   };
 }
 
-const normaliseEmail = (email: string) => email.trim().toLowerCase();
+/**
+ * The one form an email is stored and looked up in: NFKC folds compatibility characters (the
+ * Kelvin sign, full-width letters) into their plain letters, then lower case. Registration and
+ * login both go through it, so an address that signs in is one that could have registered.
+ */
+export const normaliseEmail = (email: string) => email.normalize('NFKC').trim().toLowerCase();
 const normaliseUsername = (username: string) => username.trim().toLowerCase();
 
 const USERNAME_MAX = 32;
@@ -107,6 +112,19 @@ const getDecoyHash = () => {
   return decoyHash;
 };
 
+export class AdminEmailTakenError extends Error {
+  override name = 'AdminEmailTakenError';
+  constructor(email: string) {
+    super(
+      `ADMIN_EMAIL: an account with ${email} already exists and is not an admin; it is not promoted. ` +
+        'Choose an ADMIN_EMAIL no account uses, or have an existing admin grant the role.',
+    );
+  }
+}
+
+/** How long a spent refresh token still yields its successor (a double submit, not a replay). */
+export const REFRESH_REUSE_WINDOW_MS = 10_000;
+
 const invalidCredentials = () => new UnauthorizedError('Email or password is wrong', 'INVALID_CREDENTIALS');
 const accountBlocked = () => new ForbiddenError('This account is blocked', 'ACCOUNT_BLOCKED');
 
@@ -130,6 +148,24 @@ export function createIdentityService(deps: IdentityDeps) {
       tokenType: 'Bearer',
       expiresIn: tokens.accessTtlSec,
     };
+  }
+
+  /**
+   * The token that replaced a spent one, when the spent one was used less than
+   * REFRESH_REUSE_WINDOW_MS ago and its successor is still unspent (so it is the immediately
+   * previous token of the family); otherwise undefined, and the reuse revokes the family.
+   */
+  async function successorInReuseWindow(
+    tx: Tx,
+    spent: { sessionId: string; usedAt: Date | null; successorSealed: string | null },
+    spentHash: string,
+  ): Promise<string | undefined> {
+    if (!spent.usedAt || !spent.successorSealed) return undefined;
+    if (Date.now() - spent.usedAt.getTime() >= REFRESH_REUSE_WINDOW_MS) return undefined;
+    const successor = tokens.open(spent.successorSealed, spentHash);
+    if (!successor) return undefined;
+    const row = await repo.findRefreshToken(tx, hashToken(successor));
+    return row && row.sessionId === spent.sessionId && !row.usedAt ? successor : undefined;
   }
 
   async function startSession(user: UserRow): Promise<AuthResultView> {
@@ -234,13 +270,19 @@ export function createIdentityService(deps: IdentityDeps) {
       return startSession(user);
     },
 
-    /** Rotates a refresh token; a spent one presented again revokes its whole family (session). */
+    /**
+     * Rotates a refresh token. A spent one presented again revokes its whole family (session),
+     * except within the reuse window: a client that double-submits (two tabs, a retry) gets the
+     * successor its first request received, with a fresh access token, instead of being logged out.
+     */
     async refresh(refreshToken: string) {
+      const presentedHash = hashToken(refreshToken);
       const { token, hash: newHash } = newOpaqueToken();
       const outcome = await withTx(db, async (tx) => {
-        const spent = await repo.spendRefreshToken(tx, hashToken(refreshToken));
+        const spent = await repo.spendRefreshToken(tx, presentedHash);
         if (!spent) return { error: 'invalid' as const };
-        if (spent.reused) {
+        const successor = spent.reused ? await successorInReuseWindow(tx, spent, presentedHash) : undefined;
+        if (spent.reused && !successor) {
           await repo.revokeSession(tx, spent.sessionId);
           return { error: 'reused' as const };
         }
@@ -248,11 +290,13 @@ export function createIdentityService(deps: IdentityDeps) {
         if (!found || found.session.revokedAt || spent.expiresAt <= new Date())
           return { error: 'invalid' as const };
         if (found.user.blocked) return { error: 'blocked' as const };
-        await repo.rotateRefreshToken(tx, spent.sessionId, {
+        if (successor) return { user: found.user, sessionId: spent.sessionId, refreshToken: successor };
+        await repo.rotateRefreshToken(tx, spent.sessionId, spent.id, {
           tokenHash: newHash,
           expiresAt: refreshExpiry(),
+          successorSealed: tokens.seal(token, presentedHash),
         });
-        return { user: found.user, sessionId: spent.sessionId };
+        return { user: found.user, sessionId: spent.sessionId, refreshToken: token };
       });
       if ('error' in outcome) {
         if (outcome.error === 'blocked') throw accountBlocked();
@@ -264,7 +308,7 @@ export function createIdentityService(deps: IdentityDeps) {
         }
         throw new UnauthorizedError('The refresh token is invalid or expired', 'INVALID_REFRESH_TOKEN');
       }
-      return issueTokens(outcome.user, outcome.sessionId, token);
+      return issueTokens(outcome.user, outcome.sessionId, outcome.refreshToken);
     },
 
     /** Ends the session the refresh token belongs to; unknown tokens are ignored (nothing to end). */
@@ -401,8 +445,16 @@ export function createIdentityService(deps: IdentityDeps) {
 
     ensureAccount,
 
-    ensureAdmin(email: string, password: string): Promise<boolean> {
-      return ensureAccount({ email, password, displayName: 'Administrator', role: 'admin' });
+    /**
+     * Creates the configured first admin; false when that admin already exists. An existing
+     * account with the email that is not an admin is never promoted (whoever registered it would
+     * become admin): that is an `AdminEmailTakenError`, and the server refuses to start.
+     */
+    async ensureAdmin(email: string, password: string): Promise<boolean> {
+      if (await ensureAccount({ email, password, displayName: 'Administrator', role: 'admin' })) return true;
+      const existing = await repo.findUserByEmail(db, normaliseEmail(email));
+      if (existing?.role !== 'admin') throw new AdminEmailTakenError(normaliseEmail(email));
+      return false;
     },
   };
 }

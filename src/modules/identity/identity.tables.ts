@@ -70,6 +70,12 @@ export const refreshTokens = pgTable(
     tokenHash: text('token_hash').notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
     usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The token that replaced this one, encrypted (AES-256-GCM, key derived from JWT_SECRET),
+     * so a client that sends this token twice within the reuse window gets the same successor.
+     * Cleared once the successor is itself spent.
+     */
+    successorSealed: text('successor_sealed'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [

@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +12,9 @@ import {
   type TestApp,
   uniqueEmail,
 } from '../../../test/helpers.js';
+import { hashToken } from '../../platform/auth.js';
+import { REFRESH_REUSE_WINDOW_MS } from './identity.service.js';
+import { refreshTokens } from './identity.tables.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -113,6 +117,27 @@ describe('login', () => {
     expect(res.body.user.id).toBe(s.user.id);
   });
 
+  it('folds Unicode look-alikes (NFKC, lower case) the same way as registration does', async () => {
+    const local = `kelvin-${uniqueEmail().split('@')[0]}`;
+    const kelvin = `\u212A${local.slice(1)}@example.test`; // KELVIN SIGN for the leading k
+    const fullWidth = `${[...local].map((c) => (/[a-z]/.test(c) ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c)).join('')}@example.test`;
+    const registered = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: kelvin, password: PASSWORD, displayName: 'Kelvin' },
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body.user.email).toBe(`${local}@example.test`);
+    const viaFullWidth = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: fullWidth, password: PASSWORD },
+    });
+    expect(viaFullWidth.status).toBe(200);
+    expect(viaFullWidth.body.user.id).toBe(registered.body.user.id);
+    const twin = await call(t.app, 'POST', '/api/v1/auth/register', {
+      body: { email: fullWidth, password: PASSWORD, displayName: 'Twin' },
+    });
+    expect(twin.status).toBe(409);
+    expect(twin.body.code).toBe('EMAIL_TAKEN');
+  });
+
   it('answers unknown email and wrong password the same way', async () => {
     const s = await register(t.app);
     const wrong = await call(t.app, 'POST', '/api/v1/auth/login', {
@@ -125,6 +150,34 @@ describe('login', () => {
     expect(unknown.status).toBe(401);
     const strip = (b: Record<string, unknown>) => ({ ...b, requestId: undefined });
     expect(strip(wrong.body)).toEqual(strip(unknown.body));
+  });
+});
+
+describe('caching of auth responses', () => {
+  it('marks every /auth/* answer, success or error, Cache-Control: no-store', async () => {
+    const email = uniqueEmail();
+    const answers = [
+      await call(t.app, 'POST', '/api/v1/auth/register', {
+        body: { email, password: PASSWORD, displayName: 'C' },
+      }),
+      await call(t.app, 'POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } }),
+      await call(t.app, 'POST', '/api/v1/auth/login', { body: { email, password: 'wrong-password' } }),
+      await call(t.app, 'POST', '/api/v1/auth/login', { body: { email } }),
+    ];
+    const { refreshToken } = answers[1]!.body;
+    const refreshed = await call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken } });
+    answers.push(refreshed);
+    answers.push(
+      await call(t.app, 'POST', '/api/v1/auth/logout', {
+        body: { refreshToken: refreshed.body.refreshToken },
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual([201, 200, 401, 400, 200, 204]);
+    for (const answer of answers) {
+      expect(answer.headers['cache-control']).toBe('no-store');
+      expect(answer.headers.pragma).toBe('no-cache');
+    }
+    expect(answers[1]!.body.accessToken).toBeTruthy();
   });
 });
 
@@ -243,6 +296,15 @@ describe('access tokens', () => {
 });
 
 describe('refresh tokens', () => {
+  const refresh = (refreshToken: string) =>
+    call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken } });
+  /** Moves a token's first use into the past, as if that much time had gone by since. */
+  const spentSecondsAgo = (refreshToken: string, seconds: number) =>
+    t.database.db
+      .update(refreshTokens)
+      .set({ usedAt: new Date(Date.now() - seconds * 1000) })
+      .where(eq(refreshTokens.tokenHash, hashToken(refreshToken)));
+
   it('rotates: the new pair works and the old refresh token is spent', async () => {
     const s = await register(t.app);
     const first = await call(t.app, 'POST', '/api/v1/auth/refresh', {
@@ -256,19 +318,14 @@ describe('refresh tokens', () => {
     expect(me.status).toBe(200);
   });
 
-  it('revokes the whole family when a spent token is presented again', async () => {
+  it('revokes the whole family when a spent token is presented again after the reuse window', async () => {
     const s = await register(t.app);
-    const rotated = await call(t.app, 'POST', '/api/v1/auth/refresh', {
-      body: { refreshToken: s.refreshToken },
-    });
-    const reuse = await call(t.app, 'POST', '/api/v1/auth/refresh', {
-      body: { refreshToken: s.refreshToken },
-    });
+    const rotated = await refresh(s.refreshToken);
+    await spentSecondsAgo(s.refreshToken, REFRESH_REUSE_WINDOW_MS / 1000 + 1);
+    const reuse = await refresh(s.refreshToken);
     expect(reuse.status).toBe(401);
     expect(reuse.body.code).toBe('REFRESH_TOKEN_REUSED');
-    const next = await call(t.app, 'POST', '/api/v1/auth/refresh', {
-      body: { refreshToken: rotated.body.refreshToken },
-    });
+    const next = await refresh(rotated.body.refreshToken);
     expect(next.status).toBe(401);
     const me = await call(t.app, 'GET', '/api/v1/me', {
       headers: { authorization: `Bearer ${rotated.body.accessToken}` },
@@ -276,13 +333,64 @@ describe('refresh tokens', () => {
     expect(me.status).toBe(401);
   });
 
-  it('lets only one of two concurrent refreshes with one token win', async () => {
+  it('gives a double submit within the reuse window the same successor instead of a logout', async () => {
     const s = await register(t.app);
-    const results = await Promise.all([
-      call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.refreshToken } }),
-      call(t.app, 'POST', '/api/v1/auth/refresh', { body: { refreshToken: s.refreshToken } }),
-    ]);
-    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+    const first = await refresh(s.refreshToken);
+    const again = await refresh(s.refreshToken);
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.body.refreshToken).toBe(first.body.refreshToken);
+    expect(again.body.user.id).toBe(s.user.id);
+    for (const accessToken of [first.body.accessToken, again.body.accessToken]) {
+      const me = await call(t.app, 'GET', '/api/v1/me', {
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      expect(me.status).toBe(200);
+    }
+    // The family goes on from the shared successor, which is spent once as usual.
+    const next = await refresh(first.body.refreshToken);
+    expect(next.status).toBe(200);
+    expect(next.body.refreshToken).not.toBe(first.body.refreshToken);
+  });
+
+  it('lets two concurrent refreshes with one token both get the same new refresh token', async () => {
+    const s = await register(t.app);
+    const results = await Promise.all([refresh(s.refreshToken), refresh(s.refreshToken)]);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    expect(results[0]!.body.refreshToken).toBe(results[1]!.body.refreshToken);
+  });
+
+  it('honours the reuse window only for the immediately previous token', async () => {
+    const s = await register(t.app);
+    const second = await refresh(s.refreshToken);
+    const third = await refresh(second.body.refreshToken);
+    expect(third.status).toBe(200);
+    const stale = await refresh(s.refreshToken);
+    expect(stale.status).toBe(401);
+    expect(stale.body.code).toBe('REFRESH_TOKEN_REUSED');
+    expect((await refresh(third.body.refreshToken)).status).toBe(401);
+  });
+
+  it('does not answer a reuse within the window once the session is logged out', async () => {
+    const s = await register(t.app);
+    const rotated = await refresh(s.refreshToken);
+    await call(t.app, 'POST', '/api/v1/auth/logout', { body: { refreshToken: rotated.body.refreshToken } });
+    const reuse = await refresh(s.refreshToken);
+    expect(reuse.status).toBe(401);
+  });
+
+  it('never stores a refresh token in plain text', async () => {
+    const s = await register(t.app);
+    const rotated = await refresh(s.refreshToken);
+    const stored = JSON.stringify(
+      await t.database.db
+        .select()
+        .from(refreshTokens)
+        .where(eq(refreshTokens.tokenHash, hashToken(s.refreshToken))),
+    );
+    expect(stored).toContain('successorSealed');
+    expect(stored).not.toContain(rotated.body.refreshToken);
+    expect(stored).not.toContain(hashToken(rotated.body.refreshToken));
   });
 
   it('rejects an unknown refresh token', async () => {
@@ -551,5 +659,14 @@ describe('admin user management', () => {
     expect(await t.app.services.identity.ensureAdmin(email, 'admin-password-123')).toBe(false);
     const s = await login(t.app, email, 'admin-password-123');
     expect(s.user.role).toBe('admin');
+  });
+
+  it('ensureAdmin never promotes an existing non-admin account with that email', async () => {
+    const s = await register(t.app);
+    await expect(t.app.services.identity.ensureAdmin(s.user.email!, 'admin-password-123')).rejects.toThrow(
+      /ADMIN_EMAIL: an account with .* already exists and is not an admin/,
+    );
+    const me = await call(t.app, 'GET', '/api/v1/me', { session: s });
+    expect(me.body.role).toBe('user');
   });
 });

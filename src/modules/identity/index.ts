@@ -1,7 +1,9 @@
+export { addDemoListeners } from './identity.demo.js';
 export { userImageHashesInUse, writeUserImages } from './identity.repo.js';
 export { identityRoutes } from './identity.routes.js';
 export { UserSchema } from './identity.schemas.js';
 export {
+  AdminEmailTakenError,
   createIdentityService,
   type IdentityService,
   type UserDeletionHook,

@@ -1,5 +1,6 @@
 // Following and notifications.
 
+export { addDemoFollows, type DemoFollows } from './following.demo.js';
 export { isFollowingAlbum } from './following.repo.js';
 export { followingRoutes } from './following.routes.js';
 export { createFollowingService, type FollowingService } from './following.service.js';
