@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDataException } from './db.js';
+import { isDatabaseUnavailable, isDataException } from './db.js';
 
 export interface FieldError {
   path: string;
@@ -165,6 +165,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail: stri
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', detail: 'The body is not valid JSON' },
 };
 
+/** What a client is told to wait while the database restarts (a routine restart takes seconds). */
+const RETRY_AFTER_UNAVAILABLE_SEC = 5;
+
 /** The one error handler: every failure leaves as problem+json, 5xx without internals. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
@@ -206,6 +209,19 @@ export function registerErrorHandling(app: FastifyInstance): void {
         400,
         'INVALID_INPUT',
         'A value in the request cannot be stored (e.g. a NUL character)',
+      );
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return sendProblem(
+        reply,
+        request,
+        503,
+        'SERVICE_UNAVAILABLE',
+        'The service is briefly unavailable, retry shortly',
+        {
+          headers: { 'retry-after': String(RETRY_AFTER_UNAVAILABLE_SEC) },
+        },
       );
     }
     request.log.error({ err: error }, 'unhandled error');
