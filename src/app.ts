@@ -30,12 +30,13 @@ import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js'
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
+import { failoverRateLimitStore } from './platform/redis.js';
 import { registerValidation } from './platform/validation.js';
 
 export interface AppDeps {
   database: Database;
   cacheStore: CacheStore;
-  /** Set when REDIS_URL is: shared rate-limit counters across nodes. */
+  /** Set when REDIS_URL is: shared rate-limit counters across nodes (local ones while it is away). */
   redis?: Redis;
   /** Where committed domain events go; the in-process bus when absent. */
   eventBus?: EventBus;
@@ -100,7 +101,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindowMs,
     enableDraftSpec: true,
-    ...(deps.redis ? { redis: deps.redis, nameSpace: 'rl:' } : {}),
+    ...(deps.redis ? { store: failoverRateLimitStore(deps.redis, 'rl:') } : {}),
     errorResponseBuilder: (_request, context) =>
       new AppError(
         429,

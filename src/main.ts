@@ -5,6 +5,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
+import { linkOf } from './platform/redis.js';
 import { resolveJwtSecret } from './platform/secrets.js';
 
 const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
@@ -58,6 +59,8 @@ async function serveCommand(baseConfig: Config): Promise<void> {
   try {
     await migrateDatabase(database, config.databaseUrl);
     redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+    // Redis that is down at start only degrades the node: it serves on the fallbacks meanwhile.
+    if (redis) await linkOf(redis).whenUp();
   } catch (error) {
     await database.close();
     throw error;
@@ -102,7 +105,7 @@ async function serveCommand(baseConfig: Config): Promise<void> {
       app.draining = true;
       await app.close();
       await database.close();
-      redis?.disconnect();
+      if (redis) linkOf(redis).close();
       process.exit(0);
     } catch (error) {
       app.log.error({ err: error }, 'error while shutting down');
