@@ -25,7 +25,13 @@ import {
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
-import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
+import {
+  AppError,
+  answerClientError,
+  answerFrameworkError,
+  MethodNotAllowedError,
+  registerErrorHandling,
+} from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
@@ -68,11 +74,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: 200 },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);
   const routesByUrl = collectRoutes(app);
 
+  // Node looks up a connection's peer address lazily, and a connection that dies while the
+  // request's hooks run (a malformed chunked body) has none left: read it while it is alive,
+  // so the rate limiter always has a client address.
+  app.addHook('onRequest', (request, _reply, done) => {
+    void request.raw.socket?.remoteAddress;
+    done();
+  });
   app.decorate('draining', false);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
