@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // Their own runs (`npm run test:faults`, `npm run test:fuzz`): minutes each, one backend.
+    exclude: ['test/faults/**', 'test/fuzz/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     // Two cores: two files at a time, each on its own copy of the migrated database.
