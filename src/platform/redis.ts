@@ -32,6 +32,8 @@ export class RedisLink {
     redis.on('close', () => this.markDown());
     // disconnect() by its owner: no reconnect will come, so nothing to probe for.
     redis.on('end', () => this.stop());
+    // A connection made elsewhere may be up already: its 'ready' has passed.
+    if (redis.status === 'ready') void this.recover();
   }
 
   /** True while Redis answers; false sends callers to their fallback at once. */
