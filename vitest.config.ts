@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // The browser suite runs once, on its own (`npm run test:browser`).
-    exclude: ['test/browser/**', 'node_modules/**'],
+    // Their own runs, once each (`npm run test:browser`, `test:faults`, `test:fuzz`): one backend.
+    exclude: ['test/browser/**', 'test/faults/**', 'test/fuzz/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     // Two cores: two files at a time, each on its own copy of the migrated database.

@@ -38,6 +38,8 @@ import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
 import {
   AppError,
+  answerClientError,
+  answerFrameworkError,
   MethodNotAllowedError,
   registerErrorHandling,
   registerNotFound,
@@ -50,13 +52,14 @@ import { jobRoutes } from './platform/jobs.routes.js';
 import { serializeRequest } from './platform/logging.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
+import { failoverRateLimitStore } from './platform/redis.js';
 import { registerValidation } from './platform/validation.js';
 import { webPlayerRoutes } from './platform/web-player.js';
 
 export interface AppDeps {
   database: Database;
   cacheStore: CacheStore;
-  /** Set when REDIS_URL is: shared rate-limit counters across nodes. */
+  /** Set when REDIS_URL is: shared rate-limit counters across nodes (local ones while it is away). */
   redis?: Redis;
   /** Where committed domain events go; the in-process bus when absent. */
   eventBus?: EventBus;
@@ -111,6 +114,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     rewriteUrl: routeMalformedUrl,
     // Rate limits key on request.ip: the client's address only when the proxy in front is trusted.
     trustProxy: trustedProxies(config.trustProxy),
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);
@@ -118,6 +123,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.removeContentTypeParser('text/plain');
   const routesByUrl = collectRoutes(app);
 
+  // Node looks up a connection's peer address lazily, and a connection that dies while the
+  // request's hooks run (a malformed chunked body) has none left: read it while it is alive,
+  // so the rate limiter always has a client address.
+  app.addHook('onRequest', (request, _reply, done) => {
+    void request.raw.socket?.remoteAddress;
+    done();
+  });
   app.decorate('draining', false);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -146,7 +158,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindowMs,
     enableDraftSpec: true,
-    ...(deps.redis ? { redis: deps.redis, nameSpace: 'rl:' } : {}),
+    ...(deps.redis ? { store: failoverRateLimitStore(deps.redis, 'rl:') } : {}),
     errorResponseBuilder: (_request, context) =>
       new AppError(
         429,

@@ -7,6 +7,7 @@ import { loadDemoCatalog } from './modules/catalog/index.js';
 import { AdminEmailTakenError } from './modules/identity/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
+import { linkOf } from './platform/redis.js';
 import { resolveJwtSecret } from './platform/secrets.js';
 import { ensureWebPlayerBuilt, WEB_PLAYER_DIR } from './platform/web-player.js';
 
@@ -61,6 +62,8 @@ async function serveCommand(baseConfig: Config): Promise<void> {
   try {
     await migrateDatabase(database, config.databaseUrl);
     redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+    // Redis that is down at start only degrades the node: it serves on the fallbacks meanwhile.
+    if (redis) await linkOf(redis).whenUp();
   } catch (error) {
     await database.close();
     throw error;
@@ -118,7 +121,7 @@ async function serveCommand(baseConfig: Config): Promise<void> {
       app.draining = true;
       await app.close();
       await database.close();
-      redis?.disconnect();
+      if (redis) linkOf(redis).close();
       process.exit(0);
     } catch (error) {
       app.log.error({ err: error }, 'error while shutting down');

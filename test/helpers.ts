@@ -10,6 +10,7 @@ import { type AppDeps, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { connectRedis, createCacheStore } from '../src/platform/cache.js';
 import { type Database, fromPglite, fromPostgres, PGLITE_EXTENSIONS } from '../src/platform/db.js';
+import { linkOf } from '../src/platform/redis.js';
 import { withDatabase } from './global-setup.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
@@ -65,6 +66,7 @@ export async function buildTestApp(
     DEMO_DATA: 'false',
     ...env,
   });
+  if (redis) await linkOf(redis).whenUp();
   const app = await buildApp(config, { database, cacheStore: createCacheStore(redis), redis, ...extra });
   await app.ready();
   return {

@@ -1,5 +1,8 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { linkOf, type RedisLink } from './redis.js';
+
+export { connectRedis } from './redis.js';
 
 /**
  * The cache port. Values are plain JSON data. Invalidation is by version counters ("tags"):
@@ -12,7 +15,7 @@ export interface CacheStore {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlSec: number): Promise<void>;
   del(keys: string[]): Promise<void>;
-  /** Current values of version counters (0 when never bumped). */
+  /** Current values of version counters (0 when never bumped), after the store's epoch if it has one. */
   versions(tags: string[]): Promise<number[]>;
   bump(tags: string[]): Promise<void>;
   ping(): Promise<void>;
@@ -54,7 +57,21 @@ export class MemoryCacheStore implements CacheStore {
   async close(): Promise<void> {
     this.entries.clear();
   }
+
+  /** Forgets every entry (not the counters, which must never go back). */
+  clear(): void {
+    this.entries.clear();
+  }
 }
+
+/**
+ * The Redis key of the cache epoch. Every cached key includes it, and it moves forward whenever
+ * a process reconnects to Redis after losing it. A Redis that restarted from an older snapshot
+ * (or empty) has version counters that went back in time, so old entries would be read as
+ * current; and writes made while Redis was away bumped only a process's own counters. Either
+ * way the new epoch makes every earlier entry unreachable.
+ */
+const EPOCH_KEY = 'epoch';
 
 export class RedisCacheStore implements CacheStore {
   readonly kind = 'redis' as const;
@@ -74,9 +91,9 @@ export class RedisCacheStore implements CacheStore {
     if (keys.length) await this.redis.del(...keys.map((k) => `c:${k}`));
   }
 
+  /** The epoch first, then the counters, in one round trip. */
   async versions(tags: string[]): Promise<number[]> {
-    if (!tags.length) return [];
-    const values = await this.redis.mget(...tags.map((t) => `v:${t}`));
+    const values = await this.redis.mget(EPOCH_KEY, ...tags.map((t) => `v:${t}`));
     return values.map((v) => Number(v ?? 0));
   }
 
@@ -84,7 +101,9 @@ export class RedisCacheStore implements CacheStore {
     if (!tags.length) return;
     const pipeline = this.redis.pipeline();
     for (const tag of tags) pipeline.incr(`v:${tag}`);
-    await pipeline.exec();
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error)?.[0];
+    if (failed) throw failed;
   }
 
   async ping(): Promise<void> {
@@ -94,20 +113,74 @@ export class RedisCacheStore implements CacheStore {
   async close(): Promise<void> {
     this.redis.disconnect();
   }
+
+  /** Starts a new epoch; on a process's first connect only creates one if there is none. */
+  static async renewEpoch(redis: Redis, first: boolean): Promise<void> {
+    if (first) await redis.set(EPOCH_KEY, '1', 'NX');
+    else await redis.incr(EPOCH_KEY);
+  }
 }
 
-/** A Redis connection that fails fast instead of queueing commands forever while Redis is down. */
-export function connectRedis(url: string, keyPrefix = 'backbeat:'): Redis {
-  const redis = new Redis(url, {
-    keyPrefix,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: true,
-    connectTimeout: 2000,
-    lazyConnect: false,
-  });
-  // Connection errors surface through commands (and /health/ready); do not crash on the event.
-  redis.on('error', () => {});
-  return redis;
+/**
+ * Redis while it answers, this process's memory while it does not (see `RedisLink`). The
+ * memory side starts empty at every outage, so nothing it kept from an earlier outage is read.
+ * While Redis is away a write invalidates only this process's entries; other nodes may serve
+ * their own older entries until their TTL, and everything cached in Redis before the outage is
+ * dropped by the new epoch once it is back.
+ */
+export class FailoverCacheStore implements CacheStore {
+  readonly kind = 'redis' as const;
+  private readonly shared: RedisCacheStore;
+  private readonly local = new MemoryCacheStore();
+  private readonly link: RedisLink;
+
+  constructor(redis: Redis) {
+    this.shared = new RedisCacheStore(redis);
+    this.link = linkOf(redis);
+    this.link.onRecovery(RedisCacheStore.renewEpoch);
+    this.link.onDown(() => this.local.clear());
+  }
+
+  get<T>(key: string): Promise<T | undefined> {
+    return this.either((store) => store.get<T>(key));
+  }
+
+  set(key: string, value: unknown, ttlSec: number): Promise<void> {
+    return this.either((store) => store.set(key, value, ttlSec));
+  }
+
+  del(keys: string[]): Promise<void> {
+    return this.either((store) => store.del(keys));
+  }
+
+  versions(tags: string[]): Promise<number[]> {
+    return this.either((store) => store.versions(tags));
+  }
+
+  bump(tags: string[]): Promise<void> {
+    return this.either((store) => store.bump(tags));
+  }
+
+  /** Ready only with Redis: the fallback keeps requests working, but the node is degraded. */
+  async ping(): Promise<void> {
+    if (!this.link.available) throw new Error('Redis is unavailable');
+    await this.shared.ping();
+  }
+
+  async close(): Promise<void> {
+    this.link.close();
+  }
+
+  private async either<T>(op: (store: CacheStore) => Promise<T>): Promise<T> {
+    if (this.link.available) {
+      try {
+        return await op(this.shared);
+      } catch {
+        this.link.failed();
+      }
+    }
+    return op(this.local);
+  }
 }
 
 /**
@@ -152,5 +225,5 @@ export class Cache {
 }
 
 export function createCacheStore(redis: Redis | undefined): CacheStore {
-  return redis ? new RedisCacheStore(redis) : new MemoryCacheStore();
+  return redis ? new FailoverCacheStore(redis) : new MemoryCacheStore();
 }

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -10,6 +10,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { lockDataDir } from './datadir-lock.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -30,47 +31,7 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../db/migrations', impor
 /** PGlite loads extensions per instance; every open (and every clone) must name them. */
 export const PGLITE_EXTENSIONS = { pg_trgm };
 
-export class DataDirLockedError extends Error {
-  override name = 'DataDirLockedError';
-}
-
-/**
- * Takes an exclusive lock on the data directory. PGlite has no locking of its own and two
- * processes on one directory corrupt it, so a second server must refuse to start instead.
- * A lock left by a process that no longer runs is taken over.
- */
-export function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
-  const lockPath = join(dataDir, 'backbeat.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lockPath, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(lockPath, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(lockPath, 'utf8').trim());
-      if (holder && holder !== process.pid && isRunning(holder)) {
-        throw new DataDirLockedError(
-          `DATA_DIR ${dataDir} is in use by another Backbeat process (pid ${holder}). ` +
-            'Stop it, or give this one its own DATA_DIR or a DATABASE_URL.',
-        );
-      }
-      rmSync(lockPath, { force: true });
-    }
-  }
-  throw new DataDirLockedError(`could not lock DATA_DIR ${dataDir}`);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { DataDirLockedError, lockDataDir } from './datadir-lock.js';
 
 /** Wraps an open PGlite instance (on disk, in memory or a test clone) as a `Database`. */
 export function fromPglite(client: PGlite, onClose: () => void = () => {}): Database {
@@ -88,11 +49,58 @@ export function fromPglite(client: PGlite, onClose: () => void = () => {}): Data
   };
 }
 
+/** How long a request waits for a connection before it is told the database is away (503). */
+const CONNECT_TIMEOUT_MS = 5000;
+/** Pause before the one retry of a statement that lost its connection: a restart's first gap. */
+const RETRY_DELAY_MS = 200;
+
+/**
+ * A pool whose clients can never crash the process, and that retries idempotent work once.
+ * pg-pool listens for `'error'` only on idle clients; a client checked out for a transaction
+ * whose server goes away (restart, `pg_terminate_backend`) emits an `'error'` nobody handles,
+ * which ends the process. The query that was running fails on its own and becomes a 503.
+ */
+class ResilientPool extends pg.Pool {
+  constructor(config: pg.PoolConfig) {
+    super(config);
+    // An idle client that loses its server is dropped by the pool; the next query reconnects.
+    this.on('error', () => {});
+    this.on('connect', (client) => client.on('error', () => {}));
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: pg's overloads; drizzle calls (config, values)
+  override query(...args: any[]): any {
+    const query = pg.Pool.prototype.query as (...a: unknown[]) => Promise<unknown>;
+    if (typeof args[args.length - 1] === 'function') return query.apply(this, args);
+    const run = () => query.apply(this, args);
+    return run().catch(async (error: unknown) => {
+      if (!isDatabaseUnavailable(error) || !isReadOnly(args[0])) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      return run();
+    });
+  }
+}
+
+/**
+ * A statement outside a transaction that only reads may run twice without changing anything.
+ * Writes are not retried: the first attempt may have committed before the connection dropped.
+ */
+function isReadOnly(query: unknown): boolean {
+  const text = typeof query === 'string' ? query : (query as { text?: unknown } | undefined)?.text;
+  return (
+    typeof text === 'string' &&
+    /^\s*(select|with)\b/i.test(text) &&
+    !/\b(insert|update|delete|merge|for\s+update|for\s+share|nextval|setval|pg_advisory)\b/i.test(text)
+  );
+}
+
 /** Wraps a PostgreSQL server reached through a pool as a `Database`. */
 export function fromPostgres(url: string, poolSize = 10): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  // An idle client that loses its server must not crash the process; the next query reconnects.
-  pool.on('error', () => {});
+  const pool = new ResilientPool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   const db = drizzlePg({ client: pool, schema }) as unknown as Db;
   return {
     kind: 'postgres',
@@ -134,6 +142,8 @@ export async function migrateDatabase(database: Database, url?: string): Promise
   }
   if (!url) throw new Error('migrating PostgreSQL needs its URL');
   const client = new pg.Client({ connectionString: url });
+  // A server that goes away mid-migration fails the migration, not the process.
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -161,6 +171,36 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
  */
 export function isDataException(error: unknown): boolean {
   return findPgError(error)?.code?.startsWith('22') ?? false;
+}
+
+/** SQLSTATEs of a server that is shutting down, starting up, or out of connections. */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+]);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect|Client was closed/;
+
+/**
+ * True when an error says the database server is away (restarting, unreachable, or it ended
+ * our connection) rather than that the request or the code is wrong: a 503, retried later.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 4; depth++) {
+    const e = current as { code?: unknown; message?: unknown; cause?: unknown };
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (UNAVAILABLE_STATES.has(code) || UNAVAILABLE_ERRNOS.has(code) || /^08[0-9A-Z]{3}$/.test(code))
+      return true;
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    current = e.cause;
+  }
+  return false;
 }
 
 /** drizzle wraps driver errors; the PostgreSQL fields live on the error or its cause. */

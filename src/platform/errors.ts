@@ -1,4 +1,6 @@
-import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type {
   FastifyError,
   FastifyInstance,
@@ -6,7 +8,7 @@ import type {
   FastifyRequest,
   preHandlerAsyncHookHandler,
 } from 'fastify';
-import { isDataException } from './db.js';
+import { isDatabaseUnavailable, isDataException } from './db.js';
 
 export interface FieldError {
   path: string;
@@ -77,8 +79,11 @@ const TITLES: Record<number, string> = {
   406: 'Not acceptable',
   409: 'Conflict',
   413: 'Payload too large',
+  408: 'Request timeout',
+  414: 'URI too long',
   415: 'Unsupported media type',
   429: 'Too many requests',
+  431: 'Request header fields too large',
   500: 'Internal server error',
   503: 'Service unavailable',
 };
@@ -172,6 +177,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail: stri
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', detail: 'The body is not valid JSON' },
 };
 
+/** What a client is told to wait while the database restarts (a routine restart takes seconds). */
+const RETRY_AFTER_UNAVAILABLE_SEC = 5;
+
 /** The one error handler: every failure leaves as problem+json, 5xx without internals. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
@@ -213,6 +221,19 @@ export function registerErrorHandling(app: FastifyInstance): void {
         400,
         'INVALID_INPUT',
         'A value in the request cannot be stored (e.g. a NUL character)',
+      );
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return sendProblem(
+        reply,
+        request,
+        503,
+        'SERVICE_UNAVAILABLE',
+        'The service is briefly unavailable, retry shortly',
+        {
+          headers: { 'retry-after': String(RETRY_AFTER_UNAVAILABLE_SEC) },
+        },
       );
     }
     request.log.error({ err: error }, 'unhandled error');
@@ -260,4 +281,87 @@ export function registerNotFound(app: FastifyInstance, rateLimit: preHandlerAsyn
       `No route for ${request.method} ${request.url.split('?')[0]}`,
     );
   });
+}
+
+/**
+ * The headers helmet would set that matter for an error body, for the answers sent before any
+ * Fastify hook runs (helmet runs in one): no sniffing, no framing, nothing loaded from the body.
+ */
+const BARE_SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'SAMEORIGIN',
+  'cross-origin-resource-policy': 'same-origin',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+};
+
+/** Problems decided by Node's HTTP parser, before a request exists. */
+const PARSER_PROBLEMS: Record<string, { status: number; code: string; detail: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'HEADERS_TOO_LARGE',
+    detail: 'The request line and headers are too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    detail: 'The request did not arrive in time',
+  },
+};
+
+/**
+ * Answers what Node's HTTP parser rejects (headers or URL too large, a malformed chunked body,
+ * broken HTTP) as problem+json on the raw socket, then closes it: there is no request to hand
+ * to the error handler, and the connection cannot be trusted to carry another one.
+ */
+export function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = (error.code && PARSER_PROBLEMS[error.code]) || {
+    status: 400,
+    code: 'MALFORMED_REQUEST',
+    detail: 'The request is not valid HTTP/1.1',
+  };
+  this.log.debug({ err: error }, 'client error');
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const requestId = randomUUID();
+  const body = JSON.stringify({
+    type: problemType(known.code),
+    title: TITLES[known.status] ?? 'Bad request',
+    status: known.status,
+    code: known.code,
+    detail: known.detail,
+    requestId,
+  } satisfies Problem);
+  const headers = {
+    'content-type': 'application/problem+json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'x-request-id': requestId,
+    connection: 'close',
+    ...BARE_SECURITY_HEADERS,
+  };
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\n${head}\r\n${body}`);
+}
+
+/**
+ * Errors Fastify's router raises before routing (a path parameter over `maxParamLength`: 414),
+ * answered as problem+json. No hook has run, so the security headers are set here.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  reply.headers({ ...BARE_SECURITY_HEADERS, 'x-request-id': String(request.id) });
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    sendProblem(reply, request, 414, 'URI_TOO_LONG', 'A path segment of the URL is too long');
+    return;
+  }
+  sendProblem(reply, request, 400, 'BAD_REQUEST', 'The request URL is not valid');
 }

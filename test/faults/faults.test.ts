@@ -1,0 +1,318 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReadyPoller, Writers, waitReady } from './load.js';
+import {
+  freePort,
+  PostgresProcess,
+  postgresUnavailable,
+  RedisProcess,
+  ServerProcess,
+  sleep,
+} from './services.js';
+
+/**
+ * Fault tests on real services: a private PostgreSQL cluster and redis-server, and the server
+ * as `npm start` runs it, under a steady load of writes. The rules: an acknowledged write is
+ * never lost, `/health/ready` names the failing dependency, the service recovers by itself, and
+ * no cache serves stale data after recovery. Each test prints its figures.
+ */
+const JWT_SECRET = 'fault-tests-secret-that-is-long-enough-0123456789';
+const ADMIN = { email: 'faults-admin@example.test', password: 'faults-admin-password' };
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field.
+async function api(base: string, method: string, path: string, token?: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function signIn(base: string): Promise<string> {
+  const res = await api(base, 'POST', '/auth/login', undefined, ADMIN);
+  if (res.status !== 200) throw new Error(`admin sign-in failed: ${res.status}`);
+  return res.body.accessToken;
+}
+
+function report(name: string, figures: Record<string, string | number>): void {
+  const line = Object.entries(figures)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  console.log(`[faults] ${name}: ${line}`);
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+const noPostgres = postgresUnavailable();
+if (noPostgres) console.log(`[faults] SKIPPED the PostgreSQL and Redis tests: ${noPostgres}`);
+
+describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
+  let postgres: PostgresProcess;
+  let redis: RedisProcess;
+  let server: ServerProcess;
+  let databaseUrl: string;
+  let token: string;
+  let albumId: string;
+  const base = () => server.base;
+
+  /** How many of `ids` the database holds. */
+  async function stored(ids: string[]): Promise<number> {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const result = await client.query(
+        'select count(*)::int as n from playlists where id = any($1::uuid[])',
+        [ids],
+      );
+      return result.rows[0].n;
+    } finally {
+      await client.end();
+    }
+  }
+
+  async function anonymousTitle(): Promise<string> {
+    const res = await api(base(), 'GET', `/albums/${albumId}`);
+    expect(res.status).toBe(200);
+    return res.body.title;
+  }
+
+  async function retitle(title: string): Promise<void> {
+    const res = await api(base(), 'PATCH', `/albums/${albumId}`, token, { title });
+    expect(res.status).toBe(200);
+  }
+
+  beforeAll(async () => {
+    postgres = new PostgresProcess(await freePort());
+    await postgres.init();
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    await admin.query('create database backbeat');
+    await admin.end();
+    databaseUrl = postgres.url.replace(/\/postgres$/, '/backbeat');
+    redis = new RedisProcess(await freePort());
+    await redis.start();
+    server = new ServerProcess(await freePort(), {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      JWT_SECRET,
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password,
+      CACHE_TTL: '300s',
+    });
+    await server.start();
+    token = await signIn(base());
+    const album = await api(base(), 'POST', '/albums', token, {
+      title: 'v1',
+      genre: 'Rock',
+      releaseYear: 2020,
+      artistName: 'Fault Artist',
+    });
+    expect(album.status).toBe(201);
+    albumId = album.body.id;
+  }, 180_000);
+
+  afterAll(async () => {
+    await server?.kill('SIGTERM');
+    await redis?.stop();
+    await postgres?.destroy();
+  });
+
+  it('Redis killed and restarted from an older snapshot under load', async () => {
+    expect(await anonymousTitle()).toBe('v1');
+    expect(await anonymousTitle()).toBe('v1');
+    // The snapshot holds the cached 'v1' and the version counters of that moment.
+    expect(redis.cli('save')).toBe('OK');
+    await retitle('v2');
+    expect(await anonymousTitle()).toBe('v2');
+
+    const writers = new Writers(base, token).start();
+    const poller = new ReadyPoller(base).start();
+    await writers.until(50);
+    await redis.kill();
+    await sleep(300);
+    // Writes are not refused while Redis is away, and the node reads its own writes.
+    await retitle('v3');
+    expect(await anonymousTitle()).toBe('v3');
+    const during = writers.acked.length;
+    await sleep(2000);
+    const ackedWhileDown = writers.acked.length - during;
+    await redis.start();
+    const restartedAt = Date.now();
+    const readyAt = await waitReady(base());
+    // Without the epoch the restored counters point at the snapshot's 'v1' again.
+    expect(await anonymousTitle()).toBe('v3');
+    await writers.until(50);
+    await writers.stop();
+    await poller.stop();
+
+    const lost = writers.acked.length - (await stored(writers.acked));
+    report('redis killed and restarted', {
+      'writes acknowledged': writers.acked.length,
+      'acknowledged while Redis was down': ackedWhileDown,
+      lost,
+      'refused or failed': writers.refusedCount,
+      'ready again after Redis restart': seconds(readyAt - restartedAt),
+    });
+    expect(poller.reported('cache')).toBe(true);
+    expect(writers.refused).toEqual(new Map());
+    expect(ackedWhileDown).toBeGreaterThan(0);
+    expect(lost).toBe(0);
+  }, 120_000);
+
+  it('a frozen Redis neither hangs requests nor leaves stale entries behind', async () => {
+    const writers = new Writers(base, token).start();
+    const poller = new ReadyPoller(base).start();
+    await writers.until(30);
+    redis.signal('SIGSTOP');
+    await sleep(300);
+    await retitle('v4');
+    expect(await anonymousTitle()).toBe('v4');
+    const during = writers.acked.length;
+    await sleep(2500);
+    const ackedWhileFrozen = writers.acked.length - during;
+    redis.signal('SIGCONT');
+    const resumedAt = Date.now();
+    const readyAt = await waitReady(base());
+    expect(await anonymousTitle()).toBe('v4');
+    await writers.until(30);
+    await writers.stop();
+    await poller.stop();
+
+    const lost = writers.acked.length - (await stored(writers.acked));
+    report('redis frozen (SIGSTOP) for 2.8 s', {
+      'writes acknowledged': writers.acked.length,
+      'acknowledged while frozen': ackedWhileFrozen,
+      lost,
+      'refused, failed or timed out': writers.refusedCount,
+      'ready again after SIGCONT': seconds(readyAt - resumedAt),
+    });
+    expect(poller.reported('cache')).toBe(true);
+    expect(writers.refused).toEqual(new Map());
+    expect(ackedWhileFrozen).toBeGreaterThan(0);
+    expect(lost).toBe(0);
+  }, 120_000);
+
+  it('PostgreSQL connections terminated, then the server restarted, under load', async () => {
+    const writers = new Writers(base, token).start(6);
+    const poller = new ReadyPoller(base).start();
+    await writers.until(50);
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    const terminated = await admin.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity where datname = 'backbeat'`,
+    );
+    await admin.end();
+    await writers.until(50);
+    expect(server.alive).toBe(true);
+
+    postgres.stop('fast');
+    const stoppedAt = Date.now();
+    await sleep(3000);
+    await postgres.start();
+    const startedAt = Date.now();
+    const readyAt = await waitReady(base());
+    await writers.until(50);
+    await writers.stop();
+    await poller.stop();
+
+    const lost = writers.acked.length - (await stored(writers.acked));
+    report('postgres backends terminated, then stopped 3 s and started', {
+      'backends terminated': terminated.rowCount ?? 0,
+      'writes acknowledged': writers.acked.length,
+      lost,
+      '503 answers': writers.refused.get('503') ?? 0,
+      'other failures': JSON.stringify(writers.unexpected(['503'])),
+      'ready again after start': seconds(readyAt - startedAt),
+      'first write acknowledged after start': seconds((writers.firstAckAfter(startedAt) ?? NaN) - startedAt),
+      'writes stopped for': seconds((writers.firstAckAfter(stoppedAt) ?? NaN) - stoppedAt),
+    });
+    expect(server.alive).toBe(true);
+    expect(writers.unexpected(['503'])).toEqual({});
+    expect(poller.reported('database')).toBe(true);
+    expect(lost).toBe(0);
+    expect(await anonymousTitle()).toBe('v4');
+  }, 120_000);
+
+  it('SIGKILL of the server in the middle of writes', async () => {
+    const writers = new Writers(base, token).start();
+    await writers.until(100);
+    await server.kill('SIGKILL');
+    const killedAt = Date.now();
+    const ackedBeforeKill = writers.acked.length;
+    await server.start();
+    const upAt = Date.now();
+    await writers.until(30);
+    await writers.stop();
+
+    const lost = writers.acked.length - (await stored(writers.acked));
+    report('server SIGKILLed mid-writes (PostgreSQL)', {
+      'writes acknowledged': writers.acked.length,
+      'acknowledged before the kill': ackedBeforeKill,
+      lost,
+      'restart took': seconds(upAt - killedAt),
+    });
+    expect(writers.unexpected(['network'])).toEqual({});
+    expect(lost).toBe(0);
+    expect(await anonymousTitle()).toBe('v4');
+  }, 180_000);
+});
+
+describe('on embedded PGlite', () => {
+  let dataDir: string;
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'backbeat-faults-data-'));
+    server = new ServerProcess(await freePort(), {
+      DATA_DIR: dataDir,
+      JWT_SECRET,
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password,
+    });
+    await server.start();
+  }, 180_000);
+
+  afterAll(async () => {
+    await server?.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('SIGKILL of the server in the middle of writes loses no acknowledged write', async () => {
+    const token = await signIn(server.base);
+    const writers = new Writers(() => server.base, token).start();
+    await writers.until(100);
+    await server.kill('SIGKILL');
+    const killedAt = Date.now();
+    const ackedBeforeKill = writers.acked.length;
+    // The dead server's DATA_DIR lock is taken over by the new one.
+    await server.start();
+    const upAt = Date.now();
+    await writers.until(20);
+    await writers.stop();
+
+    let lost = 0;
+    for (let i = 0; i < writers.acked.length; i += 20) {
+      const found = await Promise.all(
+        writers.acked.slice(i, i + 20).map((id) => api(server.base, 'GET', `/playlists/${id}`, token)),
+      );
+      lost += found.filter((r) => r.status !== 200).length;
+    }
+    report('server SIGKILLed mid-writes (PGlite)', {
+      'writes acknowledged': writers.acked.length,
+      'acknowledged before the kill': ackedBeforeKill,
+      lost,
+      'restart took': seconds(upAt - killedAt),
+    });
+    expect(writers.unexpected(['network'])).toEqual({});
+    expect(lost).toBe(0);
+  }, 240_000);
+});
