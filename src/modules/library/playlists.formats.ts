@@ -12,16 +12,57 @@ export interface ImportEntry {
   album: string | null;
 }
 
-/** `Artist - Title` with dashes inside names: every split point is a reading, the first one first. */
-const SEPARATOR = /\s+[-–—]\s+/g;
+/**
+ * Longest artist or title a reading may have: the catalog's names and titles stop at 200
+ * characters, so anything longer can never match.
+ */
+const MAX_NAME_LENGTH = 200;
+/**
+ * Longest description read for candidates: two names and a separator. Longer text is reported
+ * unmatched without being read, so a hostile line costs nothing beyond its length.
+ */
+const MAX_TEXT_LENGTH = 2 * MAX_NAME_LENGTH + 16;
+/** Readings tried per entry: real names hold a dash or two, never dozens. */
+export const MAX_READINGS = 4;
+/** What an unmatched entry's report repeats of its text. */
+const REPORTED_TEXT_LENGTH = 200;
 
+const isDash = (char: string) => char === '-' || char === '\u2013' || char === '\u2014';
+const isSpace = (char: string | undefined) => char !== undefined && /\s/.test(char);
+
+/**
+ * Split points of `Artist - Title` (a dash with whitespace on both sides), found in one pass
+ * over the text: a backtracking pattern such as `\s+-\s+` is quadratic on long runs of spaces.
+ */
+function separators(text: string): { start: number; end: number }[] {
+  const found: { start: number; end: number }[] = [];
+  let end = 0;
+  for (let i = 1; i < text.length - 1 && found.length < MAX_READINGS; i++) {
+    if (!isDash(text[i]!) || !isSpace(text[i - 1]) || !isSpace(text[i + 1]) || i - 1 < end) continue;
+    let start = i - 1;
+    while (start > end && isSpace(text[start - 1])) start--;
+    end = i + 1;
+    while (isSpace(text[end])) end++;
+    found.push({ start, end });
+    i = end - 1;
+  }
+  return found;
+}
+
+/** `Artist - Title` with dashes inside names: every split point is a reading, the first one first. */
 function artistTitleReadings(text: string): { artist: string; title: string }[] {
-  return [...text.matchAll(SEPARATOR)].flatMap((match) => {
-    const artist = text.slice(0, match.index).trim();
-    const title = text.slice(match.index + match[0].length).trim();
-    return artist && title ? [{ artist, title }] : [];
+  if (text.length > MAX_TEXT_LENGTH) return [];
+  return separators(text).flatMap(({ start, end }) => {
+    const artist = text.slice(0, start).trim();
+    const title = text.slice(end).trim();
+    return usableReading(artist, title) ? [{ artist, title }] : [];
   });
 }
+
+const usableReading = (artist: string, title: string) =>
+  artist !== '' && title !== '' && artist.length <= MAX_NAME_LENGTH && title.length <= MAX_NAME_LENGTH;
+
+const reported = (text: string) => text.slice(0, REPORTED_TEXT_LENGTH);
 
 /** `Music/Queen - Bohemian Rhapsody.mp3` or a URL -> `Queen - Bohemian Rhapsody`. */
 function nameFromPath(path: string): string {
@@ -42,7 +83,7 @@ function nameFromPath(path: string): string {
 export function parseM3u(content: string): ImportEntry[] {
   const entries: ImportEntry[] = [];
   const add = (line: number, text: string) =>
-    entries.push({ line, text, candidates: artistTitleReadings(text), album: null });
+    entries.push({ line, text: reported(text), candidates: artistTitleReadings(text), album: null });
   let described: { line: number; text: string } | null = null;
   const lines = content.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
   for (const [index, raw] of lines.entries()) {
@@ -84,12 +125,12 @@ export function parseTrackListJson(content: string): ImportEntry[] {
     const text = (value: unknown) => (typeof value === 'string' ? value.trim() : '');
     const artist = text(track.artist);
     const title = text(track.title);
-    const usable = artist !== '' && title !== '';
+    const usable = usableReading(artist, title);
     return {
       line: index + 1,
-      text: usable ? `${artist} - ${title}` : JSON.stringify(item).slice(0, 200),
+      text: reported(usable ? `${artist} - ${title}` : JSON.stringify(item)),
       candidates: usable ? [{ artist, title }] : [],
-      album: text(track.album) || null,
+      album: usableReading(artist, text(track.album)) ? text(track.album) : null,
     };
   });
 }

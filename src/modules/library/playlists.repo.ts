@@ -271,7 +271,8 @@ export interface WantedSong {
 /**
  * For each entry, the listed song best matching one of its candidates by artist and title:
  * the best-ranked candidate, then one on the named album, then the most played. Folding the
- * catalog's names cannot use an index, so this scans songs once per import (imports are rare).
+ * catalog's names cannot use an index, so this scans songs once per call: the service calls it
+ * with bounded batches of entries (imports are rare).
  * catalog: replace with index export when available (match songs by artist and title).
  */
 export async function matchSongs(db: Executor, wanted: WantedSong[]): Promise<Map<number, string>> {

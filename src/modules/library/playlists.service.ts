@@ -185,6 +185,29 @@ function assertRoom(entries: number, adding: number): void {
   }
 }
 
+/**
+ * Entries matched per query: at most MAX_READINGS candidates each, so one statement folds a
+ * bounded list, and other requests (on PGlite: the event loop itself) get a turn in between.
+ */
+const MATCH_BATCH_ENTRIES = 250;
+
+/** Import entry index -> the song it matched, one bounded batch of entries at a time. */
+async function matchEntries(db: Executor, entries: ImportEntry[]): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for (let first = 0; first < entries.length; first += MATCH_BATCH_ENTRIES) {
+    const batch = entries.slice(first, first + MATCH_BATCH_ENTRIES).flatMap((entry, offset) =>
+      entry.candidates.map((candidate, rank) => ({
+        entry: first + offset,
+        rank,
+        ...candidate,
+        album: entry.album,
+      })),
+    );
+    for (const [entry, songId] of await repo.matchSongs(db, batch)) found.set(entry, songId);
+  }
+  return found;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export function createPlaylistService(deps: PlaylistDeps) {
@@ -394,17 +417,7 @@ export function createPlaylistService(deps: PlaylistDeps) {
           'TOO_MANY_TRACKS',
         );
       }
-      const found = await repo.matchSongs(
-        db,
-        entries.flatMap((entry, index) =>
-          entry.candidates.map((candidate, rank) => ({
-            entry: index,
-            rank,
-            ...candidate,
-            album: entry.album,
-          })),
-        ),
-      );
+      const found = await matchEntries(db, entries);
       const matched = entries.flatMap((entry, index) => {
         const songId = found.get(index);
         return songId ? [{ line: entry.line, songId }] : [];

@@ -594,6 +594,34 @@ describe('export and import', () => {
     ]);
   });
 
+  it('reads hostile M3U lines in linear time, with a bounded number of readings each', async () => {
+    const dashed = await makeArtist(t.app, admin, { name: unique('Up - Down - Left') });
+    const album = await makeAlbum(t.app, admin, { artistId: dashed.id });
+    const song = await makeSong(t.app, admin, album.id, { title: 'Right' });
+    const content = [
+      '#EXTM3U',
+      // A backtracking split pattern took 37 s on this line and 77 s on the next one.
+      `#EXTINF:1,a${' '.repeat(120_000)}b`,
+      'one.mp3',
+      `#EXTINF:1,${'x - '.repeat(4000)}y`,
+      'two.mp3',
+      // The third reading of this one is the right one.
+      `#EXTINF:1,${dashed.name} - Right`,
+      'three.mp3',
+      ...Array.from({ length: 2000 }, () => '#EXTINF:1,a - b - c - d - e - f - g\nfour.mp3'),
+    ].join('\n');
+    const res = await call(t.app, 'POST', api('/playlists/import'), {
+      session: bob,
+      body: { name: 'Hostile', format: 'm3u', content },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.matched).toEqual([{ line: 6, songId: song.id }]);
+    expect(res.body.unmatched).toHaveLength(2002);
+    // Long text is reported, not echoed back whole.
+    expect(res.body.unmatched[0]).toEqual({ line: 2, text: `a${' '.repeat(199)}` });
+    expect(res.body.unmatched[1].text).toHaveLength(200);
+  });
+
   it('imports a JSON track list, including what the JSON export writes', async () => {
     const source = await playlistWith('EDA');
     const exported = await call(t.app, 'GET', api(`/playlists/${source.id}/export?format=json`));
