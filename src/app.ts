@@ -22,7 +22,7 @@ import {
   playlistRoutes,
   searchPublicPlaylists,
 } from './modules/library/index.js';
-import { createTokenService, registerAuth } from './platform/auth.js';
+import { type AuthUser, createTokenService, registerAuth, type SessionResolver } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
 import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
@@ -127,7 +127,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     isFollowingAlbum: (userId, albumId) => isFollowingAlbum(db, userId, albumId),
   });
   const following = createFollowingService({ db, catalog });
-  const notifications = createNotificationService({ db, bus, log: app.log });
   const playlists = createPlaylistService({ db });
   const discovery = createDiscoveryService({
     db,
@@ -142,6 +141,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     tokens,
     refreshTtlSec: config.refreshTokenTtlSec,
     userDeletionHooks: [following.releaseFollowsOf],
+  });
+  const notifications = createNotificationService({
+    db,
+    bus,
+    log: app.log,
+    sessionLive: (user) => sessionLive(identity.resolveSession, user),
   });
   registerAuth(app, tokens, identity.resolveSession);
   app.addHook('onReady', async () => relay.start());
@@ -186,6 +191,17 @@ declare module 'fastify' {
       notifications: ReturnType<typeof createNotificationService>;
       discovery: DiscoveryService;
     };
+  }
+}
+
+/** Whether `user`'s session still resolves: false once it ended (401) or the user is blocked (403). */
+async function sessionLive(resolve: SessionResolver, user: AuthUser): Promise<boolean> {
+  try {
+    await resolve({ userId: user.id, sessionId: user.sessionId, role: user.role });
+    return true;
+  } catch (error) {
+    if (error instanceof AppError && (error.status === 401 || error.status === 403)) return false;
+    throw error;
   }
 }
 

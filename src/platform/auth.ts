@@ -27,9 +27,12 @@ export type SessionResolver = (claims: AccessClaims) => Promise<AuthUser>;
 const ISSUER = 'backbeat';
 const AUDIENCE = 'backbeat-api';
 
+/** Verified claims and when the token stops working. */
+export type VerifiedAccess = AccessClaims & { expiresAtMs: number };
+
 export interface TokenService {
   signAccess(claims: AccessClaims): Promise<string>;
-  verifyAccess(token: string): Promise<AccessClaims>;
+  verifyAccess(token: string): Promise<VerifiedAccess>;
   accessTtlSec: number;
 }
 
@@ -99,7 +102,12 @@ export function createTokenService(secret: string, accessTtlSec: number): TokenS
         verified.delete(token);
         throw tokenExpired();
       }
-      return { userId: claims.userId, sessionId: claims.sessionId, role: claims.role };
+      return {
+        userId: claims.userId,
+        sessionId: claims.sessionId,
+        role: claims.role,
+        expiresAtMs: claims.expiresAtMs,
+      };
     },
   };
 }
@@ -124,6 +132,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `requireRole`/`optionalAuth`; null for anonymous callers. */
     user: AuthUser | null;
+    /** When the caller's access token expires (ms since the epoch); null for anonymous callers. */
+    tokenExpiresAtMs: number | null;
   }
   interface FastifyInstance {
     authenticate(request: FastifyRequest): Promise<AuthUser | null>;
@@ -132,14 +142,17 @@ declare module 'fastify' {
 
 export function registerAuth(app: FastifyInstance, tokens: TokenService, resolve: SessionResolver): void {
   app.decorateRequest('user', null);
+  app.decorateRequest('tokenExpiresAtMs', null);
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization;
     if (!header) return null;
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header);
     if (!match?.[1])
       throw new UnauthorizedError('Use the Authorization: Bearer <token> scheme', 'INVALID_TOKEN');
-    const user = await resolve(await tokens.verifyAccess(match[1]));
+    const { expiresAtMs, ...claims } = await tokens.verifyAccess(match[1]);
+    const user = await resolve(claims);
     request.user = user;
+    request.tokenExpiresAtMs = expiresAtMs;
     return user;
   });
 }
