@@ -127,7 +127,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     isFollowingAlbum: (userId, albumId) => isFollowingAlbum(db, userId, albumId),
   });
   const following = createFollowingService({ db, catalog });
-  const playlists = createPlaylistService({ db });
+  const playlists = createPlaylistService({ db, cache });
   const discovery = createDiscoveryService({
     db,
     cache,
@@ -140,7 +140,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     db,
     tokens,
     refreshTtlSec: config.refreshTokenTtlSec,
-    userDeletionHooks: [following.releaseFollowsOf],
+    userDeletionHooks: [following.releaseFollowsOf, playlists.forgetPlaylistsOf],
   });
   const notifications = createNotificationService({
     db,

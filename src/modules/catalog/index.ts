@@ -27,6 +27,7 @@ export { AlbumSchema, ArtistSchema, PlaylistSummarySchema, SongSchema } from './
  * a SQL condition for other modules' queries that join `albums` or `songs`.
  */
 export {
+  ALBUM_LISTS_TAG,
   type AlbumDetailView,
   type AlbumView,
   type ArtistView,

@@ -138,32 +138,40 @@ export function parseTrackListJson(content: string): ImportEntry[] {
 /** One line of M3U text: a line break inside a title would start a bogus entry. */
 const oneLine = (text: string) => text.replace(/[\r\n]+/g, ' ');
 
-/** Extended M3U in UTF-8; each track points at its song in this API. */
-export function renderM3u8(name: string, songs: SongView[]): string {
-  const lines = ['#EXTM3U', `#PLAYLIST:${oneLine(name)}`];
-  for (const song of songs) {
-    lines.push(
-      `#EXTINF:${Math.round(song.durationMs / 1000)},${oneLine(`${song.artist.name} - ${song.title}`)}`,
-    );
-    lines.push(`/api/v1/songs/${song.id}`);
+/** Extended M3U in UTF-8, one batch of songs at a time; each track points at its song in this API. */
+export async function* renderM3u8(name: string, batches: AsyncIterable<SongView[]>): AsyncGenerator<string> {
+  yield `#EXTM3U\n#PLAYLIST:${oneLine(name)}\n`;
+  for await (const songs of batches) {
+    yield songs
+      .map(
+        (song) =>
+          `#EXTINF:${Math.round(song.durationMs / 1000)},${oneLine(`${song.artist.name} - ${song.title}`)}\n` +
+          `/api/v1/songs/${song.id}\n`,
+      )
+      .join('');
   }
-  return `${lines.join('\n')}\n`;
 }
 
-export function renderTrackListJson(
+/** The JSON track list (what `parseTrackListJson` reads), as text, one batch of songs at a time. */
+export async function* renderTrackListJson(
   playlist: { name: string; description: string | null },
-  songs: SongView[],
-) {
-  return {
-    name: playlist.name,
-    description: playlist.description,
-    tracks: songs.map((song) => ({
-      artist: song.artist.name,
-      title: song.title,
-      album: song.album.title,
-      durationMs: song.durationMs,
-    })),
-  };
+  batches: AsyncIterable<SongView[]>,
+): AsyncGenerator<string> {
+  yield `{"name":${JSON.stringify(playlist.name)},"description":${JSON.stringify(playlist.description)},"tracks":[`;
+  let separator = '';
+  for await (const songs of batches) {
+    for (const song of songs) {
+      const track = {
+        artist: song.artist.name,
+        title: song.title,
+        album: song.album.title,
+        durationMs: song.durationMs,
+      };
+      yield `${separator}${JSON.stringify(track)}`;
+      separator = ',';
+    }
+  }
+  yield ']}';
 }
 
 /** `attachment` with an ASCII fallback name and the real one (RFC 6266 / RFC 8187). */

@@ -179,6 +179,25 @@ export function listEntries(db: Executor, playlistId: string): Promise<EntryRow[
     .orderBy(asc(playlistTracks.position), asc(playlistTracks.id));
 }
 
+/**
+ * One window of the entries readers see (listed songs), in order: the entry at `offset` is the
+ * one clients know as position `offset`.
+ */
+export function listVisibleEntries(
+  db: Executor,
+  playlistId: string,
+  window: PageWindow,
+): Promise<{ songId: string; addedAt: Date }[]> {
+  return db
+    .select({ songId: playlistTracks.songId, addedAt: playlistTracks.addedAt })
+    .from(playlistTracks)
+    .innerJoin(songs, eq(songs.id, playlistTracks.songId))
+    .where(and(eq(playlistTracks.playlistId, playlistId), songListed))
+    .orderBy(asc(playlistTracks.position), asc(playlistTracks.id))
+    .limit(window.limit)
+    .offset(window.offset);
+}
+
 /** How many entries a playlist holds and its last position (-1 when empty), for appends. */
 export async function entryTail(
   tx: Executor,
@@ -243,6 +262,18 @@ export async function deleteFollow(db: Executor, userId: string, playlistId: str
   await db
     .delete(playlistFollows)
     .where(and(eq(playlistFollows.userId, userId), eq(playlistFollows.playlistId, playlistId)));
+}
+
+/** Playlists a user owns or follows: what deleting the account changes. */
+export async function playlistIdsTouchedBy(tx: Executor, userId: string): Promise<string[]> {
+  const [owned, followed] = await Promise.all([
+    tx.select({ id: playlists.id }).from(playlists).where(eq(playlists.ownerId, userId)),
+    tx
+      .select({ id: playlistFollows.playlistId })
+      .from(playlistFollows)
+      .where(eq(playlistFollows.userId, userId)),
+  ]);
+  return [...owned, ...followed].map((row) => row.id);
 }
 
 export async function userExists(db: Executor, id: string): Promise<boolean> {

@@ -406,7 +406,59 @@ describe('playlist tracks', () => {
     expect((await editTracks('DELETE', playlist.id, { positions: [0] })).body.trackCount).toBe(9_999);
     const last = await editTracks('POST', playlist.id, { songIds: ids('E'), position: 0 });
     expect(last.body).toMatchObject({ trackCount: 10_000 });
+
+    // The detail carries the first page only; the rest is paged; exports still hold everything.
+    const detail = await call(t.app, 'GET', api(`/playlists/${playlist.id}`));
+    expect(detail.body.trackCount).toBe(10_000);
+    expect(detail.body.tracks).toHaveLength(100);
+    const tail = await call(t.app, 'GET', api(`/playlists/${playlist.id}/tracks?offset=9950`));
+    expect(tail.body.items.map((track: { position: number }) => track.position)).toEqual(
+      Array.from({ length: 50 }, (_, index) => 9950 + index),
+    );
+    const m3u = await call(t.app, 'GET', api(`/playlists/${playlist.id}/export?format=m3u8`));
+    expect((m3u.body as string).match(/^#EXTINF:/gm)).toHaveLength(10_000);
+    const json = await call(t.app, 'GET', api(`/playlists/${playlist.id}/export?format=json`));
+    expect(json.body.tracks).toHaveLength(10_000);
   }, 120_000);
+
+  it('pages the tracks 100 at a time by default, the detail carrying the first page', async () => {
+    const playlist = await createPlaylist(alice, { isPublic: false });
+    const fifty = Array.from({ length: 50 }, (_, index) => ids('ABCDE')[index % 5]!);
+    for (let request = 0; request < 5; request++) {
+      expect((await editTracks('POST', playlist.id, { songIds: fifty })).status).toBe(200);
+    }
+    const url = api(`/playlists/${playlist.id}/tracks`);
+    const detail = await call(t.app, 'GET', api(`/playlists/${playlist.id}`), { session: alice });
+    expect(detail.body.trackCount).toBe(250);
+    expect(detail.body.tracks.map((track: { position: number }) => track.position)).toEqual(
+      Array.from({ length: 100 }, (_, index) => index),
+    );
+
+    const first = await call(t.app, 'GET', url, { session: alice });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ total: 250, limit: 100, offset: 0, previous: null });
+    expect(first.body.next).toBe(`${url}?offset=100&limit=100`);
+    expect(first.body.items).toEqual(detail.body.tracks);
+
+    const last = await call(t.app, 'GET', `${url}?limit=30&offset=240`, { session: alice });
+    expect(last.body).toMatchObject({ total: 250, limit: 30, offset: 240, next: null });
+    expect(last.body.previous).toBe(`${url}?limit=30&offset=210`);
+    expect(last.body.items).toHaveLength(10);
+    expect(last.body.items[0]).toMatchObject({ position: 240, song: { title: 'A' } });
+    expect(last.body.items[0].addedAt).toEqual(expect.any(String));
+
+    // An edit shows at once: cached pages are invalidated by it.
+    expect((await editTracks('DELETE', playlist.id, { positions: [240] })).status).toBe(200);
+    const after = await call(t.app, 'GET', `${url}?limit=30&offset=240`, { session: alice });
+    expect(after.body.total).toBe(249);
+    expect(after.body.items[0]).toMatchObject({ position: 240, song: { title: 'B' } });
+
+    expect((await call(t.app, 'GET', url)).status).toBe(404);
+    expect((await call(t.app, 'GET', url, { session: bob })).status).toBe(404);
+    for (const query of ['limit=0', 'limit=101', 'offset=-1', 'offset=10001', 'sort=title']) {
+      expect((await call(t.app, 'GET', `${url}?${query}`, { session: alice })).status, query).toBe(400);
+    }
+  });
 });
 
 describe('following playlists', () => {
