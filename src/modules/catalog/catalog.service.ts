@@ -493,6 +493,22 @@ export function createCatalogService(deps: CatalogDeps) {
     return repo.insertArtist(tx, { name });
   }
 
+  /**
+   * Runs an artist write, turning a clash with another artist's name (case-insensitive) into
+   * 409: were two artists to share a name, `artistName` on album creation could link an
+   * impostor who took a real artist's name.
+   */
+  async function nameChecked<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isUniqueViolation(error, 'artists_lower_name_key')) {
+        throw new ConflictError('Another artist already has this name', 'ARTIST_NAME_TAKEN');
+      }
+      throw error;
+    }
+  }
+
   /** Locks an album's artist, then the album (the order every album write takes). */
   async function lockAlbumForWrite(tx: Tx, caller: AuthUser, id: string) {
     const current = await repo.findAlbum(tx, id);
@@ -555,12 +571,14 @@ export function createCatalogService(deps: CatalogDeps) {
     },
 
     async createArtist(caller: AuthUser, input: Omit<ArtistInput, 'isVisible'>) {
-      const row = await repo.insertArtist(db, {
-        name: input.name.trim(),
-        bio: input.bio,
-        imageUrl: input.imageUrl,
-        genres: cleanGenres(input.genres ?? []),
-      });
+      const row = await nameChecked(() =>
+        repo.insertArtist(db, {
+          name: input.name.trim(),
+          bio: input.bio,
+          imageUrl: input.imageUrl,
+          genres: cleanGenres(input.genres ?? []),
+        }),
+      );
       await cache.invalidate(artistTag(row.id));
       return forViewer(toArtistView(row), isAdmin(caller));
     },
@@ -568,28 +586,31 @@ export function createCatalogService(deps: CatalogDeps) {
     /** A rename or visibility change rewrites the artist's albums and songs in one transaction. */
     async updateArtist(caller: AuthUser, id: string, input: Partial<ArtistInput>) {
       assertAdminForVisible(caller, input);
-      const { row, touchedAlbums } = await withTx(db, async (tx) => {
-        const current = await repo.findArtist(tx, id, { forUpdate: true });
-        if (!current || !canSee(caller, current.isVisible, current.id)) throw artistNotFound();
-        assertCanManage(caller, id);
-        const row = await repo.updateArtist(tx, id, {
-          ...(input.name !== undefined ? { name: input.name.trim() } : {}),
-          ...(input.bio !== undefined ? { bio: input.bio } : {}),
-          ...(input.imageUrl !== undefined ? { imageUrl: input.imageUrl } : {}),
-          ...(input.genres !== undefined ? { genres: cleanGenres(input.genres) } : {}),
-          ...(input.isVisible !== undefined ? { isVisible: input.isVisible } : {}),
-        });
-        const touchedAlbums = new Set<string>();
-        if (row.name !== current.name) {
-          for (const albumId of await repo.renameArtistContent(tx, id, row.name)) touchedAlbums.add(albumId);
-        }
-        if (row.isVisible !== current.isVisible) {
-          for (const albumId of await repo.relistArtistContent(tx, id, row.isVisible)) {
-            touchedAlbums.add(albumId);
+      const { row, touchedAlbums } = await nameChecked(() =>
+        withTx(db, async (tx) => {
+          const current = await repo.findArtist(tx, id, { forUpdate: true });
+          if (!current || !canSee(caller, current.isVisible, current.id)) throw artistNotFound();
+          assertCanManage(caller, id);
+          const row = await repo.updateArtist(tx, id, {
+            ...(input.name !== undefined ? { name: input.name.trim() } : {}),
+            ...(input.bio !== undefined ? { bio: input.bio } : {}),
+            ...(input.imageUrl !== undefined ? { imageUrl: input.imageUrl } : {}),
+            ...(input.genres !== undefined ? { genres: cleanGenres(input.genres) } : {}),
+            ...(input.isVisible !== undefined ? { isVisible: input.isVisible } : {}),
+          });
+          const touchedAlbums = new Set<string>();
+          if (row.name !== current.name) {
+            for (const albumId of await repo.renameArtistContent(tx, id, row.name))
+              touchedAlbums.add(albumId);
           }
-        }
-        return { row, touchedAlbums };
-      });
+          if (row.isVisible !== current.isVisible) {
+            for (const albumId of await repo.relistArtistContent(tx, id, row.isVisible)) {
+              touchedAlbums.add(albumId);
+            }
+          }
+          return { row, touchedAlbums };
+        }),
+      );
       const albumTags = [...touchedAlbums].map(albumTag);
       await cache.invalidate(artistTag(id), ...(albumTags.length ? [ALBUM_LISTS_TAG, ...albumTags] : []));
       return forViewer(toArtistView(row), isAdmin(caller));
