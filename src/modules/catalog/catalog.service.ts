@@ -294,7 +294,12 @@ const unknownArtist = () =>
 // Input normalisation
 
 /** Lower-cased and space-collapsed: matching ignores case, so cache keys should too. */
-const normaliseQuery = (q: string | undefined) => q?.trim().replace(/\s+/g, ' ').toLowerCase() || undefined;
+/**
+ * A search as matched: lower case, single spaces, the first MAX_QUERY_WORDS words. Forty short
+ * words cost eleven times one word in trigram and prefix matching; eight cost a few times.
+ */
+const normaliseQuery = (q: string | undefined) =>
+  q?.trim().split(/\s+/).slice(0, repo.MAX_QUERY_WORDS).join(' ').toLowerCase() || undefined;
 
 function normaliseGenres(genres: string[] | undefined): string[] | undefined {
   if (!genres?.length) return undefined;
