@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
+import { AppError } from '../../platform/errors.js';
 import { IdParams, pageOf, problems, toPage } from '../../platform/http.js';
 import {
   AdminUpdateUserBody,
@@ -24,6 +26,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   const { identity } = opts;
   // Credential endpoints get their own, stricter limit (brute force, credential stuffing).
   const authLimit = { rateLimit: { max: opts.authRateLimitMax, timeWindow: opts.rateLimitWindowMs } };
+  const passwordChecks = limitPasswordChecks(app, opts);
   const signedIn = requireRole();
   const adminOnly = requireRole('admin');
 
@@ -106,13 +109,14 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   app.patch(
     '/me',
     {
-      preHandler: signedIn,
+      preHandler: [signedIn, passwordChecks],
       schema: {
         tags: ['account'],
         summary: 'Change display name or password (a new password ends other sessions)',
+        description: 'Requests with currentPassword count against the /auth limit, per account.',
         security: bearerSecurity,
         body: UpdateMeBody,
-        response: { 200: UserSchema, ...problems(401, 403) },
+        response: { 200: UserSchema, ...problems(401, 403, 429) },
       },
     },
     (request) => identity.updateMe(request.user!, request.body),
@@ -171,3 +175,34 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     },
   );
 };
+
+/**
+ * A `currentPassword` is a password guess like a login: requests carrying one share the
+ * credential endpoints' limit, counted per account (whoever holds its access token), so a
+ * stolen token cannot be used to guess the password at the general rate.
+ */
+function limitPasswordChecks(app: FastifyInstance, opts: IdentityRouteOptions): preHandlerAsyncHookHandler {
+  const limit = app.createRateLimit({
+    max: opts.authRateLimitMax,
+    timeWindow: opts.rateLimitWindowMs,
+    keyGenerator: (request) => `password-check:${request.user!.id}`,
+  });
+  return async function passwordCheckLimit(request, reply) {
+    if ((request.body as { currentPassword?: string } | undefined)?.currentPassword === undefined) return;
+    const result = await limit(request);
+    if (result.isAllowed) return;
+    reply.header('ratelimit-limit', result.max);
+    reply.header('ratelimit-remaining', result.remaining);
+    reply.header('ratelimit-reset', result.ttlInSeconds);
+    if (result.isExceeded) {
+      throw new AppError(
+        429,
+        'RATE_LIMITED',
+        'Too many requests',
+        `Too many password checks, retry in ${result.ttlInSeconds} seconds`,
+        undefined,
+        { 'retry-after': String(result.ttlInSeconds) },
+      );
+    }
+  };
+}
