@@ -110,7 +110,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       ),
   });
   await app.register(etag, { weak: true });
-  registerMetrics(app, { processMetrics: deps.processMetrics ?? false });
+  registerMetrics(app, {
+    processMetrics: deps.processMetrics ?? false,
+    enabled: config.metricsEnabled,
+    token: config.metricsToken,
+  });
   await registerOpenApi(app);
 
   const { db } = deps.database;

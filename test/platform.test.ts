@@ -118,6 +118,18 @@ describe('security headers and CORS', () => {
     const denied = await call(t.app, 'GET', '/health', { headers: { origin: 'https://evil.example.test' } });
     expect(denied.headers['access-control-allow-origin']).toBeUndefined();
   });
+
+  it('keeps Vary: Origin on cacheable reads that also vary on Authorization', async () => {
+    for (const url of ['/api/v1/albums', '/api/v1/artists', '/api/v1/songs']) {
+      const res = await call(t.app, 'GET', url, { headers: { origin: 'https://app.example.test' } });
+      expect(res.status, url).toBe(200);
+      expect(res.headers['cache-control'], url).toMatch(/public/);
+      const vary = String(res.headers.vary)
+        .toLowerCase()
+        .split(/\s*,\s*/);
+      expect(vary, url).toEqual(expect.arrayContaining(['origin', 'authorization']));
+    }
+  });
 });
 
 describe('operations endpoints', () => {
@@ -151,6 +163,44 @@ describe('operations endpoints', () => {
     const res = await t.app.inject({ method: 'GET', url: '/docs/' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/swagger/i);
+  });
+});
+
+describe('metrics access', () => {
+  const token = 'metrics-token-0123456789abcdef';
+
+  it('needs the METRICS_TOKEN bearer token when one is set', async () => {
+    const own = await buildTestApp({ METRICS_TOKEN: token });
+    try {
+      const anonymous = await call(own.app, 'GET', '/metrics');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers['www-authenticate']).toBe('Bearer');
+      expect(anonymous.headers['content-type']).toMatch(/application\/problem\+json/);
+      const wrong = await call(own.app, 'GET', '/metrics', { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(401);
+      const right = await call(own.app, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      expect(right.status).toBe(200);
+      expect(right.body).toMatch(/http_requests_total/);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('is not served in production without a token', async () => {
+    const production = { NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example.test' };
+    const closed = await buildTestApp(production);
+    try {
+      expect((await call(closed.app, 'GET', '/metrics')).status).toBe(404);
+    } finally {
+      await closed.close();
+    }
+    const open = await buildTestApp({ ...production, METRICS_TOKEN: token });
+    try {
+      const res = await call(open.app, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+    } finally {
+      await open.close();
+    }
   });
 });
 

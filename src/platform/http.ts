@@ -145,11 +145,26 @@ const sentAsIs = (payload: unknown) => payload as string;
  * shared caches; a signed-in caller's view (admin, owner) is private to them.
  */
 export function setReadCaching(request: FastifyRequest, reply: FastifyReply, maxAgeSec = 30): void {
-  reply.header('vary', 'Authorization');
+  addVary(reply, 'Authorization');
   reply.header(
     'cache-control',
     request.headers.authorization ? 'private, no-cache' : `public, max-age=${maxAgeSec}, must-revalidate`,
   );
+}
+
+/**
+ * Adds `field` to the response's `Vary`, keeping what is there: CORS has already put `Origin`
+ * in it when origins are listed, and a shared cache that lost it would serve one origin's
+ * `Access-Control-Allow-Origin` to another.
+ */
+export function addVary(reply: FastifyReply, field: string): void {
+  const current = reply.getHeader('vary');
+  const fields = (Array.isArray(current) ? current.join(',') : String(current ?? ''))
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  if (fields.includes('*') || fields.some((f) => f.toLowerCase() === field.toLowerCase())) return;
+  reply.header('vary', [...fields, field].join(', '));
 }
 
 /** Problem+json response schemas, so every route documents its error shape once. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -62,7 +62,12 @@ interface Server {
   exited: Promise<number | null>;
 }
 
-function serverEnv(dataDir: string, port: number, embedded: boolean): NodeJS.ProcessEnv {
+function serverEnv(
+  dataDir: string,
+  port: number,
+  embedded: boolean,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -75,18 +80,18 @@ function serverEnv(dataDir: string, port: number, embedded: boolean): NodeJS.Pro
   };
   if (!embedded && e2eDatabaseUrl) env.DATABASE_URL = e2eDatabaseUrl;
   if (process.env.TEST_REDIS_URL) env.REDIS_URL = process.env.TEST_REDIS_URL;
-  return env;
+  return { ...env, ...extra };
 }
 
 function start(
   command: string[],
   dataDir: string,
   port: number,
-  options: { embedded?: boolean } = {},
+  options: { embedded?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Server {
   const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
-    env: serverEnv(dataDir, port, options.embedded ?? false),
+    env: serverEnv(dataDir, port, options.embedded ?? false, options.env),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -131,6 +136,8 @@ describe('npm start, end to end', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    // As an earlier version or a careless mkdir left it: readable by everyone.
+    chmodSync(dataDir, 0o755);
     server = start(['npm', 'start'], dataDir, await freePort());
     await waitUntilUp(server);
   }, 120_000);
@@ -169,6 +176,21 @@ describe('npm start, end to end', () => {
     expect(after.headers.get('content-type')).toMatch(/application\/problem\+json/);
   });
 
+  it('keeps DATA_DIR private: the directory 0700, everything in it readable by its user only', async () => {
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const open: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isSymbolicLink()) continue;
+        if ((statSync(path).mode & 0o077) !== 0) open.push(path);
+        if (entry.isDirectory()) walk(path);
+      }
+    };
+    walk(dataDir);
+    expect(open).toEqual([]);
+  });
+
   it('serves /docs and /openapi.json', async () => {
     expect((await fetch(`${server.base}/docs/`)).status).toBe(200);
     const spec: Json = await (await fetch(`${server.base}/openapi.json`)).json();
@@ -196,6 +218,26 @@ describe('the embedded database', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('production configuration', () => {
+  it('refuses DEMO_DATA=true in production with a message naming it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    try {
+      const server = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
+        env: {
+          NODE_ENV: 'production',
+          JWT_SECRET: 'an-e2e-production-secret-of-32-bytes-or-more',
+          CORS_ORIGINS: 'https://app.example.test',
+          DEMO_DATA: 'true',
+        },
+      });
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toMatch(/DEMO_DATA: refused in production/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('graceful shutdown', () => {
