@@ -22,7 +22,13 @@ import {
   playlistRoutes,
   searchPublicPlaylists,
 } from './modules/library/index.js';
-import { type AuthUser, createTokenService, registerAuth, type SessionResolver } from './platform/auth.js';
+import {
+  type AuthUser,
+  authenticateWritesBeforeBody,
+  createTokenService,
+  registerAuth,
+  type SessionResolver,
+} from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
 import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
@@ -30,7 +36,7 @@ import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js'
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
-import { registerValidation } from './platform/validation.js';
+import { registerJsonParser, registerValidation } from './platform/validation.js';
 
 export interface AppDeps {
   database: Database;
@@ -70,6 +76,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);
+  registerJsonParser(app);
   const routesByUrl = collectRoutes(app);
 
   app.decorate('draining', false);
@@ -110,6 +117,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       ),
   });
   await app.register(etag, { weak: true });
+  authenticateWritesBeforeBody(app);
   registerMetrics(app, {
     processMetrics: deps.processMetrics ?? false,
     enabled: config.metricsEnabled,

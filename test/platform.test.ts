@@ -166,6 +166,54 @@ describe('operations endpoints', () => {
   });
 });
 
+describe('request bodies', () => {
+  it('rejects unauthenticated writes before reading their body', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/playlists',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name": "never parsed", broken',
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().code).toBe('UNAUTHORIZED');
+    const badToken = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/me',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer not.a.token' },
+      payload: '{ broken',
+    });
+    expect(badToken.statusCode).toBe(401);
+    // A signed-in caller's malformed body is still reported as such.
+    const s = await register(t.app);
+    const mine = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/playlists',
+      headers: { 'content-type': 'application/json', ...s.auth },
+      payload: '{ broken',
+    });
+    expect(mine.statusCode).toBe(400);
+    expect(mine.json().code).toBe('INVALID_JSON');
+  });
+
+  it('refuses JSON nested deeper than 32 levels with 400 JSON_TOO_DEEP', async () => {
+    const s = await register(t.app);
+    const post = (description: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/playlists',
+        headers: { 'content-type': 'application/json', ...s.auth },
+        payload: `{"name": "deep", "description": ${description}}`,
+      });
+    const deep = await post(`${'['.repeat(5000)}${']'.repeat(5000)}`);
+    expect(deep.statusCode).toBe(400);
+    expect(deep.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(deep.json().code).toBe('JSON_TOO_DEEP');
+    // Brackets inside strings are text, not nesting.
+    const text = await post(JSON.stringify('['.repeat(200)));
+    expect(text.statusCode).toBe(201);
+  });
+});
+
 describe('metrics access', () => {
   const token = 'metrics-token-0123456789abcdef';
 

@@ -1,4 +1,5 @@
 import { ValidationError } from '../../platform/errors.js';
+import { jsonNestedDeeperThan, MAX_JSON_DEPTH } from '../../platform/validation.js';
 import type { SongView } from '../catalog/index.js';
 
 /** One track of an import, as the file describes it. */
@@ -111,6 +112,9 @@ const invalidJson = (detail: string) =>
  * (what the JSON export writes). Items without an artist and a title are reported unmatched.
  */
 export function parseTrackListJson(content: string): ImportEntry[] {
+  if (jsonNestedDeeperThan(content, MAX_JSON_DEPTH)) {
+    throw invalidJson(`content nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(content);
