@@ -34,6 +34,7 @@ import type { Database } from './platform/db.js';
 import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
+import { registerBodyIdleTimeout } from './platform/http.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerJsonParser, registerValidation } from './platform/validation.js';
@@ -51,6 +52,16 @@ export interface AppDeps {
 
 export const API_PREFIX = '/api/v1';
 const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * A socket with nothing read or written for this long is closed (slow or abandoned clients).
+ * Notification streams write a heartbeat every 15 s, so they stay open.
+ */
+const CONNECTION_IDLE_TIMEOUT_MS = 120_000;
+/**
+ * Longest time to receive a whole request, headers and body. Generous, for large uploads at a
+ * modest pace; slow clients are caught sooner by the body's idle timeout (BODY_TIMEOUT).
+ */
+const REQUEST_TIMEOUT_MS = 15 * 60_000;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const NoQuery = Type.Object({}, { additionalProperties: false });
@@ -72,11 +83,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     genReqId: requestId,
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    connectionTimeout: CONNECTION_IDLE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerValidation(app);
   registerJsonParser(app);
+  registerBodyIdleTimeout(app, config.bodyTimeoutMs);
   const routesByUrl = collectRoutes(app);
 
   app.decorate('draining', false);

@@ -38,6 +38,7 @@ const EnvSchema = Type.Object({
   CORS_ORIGINS: Type.Optional(Type.String()),
   LOG_LEVEL: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  BODY_TIMEOUT: Type.Optional(Duration),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -70,6 +71,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** Whether `/metrics` is served (see `metricsToken`). */
   metricsEnabled: boolean;
+  /** Longest pause while a request body arrives before the request ends with 408. */
+  bodyTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -168,6 +171,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     demoData: e.DEMO_DATA === undefined ? !production : e.DEMO_DATA === 'true' || e.DEMO_DATA === '1',
     metricsToken: e.METRICS_TOKEN,
     metricsEnabled: e.METRICS_TOKEN !== undefined || !production,
+    bodyTimeoutMs: Math.max(100, parseDuration(e.BODY_TIMEOUT ?? '10s')),
     cacheTtlSec: Math.max(1, Math.floor(parseDuration(e.CACHE_TTL ?? '120s') / 1000)),
     rateLimitMax: Number(e.RATE_LIMIT_MAX ?? 300),
     rateLimitAuthMax: Number(e.RATE_LIMIT_AUTH_MAX ?? 10),

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, call, register, type TestApp } from './helpers.js';
 
@@ -211,6 +212,55 @@ describe('request bodies', () => {
     // Brackets inside strings are text, not nesting.
     const text = await post(JSON.stringify('['.repeat(200)));
     expect(text.statusCode).toBe(201);
+  });
+});
+
+describe('slow request bodies', () => {
+  /** Sends a request's head and then `chunks` of its body `gapMs` apart; resolves with the raw answer. */
+  function slowRequest(port: number, body: string, chunks: number, gapMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (data) => (answer += data));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+      socket.write(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
+      );
+      const size = Math.ceil(body.length / chunks);
+      for (let i = 0; i < chunks; i++) {
+        setTimeout(() => socket.write(body.slice(i * size, (i + 1) * size)), i * gapMs);
+      }
+    });
+  }
+
+  it('ends a request whose body stalls with 408, but not one whose body keeps coming', async () => {
+    const own = await buildTestApp({ BODY_TIMEOUT: '1500ms' });
+    try {
+      await own.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = own.app.server.address() as { port: number };
+      const body = JSON.stringify({ email: 'nobody@example.test', password: 'not-the-password' });
+      // Half the body, then nothing: answered 408 and closed, not held open.
+      const stalled = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let answer = '';
+        socket.on('data', (data) => (answer += data));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+        socket.write(
+          'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`,
+        );
+      });
+      expect(stalled).toMatch(/^HTTP\/1\.1 408 /);
+      expect(stalled).toMatch(/"code":"REQUEST_TIMEOUT"/);
+      // Longer than the timeout in all, but never pausing that long: it is read and answered.
+      const steady = await slowRequest(port, body, 8, 300);
+      expect(steady).toMatch(/^HTTP\/1\.1 401 /);
+    } finally {
+      await own.close();
+    }
   });
 });
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Transform } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
+import { AppError } from './errors.js';
 
 /** Bounds shared by everything that lists (DESIGN.md: limit <= 100, offset <= 10000). */
 export const MAX_LIMIT = 100;
@@ -183,4 +185,39 @@ export const ProblemSchema = Type.Object(
 
 export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
   return Object.fromEntries([400, ...statuses].map((s) => [s, ProblemSchema]));
+}
+
+/**
+ * Ends a request whose body stops arriving for `idleMs` with `408`: a client trickling a body
+ * (or sending none after its headers) would otherwise hold a socket and a request for as long
+ * as it likes. It times pauses, not the whole body, so a large upload at a steady pace is
+ * never cut off.
+ */
+export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): void {
+  app.addHook('preParsing', async (_request, reply, payload) => {
+    let timer: NodeJS.Timeout | undefined;
+    const watched = new Transform({
+      transform(chunk, _encoding, callback) {
+        arm();
+        callback(null, chunk);
+      },
+      flush(callback) {
+        clearTimeout(timer);
+        callback();
+      },
+    });
+    function arm() {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        reply.header('connection', 'close');
+        watched.destroy(
+          new AppError(408, 'REQUEST_TIMEOUT', 'Request timeout', `No body data arrived for ${idleMs} ms`),
+        );
+      }, idleMs);
+    }
+    arm();
+    payload.once('error', () => clearTimeout(timer));
+    watched.once('close', () => clearTimeout(timer));
+    return payload.pipe(watched);
+  });
 }
