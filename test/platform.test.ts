@@ -258,10 +258,19 @@ describe('slow request bodies', () => {
       // Longer than the timeout in all, but never pausing that long: it is read and answered.
       const steady = await slowRequest(port, body, 8, 300);
       expect(steady).toMatch(/^HTTP\/1\.1 401 /);
+      // A body refused unread (413 on its declared length) leaves no timeout behind to fire later.
+      const refused = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `"${'x'.repeat(1_100_000)}"`,
+      });
+      expect(refused.status).toBe(413);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     } finally {
       await own.close();
     }
-  });
+  }, 60_000);
 });
 
 describe('metrics access', () => {
@@ -282,7 +291,7 @@ describe('metrics access', () => {
     } finally {
       await own.close();
     }
-  });
+  }, 60_000);
 
   it('is not served in production without a token', async () => {
     const production = { NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example.test' };
@@ -299,7 +308,7 @@ describe('metrics access', () => {
     } finally {
       await open.close();
     }
-  });
+  }, 60_000);
 });
 
 describe('readiness reports a failing dependency', () => {

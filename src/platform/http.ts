@@ -196,18 +196,19 @@ export function problems(...statuses: number[]): Record<number, typeof ProblemSc
 export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): void {
   app.addHook('preParsing', async (_request, reply, payload) => {
     let timer: NodeJS.Timeout | undefined;
+    const stop = () => clearTimeout(timer);
     const watched = new Transform({
       transform(chunk, _encoding, callback) {
         arm();
         callback(null, chunk);
       },
       flush(callback) {
-        clearTimeout(timer);
+        stop();
         callback();
       },
     });
     function arm() {
-      clearTimeout(timer);
+      stop();
       timer = setTimeout(() => {
         reply.header('connection', 'close');
         watched.destroy(
@@ -216,8 +217,12 @@ export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): v
       }, idleMs);
     }
     arm();
-    payload.once('error', () => clearTimeout(timer));
-    watched.once('close', () => clearTimeout(timer));
+    // The body is not always read (a request refused before parsing): stop with the exchange,
+    // and never let the timeout's error go unheard.
+    watched.on('error', stop);
+    watched.once('close', stop);
+    reply.raw.once('close', stop);
+    payload.once('error', stop);
     return payload.pipe(watched);
   });
 }
