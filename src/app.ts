@@ -33,7 +33,13 @@ import {
   resolveFfmpeg,
   songFromFile,
 } from './modules/media/index.js';
-import { createTokenService, registerAuth } from './platform/auth.js';
+import {
+  type AuthUser,
+  authenticateWritesBeforeBody,
+  createTokenService,
+  registerAuth,
+  type SessionResolver,
+} from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
 import {
@@ -47,13 +53,14 @@ import {
 } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { healthRoutes } from './platform/health.js';
+import { registerBodyIdleTimeout } from './platform/http.js';
 import { JobQueue } from './platform/jobs.js';
 import { jobRoutes } from './platform/jobs.routes.js';
 import { serializeRequest } from './platform/logging.js';
 import { registerMetrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { failoverRateLimitStore } from './platform/redis.js';
-import { registerValidation } from './platform/validation.js';
+import { registerJsonParser, registerValidation } from './platform/validation.js';
 import { webPlayerRoutes } from './platform/web-player.js';
 
 export interface AppDeps {
@@ -73,6 +80,16 @@ export interface AppDeps {
 
 export const API_PREFIX = '/api/v1';
 const BODY_LIMIT_BYTES = 1024 * 1024;
+/**
+ * A socket with nothing read or written for this long is closed (slow or abandoned clients).
+ * Notification streams write a heartbeat every 15 s, so they stay open.
+ */
+const CONNECTION_IDLE_TIMEOUT_MS = 120_000;
+/**
+ * Longest time to receive a whole request, headers and body. Generous, for large uploads at a
+ * modest pace; slow clients are caught sooner by the body's idle timeout (BODY_TIMEOUT).
+ */
+const REQUEST_TIMEOUT_MS = 15 * 60_000;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const NoQuery = Type.Object({}, { additionalProperties: false });
@@ -110,6 +127,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     genReqId: requestId,
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    connectionTimeout: CONNECTION_IDLE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     routerOptions: { maxParamLength: 200 },
     rewriteUrl: routeMalformedUrl,
     // Rate limits key on request.ip: the client's address only when the proxy in front is trusted.
@@ -121,6 +140,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerValidation(app);
   // Fastify parses text/plain by default; JSON routes take only JSON (any other body: 415).
   app.removeContentTypeParser('text/plain');
+  registerJsonParser(app);
+  registerBodyIdleTimeout(app, config.bodyTimeoutMs);
   const routesByUrl = collectRoutes(app);
 
   // Node looks up a connection's peer address lazily, and a connection that dies while the
@@ -169,7 +190,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   registerNotFound(app, app.rateLimit());
   await app.register(etag, { weak: true });
-  registerMetrics(app, { processMetrics: deps.processMetrics ?? false });
+  authenticateWritesBeforeBody(app);
+  registerMetrics(app, {
+    processMetrics: deps.processMetrics ?? false,
+    enabled: config.metricsEnabled,
+    token: config.metricsToken,
+  });
   await registerOpenApi(app);
 
   const { db } = deps.database;
@@ -189,8 +215,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     isFollowingAlbum: (userId, albumId) => isFollowingAlbum(db, userId, albumId),
   });
   const following = createFollowingService({ db, catalog });
-  const notifications = createNotificationService({ db, bus, log: app.log });
-  const playlists = createPlaylistService({ db });
+  const playlists = createPlaylistService({ db, cache });
   const discovery = createDiscoveryService({
     db,
     cache,
@@ -203,8 +228,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     db,
     tokens,
     refreshTtlSec: config.refreshTokenTtlSec,
-    userDeletionHooks: [following.releaseFollowsOf],
+    userDeletionHooks: [following.releaseFollowsOf, playlists.forgetPlaylistsOf],
     publicPlaylistCount: (userId) => countPublicPlaylists(db, userId),
+  });
+  const notifications = createNotificationService({
+    db,
+    bus,
+    log: app.log,
+    sessionLive: (user) => sessionLive(identity.resolveSession, user),
   });
   const storage = new MediaStorage(config.mediaDir);
   const signer = createUrlSigner(config.jwtSecret, config.streamUrlTtlSec);
@@ -294,6 +325,17 @@ declare module 'fastify' {
       jobs: JobQueue;
       media: MediaService;
     };
+  }
+}
+
+/** Whether `user`'s session still resolves: false once it ended (401) or the user is blocked (403). */
+async function sessionLive(resolve: SessionResolver, user: AuthUser): Promise<boolean> {
+  try {
+    await resolve({ userId: user.id, sessionId: user.sessionId, role: user.role });
+    return true;
+  } catch (error) {
+    if (error instanceof AppError && (error.status === 401 || error.status === 403)) return false;
+    throw error;
   }
 }
 

@@ -22,6 +22,8 @@ describe('loadConfig', () => {
       rateLimitAuthMax: 10,
       rateLimitWindowMs: 60_000,
       corsOrigins: '*',
+      metricsToken: undefined,
+      metricsEnabled: true,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -101,6 +103,24 @@ describe('loadConfig', () => {
     const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.test' });
     expect(config.demoData).toBe(false);
     expect(config.corsOrigins).toEqual(['https://a.test']);
+  });
+
+  it('refuses DEMO_DATA=true in production: the demo admin has a published password', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.test' };
+    for (const value of ['true', '1']) {
+      expect(() => loadConfig({ ...production, DEMO_DATA: value })).toThrow(
+        /DEMO_DATA: refused in production/,
+      );
+    }
+    expect(loadConfig({ ...production, DEMO_DATA: 'false' }).demoData).toBe(false);
+    expect(loadConfig({ DEMO_DATA: 'true' }).demoData).toBe(true);
+  });
+
+  it('serves metrics in production only with a METRICS_TOKEN of at least 16 bytes', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: SECRET, CORS_ORIGINS: 'https://a.test' };
+    expect(loadConfig(production).metricsEnabled).toBe(false);
+    expect(loadConfig({ ...production, METRICS_TOKEN: 'x'.repeat(16) }).metricsEnabled).toBe(true);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);
   });
 
   it('refuses a wildcard CORS origin in production', () => {

@@ -50,6 +50,8 @@ const EnvSchema = Type.Object({
   FFMPEG_PATH: Type.Optional(Type.String({ minLength: 1 })),
   TRANSCODE_CONCURRENCY: Type.Optional(Int),
   STREAM_URL_TTL: Type.Optional(Duration),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  BODY_TIMEOUT: Type.Optional(Duration),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -90,6 +92,15 @@ export interface Config {
   ffmpegPath: string | undefined;
   transcodeConcurrency: number;
   streamUrlTtlSec: number;
+  /**
+   * Bearer token `/metrics` requires. Unset: metrics are open outside production and not
+   * served at all in production, where they would tell anyone the traffic and routes.
+   */
+  metricsToken: string | undefined;
+  /** Whether `/metrics` is served (see `metricsToken`). */
+  metricsEnabled: boolean;
+  /** Longest pause while a request body arrives before the request ends with 408. */
+  bodyTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -215,6 +226,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
   }
+  if (production && (e.DEMO_DATA === 'true' || e.DEMO_DATA === '1')) {
+    throw new ConfigError(
+      'DEMO_DATA: refused in production; the demo catalog creates an admin whose password is published',
+    );
+  }
+  if (e.METRICS_TOKEN !== undefined && Buffer.byteLength(e.METRICS_TOKEN) < 16) {
+    throw new ConfigError('METRICS_TOKEN: must be at least 16 bytes');
+  }
   const port = Number(e.PORT ?? 3000);
   if (port > 65535) throw new ConfigError(`PORT: must be 0..65535 (got ${e.PORT})`);
   const rateLimitWindowMs = parseDuration(e.RATE_LIMIT_WINDOW ?? '1m');
@@ -264,6 +283,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     adminEmail: e.ADMIN_EMAIL?.toLowerCase(),
     adminPassword: e.ADMIN_PASSWORD,
     demoData: e.DEMO_DATA === undefined ? !production : e.DEMO_DATA === 'true' || e.DEMO_DATA === '1',
+    metricsToken: e.METRICS_TOKEN,
+    metricsEnabled: e.METRICS_TOKEN !== undefined || !production,
+    bodyTimeoutMs: Math.max(100, parseDuration(e.BODY_TIMEOUT ?? '10s')),
     cacheTtlSec: Math.max(1, Math.floor(parseDuration(e.CACHE_TTL ?? '120s') / 1000)),
     rateLimitMax: Number(e.RATE_LIMIT_MAX ?? 300),
     rateLimitAuthMax: Number(e.RATE_LIMIT_AUTH_MAX ?? 10),

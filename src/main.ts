@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
@@ -19,8 +20,42 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/**
+ * DATA_DIR holds the database (its WAL has emails and password hashes) and the generated JWT
+ * secret: only this user may read it. The umask makes every file written from here on 0600
+ * and every directory 0700, PGlite's included; the directory itself is tightened too, which
+ * also closes off files an earlier version left readable.
+ */
+function keepDataDirPrivate(dataDir: string): void {
+  process.umask(0o077);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+}
+
+/**
+ * PGlite lays out a new database with files of mode 0666 whatever the umask (its file system
+ * layer sets modes itself), so once it is open its directory is walked and tightened: files
+ * 0600, directories 0700. Files it makes later honour the umask.
+ */
+function tightenDatabaseFiles(dataDir: string): void {
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        chmodSync(path, 0o700);
+        walk(path);
+      } else if (entry.isFile()) {
+        chmodSync(path, 0o600);
+      }
+    }
+  };
+  const pgdata = join(dataDir, 'pgdata');
+  if (existsSync(pgdata)) walk(pgdata);
+}
+
 async function migrateCommand(config: Config): Promise<void> {
   const database = await openDatabase(config);
+  tightenDatabaseFiles(config.dataDir);
   try {
     await migrateDatabase(database, config.databaseUrl);
     process.stdout.write(`migrations applied (${database.kind})\n`);
@@ -57,6 +92,7 @@ async function openapiCommand(config: Config, check: boolean): Promise<void> {
 async function serveCommand(baseConfig: Config): Promise<void> {
   const started = performance.now();
   const database = await openDatabase(baseConfig);
+  tightenDatabaseFiles(baseConfig.dataDir);
   const config = resolveJwtSecret(baseConfig);
   let redis: Redis | undefined;
   try {
@@ -154,6 +190,7 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
+  if (command === 'serve' || command === 'migrate') keepDataDirPrivate(config.dataDir);
   try {
     if (command === 'serve') return await serveCommand(config);
     if (command === 'migrate') return await migrateCommand(config);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, call, register, type TestApp } from './helpers.js';
 
@@ -141,6 +142,18 @@ describe('security headers and CORS', () => {
     const denied = await call(t.app, 'GET', '/health', { headers: { origin: 'https://evil.example.test' } });
     expect(denied.headers['access-control-allow-origin']).toBeUndefined();
   });
+
+  it('keeps Vary: Origin on cacheable reads that also vary on Authorization', async () => {
+    for (const url of ['/api/v1/albums', '/api/v1/artists', '/api/v1/songs']) {
+      const res = await call(t.app, 'GET', url, { headers: { origin: 'https://app.example.test' } });
+      expect(res.status, url).toBe(200);
+      expect(res.headers['cache-control'], url).toMatch(/public/);
+      const vary = String(res.headers.vary)
+        .toLowerCase()
+        .split(/\s*,\s*/);
+      expect(vary, url).toEqual(expect.arrayContaining(['origin', 'authorization']));
+    }
+  });
 });
 
 describe('operations endpoints', () => {
@@ -175,6 +188,150 @@ describe('operations endpoints', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/swagger/i);
   });
+});
+
+describe('request bodies', () => {
+  it('rejects unauthenticated writes before reading their body', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/playlists',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name": "never parsed", broken',
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().code).toBe('UNAUTHORIZED');
+    const badToken = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/me',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer not.a.token' },
+      payload: '{ broken',
+    });
+    expect(badToken.statusCode).toBe(401);
+    // A signed-in caller's malformed body is still reported as such.
+    const s = await register(t.app);
+    const mine = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/playlists',
+      headers: { 'content-type': 'application/json', ...s.auth },
+      payload: '{ broken',
+    });
+    expect(mine.statusCode).toBe(400);
+    expect(mine.json().code).toBe('INVALID_JSON');
+  });
+
+  it('refuses JSON nested deeper than 32 levels with 400 JSON_TOO_DEEP', async () => {
+    const s = await register(t.app);
+    const post = (description: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/playlists',
+        headers: { 'content-type': 'application/json', ...s.auth },
+        payload: `{"name": "deep", "description": ${description}}`,
+      });
+    const deep = await post(`${'['.repeat(5000)}${']'.repeat(5000)}`);
+    expect(deep.statusCode).toBe(400);
+    expect(deep.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(deep.json().code).toBe('JSON_TOO_DEEP');
+    // Brackets inside strings are text, not nesting.
+    const text = await post(JSON.stringify('['.repeat(200)));
+    expect(text.statusCode).toBe(201);
+  });
+});
+
+describe('slow request bodies', () => {
+  /** Sends a request's head and then `chunks` of its body `gapMs` apart; resolves with the raw answer. */
+  function slowRequest(port: number, body: string, chunks: number, gapMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (data) => (answer += data));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+      socket.write(
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
+      );
+      const size = Math.ceil(body.length / chunks);
+      for (let i = 0; i < chunks; i++) {
+        setTimeout(() => socket.write(body.slice(i * size, (i + 1) * size)), i * gapMs);
+      }
+    });
+  }
+
+  it('ends a request whose body stalls with 408, but not one whose body keeps coming', async () => {
+    const own = await buildTestApp({ BODY_TIMEOUT: '1500ms' });
+    try {
+      await own.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = own.app.server.address() as { port: number };
+      const body = JSON.stringify({ email: 'nobody@example.test', password: 'not-the-password' });
+      // Half the body, then nothing: answered 408 and closed, not held open.
+      const stalled = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let answer = '';
+        socket.on('data', (data) => (answer += data));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+        socket.write(
+          'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 20)}`,
+        );
+      });
+      expect(stalled).toMatch(/^HTTP\/1\.1 408 /);
+      expect(stalled).toMatch(/"code":"REQUEST_TIMEOUT"/);
+      // Longer than the timeout in all, but never pausing that long: it is read and answered.
+      const steady = await slowRequest(port, body, 8, 300);
+      expect(steady).toMatch(/^HTTP\/1\.1 401 /);
+      // A body refused unread (413 on its declared length) leaves no timeout behind to fire later.
+      const refused = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `"${'x'.repeat(1_100_000)}"`,
+      });
+      expect(refused.status).toBe(413);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  }, 60_000);
+});
+
+describe('metrics access', () => {
+  const token = 'metrics-token-0123456789abcdef';
+
+  it('needs the METRICS_TOKEN bearer token when one is set', async () => {
+    const own = await buildTestApp({ METRICS_TOKEN: token });
+    try {
+      const anonymous = await call(own.app, 'GET', '/metrics');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers['www-authenticate']).toBe('Bearer');
+      expect(anonymous.headers['content-type']).toMatch(/application\/problem\+json/);
+      const wrong = await call(own.app, 'GET', '/metrics', { headers: { authorization: 'Bearer nope' } });
+      expect(wrong.status).toBe(401);
+      const right = await call(own.app, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      expect(right.status).toBe(200);
+      expect(right.body).toMatch(/http_requests_total/);
+    } finally {
+      await own.close();
+    }
+  }, 60_000);
+
+  it('is not served in production without a token', async () => {
+    const production = { NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example.test' };
+    const closed = await buildTestApp(production);
+    try {
+      expect((await call(closed.app, 'GET', '/metrics')).status).toBe(404);
+    } finally {
+      await closed.close();
+    }
+    const open = await buildTestApp({ ...production, METRICS_TOKEN: token });
+    try {
+      const res = await call(open.app, 'GET', '/metrics', { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+    } finally {
+      await open.close();
+    }
+  }, 60_000);
 });
 
 describe('readiness reports a failing dependency', () => {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, webcrypto } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
@@ -27,9 +27,12 @@ export type SessionResolver = (claims: AccessClaims) => Promise<AuthUser>;
 const ISSUER = 'backbeat';
 const AUDIENCE = 'backbeat-api';
 
+/** Verified claims and when the token stops working. */
+export type VerifiedAccess = AccessClaims & { expiresAtMs: number };
+
 export interface TokenService {
   signAccess(claims: AccessClaims): Promise<string>;
-  verifyAccess(token: string): Promise<AccessClaims>;
+  verifyAccess(token: string): Promise<VerifiedAccess>;
   /** Encrypts a token for storage; `boundTo` (e.g. the row's token hash) must match on opening. */
   seal(token: string, boundTo: string): string;
   /** The sealed token, or undefined when it was sealed with another key or for another row. */
@@ -107,7 +110,12 @@ export function createTokenService(secret: string, accessTtlSec: number): TokenS
         verified.delete(token);
         throw tokenExpired();
       }
-      return { userId: claims.userId, sessionId: claims.sessionId, role: claims.role };
+      return {
+        userId: claims.userId,
+        sessionId: claims.sessionId,
+        role: claims.role,
+        expiresAtMs: claims.expiresAtMs,
+      };
     },
   };
 }
@@ -152,6 +160,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `requireRole`/`optionalAuth`; null for anonymous callers. */
     user: AuthUser | null;
+    /** When the caller's access token expires (ms since the epoch); null for anonymous callers. */
+    tokenExpiresAtMs: number | null;
   }
   interface FastifyInstance {
     authenticate(request: FastifyRequest): Promise<AuthUser | null>;
@@ -160,14 +170,19 @@ declare module 'fastify' {
 
 export function registerAuth(app: FastifyInstance, tokens: TokenService, resolve: SessionResolver): void {
   app.decorateRequest('user', null);
+  app.decorateRequest('tokenExpiresAtMs', null);
   app.decorate('authenticate', async (request: FastifyRequest) => {
+    // Writes authenticate before their body is read, then again in their preHandler: once is enough.
+    if (request.user) return request.user;
     const header = request.headers.authorization;
     if (!header) return null;
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header);
     if (!match?.[1])
       throw new UnauthorizedError('Use the Authorization: Bearer <token> scheme', 'INVALID_TOKEN');
-    const user = await resolve(await tokens.verifyAccess(match[1]));
+    const { expiresAtMs, ...claims } = await tokens.verifyAccess(match[1]);
+    const user = await resolve(claims);
     request.user = user;
+    request.tokenExpiresAtMs = expiresAtMs;
     return user;
   });
 }
@@ -180,13 +195,42 @@ export const bearerSecurity = [{ bearerAuth: [] }];
  * Every protected route uses it, so the rule lives in one place.
  */
 export function requireRole(...roles: Role[]): preHandlerAsyncHookHandler {
-  return async function requireRoleHook(request) {
+  const hook: preHandlerAsyncHookHandler = async function requireRoleHook(request) {
     const user = await request.server.authenticate(request);
     if (!user) throw new UnauthorizedError();
     if (roles.length > 0 && !roles.includes(user.role)) {
       throw new ForbiddenError(`This needs one of the roles: ${roles.join(', ')}`, 'INSUFFICIENT_ROLE');
     }
   };
+  return Object.assign(hook, { [REQUIRED_ROLES]: roles });
+}
+
+const REQUIRED_ROLES = Symbol('requiredRoles');
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Protected writes check the caller before their body is read: a route whose preHandler is a
+ * `requireRole` gets the same check as an `onRequest` hook, so an anonymous or unauthorised
+ * client cannot make the server read and parse up to the body limit. Register before the routes.
+ */
+export function authenticateWritesBeforeBody(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (![route.method].flat().some((method) => WRITES.has(method))) return;
+    const guard = [route.preHandler ?? []]
+      .flat()
+      .find(
+        (hook): hook is preHandlerAsyncHookHandler => typeof hook === 'function' && REQUIRED_ROLES in hook,
+      );
+    if (!guard) return;
+    const early = async function authenticateBeforeBody(
+      this: FastifyInstance,
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ) {
+      await guard.call(this, request, reply);
+    };
+    route.onRequest = [...[route.onRequest ?? []].flat(), early];
+  });
 }
 
 /** A preHandler for public routes that personalise for signed-in callers; a bad token is still 401. */

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Transform } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
+import { AppError } from './errors.js';
 
 /** Bounds shared by everything that lists (DESIGN.md: limit <= 100, offset <= 10000). */
 export const MAX_LIMIT = 100;
@@ -156,11 +158,26 @@ const sentAsIs = (payload: unknown) => payload as string;
  * shared caches; a signed-in caller's view (admin, owner) is private to them.
  */
 export function setReadCaching(request: FastifyRequest, reply: FastifyReply, maxAgeSec = 30): void {
-  reply.header('vary', 'Authorization');
+  addVary(reply, 'Authorization');
   reply.header(
     'cache-control',
     request.headers.authorization ? 'private, no-cache' : `public, max-age=${maxAgeSec}, must-revalidate`,
   );
+}
+
+/**
+ * Adds `field` to the response's `Vary`, keeping what is there: CORS has already put `Origin`
+ * in it when origins are listed, and a shared cache that lost it would serve one origin's
+ * `Access-Control-Allow-Origin` to another.
+ */
+export function addVary(reply: FastifyReply, field: string): void {
+  const current = reply.getHeader('vary');
+  const fields = (Array.isArray(current) ? current.join(',') : String(current ?? ''))
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  if (fields.includes('*') || fields.some((f) => f.toLowerCase() === field.toLowerCase())) return;
+  reply.header('vary', [...fields, field].join(', '));
 }
 
 /** Problem+json response schemas, so every route documents its error shape once. */
@@ -179,4 +196,44 @@ export const ProblemSchema = Type.Object(
 
 export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
   return Object.fromEntries([400, ...statuses].map((s) => [s, ProblemSchema]));
+}
+
+/**
+ * Ends a request whose body stops arriving for `idleMs` with `408`: a client trickling a body
+ * (or sending none after its headers) would otherwise hold a socket and a request for as long
+ * as it likes. It times pauses, not the whole body, so a large upload at a steady pace is
+ * never cut off.
+ */
+export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): void {
+  app.addHook('preParsing', async (_request, reply, payload) => {
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => clearTimeout(timer);
+    const watched = new Transform({
+      transform(chunk, _encoding, callback) {
+        arm();
+        callback(null, chunk);
+      },
+      flush(callback) {
+        stop();
+        callback();
+      },
+    });
+    function arm() {
+      stop();
+      timer = setTimeout(() => {
+        reply.header('connection', 'close');
+        watched.destroy(
+          new AppError(408, 'REQUEST_TIMEOUT', 'Request timeout', `No body data arrived for ${idleMs} ms`),
+        );
+      }, idleMs);
+    }
+    arm();
+    // The body is not always read (a request refused before parsing): stop with the exchange,
+    // and never let the timeout's error go unheard.
+    watched.on('error', stop);
+    watched.once('close', stop);
+    reply.raw.once('close', stop);
+    payload.once('error', stop);
+    return payload.pipe(watched);
+  });
 }

@@ -1,11 +1,29 @@
-import type { FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { UnauthorizedError } from './errors.js';
+
+export interface MetricsOptions {
+  processMetrics: boolean;
+  /** Serve `GET /metrics` at all (off in production without a token). */
+  enabled: boolean;
+  /** When set, `GET /metrics` needs `Authorization: Bearer <token>`. */
+  token: string | undefined;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Whether the request carries the metrics token; compared in constant time. */
+function hasToken(request: FastifyRequest, token: string): boolean {
+  const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '');
+  return match !== null && timingSafeEqual(digest(match[1]!), digest(token));
+}
 
 /**
  * Prometheus metrics: request counts and latency by route template (never the raw URL, which
  * would explode cardinality) and status, plus Node's process metrics.
  */
-export function registerMetrics(app: FastifyInstance, options: { processMetrics: boolean }): Registry {
+export function registerMetrics(app: FastifyInstance, options: MetricsOptions): Registry {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -33,9 +51,15 @@ export function registerMetrics(app: FastifyInstance, options: { processMetrics:
     duration.observe(labels, reply.elapsedTime / 1000);
   });
 
-  app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
-  );
+  if (options.enabled) {
+    const { token } = options;
+    app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (request, reply) => {
+      if (token !== undefined && !hasToken(request, token)) {
+        throw new UnauthorizedError('GET /metrics needs the metrics bearer token', 'INVALID_TOKEN');
+      }
+      return reply.type(registry.contentType).send(await registry.metrics());
+    });
+  }
   app.addHook('onClose', async () => registry.clear());
   return registry;
 }

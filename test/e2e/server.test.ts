@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,8 @@ describe('npm start, end to end', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    // As an earlier version or a careless mkdir left it: readable by everyone.
+    chmodSync(dataDir, 0o755);
     server = start(['npm', 'start'], dataDir, await freePort(), { databaseUrl: databaseUrl() });
     await waitUntilUp(server);
   }, 120_000);
@@ -59,6 +61,21 @@ describe('npm start, end to end', () => {
     });
     expect(after.status).toBe(401);
     expect(after.headers.get('content-type')).toMatch(/application\/problem\+json/);
+  });
+
+  it('keeps DATA_DIR private: the directory 0700, everything in it readable by its user only', async () => {
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const open: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isSymbolicLink()) continue;
+        if ((statSync(path).mode & 0o077) !== 0) open.push(path);
+        if (entry.isDirectory()) walk(path);
+      }
+    };
+    walk(dataDir);
+    expect(open).toEqual([]);
   });
 
   it('serves /docs and /openapi.json', async () => {
@@ -173,6 +190,26 @@ describe('the configured first admin', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 180_000);
+});
+
+describe('production configuration', () => {
+  it('refuses DEMO_DATA=true in production with a message naming it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    try {
+      const server = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
+        env: {
+          NODE_ENV: 'production',
+          JWT_SECRET: 'an-e2e-production-secret-of-32-bytes-or-more',
+          CORS_ORIGINS: 'https://app.example.test',
+          DEMO_DATA: 'true',
+        },
+      });
+      expect(await server.exited).toBe(1);
+      expect(server.output()).toMatch(/DEMO_DATA: refused in production/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('graceful shutdown', () => {

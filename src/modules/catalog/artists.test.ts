@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { admin, get, ids, sortedIds, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
@@ -5,6 +8,8 @@ import { call, type Session } from '../../../test/helpers.js';
 import { incrementArtistFollowers } from './index.js';
 
 useAppWithAdminAndUser();
+
+const MIGRATIONS = new URL('../../../db/migrations', import.meta.url).pathname;
 
 describe('artists', () => {
   it('creates an artist with defaults and Location (admins only)', async () => {
@@ -114,6 +119,60 @@ describe('artists', () => {
     expect((await get(`/api/v1/albums/${album.id}`)).body.artist.name).toBe(name);
     expect((await get(`/api/v1/songs/${song.id}`)).body.artist.name).toBe(name);
     expect(ids((await get(`/api/v1/albums?q=${encodeURIComponent(name)}`)).body)).toContain(album.id);
+  });
+
+  it('keeps artist names unique case-insensitively: 409 ARTIST_NAME_TAKEN on create and rename', async () => {
+    const queen = await makeArtist(t.app, admin, { name: unique('Queen') });
+    const taken = await call(t.app, 'POST', '/api/v1/artists', {
+      session: admin,
+      body: { name: ` ${queen.name.toUpperCase()} ` },
+    });
+    expect(taken.status).toBe(409);
+    expect(taken.body.code).toBe('ARTIST_NAME_TAKEN');
+
+    // An artist account cannot take a real artist's name, so an admin's artistName links the real one.
+    const impostor = await makeArtist(t.app, admin);
+    const account = await makeArtistAccount(t.app, admin, impostor.id);
+    const rename = await call(t.app, 'PATCH', `/api/v1/artists/${impostor.id}`, {
+      session: account,
+      body: { name: queen.name.toLowerCase() },
+    });
+    expect(rename.status).toBe(409);
+    expect(rename.body.code).toBe('ARTIST_NAME_TAKEN');
+    const album = await makeAlbum(t.app, admin, { artistName: queen.name });
+    expect(album.artist.id).toBe(queen.id);
+
+    // Renaming to another spelling of one's own name is no clash.
+    const respelled = await call(t.app, 'PATCH', `/api/v1/artists/${queen.id}`, {
+      session: admin,
+      body: { name: queen.name.toUpperCase() },
+    });
+    expect(respelled.status).toBe(200);
+  });
+
+  it('the migration to unique names suffixes existing duplicates, and their albums follow', async () => {
+    const db = t.database.db;
+    const name = unique('Twin');
+    const first = await makeArtist(t.app, admin, { name });
+    const second = await makeArtist(t.app, admin);
+    const album = await makeAlbum(t.app, admin, { artistId: second.id });
+    // The state before the migration: the old, non-unique index and two artists of one name.
+    await db.execute(sql`drop index artists_lower_name_key`);
+    await db.execute(sql`create index artists_lower_name_idx on artists (lower(name))`);
+    await db.execute(sql`update artists set name = ${name.toUpperCase()} where id = ${second.id}`);
+    await db.execute(sql`update albums set artist_name = ${name.toUpperCase()} where id = ${album.id}`);
+
+    const file = readdirSync(MIGRATIONS).find((f) => f.endsWith('_artist_name_unique.sql'))!;
+    for (const statement of readFileSync(join(MIGRATIONS, file), 'utf8').split('--> statement-breakpoint')) {
+      await db.execute(sql.raw(statement));
+    }
+    await t.app.services.cache.invalidate(`catalog:artist:${second.id}`, `catalog:album:${album.id}`);
+    const suffixed = `${name.toUpperCase()} (${second.id.slice(-12)})`;
+    expect((await get(`/api/v1/artists/${first.id}`)).body.name).toBe(name);
+    expect((await get(`/api/v1/artists/${second.id}`)).body.name).toBe(suffixed);
+    expect((await get(`/api/v1/albums/${album.id}`)).body.artist.name).toBe(suffixed);
+    const again = await call(t.app, 'POST', '/api/v1/artists', { session: admin, body: { name } });
+    expect(again.status).toBe(409);
   });
 
   it('deletes an artist without albums; with albums it is 409', async () => {

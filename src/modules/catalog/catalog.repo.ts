@@ -62,10 +62,19 @@ export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVis
 export const songInRowScope = (seesAll: SQL, ownArtistId: SQL): SQL =>
   sql`(${songs.listed} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
 
-/** Words of `q` as a prefix full-text query (`radio:* & head:*`); null when it has no words. */
+/** Words of a search that count; later ones are ignored (names rarely have more). */
+export const MAX_QUERY_WORDS = 8;
+
+/**
+ * Words of `q` as a prefix full-text query (`radio:* & head:*`); null when it has no words.
+ * Each prefix reads every index entry it starts, so the work is bounded: at most
+ * MAX_QUERY_WORDS words, and a one-letter word among others is matched whole (`a`, not every
+ * word starting with a), since its prefix is a large part of the whole index.
+ */
 function prefixTsQuery(q: string): string | null {
-  const words = q.match(/[\p{L}\p{N}]+/gu);
-  return words ? words.map((w) => `${w}:*`).join(' & ') : null;
+  const words = q.match(/[\p{L}\p{N}]+/gu)?.slice(0, MAX_QUERY_WORDS);
+  if (!words) return null;
+  return words.map((w) => (w.length > 1 || words.length === 1 ? `${w}:*` : w)).join(' & ');
 }
 
 /**

@@ -140,10 +140,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: adminOnly,
       schema: {
         tags: ['artists'],
-        summary: 'Create an artist (admins)',
+        summary: 'Create an artist (admins); names are unique case-insensitively (409 ARTIST_NAME_TAKEN)',
         security: bearerSecurity,
         body: CreateArtistBody,
-        response: { 201: ArtistSchema, ...problems(401, 403, 413, 415) },
+        response: { 201: ArtistSchema, ...problems(401, 403, 409, 413, 415) },
       },
     },
     async (request, reply) => {
@@ -162,7 +162,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         security: bearerSecurity,
         params: IdParams,
         body: UpdateArtistBody,
-        response: { 200: ArtistSchema, ...problems(401, 403, 404, 413, 415) },
+        response: { 200: ArtistSchema, ...problems(401, 403, 404, 409, 413, 415) },
       },
     },
     (request) => catalog.updateArtist(request.user!, request.params.id, request.body),

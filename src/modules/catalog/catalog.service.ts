@@ -341,7 +341,12 @@ const unknownArtist = () =>
 // Input normalisation
 
 /** Lower-cased and space-collapsed: matching ignores case, so cache keys should too. */
-const normaliseQuery = (q: string | undefined) => q?.trim().replace(/\s+/g, ' ').toLowerCase() || undefined;
+/**
+ * A search as matched: lower case, single spaces, the first MAX_QUERY_WORDS words. Forty short
+ * words cost eleven times one word in trigram and prefix matching; eight cost a few times.
+ */
+const normaliseQuery = (q: string | undefined) =>
+  q?.trim().split(/\s+/).slice(0, repo.MAX_QUERY_WORDS).join(' ').toLowerCase() || undefined;
 
 function normaliseGenres(genres: string[] | undefined): string[] | undefined {
   if (!genres?.length) return undefined;
@@ -549,6 +554,22 @@ export function createCatalogService(deps: CatalogDeps) {
     return repo.insertArtist(tx, { name });
   }
 
+  /**
+   * Runs an artist write, turning a clash with another artist's name (case-insensitive) into
+   * 409: were two artists to share a name, `artistName` on album creation could link an
+   * impostor who took a real artist's name.
+   */
+  async function nameChecked<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isUniqueViolation(error, 'artists_lower_name_key')) {
+        throw new ConflictError('Another artist already has this name', 'ARTIST_NAME_TAKEN');
+      }
+      throw error;
+    }
+  }
+
   /** Locks an album's artist, then the album (the order every album write takes). */
   async function lockAlbumForWrite(tx: Tx, caller: AuthUser, id: string) {
     const current = await repo.findAlbum(tx, id);
@@ -611,12 +632,14 @@ export function createCatalogService(deps: CatalogDeps) {
     },
 
     async createArtist(caller: AuthUser, input: Omit<ArtistInput, 'isVisible'>) {
-      const row = await repo.insertArtist(db, {
-        name: input.name.trim(),
-        bio: input.bio,
-        imageUrl: input.imageUrl,
-        genres: cleanGenres(input.genres ?? []),
-      });
+      const row = await nameChecked(() =>
+        repo.insertArtist(db, {
+          name: input.name.trim(),
+          bio: input.bio,
+          imageUrl: input.imageUrl,
+          genres: cleanGenres(input.genres ?? []),
+        }),
+      );
       await cache.invalidate(artistTag(row.id));
       return forViewer(toArtistView(row), isAdmin(caller));
     },
@@ -624,28 +647,31 @@ export function createCatalogService(deps: CatalogDeps) {
     /** A rename or visibility change rewrites the artist's albums and songs in one transaction. */
     async updateArtist(caller: AuthUser, id: string, input: Partial<ArtistInput>) {
       assertAdminForVisible(caller, input);
-      const { row, touchedAlbums } = await withTx(db, async (tx) => {
-        const current = await repo.findArtist(tx, id, { forUpdate: true });
-        if (!current || !canSee(caller, current.isVisible, current.id)) throw artistNotFound();
-        assertCanManage(caller, id);
-        const row = await repo.updateArtist(tx, id, {
-          ...(input.name !== undefined ? { name: input.name.trim() } : {}),
-          ...(input.bio !== undefined ? { bio: input.bio } : {}),
-          ...(input.imageUrl !== undefined ? { imageUrl: input.imageUrl } : {}),
-          ...(input.genres !== undefined ? { genres: cleanGenres(input.genres) } : {}),
-          ...(input.isVisible !== undefined ? { isVisible: input.isVisible } : {}),
-        });
-        const touchedAlbums = new Set<string>();
-        if (row.name !== current.name) {
-          for (const albumId of await repo.renameArtistContent(tx, id, row.name)) touchedAlbums.add(albumId);
-        }
-        if (row.isVisible !== current.isVisible) {
-          for (const albumId of await repo.relistArtistContent(tx, id, row.isVisible)) {
-            touchedAlbums.add(albumId);
+      const { row, touchedAlbums } = await nameChecked(() =>
+        withTx(db, async (tx) => {
+          const current = await repo.findArtist(tx, id, { forUpdate: true });
+          if (!current || !canSee(caller, current.isVisible, current.id)) throw artistNotFound();
+          assertCanManage(caller, id);
+          const row = await repo.updateArtist(tx, id, {
+            ...(input.name !== undefined ? { name: input.name.trim() } : {}),
+            ...(input.bio !== undefined ? { bio: input.bio } : {}),
+            ...(input.imageUrl !== undefined ? { imageUrl: input.imageUrl } : {}),
+            ...(input.genres !== undefined ? { genres: cleanGenres(input.genres) } : {}),
+            ...(input.isVisible !== undefined ? { isVisible: input.isVisible } : {}),
+          });
+          const touchedAlbums = new Set<string>();
+          if (row.name !== current.name) {
+            for (const albumId of await repo.renameArtistContent(tx, id, row.name))
+              touchedAlbums.add(albumId);
           }
-        }
-        return { row, touchedAlbums };
-      });
+          if (row.isVisible !== current.isVisible) {
+            for (const albumId of await repo.relistArtistContent(tx, id, row.isVisible)) {
+              touchedAlbums.add(albumId);
+            }
+          }
+          return { row, touchedAlbums };
+        }),
+      );
       const albumTags = [...touchedAlbums].map(albumTag);
       await cache.invalidate(artistTag(id), ...(albumTags.length ? [ALBUM_LISTS_TAG, ...albumTags] : []));
       return forViewer(toArtistView(row), isAdmin(caller));

@@ -72,7 +72,8 @@ export const artists = pgTable(
     ),
   },
   (t) => [
-    index('artists_lower_name_idx').on(sql`lower(${t.name})`),
+    // Names are unique case-insensitively: `artistName` on album creation must name one artist.
+    uniqueIndex('artists_lower_name_key').on(sql`lower(${t.name})`),
     index('artists_image_hash_idx').on(t.imageHash),
     index('artists_created_at_idx').on(t.createdAt, t.id),
     index('artists_name_sort_idx').on(sortKey(t.name), t.id),

@@ -46,6 +46,7 @@ export {
  * a SQL condition for other modules' queries that join `albums` or `songs`.
  */
 export {
+  ALBUM_LISTS_TAG,
   type AlbumDetailView,
   type AlbumView,
   type ArtistView,

@@ -56,6 +56,19 @@ describe('GET /search', () => {
     ]);
   });
 
+  it('bounds the work of a query: words after the eighth are ignored', async () => {
+    const words = Array.from({ length: 8 }, () => unique('w').replace('-', ''));
+    const artist = await makeArtist(t.app, admin);
+    const long = await makeAlbum(t.app, admin, { artistId: artist.id, title: words.join(' ') });
+    // 200 characters: the eight words, then 2-letter words no title holds.
+    const padding = Array.from({ length: 40 }, (_, i) => `q${String.fromCharCode(97 + (i % 26))}`);
+    const q = [...words, ...padding].join(' ').slice(0, 200);
+    const res = await get(`/api/v1/search?q=${encodeURIComponent(q)}&type=album`);
+    expect(res.status).toBe(200);
+    expect(ids(res.body.albums)).toEqual([long.id]);
+    expect(ids((await get(`/api/v1/albums?q=${encodeURIComponent(q)}`)).body)).toEqual([long.id]);
+  });
+
   it('pages each type and keeps the query in the links', async () => {
     const word = unique('Quasar').replace('-', '');
     const artist = await makeArtist(t.app, admin);

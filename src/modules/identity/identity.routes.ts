@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { onSendAsyncHookHandler, preValidationAsyncHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  onSendAsyncHookHandler,
+  preHandlerAsyncHookHandler,
+  preValidationAsyncHookHandler,
+} from 'fastify';
 import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
+import { AppError } from '../../platform/errors.js';
 import { IdParams, pageOf, problems, toPage } from '../../platform/http.js';
 import {
   AdminUpdateUserBody,
@@ -47,6 +53,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     groupId: 'auth',
   });
   const authLimit = { rateLimit: false } as const;
+  const passwordChecks = limitPasswordChecks(app, opts);
   const signedIn = requireRole();
   const adminOnly = requireRole('admin');
 
@@ -139,13 +146,14 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
   app.patch(
     '/me',
     {
-      preHandler: signedIn,
+      preHandler: [signedIn, passwordChecks],
       schema: {
         tags: ['account'],
         summary: 'Change display name, username or password (a new password ends other sessions)',
+        description: 'Requests with currentPassword count against the /auth limit, per account.',
         security: bearerSecurity,
         body: UpdateMeBody,
-        response: { 200: UserSchema, ...problems(401, 403, 409) },
+        response: { 200: UserSchema, ...problems(401, 403, 409, 429) },
       },
     },
     (request) => identity.updateMe(request.user!, request.body),
@@ -217,3 +225,34 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     },
   );
 };
+
+/**
+ * A `currentPassword` is a password guess like a login: requests carrying one share the
+ * credential endpoints' limit, counted per account (whoever holds its access token), so a
+ * stolen token cannot be used to guess the password at the general rate.
+ */
+function limitPasswordChecks(app: FastifyInstance, opts: IdentityRouteOptions): preHandlerAsyncHookHandler {
+  const limit = app.createRateLimit({
+    max: opts.authRateLimitMax,
+    timeWindow: opts.rateLimitWindowMs,
+    keyGenerator: (request) => `password-check:${request.user!.id}`,
+  });
+  return async function passwordCheckLimit(request, reply) {
+    if ((request.body as { currentPassword?: string } | undefined)?.currentPassword === undefined) return;
+    const result = await limit(request);
+    if (result.isAllowed) return;
+    reply.header('ratelimit-limit', result.max);
+    reply.header('ratelimit-remaining', result.remaining);
+    reply.header('ratelimit-reset', result.ttlInSeconds);
+    if (result.isExceeded) {
+      throw new AppError(
+        429,
+        'RATE_LIMITED',
+        'Too many requests',
+        `Too many password checks, retry in ${result.ttlInSeconds} seconds`,
+        undefined,
+        { 'retry-after': String(result.ttlInSeconds) },
+      );
+    }
+  };
+}

@@ -487,6 +487,38 @@ describe('PATCH /me', () => {
   });
 });
 
+describe('PATCH /me password checks', () => {
+  it('counts currentPassword guesses against the auth limit, per account', async () => {
+    const own = await buildTestApp({ RATE_LIMIT_AUTH_MAX: '3' });
+    try {
+      const victim = await register(own.app);
+      const guess = (currentPassword: string) =>
+        call(own.app, 'PATCH', '/api/v1/me', {
+          session: victim,
+          body: { currentPassword, newPassword: 'a-new-password-123' },
+        });
+      for (const attempt of ['guess-one-1', 'guess-two-2', 'guess-three-3']) {
+        expect((await guess(attempt)).status).toBe(403);
+      }
+      const limited = await guess('correct-horse-battery');
+      expect(limited.status).toBe(429);
+      expect(limited.body.code).toBe('RATE_LIMITED');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // Other changes and other accounts are not held up.
+      const rename = await call(own.app, 'PATCH', '/api/v1/me', {
+        session: victim,
+        body: { displayName: 'Still here' },
+      });
+      expect(rename.status).toBe(200);
+      const other = await register(own.app);
+      const body = { currentPassword: 'correct-horse-battery', newPassword: 'a-new-password-123' };
+      expect((await call(own.app, 'PATCH', '/api/v1/me', { session: other, body })).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('admin user management', () => {
   it('is admin-only: 401 anonymous, 403 for users', async () => {
     const s = await register(t.app);

@@ -6,7 +6,14 @@ import { ValidationError } from '../../platform/errors.js';
 import type { EventBus } from '../../platform/events.js';
 import type { FeedRow, NotificationType, Position } from './notifications.repo.js';
 import * as repo from './notifications.repo.js';
-import { HEARTBEAT_MS, StreamHub } from './notifications.stream.js';
+import {
+  HEARTBEAT_MS,
+  MAX_STREAMS_PER_PROCESS,
+  MAX_STREAMS_PER_USER,
+  SESSION_CHECK_MS,
+  type StreamConnection,
+  StreamHub,
+} from './notifications.stream.js';
 
 export interface NotificationView {
   id: string;
@@ -28,6 +35,8 @@ export interface NotificationDeps {
   db: Db;
   bus: EventBus;
   log: FastifyBaseLogger;
+  /** Whether the session a stream was opened with still holds (not logged out, blocked, deleted). */
+  sessionLive: (user: AuthUser) => Promise<boolean>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -98,17 +107,68 @@ function toView(row: FeedRow): NotificationView {
 // The service
 
 export function createNotificationService(deps: NotificationDeps) {
-  const { db, bus, log } = deps;
-  const streams = new StreamHub<NotificationView>();
-  const settings = { heartbeatMs: HEARTBEAT_MS };
+  const { db, bus, log, sessionLive } = deps;
+  const settings = {
+    heartbeatMs: HEARTBEAT_MS,
+    sessionCheckMs: SESSION_CHECK_MS,
+    limits: { maxPerUser: MAX_STREAMS_PER_USER, maxPerProcess: MAX_STREAMS_PER_PROCESS },
+  };
+  const streams = new StreamHub<NotificationView>(settings.limits);
 
-  /** Pushes the notifications of a new song or album to the followers streaming from this process. */
+  /**
+   * The connections among `connections` whose session and token still hold; the others are
+   * ended. The session lookups of one call share a batched query.
+   */
+  async function liveOnly(
+    connections: StreamConnection<NotificationView>[],
+  ): Promise<StreamConnection<NotificationView>[]> {
+    const live = await Promise.all(
+      connections.map(async (connection) => {
+        if (connection.expired || !(await sessionLive(connection.user))) {
+          streams.close(connection);
+          return false;
+        }
+        return true;
+      }),
+    );
+    return connections.filter((_, index) => live[index]);
+  }
+
+  /**
+   * Pushes the notifications of a new song or album to the followers streaming from this
+   * process, after checking that their sessions still hold: nothing reaches a stream whose
+   * user has logged out, been blocked or been deleted meanwhile.
+   */
   async function deliver(sourceId: string): Promise<void> {
     const userIds = streams.userIds();
     for (let i = 0; i < userIds.length; i += DELIVERY_BATCH) {
       const rows = await repo.findBySource(db, userIds.slice(i, i + DELIVERY_BATCH), [sourceId]);
-      for (const row of rows) streams.push(row.userId, toView(row));
+      const recipients = await liveOnly(rows.flatMap((row) => streams.connections(row.userId)));
+      const views = new Map(rows.map((row) => [row.userId, toView(row)]));
+      for (const connection of recipients) connection.push(views.get(connection.userId)!);
     }
+  }
+
+  /**
+   * Ends streams whose session ended (logout, password change, block, deletion, on any
+   * process) while nothing was delivered to them. Runs every `sessionCheckMs` while streams are open.
+   */
+  let sweep: NodeJS.Timeout | undefined;
+  let sweepAt = 0;
+  function scheduleSweep(): void {
+    if (!streams.size || (sweep && sweepAt <= Date.now() + settings.sessionCheckMs)) return;
+    clearTimeout(sweep);
+    sweepAt = Date.now() + settings.sessionCheckMs;
+    sweep = setTimeout(async () => {
+      try {
+        await liveOnly(streams.connections());
+      } catch (error) {
+        log.error({ err: error }, 'checking the sessions of notification streams failed');
+      }
+      sweep = undefined;
+      scheduleSweep();
+    }, settings.sessionCheckMs);
+    sweep.unref();
   }
 
   // Idempotent handlers: the relay delivers at least once and retries a handler that fails.
@@ -168,7 +228,8 @@ export function createNotificationService(deps: NotificationDeps) {
      */
     async openStream(request: FastifyRequest, reply: FastifyReply, lastEventId: string | undefined) {
       const user = request.user!;
-      const connection = streams.add(user.id, reply.raw);
+      const connection = streams.add(user, request.tokenExpiresAtMs!, reply.raw);
+      scheduleSweep();
       let after: Position | undefined;
       try {
         after = lastEventId ? await resumePosition(user, lastEventId) : undefined;
@@ -205,6 +266,7 @@ export function createNotificationService(deps: NotificationDeps) {
     },
 
     closeStreams(): void {
+      clearTimeout(sweep);
       streams.closeAll();
     },
   };

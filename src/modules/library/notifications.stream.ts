@@ -1,8 +1,18 @@
 import type { ServerResponse } from 'node:http';
+import type { AuthUser } from '../../platform/auth.js';
 import { AppError } from '../../platform/errors.js';
 
 /** Open streams one user may hold in one process (tabs, devices); more is a 429. */
 export const MAX_STREAMS_PER_USER = 5;
+/**
+ * Open streams one process holds for everyone: each costs a socket and a little memory, and
+ * many accounts could otherwise exhaust the process's file descriptors. More is a 503.
+ */
+export const MAX_STREAMS_PER_PROCESS = 10_000;
+/** How often the sessions behind open streams are checked (logout, block, deletion elsewhere). */
+export const SESSION_CHECK_MS = 15_000;
+/** Longest delay setTimeout takes; a later token expiry is caught by the session checks. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Proxies drop idle connections after 30-60 s; a comment line every 15 s keeps them open. */
 export const HEARTBEAT_MS = 15_000;
 /** A client this far behind is dropped; it reconnects with Last-Event-ID and misses nothing. */
@@ -25,11 +35,28 @@ export class StreamConnection<E extends StreamEvent> {
   private pending: E[] | null = [];
   private readonly sent = new Set<string>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private expiry: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly userId: string,
+    readonly user: AuthUser,
+    /** When the access token that opened the stream expires: the stream ends then. */
+    readonly expiresAtMs: number,
     private readonly raw: ServerResponse,
-  ) {}
+  ) {
+    const left = expiresAtMs - Date.now();
+    if (left <= MAX_TIMER_MS) {
+      this.expiry = setTimeout(() => this.end(), Math.max(0, left));
+      this.expiry.unref();
+    }
+  }
+
+  get userId(): string {
+    return this.user.id;
+  }
+
+  get expired(): boolean {
+    return Date.now() >= this.expiresAtMs;
+  }
 
   get open(): boolean {
     return !this.raw.destroyed && !this.raw.writableEnded;
@@ -66,12 +93,13 @@ export class StreamConnection<E extends StreamEvent> {
     for (const event of pending) this.write(event);
   }
 
-  stopHeartbeat(): void {
+  stopTimers(): void {
     clearInterval(this.heartbeat);
+    clearTimeout(this.expiry);
   }
 
   end(): void {
-    this.stopHeartbeat();
+    this.stopTimers();
     if (this.open) this.raw.end();
   }
 }
@@ -82,41 +110,72 @@ export class StreamConnection<E extends StreamEvent> {
  */
 export class StreamHub<E extends StreamEvent> {
   private readonly byUser = new Map<string, Set<StreamConnection<E>>>();
+  private count = 0;
 
-  constructor(readonly maxPerUser = MAX_STREAMS_PER_USER) {}
+  /** Read on every `add`, so tests and operators may change them on a running hub. */
+  constructor(readonly limits: { maxPerUser: number; maxPerProcess: number }) {}
 
   /**
-   * Registers a stream for `userId` on `raw`, synchronously, so concurrent requests cannot
-   * overrun the limit. It leaves the hub when its connection closes, however that happens.
+   * Registers a stream for `user` on `raw`, synchronously, so concurrent requests cannot
+   * overrun the limits. It leaves the hub when its connection closes, however that happens,
+   * and ends when the access token that opened it expires.
    */
-  add(userId: string, raw: ServerResponse): StreamConnection<E> {
-    const mine = this.byUser.get(userId) ?? new Set<StreamConnection<E>>();
-    if (mine.size >= this.maxPerUser) {
+  add(user: AuthUser, expiresAtMs: number, raw: ServerResponse): StreamConnection<E> {
+    const { maxPerUser, maxPerProcess } = this.limits;
+    const mine = this.byUser.get(user.id) ?? new Set<StreamConnection<E>>();
+    if (mine.size >= maxPerUser) {
       throw new AppError(
         429,
         'TOO_MANY_STREAMS',
         'Too many requests',
-        `At most ${this.maxPerUser} notification streams may be open at once; close one first`,
+        `At most ${maxPerUser} notification streams may be open at once; close one first`,
         undefined,
         { 'retry-after': '5' },
       );
     }
-    const connection = new StreamConnection<E>(userId, raw);
+    if (this.count >= maxPerProcess) {
+      throw new AppError(
+        503,
+        'STREAMS_EXHAUSTED',
+        'Service unavailable',
+        'This server holds as many notification streams as it can; retry later',
+        undefined,
+        { 'retry-after': '30' },
+      );
+    }
+    const connection = new StreamConnection<E>(user, expiresAtMs, raw);
     mine.add(connection);
-    this.byUser.set(userId, mine);
+    this.byUser.set(user.id, mine);
+    this.count++;
     raw.once('close', () => this.remove(connection));
     return connection;
   }
 
   remove(connection: StreamConnection<E>): void {
-    connection.stopHeartbeat();
+    connection.stopTimers();
     const mine = this.byUser.get(connection.userId);
     if (!mine?.delete(connection)) return;
+    this.count--;
     if (!mine.size) this.byUser.delete(connection.userId);
+  }
+
+  get size(): number {
+    return this.count;
   }
 
   userIds(): string[] {
     return [...this.byUser.keys()];
+  }
+
+  connections(userId?: string): StreamConnection<E>[] {
+    if (userId !== undefined) return [...(this.byUser.get(userId) ?? [])];
+    return [...this.byUser.values()].flatMap((mine) => [...mine]);
+  }
+
+  /** Ends a stream whose session or token no longer holds. */
+  close(connection: StreamConnection<E>): void {
+    connection.end();
+    this.remove(connection);
   }
 
   push(userId: string, event: E): void {

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { admin, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeSong } from '../../../test/factories.js';
-import { buildTestApp, call, register, type Session } from '../../../test/helpers.js';
+import { buildTestApp, call, login, register, type Session } from '../../../test/helpers.js';
 import { notificationReads } from './notifications.tables.js';
 
 useAppWithAdminAndUser();
@@ -439,6 +439,105 @@ describe('live stream', () => {
       { timeout: 2000, interval: 50 },
     );
     for (const stream of streams) stream.close();
+  });
+
+  it('delivers nothing to a stream whose session was logged out, and ends it', async () => {
+    const user = await register(t.app);
+    const album = await makeAlbum(t.app, admin);
+    await follow(user, 'albums', album.id);
+    const stream = await openStream(baseUrl, user);
+    expect(stream.response.status).toBe(200);
+    const out = await call(t.app, 'POST', '/api/v1/auth/logout', {
+      body: { refreshToken: user.refreshToken },
+    });
+    expect(out.status).toBe(204);
+    await makeSong(t.app, admin, album.id);
+    await vi.waitFor(() => expect(stream.ended).toBe(true), { timeout: 3000 });
+    expect(stream.events.filter((e) => e.event === 'notification')).toEqual([]);
+  });
+
+  it('ends streams once their session ends: logout, password change, block, deletion', async () => {
+    const settings = t.app.services.notifications.settings;
+    const usual = settings.sessionCheckMs;
+    settings.sessionCheckMs = 50;
+    try {
+      const endings: Record<string, (session: Session) => Promise<number>> = {
+        logout: async (session) =>
+          (await call(t.app, 'POST', '/api/v1/auth/logout', { body: { refreshToken: session.refreshToken } }))
+            .status,
+        'password change': async (session) => {
+          const other = await login(t.app, session.user.email!, 'correct-horse-battery');
+          const body = { currentPassword: 'correct-horse-battery', newPassword: 'another-horse-battery' };
+          return (await call(t.app, 'PATCH', '/api/v1/me', { session: other, body })).status;
+        },
+        block: async (session) =>
+          (
+            await call(t.app, 'PATCH', `/api/v1/admin/users/${session.user.id}`, {
+              session: admin,
+              body: { blocked: true },
+            })
+          ).status,
+        deletion: async (session) =>
+          (await call(t.app, 'DELETE', `/api/v1/admin/users/${session.user.id}`, { session: admin })).status,
+      };
+      for (const [name, end] of Object.entries(endings)) {
+        const user = await register(t.app);
+        const bystander = await register(t.app);
+        const stream = await openStream(baseUrl, user);
+        const kept = await openStream(baseUrl, bystander);
+        expect(stream.response.status, name).toBe(200);
+        expect(await end(user), name).toBeLessThan(300);
+        await vi.waitFor(() => expect(stream.ended, name).toBe(true), { timeout: 3000 });
+        expect(kept.ended, name).toBe(false);
+        kept.close();
+      }
+    } finally {
+      settings.sessionCheckMs = usual;
+    }
+  });
+
+  it('ends a stream when the access token that opened it expires', async () => {
+    const own = await buildTestApp({ ACCESS_TOKEN_TTL: '3s' });
+    try {
+      const url = await own.app.listen({ port: 0, host: '127.0.0.1' });
+      const user = await register(own.app);
+      const stream = await openStream(url, user);
+      expect(stream.response.status).toBe(200);
+      await vi.waitFor(() => expect(stream.ended).toBe(true), { timeout: 8000, interval: 100 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('caps the streams of the whole process, next to the per-user cap', async () => {
+    const own = await buildTestApp();
+    try {
+      const url = await own.app.listen({ port: 0, host: '127.0.0.1' });
+      own.app.services.notifications.settings.limits.maxPerProcess = 2;
+      const [first, second, third] = [
+        await register(own.app),
+        await register(own.app),
+        await register(own.app),
+      ];
+      const open = [await openStream(url, first), await openStream(url, second)];
+      expect(open.map((s) => s.response.status)).toEqual([200, 200]);
+      const refused = await openStream(url, third);
+      expect(refused.response.status).toBe(503);
+      expect(refused.response.headers.get('retry-after')).toBeTruthy();
+      expect(((await refused.response.json()) as { code: string }).code).toBe('STREAMS_EXHAUSTED');
+      open[0]!.close();
+      await vi.waitFor(
+        async () => {
+          const again = await openStream(url, third);
+          expect(again.response.status).toBe(200);
+          open.push(again);
+        },
+        { timeout: 2000, interval: 50 },
+      );
+      for (const stream of open) stream.close();
+    } finally {
+      await own.close();
+    }
   });
 
   it('rejects unauthenticated callers and malformed Last-Event-ID', async () => {

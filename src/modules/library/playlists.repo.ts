@@ -188,6 +188,25 @@ export function listEntries(db: Executor, playlistId: string): Promise<EntryRow[
     .orderBy(asc(playlistTracks.position), asc(playlistTracks.id));
 }
 
+/**
+ * One window of the entries readers see (listed songs), in order: the entry at `offset` is the
+ * one clients know as position `offset`.
+ */
+export function listVisibleEntries(
+  db: Executor,
+  playlistId: string,
+  window: PageWindow,
+): Promise<{ songId: string; addedAt: Date }[]> {
+  return db
+    .select({ songId: playlistTracks.songId, addedAt: playlistTracks.addedAt })
+    .from(playlistTracks)
+    .innerJoin(songs, eq(songs.id, playlistTracks.songId))
+    .where(and(eq(playlistTracks.playlistId, playlistId), songListed))
+    .orderBy(asc(playlistTracks.position), asc(playlistTracks.id))
+    .limit(window.limit)
+    .offset(window.offset);
+}
+
 /** How many entries a playlist holds and its last position (-1 when empty), for appends. */
 export async function entryTail(
   tx: Executor,
@@ -254,6 +273,18 @@ export async function deleteFollow(db: Executor, userId: string, playlistId: str
     .where(and(eq(playlistFollows.userId, userId), eq(playlistFollows.playlistId, playlistId)));
 }
 
+/** Playlists a user owns or follows: what deleting the account changes. */
+export async function playlistIdsTouchedBy(tx: Executor, userId: string): Promise<string[]> {
+  const [owned, followed] = await Promise.all([
+    tx.select({ id: playlists.id }).from(playlists).where(eq(playlists.ownerId, userId)),
+    tx
+      .select({ id: playlistFollows.playlistId })
+      .from(playlistFollows)
+      .where(eq(playlistFollows.userId, userId)),
+  ]);
+  return [...owned, ...followed].map((row) => row.id);
+}
+
 export async function userExists(db: Executor, id: string): Promise<boolean> {
   const rows = await db.select({ id: users.id }).from(users).where(eq(users.id, id)).limit(1);
   return rows.length > 0;
@@ -280,7 +311,8 @@ export interface WantedSong {
 /**
  * For each entry, the listed song best matching one of its candidates by artist and title:
  * the best-ranked candidate, then one on the named album, then the most played. Folding the
- * catalog's names cannot use an index, so this scans songs once per import (imports are rare).
+ * catalog's names cannot use an index, so this scans songs once per call: the service calls it
+ * with bounded batches of entries (imports are rare).
  * catalog: replace with index export when available (match songs by artist and title).
  */
 export async function matchSongs(db: Executor, wanted: WantedSong[]): Promise<Map<number, string>> {

@@ -14,9 +14,11 @@ import {
   RemoveTracksBody,
   ReorderTracksBody,
   TrackListSchema,
+  TrackPageQuery,
+  TrackSchema,
   UpdatePlaylistBody,
 } from './playlists.schemas.js';
-import type { PlaylistService } from './playlists.service.js';
+import { type PlaylistService, TRACK_PAGE_LIMIT } from './playlists.service.js';
 
 export interface PlaylistRouteOptions {
   playlists: PlaylistService;
@@ -78,7 +80,8 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       ...read,
       schema: {
         tags,
-        summary: 'A playlist with its tracks (private ones only to their owner and admins)',
+        summary: 'A playlist with its first 100 tracks (private ones only to their owner and admins)',
+        description: 'trackCount counts every track; page through them with GET /playlists/{id}/tracks.',
         security: optionalBearer,
         params: IdParams,
         response: { 200: PlaylistDetailSchema, ...problems(401, 403, 404) },
@@ -88,6 +91,27 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       const playlist = await playlists.get(request.user, request.params.id);
       setReadCaching(request, reply);
       return playlist;
+    },
+  );
+
+  app.get(
+    '/playlists/:id/tracks',
+    {
+      ...read,
+      schema: {
+        tags,
+        summary: 'A page of the tracks, in playlist order (positions start at 0)',
+        security: optionalBearer,
+        params: IdParams,
+        querystring: TrackPageQuery,
+        response: { 200: pageOf(TrackSchema), ...problems(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { limit = TRACK_PAGE_LIMIT, offset = 0 } = request.query;
+      const { items, total } = await playlists.tracks(request.user, request.params.id, { limit, offset });
+      setReadCaching(request, reply);
+      return toPage(request, items, total, limit, offset);
     },
   );
 
@@ -232,8 +256,10 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
     async (request, reply) => {
       const exported = await playlists.exportPlaylist(request.user, request.params.id, request.query.format);
       setReadCaching(request, reply);
-      if (exported.format === 'json') return exported.body;
-      return reply.type(M3U8_TYPE).header('content-disposition', exported.disposition).send(exported.body);
+      // A stream: Fastify pipes it out and skips the serialiser the schema types `send` for.
+      const body = exported.body as never;
+      if (exported.format === 'json') return reply.type('application/json; charset=utf-8').send(body);
+      return reply.type(M3U8_TYPE).header('content-disposition', exported.disposition).send(body);
     },
   );
 

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { Id, MAX_LIMIT, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
 import { PlaylistSummarySchema, SongSchema } from '../catalog/index.js';
 
 /** Spotify's limits: names up to 100 characters, descriptions up to 300, 100 tracks per edit. */
@@ -10,13 +10,28 @@ const Position = (description: string) => Type.Integer({ minimum: 0, description
 
 export const PlaylistSchema = PlaylistSummarySchema;
 
+export const TrackSchema = Type.Object({
+  position: Type.Integer({ minimum: 0 }),
+  addedAt: Timestamp,
+  song: SongSchema,
+});
+
 export const PlaylistDetailSchema = Type.Object({
   ...PlaylistSummarySchema.properties,
-  tracks: Type.Array(
-    Type.Object({ position: Type.Integer({ minimum: 0 }), addedAt: Timestamp, song: SongSchema }),
-    { description: 'in playlist order; positions start at 0' },
-  ),
+  tracks: Type.Array(TrackSchema, {
+    description:
+      'the first 100 tracks in playlist order (positions start at 0); the rest: GET /playlists/{id}/tracks',
+  }),
 });
+
+/** Spotify's page of playlist items: up to 100 at a time, 100 by default. */
+export const TrackPageQuery = Type.Object(
+  {
+    ...PageQuery,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 100 })),
+  },
+  { additionalProperties: false },
+);
 
 export const CreatePlaylistBody = Type.Object(
   {

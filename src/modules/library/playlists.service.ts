@@ -1,7 +1,14 @@
+import { Readable } from 'node:stream';
 import type { AuthUser } from '../../platform/auth.js';
-import { type Db, type Executor, withTx } from '../../platform/db.js';
+import type { Cache } from '../../platform/cache.js';
+import { type Db, type Executor, type Tx, withTx } from '../../platform/db.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors.js';
-import { getVisibleSongs, type PlaylistSummaryView, type SongView } from '../catalog/index.js';
+import {
+  ALBUM_LISTS_TAG,
+  getVisibleSongs,
+  type PlaylistSummaryView,
+  type SongView,
+} from '../catalog/index.js';
 import {
   attachmentDisposition,
   type ImportEntry,
@@ -29,7 +36,20 @@ export interface PlaylistDetailView extends PlaylistView {
 
 export interface PlaylistDeps {
   db: Db;
+  cache: Cache;
 }
+
+/** Tracks a page holds by default and at most, and what the playlist detail carries. */
+export const TRACK_PAGE_LIMIT = 100;
+/** Entries read per query while an export streams out. */
+const EXPORT_BATCH = 500;
+/**
+ * How long a playlist read is kept. Edits of the playlist invalidate it at once, and catalog
+ * changes that move album lists (visibility, deletions) too; what else can change a song's view
+ * (a renamed song, a new display name) shows within this time.
+ */
+const PLAYLIST_CACHE_TTL_SEC = 30;
+const playlistTag = (id: string) => `library:playlist:${id}`;
 
 interface Window {
   limit: number;
@@ -190,10 +210,33 @@ function assertRoom(entries: number, adding: number): void {
   }
 }
 
+/**
+ * Entries matched per query: at most MAX_READINGS candidates each, so one statement folds a
+ * bounded list, and other requests (on PGlite: the event loop itself) get a turn in between.
+ */
+const MATCH_BATCH_ENTRIES = 250;
+
+/** Import entry index -> the song it matched, one bounded batch of entries at a time. */
+async function matchEntries(db: Executor, entries: ImportEntry[]): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for (let first = 0; first < entries.length; first += MATCH_BATCH_ENTRIES) {
+    const batch = entries.slice(first, first + MATCH_BATCH_ENTRIES).flatMap((entry, offset) =>
+      entry.candidates.map((candidate, rank) => ({
+        entry: first + offset,
+        rank,
+        ...candidate,
+        album: entry.album,
+      })),
+    );
+    for (const [entry, songId] of await repo.matchSongs(db, batch)) found.set(entry, songId);
+  }
+  return found;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export function createPlaylistService(deps: PlaylistDeps) {
-  const { db } = deps;
+  const { db, cache } = deps;
 
   async function loadView(id: string): Promise<PlaylistView> {
     const row = await repo.findPlaylistCard(db, id);
@@ -202,20 +245,48 @@ export function createPlaylistService(deps: PlaylistDeps) {
     return view!;
   }
 
-  /** The playlist and the songs a reader sees in it, in order. */
-  async function loadVisible(caller: AuthUser | null, id: string) {
-    const row = await repo.findPlaylistCard(db, id);
-    if (!row || !maySee(caller, row)) throw playlistNotFound();
-    const entries = (await repo.listEntries(db, id)).filter((entry) => entry.visible);
+  /** The tracks readers see at positions `offset`.., at most `limit` of them. */
+  async function readTracks(id: string, window: Window): Promise<TrackView[]> {
+    const entries = await repo.listVisibleEntries(db, id, window);
     const views = await getVisibleSongs(db, [...new Set(entries.map((entry) => entry.songId))], null);
     const songs = new Map(views.map((song) => [song.id, song]));
-    // A song hidden between the two reads is left out here too, so counts match the tracks.
-    const tracks = entries.flatMap((entry) => {
-      const song = songs.get(entry.songId);
-      return song ? [{ addedAt: entry.addedAt, song }] : [];
-    });
-    return { row, tracks };
+    // A song hidden between the two reads is left out here too.
+    return entries
+      .flatMap((entry) => {
+        const song = songs.get(entry.songId);
+        return song ? [{ addedAt: entry.addedAt.toISOString(), song }] : [];
+      })
+      .map((track, index) => ({ position: window.offset + index, ...track }));
   }
+
+  /**
+   * Reads through the cache what every reader of playlist `id` sees, with its owner: the
+   * caller's right to see it is checked on the cached value, so one entry serves everyone.
+   */
+  async function cachedRead<T extends { view: { isPublic: boolean } | null; ownerId: string }>(
+    caller: AuthUser | null,
+    id: string,
+    key: string,
+    load: (row: repo.PlaylistCardRow) => Promise<Omit<T, 'ownerId'>>,
+  ): Promise<T> {
+    const value = await cache.read<T | null>(
+      {
+        key: `library:playlist:${id}:${key}`,
+        tags: [playlistTag(id), ALBUM_LISTS_TAG],
+        ttlSec: PLAYLIST_CACHE_TTL_SEC,
+      },
+      async () => {
+        const row = await repo.findPlaylistCard(db, id);
+        return row ? ({ ...(await load(row)), ownerId: row.ownerId } as T) : null;
+      },
+    );
+    if (!value || !maySee(caller, { isPublic: value.view!.isPublic, ownerId: value.ownerId }))
+      throw playlistNotFound();
+    return value;
+  }
+
+  /** Makes cached reads of the playlist miss, after a committed change to it. */
+  const invalidate = (id: string) => cache.invalidate(playlistTag(id));
 
   /** Runs one track edit under the playlist's row lock and answers the updated playlist. */
   async function editTracks(
@@ -228,6 +299,7 @@ export function createPlaylistService(deps: PlaylistDeps) {
       await edit(tx);
       await repo.touchPlaylist(tx, id);
     });
+    await invalidate(id);
     return loadView(id);
   }
 
@@ -264,17 +336,31 @@ export function createPlaylistService(deps: PlaylistDeps) {
       return loadView(await createPlaylist(db, caller, input));
     },
 
+    /** The playlist with its first page of tracks (the rest through `tracks`). */
     async get(caller: AuthUser | null, id: string): Promise<PlaylistDetailView> {
-      const { row, tracks } = await loadVisible(caller, id);
-      const durationMs = tracks.reduce((sum, track) => sum + track.song.durationMs, 0);
-      return {
-        ...toView(row, { trackCount: tracks.length, durationMs }),
-        tracks: tracks.map((track, position) => ({
-          position,
-          addedAt: track.addedAt.toISOString(),
-          song: track.song,
-        })),
-      };
+      const { view } = await cachedRead<{ view: PlaylistDetailView; ownerId: string }>(
+        caller,
+        id,
+        'detail',
+        async (row) => {
+          const [card] = await toViews(db, [row]);
+          return { view: { ...card!, tracks: await readTracks(id, { limit: TRACK_PAGE_LIMIT, offset: 0 }) } };
+        },
+      );
+      return view;
+    },
+
+    /** One page of the tracks readers see, positions counted from 0. */
+    async tracks(caller: AuthUser | null, id: string, window: Window) {
+      const { view, items } = await cachedRead<{
+        view: PlaylistView;
+        items: TrackView[];
+        ownerId: string;
+      }>(caller, id, `tracks:${window.offset}:${window.limit}`, async (row) => {
+        const [card] = await toViews(db, [row]);
+        return { view: card!, items: await readTracks(id, window) };
+      });
+      return { items, total: view.trackCount };
     },
 
     async update(
@@ -286,6 +372,7 @@ export function createPlaylistService(deps: PlaylistDeps) {
         changeable(caller, await repo.lockPlaylist(tx, id), { admins: true });
         await repo.updatePlaylist(tx, id, input);
       });
+      await invalidate(id);
       return loadView(id);
     },
 
@@ -294,6 +381,7 @@ export function createPlaylistService(deps: PlaylistDeps) {
         changeable(caller, await repo.lockPlaylist(tx, id), { admins: true });
         await repo.deletePlaylist(tx, id);
       });
+      await invalidate(id);
     },
 
     async listMine(caller: AuthUser, window: Window) {
@@ -356,12 +444,25 @@ export function createPlaylistService(deps: PlaylistDeps) {
       const row = await repo.findPlaylistCard(db, id);
       if (!row || !maySee(caller, row)) throw playlistNotFound();
       await repo.insertFollow(db, caller.id, id);
+      await invalidate(id);
     },
 
     async unfollow(caller: AuthUser, id: string): Promise<void> {
       const row = await repo.findPlaylistCard(db, id);
       if (!row || !maySee(caller, row)) throw playlistNotFound();
       await repo.deleteFollow(db, caller.id, id);
+      await invalidate(id);
+    },
+
+    /**
+     * Deletion hook: the account's playlists and follows go with it (foreign keys), so the
+     * cached reads of every playlist it owned or followed must miss once it is gone.
+     */
+    async forgetPlaylistsOf(tx: Tx, userId: string): Promise<() => Promise<void>> {
+      const ids = await repo.playlistIdsTouchedBy(tx, userId);
+      return async () => {
+        if (ids.length) await cache.invalidate(...ids.map(playlistTag));
+      };
     },
 
     async listFollowed(caller: AuthUser, window: Window) {
@@ -369,17 +470,27 @@ export function createPlaylistService(deps: PlaylistDeps) {
       return { items: await toViews(db, rows), total };
     },
 
-    /** The visible tracks as M3U8 (a download) or as a JSON track list. */
+    /**
+     * The visible tracks as M3U8 (a download) or as a JSON track list, streamed: a batch of
+     * entries is read as the previous one is written, so a long playlist is never in memory whole.
+     */
     async exportPlaylist(caller: AuthUser | null, id: string, format: 'm3u8' | 'json') {
-      const { row, tracks } = await loadVisible(caller, id);
-      const songs = tracks.map((track) => track.song);
+      const row = await repo.findPlaylistCard(db, id);
+      if (!row || !maySee(caller, row)) throw playlistNotFound();
+      async function* batches(): AsyncGenerator<SongView[]> {
+        for (let offset = 0; ; offset += EXPORT_BATCH) {
+          const tracks = await readTracks(id, { limit: EXPORT_BATCH, offset });
+          if (tracks.length) yield tracks.map((track) => track.song);
+          if (tracks.length < EXPORT_BATCH) return;
+        }
+      }
       return format === 'm3u8'
         ? {
             format,
-            body: renderM3u8(row.name, songs),
+            body: Readable.from(renderM3u8(row.name, batches())),
             disposition: attachmentDisposition(row.name, 'm3u8'),
           }
-        : { format, body: renderTrackListJson(row, songs) };
+        : { format, body: Readable.from(renderTrackListJson(row, batches())) };
     },
 
     /**
@@ -399,17 +510,7 @@ export function createPlaylistService(deps: PlaylistDeps) {
           'TOO_MANY_TRACKS',
         );
       }
-      const found = await repo.matchSongs(
-        db,
-        entries.flatMap((entry, index) =>
-          entry.candidates.map((candidate, rank) => ({
-            entry: index,
-            rank,
-            ...candidate,
-            album: entry.album,
-          })),
-        ),
-      );
+      const found = await matchEntries(db, entries);
       const matched = entries.flatMap((entry, index) => {
         const songId = found.get(index);
         return songId ? [{ line: entry.line, songId }] : [];

@@ -406,7 +406,59 @@ describe('playlist tracks', () => {
     expect((await editTracks('DELETE', playlist.id, { positions: [0] })).body.trackCount).toBe(9_999);
     const last = await editTracks('POST', playlist.id, { songIds: ids('E'), position: 0 });
     expect(last.body).toMatchObject({ trackCount: 10_000 });
+
+    // The detail carries the first page only; the rest is paged; exports still hold everything.
+    const detail = await call(t.app, 'GET', api(`/playlists/${playlist.id}`));
+    expect(detail.body.trackCount).toBe(10_000);
+    expect(detail.body.tracks).toHaveLength(100);
+    const tail = await call(t.app, 'GET', api(`/playlists/${playlist.id}/tracks?offset=9950`));
+    expect(tail.body.items.map((track: { position: number }) => track.position)).toEqual(
+      Array.from({ length: 50 }, (_, index) => 9950 + index),
+    );
+    const m3u = await call(t.app, 'GET', api(`/playlists/${playlist.id}/export?format=m3u8`));
+    expect((m3u.body as string).match(/^#EXTINF:/gm)).toHaveLength(10_000);
+    const json = await call(t.app, 'GET', api(`/playlists/${playlist.id}/export?format=json`));
+    expect(json.body.tracks).toHaveLength(10_000);
   }, 120_000);
+
+  it('pages the tracks 100 at a time by default, the detail carrying the first page', async () => {
+    const playlist = await createPlaylist(alice, { isPublic: false });
+    const fifty = Array.from({ length: 50 }, (_, index) => ids('ABCDE')[index % 5]!);
+    for (let request = 0; request < 5; request++) {
+      expect((await editTracks('POST', playlist.id, { songIds: fifty })).status).toBe(200);
+    }
+    const url = api(`/playlists/${playlist.id}/tracks`);
+    const detail = await call(t.app, 'GET', api(`/playlists/${playlist.id}`), { session: alice });
+    expect(detail.body.trackCount).toBe(250);
+    expect(detail.body.tracks.map((track: { position: number }) => track.position)).toEqual(
+      Array.from({ length: 100 }, (_, index) => index),
+    );
+
+    const first = await call(t.app, 'GET', url, { session: alice });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ total: 250, limit: 100, offset: 0, previous: null });
+    expect(first.body.next).toBe(`${url}?offset=100&limit=100`);
+    expect(first.body.items).toEqual(detail.body.tracks);
+
+    const last = await call(t.app, 'GET', `${url}?limit=30&offset=240`, { session: alice });
+    expect(last.body).toMatchObject({ total: 250, limit: 30, offset: 240, next: null });
+    expect(last.body.previous).toBe(`${url}?limit=30&offset=210`);
+    expect(last.body.items).toHaveLength(10);
+    expect(last.body.items[0]).toMatchObject({ position: 240, song: { title: 'A' } });
+    expect(last.body.items[0].addedAt).toEqual(expect.any(String));
+
+    // An edit shows at once: cached pages are invalidated by it.
+    expect((await editTracks('DELETE', playlist.id, { positions: [240] })).status).toBe(200);
+    const after = await call(t.app, 'GET', `${url}?limit=30&offset=240`, { session: alice });
+    expect(after.body.total).toBe(249);
+    expect(after.body.items[0]).toMatchObject({ position: 240, song: { title: 'B' } });
+
+    expect((await call(t.app, 'GET', url)).status).toBe(404);
+    expect((await call(t.app, 'GET', url, { session: bob })).status).toBe(404);
+    for (const query of ['limit=0', 'limit=101', 'offset=-1', 'offset=10001', 'sort=title']) {
+      expect((await call(t.app, 'GET', `${url}?${query}`, { session: alice })).status, query).toBe(400);
+    }
+  });
 });
 
 describe('following playlists', () => {
@@ -594,6 +646,34 @@ describe('export and import', () => {
     ]);
   });
 
+  it('reads hostile M3U lines in linear time, with a bounded number of readings each', async () => {
+    const dashed = await makeArtist(t.app, admin, { name: unique('Up - Down - Left') });
+    const album = await makeAlbum(t.app, admin, { artistId: dashed.id });
+    const song = await makeSong(t.app, admin, album.id, { title: 'Right' });
+    const content = [
+      '#EXTM3U',
+      // A backtracking split pattern took 37 s on this line and 77 s on the next one.
+      `#EXTINF:1,a${' '.repeat(120_000)}b`,
+      'one.mp3',
+      `#EXTINF:1,${'x - '.repeat(4000)}y`,
+      'two.mp3',
+      // The third reading of this one is the right one.
+      `#EXTINF:1,${dashed.name} - Right`,
+      'three.mp3',
+      ...Array.from({ length: 2000 }, () => '#EXTINF:1,a - b - c - d - e - f - g\nfour.mp3'),
+    ].join('\n');
+    const res = await call(t.app, 'POST', api('/playlists/import'), {
+      session: bob,
+      body: { name: 'Hostile', format: 'm3u', content },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.matched).toEqual([{ line: 6, songId: song.id }]);
+    expect(res.body.unmatched).toHaveLength(2002);
+    // Long text is reported, not echoed back whole.
+    expect(res.body.unmatched[0]).toEqual({ line: 2, text: `a${' '.repeat(199)}` });
+    expect(res.body.unmatched[1].text).toHaveLength(200);
+  });
+
   it('imports a JSON track list, including what the JSON export writes', async () => {
     const source = await playlistWith('EDA');
     const exported = await call(t.app, 'GET', api(`/playlists/${source.id}/export?format=json`));
@@ -623,7 +703,8 @@ describe('export and import', () => {
       { line: 3, text: `${artist} - Zzz` },
     ]);
 
-    for (const content of ['not json', '{"name": "x"}']) {
+    // A deeply nested item once overflowed the stack while its text was reported (500).
+    for (const content of ['not json', '{"name": "x"}', `[${'['.repeat(100_000)}${']'.repeat(100_000)}]`]) {
       const bad = await call(t.app, 'POST', api('/playlists/import'), {
         session: bob,
         body: { name: 'Bad', format: 'json', content },
