@@ -27,10 +27,13 @@ import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
 import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
+import { createGatewayTrust } from './platform/gateway-trust.js';
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
+import { NatsEventBus } from './platform/nats-bus.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerValidation } from './platform/validation.js';
+import { type ModuleRole, type Role, roleNames } from './roles.js';
 
 export interface AppDeps {
   database: Database;
@@ -61,6 +64,9 @@ function requestId(req: IncomingMessage): string {
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   if (!config.jwtSecret) throw new Error('buildApp needs config.jwtSecret (see resolveJwtSecret)');
+  if (config.services.kind !== 'roles') throw new Error('SERVICES=gateway runs buildGateway, not buildApp');
+  const roles = config.services.roles;
+  const gatewayTrust = createGatewayTrust(config.jwtSecret);
   const app = Fastify({
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
     genReqId: requestId,
@@ -71,6 +77,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   registerValidation(app);
   const routesByUrl = collectRoutes(app);
+  app.addHook('onRequest', async (request) => gatewayTrust.dropUntrustedForwarding(request.headers));
 
   app.decorate('draining', false);
   app.addHook('onSend', async (request, reply) => {
@@ -100,6 +107,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindowMs,
     enableDraftSpec: true,
+    // The gateway enforces the limits once for everyone behind it.
+    allowList: (request) => gatewayTrust.fromGateway(request.headers),
     ...(deps.redis ? { redis: deps.redis, nameSpace: 'rl:' } : {}),
     errorResponseBuilder: (_request, context) =>
       new AppError(
@@ -116,7 +125,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const { db } = deps.database;
   const cache = new Cache(deps.cacheStore, config.cacheTtlSec);
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec);
-  const bus = deps.eventBus ?? new LocalEventBus();
+  const bus = deps.eventBus ?? createEventBus(config, roles, app.log);
   const relay = new OutboxRelay(db, bus, app.log);
   // Modules depend on the catalog, never the other way round: what the catalog shows of
   // other modules (followedByMe, playlists in search) comes in as functions.
@@ -144,7 +153,35 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     userDeletionHooks: [following.releaseFollowsOf],
   });
   registerAuth(app, tokens, identity.resolveSession);
-  app.addHook('onReady', async () => relay.start());
+
+  /**
+   * What each role mounts, in the order the routes are registered (which orders openapi.json).
+   * A module joins as a role with its lines here and in `BACKGROUND`.
+   */
+  const ROUTES: Array<[ModuleRole, (api: FastifyInstance) => Promise<unknown>]> = [
+    [
+      'identity',
+      async (api) =>
+        api.register(identityRoutes, {
+          identity,
+          authRateLimitMax: config.rateLimitAuthMax,
+          rateLimitWindowMs: config.rateLimitWindowMs,
+        }),
+    ],
+    ['catalog', async (api) => api.register(catalogRoutes, { catalog })],
+    ['library', async (api) => api.register(followingRoutes, { following })],
+    ['library', async (api) => api.register(notificationRoutes, { notifications })],
+    ['discovery', async (api) => api.register(discoveryRoutes, { discovery })],
+    ['library', async (api) => api.register(playlistRoutes, { playlists })],
+  ];
+  /** Schedules and jobs, run by processes with the `worker` role. */
+  const BACKGROUND: Array<() => void> = [() => discovery.startSchedules()];
+
+  app.addHook('onReady', async () => {
+    relay.start();
+    await bus.start();
+    if (roles.has('worker')) for (const start of BACKGROUND) start();
+  });
   app.addHook('onClose', async () => {
     await discovery.close();
     await relay.stop();
@@ -153,20 +190,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.decorate('services', { identity, cache, events: { bus, relay }, notifications, discovery });
 
   await app.register(healthRoutes, {
+    roles: roleNames(config.services),
     checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
   });
   await app.register(
     async (api) => {
-      await api.register(identityRoutes, {
-        identity,
-        authRateLimitMax: config.rateLimitAuthMax,
-        rateLimitWindowMs: config.rateLimitWindowMs,
-      });
-      await api.register(catalogRoutes, { catalog });
-      await api.register(followingRoutes, { following });
-      await api.register(notificationRoutes, { notifications });
-      await api.register(discoveryRoutes, { discovery });
-      await api.register(playlistRoutes, { playlists });
+      for (const [role, register] of ROUTES) if (roles.has(role)) await register(api);
     },
     { prefix: API_PREFIX },
   );
@@ -187,6 +216,20 @@ declare module 'fastify' {
       discovery: DiscoveryService;
     };
   }
+}
+
+/**
+ * NATS when configured (events reach every process; group handlers run where `worker` does),
+ * else the in-process bus.
+ */
+function createEventBus(config: Config, roles: ReadonlySet<Role>, log: FastifyInstance['log']): EventBus {
+  if (!config.natsUrl) return new LocalEventBus();
+  return new NatsEventBus({
+    url: config.natsUrl,
+    stream: config.natsStream,
+    consumeGroups: roles.has('worker'),
+    log,
+  });
 }
 
 /** Records every route's methods by URL pattern, to answer 405 for the others. */
