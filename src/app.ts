@@ -3,7 +3,6 @@ import type { IncomingMessage } from 'node:http';
 import cors from '@fastify/cors';
 import etag from '@fastify/etag';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -25,13 +24,14 @@ import {
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
-import { AppError, MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
+import { MethodNotAllowedError, registerErrorHandling } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { createGatewayTrust } from './platform/gateway-trust.js';
 import { healthRoutes } from './platform/health.js';
 import { registerMetrics } from './platform/metrics.js';
 import { NatsEventBus } from './platform/nats-bus.js';
 import { registerOpenApi } from './platform/openapi.js';
+import { registerRateLimit } from './platform/rate-limit.js';
 import { registerValidation } from './platform/validation.js';
 import { type ModuleRole, type Role, roleNames } from './roles.js';
 
@@ -53,7 +53,7 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /** Echo a caller's request id when it is safe to log, else make one. */
-function requestId(req: IncomingMessage): string {
+export function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
@@ -102,22 +102,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ],
     maxAge: 600,
   });
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimitMax,
-    timeWindow: config.rateLimitWindowMs,
-    enableDraftSpec: true,
-    // The gateway enforces the limits once for everyone behind it.
-    allowList: (request) => gatewayTrust.fromGateway(request.headers),
-    ...(deps.redis ? { redis: deps.redis, nameSpace: 'rl:' } : {}),
-    errorResponseBuilder: (_request, context) =>
-      new AppError(
-        429,
-        'RATE_LIMITED',
-        'Too many requests',
-        `Rate limit exceeded, retry in ${context.after}`,
-      ),
-  });
+  // The gateway enforces the limits once for everyone behind it.
+  await registerRateLimit(app, config, deps.redis, (request) => gatewayTrust.fromGateway(request.headers));
   await app.register(etag, { weak: true });
   registerMetrics(app, { processMetrics: deps.processMetrics ?? false });
   await registerOpenApi(app);
@@ -191,6 +177,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   await app.register(healthRoutes, {
     roles: roleNames(config.services),
+    draining: () => app.draining,
     checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
   });
   await app.register(

@@ -1,14 +1,22 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { buildGateway } from './gateway/gateway.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
 import { resolveJwtSecret } from './platform/secrets.js';
+import { ROLES } from './roles.js';
 
 const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * A process behind the gateway first answers "not ready" this long, so the gateway (checking
+ * every second) stops sending it work before it stops listening.
+ */
+const DRAIN_NOTICE_MS = 1_500;
 
 function fail(message: string): never {
   process.stderr.write(`backbeat: ${message}\n`);
@@ -88,29 +96,11 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     }
   }
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) process.exit(1);
-    closing = true;
-    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    const force = setTimeout(() => {
-      app.log.error('in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    try {
-      app.draining = true;
-      await app.close();
-      await database.close();
-      redis?.disconnect();
-      process.exit(0);
-    } catch (error) {
-      app.log.error({ err: error }, 'error while shutting down');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const behindGateway = config.services.kind === 'roles' && config.services.roles.size < ROLES.length;
+  onShutdown(app, behindGateway ? DRAIN_NOTICE_MS : 0, async () => {
+    await database.close();
+    redis?.disconnect();
+  });
 
   await app.listen({ port: config.port, host: config.host });
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -122,6 +112,48 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     },
     `Backbeat ready: http://${shownHost}:${config.port}/api/v1 (interactive docs at /docs)`,
   );
+}
+
+/**
+ * On SIGTERM/SIGINT: stop taking connections, finish what is in flight (answers close their
+ * connections), release the rest, exit; a second signal or a stuck request exits at once.
+ */
+function onShutdown(app: FastifyInstance, noticeMs: number, release: () => Promise<void>): void {
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) process.exit(1);
+    closing = true;
+    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => {
+      app.log.error('in-flight requests did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + noticeMs);
+    force.unref();
+    try {
+      app.draining = true;
+      if (noticeMs) await new Promise((resolve) => setTimeout(resolve, noticeMs));
+      await app.close();
+      await release();
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'error while shutting down');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** `SERVICES=gateway`: no database; Redis only to share rate-limit counters between gateways. */
+async function serveGateway(baseConfig: Config): Promise<void> {
+  const config = resolveJwtSecret(baseConfig);
+  const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  const app = await buildGateway(config, { redis });
+  onShutdown(app, 0, async () => {
+    redis?.disconnect();
+  });
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info({ upstreams: config.gatewayUpstreams }, `Backbeat gateway ready on port ${config.port}`);
 }
 
 async function main(): Promise<void> {
@@ -136,6 +168,7 @@ async function main(): Promise<void> {
     throw error;
   }
   try {
+    if (command === 'serve' && config.services.kind === 'gateway') return await serveGateway(config);
     if (command === 'serve') return await serveCommand(config);
     if (command === 'migrate') return await migrateCommand(config);
     if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));

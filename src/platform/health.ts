@@ -30,6 +30,8 @@ const ReadyResponse = Type.Object({
 export const healthRoutes: FastifyPluginAsyncTypebox<{
   roles: string[];
   checks: Record<string, HealthCheck>;
+  /** True while shutting down: not ready, so load balancers and the gateway stop sending work. */
+  draining?: () => boolean;
 }> = async (app, opts) => {
   const noLimit = { rateLimit: false } as const;
   app.get(
@@ -59,7 +61,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       const names = Object.keys(opts.checks);
       const results = await Promise.all(names.map((name) => runCheck(opts.checks[name]!)));
       const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
-      const healthy = results.every((r) => r === 'ok');
+      const healthy = results.every((r) => r === 'ok') && !opts.draining?.();
       return reply
         .code(healthy ? 200 : 503)
         .send({ status: healthy ? 'ok' : 'degraded', roles: opts.roles, checks });
