@@ -120,7 +120,15 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     upstream: Upstream,
     retried: boolean,
   ) {
+    // A held body goes out as the bytes that came in (reply-from would re-encode a JSON one).
+    const held = Buffer.isBuffer(request.body)
+      ? {
+          body: request.body,
+          contentType: String(request.headers['content-type'] ?? 'application/octet-stream'),
+        }
+      : {};
     reply.from(`${upstream.url}${request.url}`, {
+      ...held,
       timeout: UPSTREAM_TIMEOUT_MS,
       rewriteRequestHeaders: (_req, headers) => upstreamHeaders(request, headers as Record<string, unknown>),
       onError: (_reply, { error }) => {
