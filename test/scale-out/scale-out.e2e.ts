@@ -1,163 +1,43 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withDatabase } from '../global-setup.js';
-import { deleteNatsStream } from '../helpers.js';
 import { openStream } from '../sse.js';
+import { api, createRun, getJson, type Json, ready, type Server } from './cluster.js';
 
 /**
  * Backbeat as separate services, as deployed: a gateway, two API processes serving identity,
- * catalog, library and discovery, and a worker, on PostgreSQL, Redis and NATS. The stream and
- * database are named for this run, so parallel runs do not meet.
+ * catalog, library and discovery, and a worker, on PostgreSQL, Redis and NATS.
  */
-const ROOT = new URL('../..', import.meta.url).pathname;
-const POSTGRES = process.env.SCALE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.SCALE_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const NATS_URL = process.env.SCALE_NATS_URL ?? 'nats://127.0.0.1:4222';
-const RUN = `${process.pid}_${randomBytes(3).toString('hex')}`;
-const DATABASE = `backbeat_scale_${RUN}`;
-const NATS_STREAM = `bbscale_${RUN}`;
-const ADMIN = { email: `admin-${RUN}@example.test`, password: 'admin-password-123' };
 const API_ROLES = 'identity,catalog,library,discovery';
-
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field.
-type Json = any;
-
-interface Server {
-  name: string;
-  process: ChildProcess;
-  base: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-scale-'));
-
-async function start(name: string, env: Record<string, string>): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dataDir, name),
-      DATABASE_URL: withDatabase(POSTGRES, DATABASE),
-      REDIS_URL,
-      NATS_URL,
-      NATS_STREAM,
-      JWT_SECRET: `scale-out-test-secret-${RUN}-0123456789`,
-      CORS_ORIGINS: 'https://player.example.test',
-      DEMO_DATA: 'false',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_MAX: '100000',
-      RATE_LIMIT_AUTH_MAX: '1000',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { name, process: child, base: `http://127.0.0.1:${port}`, output: () => output, exited };
-}
-
-/** Waits for `/health/ready` (200): migrated, connected, serving. */
-async function ready(server: Server, path = '/health/ready', timeoutMs = 240_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.process.exitCode !== null) throw new Error(`${server.name} exited:\n${server.output()}`);
-    try {
-      if ((await fetch(`${server.base}${path}`)).status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${server.name} did not become ready:\n${server.output()}`);
-}
-
-async function api(
-  base: string,
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function getJson(url: string): Promise<Json> {
-  return (await fetch(url)).json();
-}
+const run = createRun('scale');
+const ADMIN = run.admin;
+const RUN = ADMIN.email.split('@')[0];
 
 let worker: Server;
 let api1: Server;
 let api2: Server;
 let gateway: Server;
-const servers = () => [worker, api1, api2, gateway].filter(Boolean);
 
 beforeAll(async () => {
-  await adminQuery(`create database ${DATABASE}`);
+  await run.createDatabase();
   // The worker migrates and creates the admin first; the API processes then start together.
-  worker = await start('worker', {
+  worker = await run.start('worker', {
     SERVICES: 'worker',
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
   });
   await ready(worker);
   [api1, api2] = await Promise.all([
-    start('api1', { SERVICES: API_ROLES }),
-    start('api2', { SERVICES: API_ROLES }),
+    run.start('api1', { SERVICES: API_ROLES }),
+    run.start('api2', { SERVICES: API_ROLES }),
   ]);
   await Promise.all([ready(api1), ready(api2)]);
   const upstreams = API_ROLES.split(',')
     .map((role) => `${role}=${api1.base} ${api2.base}`)
     .join(',');
-  gateway = await start('gateway', { SERVICES: 'gateway', GATEWAY_UPSTREAMS: upstreams });
+  gateway = await run.start('gateway', { SERVICES: 'gateway', GATEWAY_UPSTREAMS: upstreams });
   await ready(gateway, '/health/services');
 });
 
-afterAll(async () => {
-  for (const server of servers()) if (server.process.exitCode === null) server.process.kill('SIGTERM');
-  await Promise.all(servers().map((s) => s.exited));
-  await adminQuery(`drop database if exists ${DATABASE} with (force)`);
-  await deleteNatsStream(NATS_URL, NATS_STREAM);
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => run.cleanup());
 
 describe('scale-out: gateway, two API processes and a worker', () => {
   let adminToken: string;
