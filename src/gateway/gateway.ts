@@ -11,6 +11,7 @@ import { GATEWAY_HEADER, gatewayProof, stripForwarding } from '../platform/gatew
 import { healthRoutes } from '../platform/health.js';
 import { registerMetrics } from '../platform/metrics.js';
 import { registerRateLimit } from '../platform/rate-limit.js';
+import { MODULE_ROLES } from '../roles.js';
 import { createRoleRouter, GATEWAY_ROUTES } from './routes.js';
 import { type Upstream, UpstreamPool } from './upstreams.js';
 
@@ -23,8 +24,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Errors where the request never reached a process, so any method may go elsewhere. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
 const UPSTREAM_TIMEOUT_MS = 60_000;
-/** API roles answer the paths no rule names (404, 405, /openapi.json, /docs) exactly as a service would. */
-const API_ROLES = ['identity', 'catalog', 'library', 'discovery'];
 
 const ServiceHealth = Type.Object({
   url: Type.String(),
@@ -58,7 +57,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const pool = new UpstreamPool(config.gatewayUpstreams, app.log);
   const roleFor = createRoleRouter(GATEWAY_ROUTES);
   const proof = gatewayProof(config.jwtSecret);
-  const fallbackRole = API_ROLES.find((role) => pool.has(role));
+  // A module process answers the paths no rule names (404, 405, /openapi.json, /docs) as it would alone.
+  const fallbackRole = MODULE_ROLES.find((role) => pool.has(role));
 
   app.decorate('draining', false);
   app.addHook('onSend', async (request, reply) => {
