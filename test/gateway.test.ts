@@ -35,6 +35,15 @@ function deadUrl(): Promise<string> {
   });
 }
 
+/** Until the gateway has found every process ready (its first checks may be slow on a busy machine). */
+async function allReady(g: FastifyInstance): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while ((await call(g, 'GET', '/health/services')).status !== 200) {
+    if (Date.now() > deadline) throw new Error('the gateway found no ready process');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function gateway(upstreams: string, env: Record<string, string> = {}): Promise<FastifyInstance> {
   const app = await buildGateway(
     loadConfig({
@@ -62,6 +71,7 @@ afterAll(async () => {
 describe('gateway routing', () => {
   it('sends each request to the next ready process, round robin, and passes the request id', async () => {
     const g = await gateway(`catalog=${urlA} ${urlB}`);
+    await allReady(g);
     const totals = [];
     for (let i = 0; i < 4; i++) {
       const res = await call(g, 'GET', '/api/v1/albums', { headers: { 'x-request-id': `rr-${i}` } });
@@ -76,6 +86,10 @@ describe('gateway routing', () => {
   it('answers for a role without a ready process with 503, and reports it in /health/services', async () => {
     const dead = await deadUrl();
     const g = await gateway(`catalog=${urlA},identity=${dead}`);
+    const catalogReady = async () =>
+      (await call(g, 'GET', '/health/services')).body.services.catalog[0].status;
+    for (let i = 0; i < 150 && (await catalogReady()) !== 'ok'; i++)
+      await new Promise((r) => setTimeout(r, 100));
     const me = await call(g, 'GET', '/api/v1/me');
     expect(me.status).toBe(503);
     expect(me.body.code).toBe('SERVICE_UNAVAILABLE');
@@ -93,6 +107,7 @@ describe('gateway routing', () => {
 
   it('answers unknown paths and roles nobody serves with problem+json 404', async () => {
     const g = await gateway(`catalog=${urlA}`);
+    await allReady(g);
     const unknown = await call(g, 'GET', '/api/v1/nothing-here');
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe('ROUTE_NOT_FOUND');
@@ -105,6 +120,7 @@ describe('gateway routing', () => {
     const extra = await buildTestApp();
     const urlExtra = await listen(extra.app);
     const g = await gateway(`catalog=${urlExtra} ${urlB}`);
+    await allReady(g);
     // Gone between two readiness checks: the gateway still believes it is ready.
     await extra.close();
     for (let i = 0; i < 4; i++) expect((await call(g, 'GET', '/api/v1/albums')).status).toBe(200);
@@ -115,6 +131,7 @@ describe('gateway routing', () => {
 
   it('forwards bodies and enforces the rate limit itself, once', async () => {
     const g = await gateway(`identity=${urlA},catalog=${urlA}`, { RATE_LIMIT_MAX: '3' });
+    await allReady(g);
     const registered = await call(g, 'POST', '/api/v1/auth/register', {
       body: { email: 'through-gateway@example.test', password: 'correct-horse-battery', displayName: 'G' },
     });

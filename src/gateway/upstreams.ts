@@ -2,7 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 
 /** How often, and how patiently, the gateway asks each process whether it is ready. */
 const CHECK_INTERVAL_MS = 1_000;
-const CHECK_TIMEOUT_MS = 1_000;
+/** Longer than a process's own readiness checks may take (2 s), so a slow answer is not "down". */
+const CHECK_TIMEOUT_MS = 3_000;
 
 export interface Upstream {
   url: string;
