@@ -3,7 +3,6 @@ import type { IncomingMessage } from 'node:http';
 import cors from '@fastify/cors';
 import etag from '@fastify/etag';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -52,16 +51,19 @@ import {
   routeMalformedUrl,
 } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
+import { createGatewayTrust } from './platform/gateway-trust.js';
 import { healthRoutes } from './platform/health.js';
 import { registerBodyIdleTimeout } from './platform/http.js';
 import { JobQueue } from './platform/jobs.js';
 import { jobRoutes } from './platform/jobs.routes.js';
 import { serializeRequest } from './platform/logging.js';
 import { registerMetrics } from './platform/metrics.js';
+import { NatsEventBus } from './platform/nats-bus.js';
 import { registerOpenApi } from './platform/openapi.js';
-import { failoverRateLimitStore } from './platform/redis.js';
+import { registerRateLimit } from './platform/rate-limit.js';
 import { registerJsonParser, registerValidation } from './platform/validation.js';
 import { webPlayerRoutes } from './platform/web-player.js';
+import { type ModuleRole, type Role, roleNames } from './roles.js';
 
 export interface AppDeps {
   database: Database;
@@ -95,7 +97,7 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /** Echo a caller's request id when it is safe to log, else make one. */
-function requestId(req: IncomingMessage): string {
+export function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
@@ -118,6 +120,9 @@ function trustedProxies(
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   if (!config.jwtSecret) throw new Error('buildApp needs config.jwtSecret (see resolveJwtSecret)');
+  if (config.services.kind !== 'roles') throw new Error('SERVICES=gateway runs buildGateway, not buildApp');
+  const roles = config.services.roles;
+  const gatewayTrust = createGatewayTrust(config.jwtSecret);
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -143,6 +148,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerJsonParser(app);
   registerBodyIdleTimeout(app, config.bodyTimeoutMs);
   const routesByUrl = collectRoutes(app);
+  app.addHook('onRequest', async (request) => gatewayTrust.dropUntrustedForwarding(request.headers));
 
   // Node looks up a connection's peer address lazily, and a connection that dies while the
   // request's hooks run (a malformed chunked body) has none left: read it while it is alive,
@@ -174,20 +180,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ],
     maxAge: 600,
   });
-  await app.register(rateLimit, {
-    global: true,
-    max: config.rateLimitMax,
-    timeWindow: config.rateLimitWindowMs,
-    enableDraftSpec: true,
-    ...(deps.redis ? { store: failoverRateLimitStore(deps.redis, 'rl:') } : {}),
-    errorResponseBuilder: (_request, context) =>
-      new AppError(
-        429,
-        'RATE_LIMITED',
-        'Too many requests',
-        `Rate limit exceeded, retry in ${context.after}`,
-      ),
-  });
+  // The gateway enforces the limits once for everyone behind it.
+  await registerRateLimit(app, config, deps.redis, (request) => gatewayTrust.fromGateway(request.headers));
   registerNotFound(app, app.rateLimit());
   await app.register(etag, { weak: true });
   authenticateWritesBeforeBody(app);
@@ -201,7 +195,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const { db } = deps.database;
   const cache = new Cache(deps.cacheStore, config.cacheTtlSec);
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec);
-  const bus = deps.eventBus ?? new LocalEventBus();
+  const bus = deps.eventBus ?? createEventBus(config, roles, app.log);
   const relay = new OutboxRelay(db, bus, app.log);
   const clock = deps.clock ?? (() => new Date());
   // On the embedded database no other process can hold a job, so stale ones are taken back at once.
@@ -251,8 +245,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     transcodeConcurrency: config.transcodeConcurrency,
   });
   // Files of deleted songs and albums go once nothing refers to them.
-  bus.subscribe('catalog.song_deleted', () => media.sweep());
-  bus.subscribe('catalog.album_deleted', () => media.sweep());
+  bus.subscribe('catalog.song_deleted', () => media.sweep(), { group: 'media' });
+  bus.subscribe('catalog.album_deleted', () => media.sweep(), { group: 'media' });
   const mediaOptions = {
     media,
     storage,
@@ -261,9 +255,44 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     imageMaxBytes: config.imageMaxBytes,
   };
   registerAuth(app, tokens, identity.resolveSession);
+
+  /**
+   * What each role mounts, in the order the routes are registered (which orders openapi.json).
+   * A module joins as a role with its lines here and in `BACKGROUND`.
+   */
+  const ROUTES: Array<[ModuleRole, (api: FastifyInstance) => Promise<unknown>]> = [
+    [
+      'identity',
+      async (api) =>
+        api.register(identityRoutes, {
+          identity,
+          authRateLimitMax: config.rateLimitAuthMax,
+          rateLimitWindowMs: config.rateLimitWindowMs,
+        }),
+    ],
+    [
+      'catalog',
+      async (api) =>
+        api.register(catalogRoutes, {
+          catalog,
+          songFromFile: songFromFile(media, storage, config.uploadMaxBytes),
+          uploadMaxBytes: config.uploadMaxBytes,
+        }),
+    ],
+    ['media', async (api) => api.register(mediaApiRoutes, mediaOptions)],
+    ['identity', async (api) => api.register(jobRoutes, { db })],
+    ['library', async (api) => api.register(followingRoutes, { following })],
+    ['library', async (api) => api.register(notificationRoutes, { notifications })],
+    ['discovery', async (api) => api.register(discoveryRoutes, { discovery })],
+    ['library', async (api) => api.register(playlistRoutes, { playlists })],
+  ];
+  /** Schedules and jobs, run by processes with the `worker` role. */
+  const BACKGROUND: Array<() => void> = [() => discovery.startSchedules(), () => jobs.start()];
+
   app.addHook('onReady', async () => {
     relay.start();
-    await jobs.start();
+    await bus.start();
+    if (roles.has('worker')) for (const start of BACKGROUND) start();
   });
   app.addHook('onClose', async () => {
     await jobs.stop();
@@ -282,26 +311,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
 
   await app.register(healthRoutes, {
+    roles: roleNames(config.services),
+    draining: () => app.draining,
     checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
   });
   await app.register(
     async (api) => {
-      await api.register(identityRoutes, {
-        identity,
-        authRateLimitMax: config.rateLimitAuthMax,
-        rateLimitWindowMs: config.rateLimitWindowMs,
-      });
-      await api.register(catalogRoutes, {
-        catalog,
-        songFromFile: songFromFile(media, storage, config.uploadMaxBytes),
-        uploadMaxBytes: config.uploadMaxBytes,
-      });
-      await api.register(mediaApiRoutes, mediaOptions);
-      await api.register(jobRoutes, { db });
-      await api.register(followingRoutes, { following });
-      await api.register(notificationRoutes, { notifications });
-      await api.register(discoveryRoutes, { discovery });
-      await api.register(playlistRoutes, { playlists });
+      for (const [role, register] of ROUTES) if (roles.has(role)) await register(api);
     },
     { prefix: API_PREFIX },
   );
@@ -337,6 +353,20 @@ async function sessionLive(resolve: SessionResolver, user: AuthUser): Promise<bo
     if (error instanceof AppError && (error.status === 401 || error.status === 403)) return false;
     throw error;
   }
+}
+
+/**
+ * NATS when configured (events reach every process; group handlers run where `worker` does),
+ * else the in-process bus.
+ */
+function createEventBus(config: Config, roles: ReadonlySet<Role>, log: FastifyInstance['log']): EventBus {
+  if (!config.natsUrl) return new LocalEventBus();
+  return new NatsEventBus({
+    url: config.natsUrl,
+    stream: config.natsStream,
+    consumeGroups: roles.has('worker'),
+    log,
+  });
 }
 
 /** Records every route's methods by URL pattern, to answer 405 for the others. */

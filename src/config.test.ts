@@ -143,4 +143,36 @@ describe('loadConfig', () => {
     ]);
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
   });
+
+  it('reads SERVICES, NATS_URL and GATEWAY_UPSTREAMS', () => {
+    expect(loadConfig({}).services).toEqual({
+      kind: 'roles',
+      roles: new Set(['identity', 'catalog', 'library', 'discovery', 'worker']),
+    });
+    const split = loadConfig({ SERVICES: 'catalog, worker', NATS_URL: 'nats://127.0.0.1:4222' });
+    expect(split.services).toEqual({ kind: 'roles', roles: new Set(['catalog', 'worker']) });
+    expect(split.natsStream).toBe('backbeat');
+    expect(() => loadConfig({ SERVICES: 'catalog,radio', NATS_URL: 'nats://x:4222' })).toThrow(
+      /SERVICES: unknown role "radio"/,
+    );
+    // Without NATS the other roles' processes would never see this one's events.
+    expect(() => loadConfig({ SERVICES: 'catalog' })).toThrow(/SERVICES: .*needs NATS_URL/);
+    expect(() => loadConfig({ NATS_URL: 'http://x' })).toThrow(/NATS_URL: must be a nats:\/\/ URL/);
+    expect(() => loadConfig({ SERVICES: 'gateway' })).toThrow(/GATEWAY_UPSTREAMS: required/);
+    const gateway = loadConfig({
+      SERVICES: 'gateway',
+      GATEWAY_UPSTREAMS: 'catalog=http://a:3000 http://b:3000/, identity=http://c:3000',
+    });
+    expect(gateway.services).toEqual({ kind: 'gateway' });
+    expect(gateway.gatewayUpstreams).toEqual({
+      catalog: ['http://a:3000', 'http://b:3000'],
+      identity: ['http://c:3000'],
+    });
+    expect(() => loadConfig({ SERVICES: 'gateway', GATEWAY_UPSTREAMS: 'catalog=' })).toThrow(
+      /GATEWAY_UPSTREAMS: "catalog=" is not role=url/,
+    );
+    expect(() => loadConfig({ SERVICES: 'gateway', GATEWAY_UPSTREAMS: 'catalog=ftp://a' })).toThrow(
+      /must be an http\(s\) origin/,
+    );
+  });
 });

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { parseServices, ROLES, type Services } from './roles.js';
 
 /**
  * Every environment variable Backbeat reads, validated once at start. Nothing else in the code
@@ -14,6 +15,7 @@ const Duration = Type.String({ pattern: DURATION_PATTERN });
 const Int = Type.String({ pattern: INT_PATTERN });
 const Size = Type.String({ pattern: SIZE_PATTERN });
 const Bool = Type.Enum(['true', 'false', '1', '0']);
+const NATS_NAME_PATTERN = '^[A-Za-z0-9_-]{1,32}$';
 
 const PATTERN_HINTS: Record<string, string> = {
   [DURATION_PATTERN]: 'must be a duration such as 250ms, 120s, 15m, 12h or 30d',
@@ -21,6 +23,8 @@ const PATTERN_HINTS: Record<string, string> = {
   [SIZE_PATTERN]: 'must be a size such as 500MB, 10MB, 64KB or a number of bytes',
   '^postgres(ql)?://': 'must be a postgres:// URL',
   '^rediss?://': 'must be a redis:// URL',
+  '^(nats|tls)://': 'must be a nats:// URL',
+  [NATS_NAME_PATTERN]: 'must be 1..32 of A-Z a-z 0-9 _ -',
 };
 
 const EnvSchema = Type.Object({
@@ -52,6 +56,10 @@ const EnvSchema = Type.Object({
   STREAM_URL_TTL: Type.Optional(Duration),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
   BODY_TIMEOUT: Type.Optional(Duration),
+  NATS_URL: Type.Optional(Type.String({ pattern: '^(nats|tls)://' })),
+  NATS_STREAM: Type.Optional(Type.String({ pattern: NATS_NAME_PATTERN })),
+  SERVICES: Type.Optional(Type.String({ minLength: 1 })),
+  GATEWAY_UPSTREAMS: Type.Optional(Type.String({ minLength: 1 })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -101,6 +109,14 @@ export interface Config {
   metricsEnabled: boolean;
   /** Longest pause while a request body arrives before the request ends with 408. */
   bodyTimeoutMs: number;
+  /** NATS JetStream for domain events across processes; unset: the in-process bus. */
+  natsUrl: string | undefined;
+  /** The JetStream stream; it also names the subjects and consumers, so deployments can share a server. */
+  natsStream: string;
+  /** What this process serves: its roles, or the gateway. */
+  services: Services;
+  /** Gateway only: the processes serving each role. */
+  gatewayUpstreams: Record<string, string[]>;
 }
 
 export class ConfigError extends Error {
@@ -269,6 +285,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (uploadMaxBytes < 1 || imageMaxBytes < 1) {
     throw new ConfigError('UPLOAD_MAX_BYTES and IMAGE_MAX_BYTES: must be at least 1 byte');
   }
+  const services = parseServices(e.SERVICES ?? 'all');
+  if (typeof services === 'string') throw new ConfigError(`SERVICES: ${services} (got "${e.SERVICES}")`);
+  if (services.kind === 'roles' && services.roles.size < ROLES.length && !e.NATS_URL) {
+    throw new ConfigError(
+      'SERVICES: a process serving only some roles needs NATS_URL, so events reach the processes of the other roles',
+    );
+  }
+  const gatewayUpstreams = parseUpstreams(e.GATEWAY_UPSTREAMS ?? '');
+  if (services.kind === 'gateway' && !Object.keys(gatewayUpstreams).length) {
+    throw new ConfigError('GATEWAY_UPSTREAMS: required with SERVICES=gateway (role=url[ url...],...)');
+  }
 
   return Object.freeze({
     nodeEnv,
@@ -300,5 +327,33 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ffmpegPath: e.FFMPEG_PATH,
     transcodeConcurrency,
     streamUrlTtlSec,
+    natsUrl: e.NATS_URL,
+    natsStream: e.NATS_STREAM ?? 'backbeat',
+    services,
+    gatewayUpstreams,
   });
+}
+
+/** Parses `GATEWAY_UPSTREAMS`: `role=url[ url...],...`, every URL an http(s) origin. */
+export function parseUpstreams(value: string): Record<string, string[]> {
+  const upstreams: Record<string, string[]> = {};
+  for (const entry of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const [role, urls = ''] = entry.split('=', 2).map((part) => part.trim());
+    const list = urls.split(/\s+/).filter(Boolean);
+    if (!role || !/^[a-z]+$/.test(role) || !list.length) {
+      throw new ConfigError(`GATEWAY_UPSTREAMS: "${entry}" is not role=url[ url...]`);
+    }
+    for (const url of list) {
+      if (!/^https?:\/\/[^/\s]+\/?$/.test(url)) {
+        throw new ConfigError(
+          `GATEWAY_UPSTREAMS: "${url}" must be an http(s) origin such as http://10.0.0.5:3000`,
+        );
+      }
+    }
+    upstreams[role] = [...(upstreams[role] ?? []), ...list.map((url) => url.replace(/\/$/, ''))];
+  }
+  return upstreams;
 }

@@ -1,9 +1,11 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { addDemoActivity } from './demo-activity.js';
+import { buildGateway } from './gateway/gateway.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
 import { AdminEmailTakenError } from './modules/identity/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
@@ -11,9 +13,15 @@ import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPgli
 import { linkOf } from './platform/redis.js';
 import { resolveJwtSecret } from './platform/secrets.js';
 import { ensureWebPlayerBuilt, WEB_PLAYER_DIR } from './platform/web-player.js';
+import { ROLES } from './roles.js';
 
 const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * A process behind the gateway first answers "not ready" this long, so the gateway (checking
+ * every second) stops sending it work before it stops listening.
+ */
+const DRAIN_NOTICE_MS = 1_500;
 
 function fail(message: string): never {
   process.stderr.write(`backbeat: ${message}\n`);
@@ -143,29 +151,11 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     }
   }
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) process.exit(1);
-    closing = true;
-    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    const force = setTimeout(() => {
-      app.log.error('in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    try {
-      app.draining = true;
-      await app.close();
-      await database.close();
-      if (redis) linkOf(redis).close();
-      process.exit(0);
-    } catch (error) {
-      app.log.error({ err: error }, 'error while shutting down');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const behindGateway = config.services.kind === 'roles' && config.services.roles.size < ROLES.length;
+  onShutdown(app, behindGateway ? DRAIN_NOTICE_MS : 0, async () => {
+    await database.close();
+    if (redis) linkOf(redis).close();
+  });
 
   await app.listen({ port: config.port, host: config.host });
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -177,6 +167,48 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     },
     `Backbeat ready: http://${shownHost}:${config.port}/ (web player; API at /api/v1, interactive docs at /docs)`,
   );
+}
+
+/**
+ * On SIGTERM/SIGINT: stop taking connections, finish what is in flight (answers close their
+ * connections), release the rest, exit; a second signal or a stuck request exits at once.
+ */
+function onShutdown(app: FastifyInstance, noticeMs: number, release: () => Promise<void>): void {
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) process.exit(1);
+    closing = true;
+    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => {
+      app.log.error('in-flight requests did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + noticeMs);
+    force.unref();
+    try {
+      app.draining = true;
+      if (noticeMs) await new Promise((resolve) => setTimeout(resolve, noticeMs));
+      await app.close();
+      await release();
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'error while shutting down');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** `SERVICES=gateway`: no database; Redis only to share rate-limit counters between gateways. */
+async function serveGateway(baseConfig: Config): Promise<void> {
+  const config = resolveJwtSecret(baseConfig);
+  const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  const app = await buildGateway(config, { redis });
+  onShutdown(app, 0, async () => {
+    redis?.disconnect();
+  });
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info({ upstreams: config.gatewayUpstreams }, `Backbeat gateway ready on port ${config.port}`);
 }
 
 async function main(): Promise<void> {
@@ -192,6 +224,7 @@ async function main(): Promise<void> {
   }
   if (command === 'serve' || command === 'migrate') keepDataDirPrivate(config.dataDir);
   try {
+    if (command === 'serve' && config.services.kind === 'gateway') return await serveGateway(config);
     if (command === 'serve') return await serveCommand(config);
     if (command === 'migrate') return await migrateCommand(config);
     if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));

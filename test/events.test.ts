@@ -22,15 +22,19 @@ describe('outbox relay', () => {
   it('delivers a committed event to a handler that queries the database, retrying a failure', async () => {
     const seen: Array<{ id: number; albumId: string; titles: number }> = [];
     let failuresLeft = 1;
-    t.app.services.events.bus.subscribe('catalog.album_added', async (event) => {
-      // A handler may use the database while the relay works (PGlite has a single connection).
-      const [row] = await t.database.db
-        .select({ n: count() })
-        .from(albums)
-        .where(eq(albums.id, event.payload.albumId));
-      if (failuresLeft-- > 0) throw new Error('first delivery fails on purpose');
-      seen.push({ id: event.id, albumId: event.payload.albumId, titles: row?.n ?? 0 });
-    });
+    t.app.services.events.bus.subscribe(
+      'catalog.album_added',
+      async (event) => {
+        // A handler may use the database while the relay works (PGlite has a single connection).
+        const [row] = await t.database.db
+          .select({ n: count() })
+          .from(albums)
+          .where(eq(albums.id, event.payload.albumId));
+        if (failuresLeft-- > 0) throw new Error('first delivery fails on purpose');
+        seen.push({ id: event.id, albumId: event.payload.albumId, titles: row?.n ?? 0 });
+      },
+      'every-process',
+    );
     const admin = await createAdmin(t.app);
     const album = await makeAlbum(t.app, admin);
     await until(() => seen.some((e) => e.albumId === album.id));

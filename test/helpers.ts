@@ -151,3 +151,15 @@ export async function call(
   const isJson = /json/.test(String(res.headers['content-type'] ?? ''));
   return { status: res.statusCode, headers: res.headers, body: isJson ? res.json() : res.body, raw: res };
 }
+
+/** Removes a test run's NATS stream (and with it its consumers), so runs leave nothing behind. */
+export async function deleteNatsStream(url: string, stream: string): Promise<void> {
+  const { connect } = await import('nats');
+  const connection = await connect({ servers: url });
+  try {
+    const manager = await connection.jetstreamManager();
+    await manager.streams.delete(stream).catch(() => false);
+  } finally {
+    await connection.close();
+  }
+}

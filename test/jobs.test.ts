@@ -58,7 +58,7 @@ describe('durable job queue', () => {
       },
     });
     const id = await enqueueJob(db, 'test.flaky', { n: 1 }, { maxAttempts: 5, runAt: clock.now() });
-    await q.start();
+    q.start();
     await until(async () => (await job(id)).attempts === 1 && (await job(id)).status === 'queued');
     const first = await job(id);
     expect(first.lastError).toBe('Error: boom 1');
@@ -99,7 +99,7 @@ describe('durable job queue', () => {
       { kind: 'exhausted' },
       { maxAttempts: 1, runAt: clock.now() },
     );
-    await q.start();
+    q.start();
     await until(
       async () => (await job(permanent)).status === 'failed' && (await job(exhausted)).status === 'failed',
     );
@@ -128,7 +128,7 @@ describe('durable job queue', () => {
     });
     for (let i = 0; i < 6; i++)
       await enqueueJob(db, 'test.bounded', { i }, { priority: i === 5 ? 10 : 0, runAt: clock.now() });
-    await q.start();
+    q.start();
     await q.idle(['test.bounded']);
     expect(peak).toBe(2);
     expect(order).toHaveLength(6);
@@ -167,7 +167,7 @@ describe('durable job queue', () => {
         finished += 1;
       },
     });
-    await survivor.start();
+    survivor.start();
     await new Promise((r) => setTimeout(r, 100));
     expect(finished).toBe(0);
     clock.advance(5_001);
@@ -185,7 +185,7 @@ describe('durable job queue', () => {
       .where(eq(jobs.id, again));
     const restarted = queue(clock.now, { exclusive: true });
     restarted.register('test.crash', { concurrency: 1, async run() {} });
-    await restarted.start();
+    restarted.start();
     await until(async () => (await job(again)).status === 'done');
     await restarted.stop();
   });

@@ -54,19 +54,30 @@ export async function recordEvent<K extends EventType>(
 export type EventHandler<K extends EventType> = (event: DomainEvent<K>) => Promise<void>;
 
 /**
- * Where published events go. In one process a local bus calls handlers directly; a NATS bus
- * can take its place without the modules noticing, since they only `subscribe` and `recordEvent`.
+ * Who handles an event. `every-process`: each running process, for what lives in its memory
+ * (open SSE streams, socket.io rooms, in-process caches). `{ group }`: one process among those
+ * running background work, once per group, for what changes shared state (database rows).
+ */
+export type Delivery = 'every-process' | { group: string };
+
+/**
+ * Where published events go. In one process a local bus calls handlers directly; the NATS bus
+ * takes its place across processes without the modules noticing, since they only `subscribe`
+ * and `recordEvent`.
  */
 export interface EventBus {
   publish(event: DomainEvent): Promise<void>;
-  subscribe<K extends EventType>(type: K, handler: EventHandler<K>): void;
+  subscribe<K extends EventType>(type: K, handler: EventHandler<K>, delivery: Delivery): void;
+  /** Starts delivering (after every module has subscribed). */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** One process is every process and every group: each handler runs for each event. */
 export class LocalEventBus implements EventBus {
   private readonly handlers = new Map<EventType, EventHandler<EventType>[]>();
 
-  subscribe<K extends EventType>(type: K, handler: EventHandler<K>): void {
+  subscribe<K extends EventType>(type: K, handler: EventHandler<K>, _delivery: Delivery): void {
     const list = this.handlers.get(type) ?? [];
     list.push(handler as unknown as EventHandler<EventType>);
     this.handlers.set(type, list);
@@ -78,6 +89,8 @@ export class LocalEventBus implements EventBus {
     const failure = results.find((r) => r.status === 'rejected');
     if (failure) throw (failure as PromiseRejectedResult).reason;
   }
+
+  async start(): Promise<void> {}
 
   async close(): Promise<void> {
     this.handlers.clear();

@@ -22,14 +22,17 @@ async function runCheck(check: HealthCheck): Promise<'ok' | 'error'> {
 
 const ReadyResponse = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  roles: Type.Array(Type.String(), { description: 'what this process serves (SERVICES)' }),
   checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
 });
 
 /** Liveness (the process answers) and readiness (its dependencies answer too). */
-export const healthRoutes: FastifyPluginAsyncTypebox<{ checks: Record<string, HealthCheck> }> = async (
-  app,
-  opts,
-) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<{
+  roles: string[];
+  checks: Record<string, HealthCheck>;
+  /** True while shutting down: not ready, so load balancers and the gateway stop sending work. */
+  draining?: () => boolean;
+}> = async (app, opts) => {
   const noLimit = { rateLimit: false } as const;
   app.get(
     '/health',
@@ -58,8 +61,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ checks: Record<string, He
       const names = Object.keys(opts.checks);
       const results = await Promise.all(names.map((name) => runCheck(opts.checks[name]!)));
       const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
-      const healthy = results.every((r) => r === 'ok');
-      return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'degraded', checks });
+      const healthy = results.every((r) => r === 'ok') && !opts.draining?.();
+      return reply
+        .code(healthy ? 200 : 503)
+        .send({ status: healthy ? 'ok' : 'degraded', roles: opts.roles, checks });
     },
   );
 };

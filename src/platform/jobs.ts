@@ -152,6 +152,7 @@ export class JobQueue {
   private polling: Promise<void> | undefined;
   private repoll = false;
   private started = false;
+  private reclaimOnStart = false;
   private abort = new AbortController();
 
   constructor(
@@ -169,16 +170,12 @@ export class JobQueue {
     this.running.set(type, new Set());
   }
 
-  async start(): Promise<void> {
+  /** Starts polling; never throws (a database that is not there yet is retried by the polls). */
+  start(): void {
     if (this.started) return;
     this.started = true;
+    this.reclaimOnStart = this.options.exclusive ?? false;
     this.abort = new AbortController();
-    if (this.options.exclusive) {
-      await this.db
-        .update(jobs)
-        .set({ status: 'queued', lockedBy: null, lockedUntil: null })
-        .where(eq(jobs.status, 'running'));
-    }
     this.schedule(0);
   }
 
@@ -238,6 +235,13 @@ export class JobQueue {
   }
 
   private async poll(): Promise<void> {
+    if (this.reclaimOnStart) {
+      await this.db
+        .update(jobs)
+        .set({ status: 'queued', lockedBy: null, lockedUntil: null })
+        .where(eq(jobs.status, 'running'));
+      this.reclaimOnStart = false;
+    }
     for (const [type, handler] of this.handlers) {
       const active = this.running.get(type) as Set<Promise<void>>;
       const free = handler.concurrency - active.size;

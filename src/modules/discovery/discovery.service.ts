@@ -168,7 +168,8 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     onBatchFailure: (error, size) =>
       deps.log.warn({ err: error, size }, 'a batch of plays failed; recording them one at a time'),
   });
-  for (const type of CATALOG_EVENTS) deps.events?.subscribe(type, () => cache.invalidate(STATS_TAG));
+  for (const type of CATALOG_EVENTS)
+    deps.events?.subscribe(type, () => cache.invalidate(STATS_TAG), 'every-process');
 
   /** Song views by id, for the ids `caller` may open. */
   async function songViews(ids: string[], caller: AuthUser | null): Promise<Map<string, SongView>> {
@@ -191,7 +192,9 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     await catalog.invalidateAlbum(...changed);
   }
   // A deleted song's plays leave its album's recent plays (its totals went with it).
-  deps.events?.subscribe('catalog.song_deleted', (event) => recountRecentPlays([event.payload.albumId]));
+  deps.events?.subscribe('catalog.song_deleted', (event) => recountRecentPlays([event.payload.albumId]), {
+    group: 'counters',
+  });
 
   /**
    * Subtracts the hour buckets that have left each window since the last roll, then recounts
@@ -227,13 +230,7 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     }
     rolledHour = hour;
   }
-  const rollTimer = setInterval(
-    () =>
-      rollTrending(clock()).catch((error: unknown) =>
-        deps.log.error({ err: error }, 'rolling the trending windows failed'),
-      ),
-    ROLL_CHECK_MS,
-  ).unref();
+  let rollTimer: NodeJS.Timeout | undefined;
 
   /** Fills scored candidates up to `limit` with trending, then popular songs. */
   async function withFallback(
@@ -318,6 +315,20 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
 
     /** Applies the plays counted so far to the counters; resolves once reads show them. */
     flushPlays: counter.flush,
+
+    /**
+     * Rolls the windows on a timer, so popularity falls as plays age even when nobody reads
+     * trending. Background work: processes with the `worker` role run it.
+     */
+    startSchedules(): void {
+      rollTimer ??= setInterval(
+        () =>
+          rollTrending(clock()).catch((error: unknown) =>
+            deps.log.error({ err: error }, 'rolling the trending windows failed'),
+          ),
+        ROLL_CHECK_MS,
+      ).unref();
+    },
 
     /** Applies what is pending and stops the flush and roll timers (on shutdown). */
     async close(): Promise<void> {

@@ -172,10 +172,14 @@ export function createNotificationService(deps: NotificationDeps) {
   }
 
   // Idempotent handlers: the relay delivers at least once and retries a handler that fails.
-  bus.subscribe('catalog.song_added', (event) => deliver(event.payload.songId));
-  bus.subscribe('catalog.album_added', (event) => deliver(event.payload.albumId));
-  bus.subscribe('catalog.song_deleted', (event) => repo.deleteReadsOfSource(db, event.payload.songId));
-  bus.subscribe('catalog.album_deleted', (event) => repo.deleteReadsOfAlbum(db, event.payload.albumId));
+  bus.subscribe('catalog.song_added', (event) => deliver(event.payload.songId), 'every-process');
+  bus.subscribe('catalog.album_added', (event) => deliver(event.payload.albumId), 'every-process');
+  bus.subscribe('catalog.song_deleted', (event) => repo.deleteReadsOfSource(db, event.payload.songId), {
+    group: 'notifications',
+  });
+  bus.subscribe('catalog.album_deleted', (event) => repo.deleteReadsOfAlbum(db, event.payload.albumId), {
+    group: 'notifications',
+  });
 
   /** Where a stream resumes: just after the notification the client saw last. */
   async function resumePosition(user: AuthUser, lastEventId: string): Promise<Position> {

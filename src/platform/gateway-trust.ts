@@ -1,0 +1,53 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** The header by which the gateway proves a request came through it. */
+export const GATEWAY_HEADER = 'x-backbeat-gateway';
+const FORWARDED_HEADERS = [
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'forwarded',
+];
+
+/**
+ * The gateway and the services share `JWT_SECRET` already (every service checks tokens itself),
+ * so the proof is derived from it: no new secret to distribute, and a client cannot forge it.
+ */
+export function gatewayProof(jwtSecret: string): string {
+  return createHmac('sha256', jwtSecret).update('backbeat gateway v1').digest('base64url');
+}
+
+export interface GatewayTrust {
+  /** Whether these request headers carry the gateway's proof. */
+  fromGateway(headers: IncomingHttpHeaders): boolean;
+  /**
+   * Drops `X-Forwarded-*` and `Forwarded` unless the request came through the gateway, so
+   * nothing downstream believes a client's claim about its address or scheme.
+   */
+  dropUntrustedForwarding(headers: IncomingHttpHeaders): void;
+}
+
+export function createGatewayTrust(jwtSecret: string): GatewayTrust {
+  const expected = Buffer.from(gatewayProof(jwtSecret));
+  const fromGateway = (headers: IncomingHttpHeaders) => {
+    const given = headers[GATEWAY_HEADER];
+    if (typeof given !== 'string' || given.length !== expected.length) return false;
+    return timingSafeEqual(Buffer.from(given), expected);
+  };
+  return {
+    fromGateway,
+    dropUntrustedForwarding(headers) {
+      if (fromGateway(headers)) return;
+      for (const name of FORWARDED_HEADERS) delete headers[name];
+      delete headers[GATEWAY_HEADER];
+    },
+  };
+}
+
+/** Removes every forwarding header a client sent; the gateway then sets its own. */
+export function stripForwarding(headers: Record<string, unknown>): void {
+  for (const name of FORWARDED_HEADERS) delete headers[name];
+  delete headers[GATEWAY_HEADER];
+}

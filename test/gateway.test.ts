@@ -1,0 +1,166 @@
+import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { buildGateway } from '../src/gateway/gateway.js';
+import { createRoleRouter, GATEWAY_ROUTES } from '../src/gateway/routes.js';
+import { createCacheStore } from '../src/platform/cache.js';
+import { LocalEventBus } from '../src/platform/events.js';
+import { MODULE_ROLES } from '../src/roles.js';
+import { makeAlbum } from './factories.js';
+import { buildTestApp, call, createAdmin, TEST_JWT_SECRET, type TestApp } from './helpers.js';
+
+/**
+ * The gateway in front of two real processes. Each has its own copy of the database, so which
+ * one answered shows in the data: an album made on `a` only.
+ */
+let a: TestApp;
+let b: TestApp;
+let urlA: string;
+let urlB: string;
+let albumOnA: { id: string };
+
+async function listen(app: FastifyInstance): Promise<string> {
+  return app.listen({ port: 0, host: '127.0.0.1' });
+}
+
+/** A port nothing listens on. */
+function deadUrl(): Promise<string> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(`http://127.0.0.1:${port}`));
+    });
+  });
+}
+
+/** Until the gateway has found every process ready (its first checks may be slow on a busy machine). */
+async function allReady(g: FastifyInstance): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while ((await call(g, 'GET', '/health/services')).status !== 200) {
+    if (Date.now() > deadline) throw new Error('the gateway found no ready process');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function gateway(upstreams: string, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const app = await buildGateway(
+    loadConfig({
+      NODE_ENV: 'test',
+      SERVICES: 'gateway',
+      GATEWAY_UPSTREAMS: upstreams,
+      JWT_SECRET: TEST_JWT_SECRET,
+      ...env,
+    }),
+  );
+  await app.ready();
+  return app;
+}
+
+beforeAll(async () => {
+  [a, b] = await Promise.all([buildTestApp(), buildTestApp()]);
+  [urlA, urlB] = await Promise.all([listen(a.app), listen(b.app)]);
+  albumOnA = await makeAlbum(a.app, await createAdmin(a.app));
+});
+afterAll(async () => {
+  await a.close();
+  await b.close();
+});
+
+describe('gateway routing', () => {
+  it('sends each request to the next ready process, round robin, and passes the request id', async () => {
+    const g = await gateway(`catalog=${urlA} ${urlB}`);
+    await allReady(g);
+    const totals = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await call(g, 'GET', '/api/v1/albums', { headers: { 'x-request-id': `rr-${i}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers['x-request-id']).toBe(`rr-${i}`);
+      totals.push(res.body.total);
+    }
+    expect(totals.sort()).toEqual([0, 0, 1, 1]);
+    await g.close();
+  });
+
+  it('answers for a role without a ready process with 503, and reports it in /health/services', async () => {
+    const dead = await deadUrl();
+    const g = await gateway(`catalog=${urlA},identity=${dead}`);
+    const catalogReady = async () =>
+      (await call(g, 'GET', '/health/services')).body.services.catalog[0].status;
+    for (let i = 0; i < 150 && (await catalogReady()) !== 'ok'; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const me = await call(g, 'GET', '/api/v1/me');
+    expect(me.status).toBe(503);
+    expect(me.body.code).toBe('SERVICE_UNAVAILABLE');
+    expect(me.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const health = await call(g, 'GET', '/health/services');
+    expect(health.status).toBe(503);
+    expect(health.body.status).toBe('degraded');
+    expect(health.body.services.catalog).toEqual([
+      { url: urlA, status: 'ok', latencyMs: expect.any(Number) },
+    ]);
+    expect(health.body.services.identity).toEqual([{ url: dead, status: 'down', latencyMs: null }]);
+    expect((await call(g, 'GET', '/health/ready')).body.roles).toEqual(['gateway']);
+    await g.close();
+  });
+
+  it('answers unknown paths and roles nobody serves with problem+json 404', async () => {
+    const g = await gateway(`catalog=${urlA}`);
+    await allReady(g);
+    const unknown = await call(g, 'GET', '/api/v1/nothing-here');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('ROUTE_NOT_FOUND');
+    expect((await call(g, 'GET', '/rest/ping.view')).status).toBe(404);
+    expect((await call(g, 'GET', '/elsewhere')).body.code).toBe('ROUTE_NOT_FOUND');
+    await g.close();
+  });
+
+  it('retries an idempotent request once on another process when the first is gone', async () => {
+    const extra = await buildTestApp();
+    const urlExtra = await listen(extra.app);
+    const g = await gateway(`catalog=${urlExtra} ${urlB}`);
+    await allReady(g);
+    // Gone between two readiness checks: the gateway still believes it is ready.
+    await extra.close();
+    for (let i = 0; i < 4; i++) expect((await call(g, 'GET', '/api/v1/albums')).status).toBe(200);
+    const health = await call(g, 'GET', '/health/services');
+    expect(health.body.services.catalog.map((u: { status: string }) => u.status)).toEqual(['down', 'ok']);
+    await g.close();
+  });
+
+  it('forwards bodies and enforces the rate limit itself, once', async () => {
+    const g = await gateway(`identity=${urlA},catalog=${urlA}`, { RATE_LIMIT_MAX: '3' });
+    await allReady(g);
+    const registered = await call(g, 'POST', '/api/v1/auth/register', {
+      body: { email: 'through-gateway@example.test', password: 'correct-horse-battery', displayName: 'G' },
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body.user.email).toBe('through-gateway@example.test');
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call(g, 'GET', `/api/v1/albums/${albumOnA.id}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    await g.close();
+  });
+});
+
+describe('gateway route table', () => {
+  it('sends every route a role mounts to that role', async () => {
+    const roleFor = createRoleRouter(GATEWAY_ROUTES);
+    for (const role of MODULE_ROLES) {
+      const config = { ...loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET }) };
+      const app = await buildApp(
+        { ...config, services: { kind: 'roles', roles: new Set([role]) } },
+        { database: a.database, cacheStore: createCacheStore(undefined), eventBus: new LocalEventBus() },
+      );
+      await app.ready();
+      const paths = Object.keys((app.swagger() as { paths: Record<string, unknown> }).paths);
+      await app.close();
+      const apiPaths = paths.filter((path) => path.startsWith('/api/v1/'));
+      expect(apiPaths.length).toBeGreaterThan(0);
+      for (const path of apiPaths) {
+        expect({ path, role: roleFor(path.replace(/\{[^}]+\}/g, 'x1')) }).toEqual({ path, role });
+      }
+    }
+  });
+});
