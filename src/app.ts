@@ -148,7 +148,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerJsonParser(app);
   registerBodyIdleTimeout(app, config.bodyTimeoutMs);
   const routesByUrl = collectRoutes(app);
-  app.addHook('onRequest', async (request) => gatewayTrust.dropUntrustedForwarding(request.headers));
+  // Without TRUST_PROXY only the gateway's forwarding headers are believed; with it, Fastify's
+  // trustProxy decides which proxies' headers count.
+  if (!config.trustProxy) {
+    app.addHook('onRequest', async (request) => gatewayTrust.dropUntrustedForwarding(request.headers));
+  }
 
   // Node looks up a connection's peer address lazily, and a connection that dies while the
   // request's hooks run (a malformed chunked body) has none left: read it while it is alive,

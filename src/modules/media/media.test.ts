@@ -299,6 +299,31 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     expect(notReady.body.code).toBe('AUDIO_NOT_READY');
   });
 
+  it('removes the partial file of an upload the client aborts half-way', async () => {
+    const target = await makeSong(t.app, admin, album.id);
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { request } = await import('node:http');
+    await new Promise<void>((resolve) => {
+      const req = request(`${address}/api/v1/songs/${target.id}/audio`, {
+        method: 'PUT',
+        headers: { ...admin.auth, 'content-type': 'audio/flac', 'content-length': String(flac.length * 10) },
+      });
+      req.on('error', () => {});
+      req.write(flac);
+      // Once the partial file exists on the server, the client goes away.
+      const waitForPartial = setInterval(() => {
+        if (tmpFiles().length === 0) return;
+        clearInterval(waitForPartial);
+        req.destroy();
+        resolve();
+      }, 20);
+    });
+    const deadline = Date.now() + 10_000;
+    while (tmpFiles().length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(tmpFiles()).toEqual([]);
+    expect((await get(`/api/v1/songs/${target.id}`)).body.audio).toEqual({ status: 'none' });
+  });
+
   it('marks a file that ffmpeg fails on mid-way as failed with a code, and the song stays', async () => {
     const target = await makeSong(t.app, admin, album.id);
     const long = readFileSync(makeTone(files, 'long.flac', { seconds: 8 }));
