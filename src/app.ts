@@ -32,6 +32,12 @@ import {
   resolveFfmpeg,
   songFromFile,
 } from './modules/media/index.js';
+import {
+  appPasswordRoutes,
+  createAppPasswords,
+  createSubsonicService,
+  subsonicRoutes,
+} from './modules/subsonic/index.js';
 import { createTokenService, registerAuth } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
 import type { Database } from './platform/db.js';
@@ -58,6 +64,10 @@ export interface AppDeps {
 }
 
 export const API_PREFIX = '/api/v1';
+/** The Subsonic API, where existing players expect it. */
+export const SUBSONIC_PREFIX = '/rest';
+/** What `/rest` reports as `serverVersion`. */
+const SERVER_VERSION = '0.1.0';
 const BODY_LIMIT_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -183,6 +193,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     uploadMaxBytes: config.uploadMaxBytes,
     imageMaxBytes: config.imageMaxBytes,
   };
+  const appPasswords = createAppPasswords(db, config.jwtSecret);
+  const subsonic = createSubsonicService({ db, catalog, following, playlists, discovery, media, clock });
   registerAuth(app, tokens, identity.resolveSession);
   app.addHook('onReady', async () => {
     relay.start();
@@ -225,9 +237,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       await api.register(notificationRoutes, { notifications });
       await api.register(discoveryRoutes, { discovery });
       await api.register(playlistRoutes, { playlists });
+      await api.register(appPasswordRoutes, { appPasswords });
     },
     { prefix: API_PREFIX },
   );
+  await app.register(subsonicRoutes, {
+    prefix: SUBSONIC_PREFIX,
+    db,
+    subsonic,
+    appPasswords,
+    serverVersion: SERVER_VERSION,
+    authRateLimitMax: config.rateLimitAuthMax,
+    rateLimitWindowMs: config.rateLimitWindowMs,
+  });
   await app.register(mediaFileRoutes, mediaOptions);
 
   registerMethodNotAllowed(app, routesByUrl);

@@ -16,6 +16,15 @@ export async function findUserByEmail(db: Executor, email: string): Promise<User
   return row;
 }
 
+/**
+ * The user a login name names, for clients that sign in with a name instead of a token (the
+ * Subsonic API's `u`): an email, case-insensitively (emails are stored lower-case).
+ */
+export async function findUserByLogin(db: Executor, login: string): Promise<UserRow | undefined> {
+  const [row] = await db.select().from(users).where(eq(users.email, login.trim().toLowerCase()));
+  return row;
+}
+
 export async function insertUser(
   db: Executor,
   values: { email: string; passwordHash: string; displayName: string; role?: Role },

@@ -1,4 +1,10 @@
-export { userImageHashesInUse, writeUserImages } from './identity.repo.js';
+export {
+  findUserById,
+  findUserByLogin,
+  type UserRow,
+  userImageHashesInUse,
+  writeUserImages,
+} from './identity.repo.js';
 export { identityRoutes } from './identity.routes.js';
 export { UserSchema } from './identity.schemas.js';
 export {

@@ -1,6 +1,6 @@
 // Following and notifications.
 
-export { isFollowingAlbum } from './following.repo.js';
+export { followedSince, isFollowingAlbum } from './following.repo.js';
 export { followingRoutes } from './following.routes.js';
 export { createFollowingService, type FollowingService } from './following.service.js';
 export { notificationRoutes } from './notifications.routes.js';
