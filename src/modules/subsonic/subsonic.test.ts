@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { SubsonicAPI } from 'subsonic-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeTone, scratchDir } from '../../../test/audio.js';
+import { makePicture, makeTone, scratchDir } from '../../../test/audio.js';
 import { admin, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeSong } from '../../../test/factories.js';
-import { call, type Session } from '../../../test/helpers.js';
+import { buildTestApp, call, register, type Session } from '../../../test/helpers.js';
 
 const mediaDir = scratchDir('backbeat-subsonic-');
 useAppWithAdminAndUser({ MEDIA_DIR: mediaDir, UPLOAD_MAX_BYTES: '4MB' });
@@ -304,11 +304,54 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
     expect(errorOf(await rest('stream', { id: songs[1]!.id, f: 'json' }, password, email))).toBe(0);
   });
 
+  it('serves the album cover nearest the requested size', async () => {
+    const png = readFileSync(makePicture(scratchDir(), 'cover.png', 700, 700));
+    const cover = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/albums/${album.id}/cover`,
+      headers: { ...admin.auth, 'content-type': 'image/png' },
+      payload: png,
+    });
+    expect(cover.statusCode).toBe(200);
+    expect((await api.getAlbum({ id: album.id })).album.coverArt).toBe(album.id);
+    const small = await rest('getCoverArt', { id: album.id, size: '80' }, password, email);
+    expect(small.statusCode).toBe(200);
+    expect(small.headers['content-type']).toBe('image/jpeg');
+    const large = await rest('getCoverArt', { id: album.id }, password, email);
+    expect(large.rawPayload.length).toBeGreaterThan(small.rawPayload.length);
+    const noCover = await makeAlbum(t.app, admin);
+    expect(errorOf(await rest('getCoverArt', { id: noCover.id, f: 'json' }, password, email))).toBe(70);
+  });
+
   it('reads the signed-in user and refuses other users', async () => {
     const me = (await api.getUser({ username: email })).user;
     expect(me).toMatchObject({ username: email, streamRole: true, adminRole: false });
     expect(errorOf(await rest('getUser', { f: 'json', username: admin.user.email! }, password, email))).toBe(
       50,
     );
+  });
+});
+
+describe('failed sign-ins on /rest', () => {
+  it('count against the auth rate limit; successful calls do not', async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_AUTH_MAX: '3' });
+    try {
+      const session = await register(limited.app);
+      const created = await limited.app.inject({
+        method: 'POST',
+        url: '/api/v1/me/app-passwords',
+        headers: session.auth,
+        payload: { name: 'x' },
+      });
+      const good = `/rest/ping?f=json&u=${session.user.email}&p=${created.json().password}`;
+      const bad = `/rest/ping?f=json&u=${session.user.email}&p=wrong`;
+      for (let i = 0; i < 5; i++) expect(errorOf(await limited.app.inject({ url: good }))).toBeUndefined();
+      for (let i = 0; i < 3; i++) expect(errorOf(await limited.app.inject({ url: bad }))).toBe(40);
+      const blocked = await limited.app.inject({ url: good });
+      expect(blocked.statusCode).toBe(429);
+      expect(blocked.headers['retry-after']).toBeDefined();
+    } finally {
+      await limited.close();
+    }
   });
 });
