@@ -56,12 +56,13 @@ function required(params: Params, name: string): string {
   return value;
 }
 
-/** An id parameter; anything that is not one of our ids names nothing (70), never a database error. */
-function idOf(params: Params, name: string): string {
-  const value = required(params, name);
+/** Anything that is not one of our ids names nothing (70), never a database error. */
+function asId(value: string): string {
   if (!UUID.test(value)) throw notFound('Item');
   return value.toLowerCase();
 }
+
+const idOf = (params: Params, name: string) => asId(required(params, name));
 
 function integer(params: Params, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = params.get(name);
@@ -300,10 +301,6 @@ export function createSubsonicService(deps: SubsonicDeps) {
   async function setStars(call: Call, on: boolean): Promise<Payload> {
     const { caller, params } = call;
     const ids = (name: string) => params.all(name).filter((id) => id !== '');
-    const asId = (value: string) => {
-      if (!UUID.test(value)) throw notFound('Item');
-      return value.toLowerCase();
-    };
     const songsToStar: string[] = [];
     const albumIds = ids('albumId').map(asId);
     const artistIds = ids('artistId').map(asId);
@@ -422,7 +419,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
       playlist: await playlistEntry(caller, user, idOf(params, 'id'), true),
     }),
     createPlaylist: async ({ caller, user, params }) => {
-      const songIds = params.all('songId').map((id) => (UUID.test(id) ? id.toLowerCase() : id));
+      const songIds = params.all('songId').map(asId);
       let id = params.get('playlistId');
       if (id) {
         id = idOf(params, 'playlistId');
@@ -452,7 +449,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
         });
       }
       const remove = params.all('songIndexToRemove').map(Number).filter(Number.isInteger);
-      await editSongs(caller, id, remove, params.all('songIdToAdd'));
+      await editSongs(caller, id, remove, params.all('songIdToAdd').map(asId));
       return {};
     },
     deletePlaylist: async ({ caller, params }) => {

@@ -279,6 +279,8 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
     expect(read).toMatchObject({ name: 'Road', songCount: 2 });
     expect(read.entry?.map((e) => e.id)).toEqual([songs[1]!.id, songs[2]!.id]);
     expect((await api.getPlaylists()).playlists.playlist?.map((p) => p.id)).toContain(created.id);
+    const badSong = { f: 'json', playlistId: created.id, songIdToAdd: 'x' };
+    expect(errorOf(await rest('updatePlaylist', badSong, password, email))).toBe(70);
     await api.deletePlaylist({ id: created.id });
     expect(errorOf(await rest('getPlaylist', { f: 'json', id: created.id }, password, email))).toBe(70);
   });
