@@ -33,6 +33,12 @@ import {
   songFromFile,
 } from './modules/media/index.js';
 import {
+  appPasswordRoutes,
+  createAppPasswords,
+  createSubsonicService,
+  subsonicRoutes,
+} from './modules/subsonic/index.js';
+import {
   type AuthUser,
   authenticateWritesBeforeBody,
   createTokenService,
@@ -81,6 +87,10 @@ export interface AppDeps {
 }
 
 export const API_PREFIX = '/api/v1';
+/** The Subsonic API, where existing players expect it. */
+export const SUBSONIC_PREFIX = '/rest';
+/** What `/rest` reports as `serverVersion`. */
+const SERVER_VERSION = '0.1.0';
 const BODY_LIMIT_BYTES = 1024 * 1024;
 /**
  * A socket with nothing read or written for this long is closed (slow or abandoned clients).
@@ -258,6 +268,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     uploadMaxBytes: config.uploadMaxBytes,
     imageMaxBytes: config.imageMaxBytes,
   };
+  const appPasswords = createAppPasswords(db, config.jwtSecret);
+  const subsonic = createSubsonicService({ db, catalog, following, playlists, discovery, media, clock });
   registerAuth(app, tokens, identity.resolveSession);
 
   /**
@@ -285,6 +297,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ],
     ['media', async (api) => api.register(mediaApiRoutes, mediaOptions)],
     ['identity', async (api) => api.register(jobRoutes, { db })],
+    ['identity', async (api) => api.register(appPasswordRoutes, { appPasswords })],
     ['library', async (api) => api.register(followingRoutes, { following })],
     ['library', async (api) => api.register(notificationRoutes, { notifications })],
     ['discovery', async (api) => api.register(discoveryRoutes, { discovery })],
@@ -325,7 +338,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
     { prefix: API_PREFIX },
   );
-  await app.register(mediaFileRoutes, mediaOptions);
+  if (roles.has('subsonic')) {
+    await app.register(subsonicRoutes, {
+      prefix: SUBSONIC_PREFIX,
+      db,
+      subsonic,
+      appPasswords,
+      serverVersion: SERVER_VERSION,
+      authRateLimitMax: config.rateLimitAuthMax,
+      rateLimitWindowMs: config.rateLimitWindowMs,
+    });
+  }
+  if (roles.has('media')) await app.register(mediaFileRoutes, mediaOptions);
   if (deps.webPlayerDir) await app.register(webPlayerRoutes, { dir: deps.webPlayerDir });
 
   registerMethodNotAllowed(app, routesByUrl);

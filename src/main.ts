@@ -75,6 +75,8 @@ async function migrateCommand(config: Config): Promise<void> {
 /** Writes (or with --check, compares) openapi.json from the route schemas. */
 async function openapiCommand(config: Config, check: boolean): Promise<void> {
   const database = fromPglite(await openPglite(undefined));
+  // The job queue starts with the app and needs its table.
+  await migrateDatabase(database, undefined);
   const app = await buildApp(
     { ...config, jwtSecret: 'openapi-generation-only-secret-0123456789abcdef', logLevel: 'silent' },
     { database, cacheStore: createCacheStore(undefined) },

@@ -29,6 +29,8 @@ export const GATEWAY_ROUTES: ReadonlyArray<readonly [pattern: string, role: stri
   ['/api/v1/me/recommendations', 'discovery'],
   ['/api/v1/stats/*', 'discovery'],
   ['/api/v1/users/:id', 'identity'],
+  ['/api/v1/me/app-passwords', 'identity'],
+  ['/api/v1/me/app-passwords/*', 'identity'],
   ['/api/v1/songs/:id/audio', 'media'],
   ['/api/v1/songs/:id/stream', 'media'],
   ['/api/v1/songs/:id/hls', 'media'],

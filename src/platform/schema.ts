@@ -6,5 +6,6 @@ export * from '../modules/library/following.tables.js';
 export * from '../modules/library/notifications.tables.js';
 export * from '../modules/library/playlists.tables.js';
 export * from '../modules/media/media.tables.js';
+export * from '../modules/subsonic/subsonic.tables.js';
 export { outboxEvents } from './events.js';
 export { jobs } from './jobs.js';

@@ -30,6 +30,20 @@ export async function findUserByEmail(db: Executor, email: string): Promise<User
   return row;
 }
 
+/**
+ * The user a login name names, for clients that sign in with a name instead of a token (the
+ * Subsonic API's `u`): an email, case-insensitively (emails are stored lower-case).
+ */
+/** The account a login name names: its email or its username (both stored lower-case). */
+export async function findUserByLogin(db: Executor, login: string): Promise<UserRow | undefined> {
+  const name = login.normalize('NFKC').trim().toLowerCase();
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(name.includes('@') ? eq(users.email, name) : eq(users.username, name));
+  return row;
+}
+
 export async function insertUser(
   db: Executor,
   values: { email: string; username: string; passwordHash: string; displayName: string; role?: Role },

@@ -1,5 +1,11 @@
 export { addDemoListeners } from './identity.demo.js';
-export { userImageHashesInUse, writeUserImages } from './identity.repo.js';
+export {
+  findUserById,
+  findUserByLogin,
+  type UserRow,
+  userImageHashesInUse,
+  writeUserImages,
+} from './identity.repo.js';
 export { identityRoutes } from './identity.routes.js';
 export { UserSchema } from './identity.schemas.js';
 export {

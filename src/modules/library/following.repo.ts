@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../platform/db.js';
 import { type ArtistViewRow, albums, artists } from '../catalog/index.js';
 import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
@@ -93,6 +93,29 @@ export async function isFollowingAlbum(db: Executor, userId: string, albumId: st
     .from(albumFollows)
     .where(and(eq(albumFollows.userId, userId), eq(albumFollows.albumId, albumId)));
   return row !== undefined;
+}
+
+/** When `userId` started following each of `albumIds` and `artistIds` (absent: not followed). */
+export async function followedSince(
+  db: Executor,
+  userId: string,
+  ids: { albumIds: string[]; artistIds: string[] },
+): Promise<Map<string, Date>> {
+  const [albumRows, artistRows] = await Promise.all([
+    ids.albumIds.length
+      ? db
+          .select({ id: albumFollows.albumId, at: albumFollows.createdAt })
+          .from(albumFollows)
+          .where(and(eq(albumFollows.userId, userId), inArray(albumFollows.albumId, ids.albumIds)))
+      : [],
+    ids.artistIds.length
+      ? db
+          .select({ id: artistFollows.artistId, at: artistFollows.createdAt })
+          .from(artistFollows)
+          .where(and(eq(artistFollows.userId, userId), inArray(artistFollows.artistId, ids.artistIds)))
+      : [],
+  ]);
+  return new Map([...albumRows, ...artistRows].map((r) => [r.id, r.at]));
 }
 
 /** Removes every follow of a user, returning what they followed (for the counters). */

@@ -1,7 +1,7 @@
 // Following and notifications.
 
 export { addDemoFollows, type DemoFollows } from './following.demo.js';
-export { isFollowingAlbum } from './following.repo.js';
+export { followedSince, isFollowingAlbum } from './following.repo.js';
 export { followingRoutes } from './following.routes.js';
 export { createFollowingService, type FollowingService } from './following.service.js';
 export { notificationRoutes } from './notifications.routes.js';

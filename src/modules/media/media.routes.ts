@@ -343,7 +343,7 @@ const notFound = () => new NotFoundError('Media file', 'MEDIA_NOT_FOUND');
  * and a 416 naming the size, If-Range), ETag and If-None-Match, HEAD; the file is streamed,
  * never read into memory.
  */
-async function sendFile(
+export async function sendFile(
   request: FastifyRequest,
   reply: FastifyReply,
   path: string,

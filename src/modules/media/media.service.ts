@@ -408,20 +408,32 @@ export function createMediaService(deps: MediaDeps) {
       return signer.sign(`/media/audio/${hash}/${file}`);
     },
 
+    /**
+     * The file of one quality of a song the caller may see, for callers that answer with the
+     * bytes themselves (the Subsonic API) instead of redirecting to a signed URL.
+     */
+    async audioFile(
+      caller: AuthUser | null,
+      songId: string,
+      quality: Quality,
+    ): Promise<{ path: string; ext: string; kbps: number | null }> {
+      const { hash, ext, renditions } = await readyAudio(caller, songId);
+      if (quality === 'original') {
+        const resolved = await resolveAudioFile(hash, `original.${ext}`);
+        if (!resolved) throw new NotFoundError('Rendition', 'RENDITION_NOT_FOUND');
+        return { ...resolved, kbps: null };
+      }
+      const rendition = renditions[quality];
+      if (!rendition) throw new NotFoundError('Rendition', 'RENDITION_NOT_FOUND');
+      return { path: join(storage.derived(hash), rendition.file), ext: 'mp3', kbps: rendition.kbps };
+    },
+
     async hlsUrl(caller: AuthUser | null, songId: string): Promise<string> {
       const { hash } = await readyAudio(caller, songId);
       return signer.sign(`/media/audio/${hash}/hls/master.m3u8`);
     },
 
-    /** What a signed media path names on disk, or null. Paths are checked by pattern: no traversal. */
-    async resolveAudioFile(hash: string, file: string): Promise<{ path: string; ext: string } | null> {
-      const [row] = await db.select().from(audioFiles).where(eq(audioFiles.hash, hash));
-      if (!row) return null;
-      if (file === `original.${row.ext}`) {
-        return { path: row.externalPath ?? storage.original(hash, row.ext), ext: row.ext };
-      }
-      return { path: join(storage.derived(hash), file), ext: file.slice(file.lastIndexOf('.') + 1) };
-    },
+    resolveAudioFile,
 
     /** The HLS master playlist of an original: its variants, each signed until `expiresAt`. */
     async masterPlaylist(hash: string, expiresAt: number): Promise<string | null> {
@@ -485,6 +497,16 @@ export function createMediaService(deps: MediaDeps) {
 
     sweep,
   };
+
+  /** What a signed media path names on disk, or null. Paths are checked by pattern: no traversal. */
+  async function resolveAudioFile(hash: string, file: string): Promise<{ path: string; ext: string } | null> {
+    const [row] = await db.select().from(audioFiles).where(eq(audioFiles.hash, hash));
+    if (!row) return null;
+    if (file === `original.${row.ext}`) {
+      return { path: row.externalPath ?? storage.original(hash, row.ext), ext: row.ext };
+    }
+    return { path: join(storage.derived(hash), file), ext: file.slice(file.lastIndexOf('.') + 1) };
+  }
 
   async function readyAudio(caller: AuthUser | null, songId: string) {
     const song = await catalog.getSong(caller, songId);
