@@ -23,8 +23,11 @@ import {
   searchPublicPlaylists,
 } from './modules/library/index.js';
 import {
+  createLibraryService,
   createMediaService,
   createUrlSigner,
+  type LibraryService,
+  libraryRoutes,
   type MediaService,
   MediaStorage,
   mediaApiRoutes,
@@ -173,6 +176,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     log: app.log,
     transcodeConcurrency: config.transcodeConcurrency,
   });
+  const library = createLibraryService({ db, catalog, media, jobs, log: app.log, musicDir: config.musicDir });
   // Files of deleted songs and albums go once nothing refers to them.
   bus.subscribe('catalog.song_deleted', () => media.sweep());
   bus.subscribe('catalog.album_deleted', () => media.sweep());
@@ -202,6 +206,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     discovery,
     jobs,
     media,
+    library,
   });
 
   await app.register(healthRoutes, {
@@ -221,6 +226,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       });
       await api.register(mediaApiRoutes, mediaOptions);
       await api.register(jobRoutes, { db });
+      await api.register(libraryRoutes, { library });
       await api.register(followingRoutes, { following });
       await api.register(notificationRoutes, { notifications });
       await api.register(discoveryRoutes, { discovery });
@@ -246,6 +252,7 @@ declare module 'fastify' {
       discovery: DiscoveryService;
       jobs: JobQueue;
       media: MediaService;
+      library: LibraryService;
     };
   }
 }

@@ -1,6 +1,8 @@
 // The media module's public surface: uploads, transcodes, signed streaming and pictures.
 export { resolveFfmpeg } from './media.ffmpeg.js';
+export { libraryRoutes } from './media.library.routes.js';
 export { mediaApiRoutes, mediaFileRoutes, songFromFile } from './media.routes.js';
+export { createLibraryService, type LibraryService, SCAN_JOB } from './media.scanner.js';
 export { createMediaService, type MediaService, TRANSCODE_JOB } from './media.service.js';
 export { createUrlSigner, type UrlSigner } from './media.signing.js';
 export { MediaStorage } from './media.storage.js';
