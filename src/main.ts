@@ -3,8 +3,10 @@ import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
+import { importFolder } from './modules/media/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
+import { AppError } from './platform/errors.js';
 import { resolveJwtSecret } from './platform/secrets.js';
 
 const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
@@ -48,6 +50,47 @@ async function openapiCommand(config: Config, check: boolean): Promise<void> {
   if (committed !== document)
     fail('openapi.json is out of date with the routes: run `npm run openapi` and commit it');
   process.stdout.write('openapi.json is up to date\n');
+}
+
+/**
+ * Imports a music folder from a terminal. It opens the database itself, so with the embedded
+ * database a running server (which holds DATA_DIR) must be stopped first. Transcodes are left
+ * queued for the server: this process only scans.
+ */
+async function importCommand(baseConfig: Config, args: string[]): Promise<void> {
+  const folder = args.find((arg) => !arg.startsWith('--'));
+  if (!folder) fail('usage: npm run import -- <folder> [--full]');
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase(baseConfig);
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    fail(
+      `a running server holds the database in ${baseConfig.dataDir}: stop it first, or ask it to scan with POST /api/v1/admin/library/scans`,
+    );
+  }
+  const config = { ...resolveJwtSecret(baseConfig), logLevel: 'error', transcodeConcurrency: 0 };
+  let status = 1;
+  try {
+    await migrateDatabase(database, config.databaseUrl);
+    const app = await buildApp(config, { database, cacheStore: createCacheStore(undefined) });
+    await app.ready();
+    try {
+      const scan = await importFolder(app.services.library, folder, {
+        full: args.includes('--full'),
+        out: process.stdout,
+      });
+      status = scan.status === 'done' ? 0 : 1;
+    } finally {
+      await app.close();
+    }
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    process.stderr.write(`backbeat: ${error.message}\n`);
+  } finally {
+    await database.close();
+  }
+  process.exit(status);
 }
 
 async function serveCommand(baseConfig: Config): Promise<void> {
@@ -138,12 +181,13 @@ async function main(): Promise<void> {
   try {
     if (command === 'serve') return await serveCommand(config);
     if (command === 'migrate') return await migrateCommand(config);
+    if (command === 'import') return await importCommand(config, args);
     if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));
   } catch (error) {
     if (error instanceof DataDirLockedError) fail(error.message);
     throw error;
   }
-  fail(`unknown command "${command}" (use serve, migrate or openapi)`);
+  fail(`unknown command "${command}" (use serve, migrate, import or openapi)`);
 }
 
 await main();

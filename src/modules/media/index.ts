@@ -1,5 +1,6 @@
 // The media module's public surface: uploads, transcodes, signed streaming and pictures.
 export { resolveFfmpeg } from './media.ffmpeg.js';
+export { importFolder } from './media.import.js';
 export { libraryRoutes } from './media.library.routes.js';
 export { mediaApiRoutes, mediaFileRoutes, songFromFile } from './media.routes.js';
 export { createLibraryService, type LibraryService, SCAN_JOB } from './media.scanner.js';
