@@ -30,6 +30,8 @@ async function migrateCommand(config: Config): Promise<void> {
 /** Writes (or with --check, compares) openapi.json from the route schemas. */
 async function openapiCommand(config: Config, check: boolean): Promise<void> {
   const database = fromPglite(await openPglite(undefined));
+  // The app starts its job queue when ready, which needs the tables.
+  await migrateDatabase(database, undefined);
   const app = await buildApp(
     { ...config, jwtSecret: 'openapi-generation-only-secret-0123456789abcdef', logLevel: 'silent' },
     { database, cacheStore: createCacheStore(undefined) },
