@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePicture, makeTone, scratchDir } from '../../../test/audio.js';
 import { admin, get, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
@@ -194,6 +195,30 @@ describe('music folder import', SLOW, () => {
     const list = (await get('/api/v1/admin/library/scans?limit=2', admin)).body;
     expect(list.items[0]).toMatchObject({ id: one.body.id, status: 'done', updated: 6, added: 0 });
     expect(list.total).toBe(5);
+  });
+});
+
+describe('a scan interrupted by a restart', SLOW, () => {
+  it('resumes and finishes with whole counts', async () => {
+    const { jobs } = t.app.services;
+    await jobs.stop();
+    const res = await call(t.app, 'POST', '/api/v1/admin/library/scans', {
+      session: admin,
+      body: { full: true },
+    });
+    expect(res.status).toBe(202);
+    // What a process that died mid-scan leaves behind: a running scan, its job under a lapsed lease.
+    await t.database.db.execute(
+      sql`update jobs set status = 'running', locked_by = 'gone', attempts = 1, locked_until = now() - interval '1 minute' where type = ${SCAN_JOB} and status = 'queued'`,
+    );
+    await t.database.db.execute(
+      sql`update media_library_scans set status = 'running', started_at = now(), processed = 2, updated = 2 where id = ${res.body.id}`,
+    );
+    expect((await get(`/api/v1/admin/library/scans/${res.body.id}`, admin)).body.status).toBe('running');
+    await jobs.start();
+    await jobs.idle([SCAN_JOB], 150_000);
+    const done = (await get(`/api/v1/admin/library/scans/${res.body.id}`, admin)).body;
+    expect(done).toMatchObject({ status: 'done', total: 8, processed: 8, updated: 6, added: 0, removed: 0 });
   });
 });
 

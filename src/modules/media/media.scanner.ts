@@ -43,6 +43,8 @@ const COVER_FILES = ['cover', 'folder', 'front', 'album'].flatMap((name) =>
 /** Folders read at once while walking, and files whose tags are read at once. */
 const WALK_CONCURRENCY = 8;
 const READ_CONCURRENCY = 4;
+/** Files read before their catalog writes run, in path order. */
+const READ_BATCH = 64;
 /** How often progress reaches the database (and renews the job's lease). */
 const PROGRESS_EVERY_MS = 500;
 /** Errors kept on a scan; the `failed` count goes on beyond them. */
@@ -293,6 +295,14 @@ export async function walkFolder(root: string, start: string, signal?: AbortSign
   return { files: [...files].sort(), unreadable, errors };
 }
 
+/** A new or changed file, read and waiting for its catalog write. */
+interface Prepared {
+  file: string;
+  info: Stats;
+  track: TrackInfo;
+  songId: string | undefined;
+}
+
 type Counter = 'added' | 'updated' | 'unchanged' | 'removed' | 'failed';
 
 export interface LibraryDeps {
@@ -441,21 +451,12 @@ export function createLibraryService(deps: LibraryDeps) {
     );
     const seen = new Set<string>();
     const coveredAlbums = new Set<string>();
-    // Catalog writes go one at a time, so two files of a new album never make two albums.
-    let writes = Promise.resolve();
-    const serially = <T>(task: () => Promise<T>): Promise<T> => {
-      const result = writes.then(task);
-      writes = result.then(
-        () => undefined,
-        () => undefined,
-      );
-      return result;
+    const count = (counter: Counter) => {
+      counts[counter]++;
     };
 
-    const processFile = async (file: string): Promise<void> => {
-      const count = (counter: Counter) => {
-        counts[counter]++;
-      };
+    /** Stats a file and, when it is new or changed, reads its tags: what is left to write, if anything. */
+    const prepare = async (file: string): Promise<Prepared | undefined> => {
       let info: Stats;
       try {
         info = await stat(file);
@@ -463,24 +464,27 @@ export function createLibraryService(deps: LibraryDeps) {
         const gone = (error as NodeJS.ErrnoException).code === 'ENOENT';
         fail(file, gone ? 'FILE_VANISHED' : 'UNREADABLE');
         if (!gone) seen.add(file);
-        return;
+        return undefined;
       }
       seen.add(file);
       const row = known.get(file);
       if (row && !scan.full && row.size === info.size && row.mtimeMs === info.mtimeMs) {
         count(row.scanId === scan.id && row.change ? row.change : 'unchanged');
-        return;
+        return undefined;
       }
-      if (info.size === 0) return fail(file, 'EMPTY_FILE');
-      const read = await readTrack(file, scan.root);
-      if (typeof read === 'string') {
-        const vanished = read === 'FILE_VANISHED';
-        if (vanished) seen.delete(file);
-        return fail(file, read);
+      if (info.size === 0) return void fail(file, 'EMPTY_FILE');
+      const track = await readTrack(file, scan.root);
+      if (typeof track === 'string') {
+        if (track === 'FILE_VANISHED') seen.delete(file);
+        return void fail(file, track);
       }
+      return { file, info, track, songId: row?.songId };
+    };
+
+    /** Catalog writes go one at a time and in path order: one album per key, its first file's spelling. */
+    const write = async ({ file, info, track, songId }: Prepared): Promise<void> => {
       try {
-        const change = await serially(() => importFile(file, info, read, row?.songId, scan.id));
-        count(change);
+        count(await importFile(file, info, track, songId, scan.id));
       } catch (error) {
         if (ctx.signal.aborted) throw error;
         deps.log.warn({ err: error, file: rel(file) }, 'library file could not be imported');
@@ -557,16 +561,21 @@ export function createLibraryService(deps: LibraryDeps) {
       }
     }
 
-    const pending = [...walked.files];
-    const workers = Array.from({ length: READ_CONCURRENCY }, async () => {
-      for (let file = pending.shift(); file; file = pending.shift()) {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        await processFile(file);
+    for (let i = 0; i < walked.files.length; i += READ_BATCH) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const batch = walked.files.slice(i, i + READ_BATCH);
+      const prepared: (Prepared | undefined)[] = new Array(batch.length);
+      let next = 0;
+      const readers = Array.from({ length: READ_CONCURRENCY }, async () => {
+        for (let j = next++; j < batch.length; j = next++) prepared[j] = await prepare(batch[j] as string);
+      });
+      await Promise.all(readers);
+      for (const item of prepared) {
+        if (item) await write(item);
         counts.processed++;
-        await flush();
       }
-    });
-    await Promise.all(workers);
+      await flush();
+    }
 
     // Songs of files that are gone, except under folders this walk could not read.
     const blocked = walked.unreadable;
