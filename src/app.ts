@@ -23,8 +23,11 @@ import {
   searchPublicPlaylists,
 } from './modules/library/index.js';
 import {
+  createLibraryService,
   createMediaService,
   createUrlSigner,
+  type LibraryService,
+  libraryRoutes,
   type MediaService,
   MediaStorage,
   mediaApiRoutes,
@@ -258,6 +261,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     log: app.log,
     transcodeConcurrency: config.transcodeConcurrency,
   });
+  const library = createLibraryService({ db, catalog, media, jobs, log: app.log, musicDir: config.musicDir });
   // Files of deleted songs and albums go once nothing refers to them.
   bus.subscribe('catalog.song_deleted', () => media.sweep(), { group: 'media' });
   bus.subscribe('catalog.album_deleted', () => media.sweep(), { group: 'media' });
@@ -296,6 +300,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         }),
     ],
     ['media', async (api) => api.register(mediaApiRoutes, mediaOptions)],
+    ['media', async (api) => api.register(libraryRoutes, { library })],
     ['identity', async (api) => api.register(jobRoutes, { db })],
     ['identity', async (api) => api.register(appPasswordRoutes, { appPasswords })],
     ['library', async (api) => api.register(followingRoutes, { following })],
@@ -325,6 +330,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     discovery,
     jobs,
     media,
+    library,
   });
 
   await app.register(healthRoutes, {
@@ -368,6 +374,7 @@ declare module 'fastify' {
       discovery: DiscoveryService;
       jobs: JobQueue;
       media: MediaService;
+      library: LibraryService;
     };
   }
 }

@@ -8,8 +8,10 @@ import { addDemoActivity } from './demo-activity.js';
 import { buildGateway } from './gateway/gateway.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
 import { AdminEmailTakenError } from './modules/identity/index.js';
+import { importFolder } from './modules/media/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
+import { AppError } from './platform/errors.js';
 import { linkOf } from './platform/redis.js';
 import { resolveJwtSecret } from './platform/secrets.js';
 import { ensureWebPlayerBuilt, WEB_PLAYER_DIR } from './platform/web-player.js';
@@ -97,6 +99,47 @@ async function openapiCommand(config: Config, check: boolean): Promise<void> {
   if (committed !== document)
     fail('openapi.json is out of date with the routes: run `npm run openapi` and commit it');
   process.stdout.write('openapi.json is up to date\n');
+}
+
+/**
+ * Imports a music folder from a terminal. It opens the database itself, so with the embedded
+ * database a running server (which holds DATA_DIR) must be stopped first. Transcodes are left
+ * queued for the server: this process only scans.
+ */
+async function importCommand(baseConfig: Config, args: string[]): Promise<void> {
+  const folder = args.find((arg) => !arg.startsWith('--'));
+  if (!folder) fail('usage: npm run import -- <folder> [--full]');
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase(baseConfig);
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    fail(
+      `a running server holds the database in ${baseConfig.dataDir}: stop it first, or ask it to scan with POST /api/v1/admin/library/scans`,
+    );
+  }
+  const config = { ...resolveJwtSecret(baseConfig), logLevel: 'error', transcodeConcurrency: 0 };
+  let status = 1;
+  try {
+    await migrateDatabase(database, config.databaseUrl);
+    const app = await buildApp(config, { database, cacheStore: createCacheStore(undefined) });
+    await app.ready();
+    try {
+      const scan = await importFolder(app.services.library, folder, {
+        full: args.includes('--full'),
+        out: process.stdout,
+      });
+      status = scan.status === 'done' ? 0 : 1;
+    } finally {
+      await app.close();
+    }
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    process.stderr.write(`backbeat: ${error.message}\n`);
+  } finally {
+    await database.close();
+  }
+  process.exit(status);
 }
 
 async function serveCommand(baseConfig: Config): Promise<void> {
@@ -229,12 +272,13 @@ async function main(): Promise<void> {
     if (command === 'serve' && config.services.kind === 'gateway') return await serveGateway(config);
     if (command === 'serve') return await serveCommand(config);
     if (command === 'migrate') return await migrateCommand(config);
+    if (command === 'import') return await importCommand(config, args);
     if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));
   } catch (error) {
     if (error instanceof DataDirLockedError || error instanceof AdminEmailTakenError) fail(error.message);
     throw error;
   }
-  fail(`unknown command "${command}" (use serve, migrate or openapi)`);
+  fail(`unknown command "${command}" (use serve, migrate, import or openapi)`);
 }
 
 await main();

@@ -37,6 +37,7 @@ export const GATEWAY_ROUTES: ReadonlyArray<readonly [pattern: string, role: stri
   ['/api/v1/albums/:id/cover', 'media'],
   ['/api/v1/artists/:id/image', 'media'],
   ['/api/v1/me/avatar', 'media'],
+  ['/api/v1/admin/library/*', 'media'],
   ['/media/*', 'media'],
   ['/rest', 'subsonic'],
   ['/rest/*', 'subsonic'],

@@ -38,6 +38,15 @@ const EXTENSIONS: [RegExp, string][] = [
   [/aiff/i, 'aiff'],
 ];
 
+/** The extension an original of this container and codec is stored and served under. */
+export function storedExtension(
+  container: string | undefined,
+  codec: string | undefined,
+): string | undefined {
+  const name = `${container ?? ''} ${codec ?? ''}`;
+  return EXTENSIONS.find(([pattern]) => pattern.test(name))?.[1];
+}
+
 export const CONTENT_TYPES: Record<string, string> = {
   flac: 'audio/flac',
   mp3: 'audio/mpeg',
@@ -60,8 +69,7 @@ export async function probeAudio(ffmpeg: string, file: string): Promise<AudioPro
     return null;
   }
   const { format, common } = metadata;
-  const container = `${format.container ?? ''} ${format.codec ?? ''}`;
-  const ext = EXTENSIONS.find(([pattern]) => pattern.test(container))?.[1];
+  const ext = storedExtension(format.container, format.codec);
   if (!ext || !format.duration || !format.sampleRate) return null;
   const picture = common.picture?.[0];
   const track = common.track?.no ?? undefined;

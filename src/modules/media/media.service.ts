@@ -46,6 +46,8 @@ const IMAGE_SIZES = [640, 300, 64] as const;
 const MAX_SONG_MS = 3_600_000;
 /** Uploads before folder imports: a person waits on an upload. */
 export const UPLOAD_PRIORITY = 10;
+/** Renditions of a scanned music folder wait behind every upload. */
+export const LIBRARY_PRIORITY = 0;
 
 export interface MediaDeps {
   db: Db;
@@ -402,8 +404,15 @@ export function createMediaService(deps: MediaDeps) {
 
     /** A signed URL for one quality of a song the caller may see; 409 until its audio is ready. */
     async streamUrl(caller: AuthUser | null, songId: string, quality: Quality): Promise<string> {
-      const { hash, ext, renditions } = await readyAudio(caller, songId);
-      const file = quality === 'original' ? `original.${ext}` : renditions[quality]?.file;
+      if (quality === 'original') {
+        // The original plays as soon as it is stored (or, imported, referenced): no transcode needed.
+        const song = await catalog.getSong(caller, songId);
+        const stored = song.audio.status === 'failed' ? undefined : await hashOfSong(songId);
+        if (!stored) throw new ConflictError('This song has no audio to stream yet', 'AUDIO_NOT_READY');
+        return signer.sign(`/media/audio/${stored.hash}/original.${stored.ext}`);
+      }
+      const { hash, renditions } = await readyAudio(caller, songId);
+      const file = renditions[quality]?.file;
       if (!file) throw new NotFoundError('Rendition', 'RENDITION_NOT_FOUND');
       return signer.sign(`/media/audio/${hash}/${file}`);
     },
@@ -495,6 +504,30 @@ export function createMediaService(deps: MediaDeps) {
       return deps.identity.getMe(caller);
     },
 
+    /**
+     * A scanned file, referenced in place (never copied, moved or written): the song streams
+     * `original` at once and its renditions queue behind uploads.
+     */
+    async attachExternal(
+      songId: string,
+      file: { hash: string; ext: string; bytes: number; externalPath: string },
+    ) {
+      const albumIds = await withTx(db, (tx) => attachOriginal(tx, [songId], file, LIBRARY_PRIORITY));
+      await catalog.invalidateAlbum(...albumIds);
+      jobs.wake();
+    },
+
+    /** A picture beside scanned files (cover.jpg and the like) becomes the cover of an album without one. */
+    async coverFromFile(albumId: string, path: string): Promise<boolean> {
+      const bytes = await readFile(path);
+      const hash = createHash('sha256').update(bytes).digest('hex');
+      const images = await storeImage(bytes, hash);
+      const covered = await writeAlbumImages(db, albumId, { images, hash }, true);
+      if (covered) await catalog.invalidateAlbum(albumId);
+      else await sweep();
+      return covered;
+    },
+
     sweep,
   };
 
@@ -519,7 +552,7 @@ export function createMediaService(deps: MediaDeps) {
 }
 
 /** "03 - Song Name.flac" -> "Song Name". */
-function titleFromFileName(name: string | undefined): string | undefined {
+export function titleFromFileName(name: string | undefined): string | undefined {
   if (!name) return undefined;
   const base = name.replace(/^.*[\\/]/, '').replace(/\.[^.]+$/, '');
   const title = base.replace(/^\s*[0-9]{1,3}\s*[-._)]?\s*/, '').trim();

@@ -1,4 +1,16 @@
-import { bigint, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import type { SongAudio } from '../catalog/index.js';
 
 export interface Rendition {
@@ -42,4 +54,70 @@ export const songAudio = pgTable(
 export const imageFiles = pgTable('media_image_files', {
   hash: text('hash').primaryKey(),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+export const SCAN_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
+export type ScanStatus = (typeof SCAN_STATUSES)[number];
+
+export interface ScanError {
+  path: string;
+  code: string;
+}
+
+/** One folder import (admin API or CLI): its progress is written here while it runs. */
+export const libraryScans = pgTable(
+  'media_library_scans',
+  {
+    id: uuid('id').primaryKey(),
+    /** The scanned folder relative to the music root ('' for the root itself). */
+    path: text('path').notNull(),
+    /** The absolute folder the scan walks. */
+    root: text('root').notNull(),
+    full: integer('full').notNull().default(0),
+    status: text('status').$type<ScanStatus>().notNull().default('queued'),
+    total: integer('total').notNull().default(0),
+    processed: integer('processed').notNull().default(0),
+    added: integer('added').notNull().default(0),
+    updated: integer('updated').notNull().default(0),
+    unchanged: integer('unchanged').notNull().default(0),
+    removed: integer('removed').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    errors: jsonb('errors').$type<ScanError[]>().notNull().default(sql`'[]'::jsonb`),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    // One scan at a time, whoever asks: a second insert while one is queued or running fails.
+    uniqueIndex('media_library_scans_active_idx')
+      .on(sql`(true)`)
+      .where(sql`${t.status} in ('queued', 'running')`),
+    index('media_library_scans_created_idx').on(t.createdAt, t.id),
+  ],
+);
+export type LibraryScanRow = typeof libraryScans.$inferSelect;
+
+/**
+ * Every imported file by its absolute path (one song each, never two): size and mtime decide
+ * whether a rescan reads it again. `scanId`/`change` say which scan last added or updated it,
+ * so a scan resumed after a restart counts those files as it did before.
+ */
+export const libraryFiles = pgTable(
+  'media_library_files',
+  {
+    path: text('path').primaryKey(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    mtimeMs: doublePrecision('mtime_ms').notNull(),
+    songId: uuid('song_id').notNull(),
+    albumKey: text('album_key').notNull(),
+    scanId: uuid('scan_id'),
+    change: text('change').$type<'added' | 'updated'>(),
+  },
+  (t) => [index('media_library_files_song_idx').on(t.songId)],
+);
+
+/** Which catalog album a grouping key (MusicBrainz album id, or album artist + title) became. */
+export const libraryAlbums = pgTable('media_library_albums', {
+  key: text('key').primaryKey(),
+  albumId: uuid('album_id').notNull(),
 });
