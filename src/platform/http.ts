@@ -234,6 +234,12 @@ export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): v
     watched.once('close', stop);
     reply.raw.once('close', stop);
     payload.once('error', stop);
+    // `pipe` passes no errors on: a client that goes away mid-body must end the reader now,
+    // not when the idle timer fires (an upload handler then removes its partial file).
+    payload.once('close', () => {
+      if (!(payload as { complete?: boolean }).complete)
+        watched.destroy(new Error('the client aborted the request'));
+    });
     return payload.pipe(watched);
   });
 }
