@@ -205,7 +205,10 @@ export function problems(...statuses: number[]): Record<number, typeof ProblemSc
  * never cut off.
  */
 export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): void {
-  app.addHook('preParsing', async (_request, reply, payload) => {
+  app.addHook('preParsing', async (request, reply, payload) => {
+    // @fastify/multipart reads forms from the raw request, not from this hook's stream: piping
+    // it here would drain the form before the route reads it. Forms keep the socket's idle limit.
+    if (request.headers['content-type']?.toLowerCase().startsWith('multipart/')) return payload;
     let timer: NodeJS.Timeout | undefined;
     const stop = () => clearTimeout(timer);
     const watched = new Transform({

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import send from '@fastify/send';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -138,7 +138,9 @@ async function readUpload(
     }
     return file;
   }
-  return receiveFile(storage, request.body as Readable, maxBytes);
+  // No body at all (nothing for a parser to hand on) is as empty as a zero-byte one.
+  if (!(request.body instanceof Readable)) throw unsupportedMedia('The body is empty');
+  return receiveFile(storage, request.body, maxBytes);
 }
 
 const RawFile = Type.Unsafe<unknown>({ type: 'string', format: 'binary', [UPLOAD_MARK]: true });

@@ -265,6 +265,12 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
       [await upload(target.id, Buffer.from('{"a":1}'), 'application/json'), 415, 'UNSUPPORTED_MEDIA'],
       [await upload(target.id, Buffer.alloc(5 * 1024 * 1024, 1), 'audio/flac'), 413, 'PAYLOAD_TOO_LARGE'],
     ];
+    const noBody = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/songs/${target.id}/audio`,
+      headers: admin.auth,
+    });
+    cases.push([noBody, 415, 'UNSUPPORTED_MEDIA']);
     for (const [res, status, code] of cases) {
       expect(res.statusCode).toBe(status);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
