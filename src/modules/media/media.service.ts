@@ -533,12 +533,15 @@ export function createMediaService(deps: MediaDeps) {
 
   /** What a signed media path names on disk, or null. Paths are checked by pattern: no traversal. */
   async function resolveAudioFile(hash: string, file: string): Promise<{ path: string; ext: string } | null> {
+    // Renditions and segments sit at paths their name gives: no query per range request (a
+    // player sends many). A file the sweep removed is simply not there (404).
+    if (!file.startsWith('original.')) {
+      return { path: join(storage.derived(hash), file), ext: file.slice(file.lastIndexOf('.') + 1) };
+    }
     const [row] = await db.select().from(audioFiles).where(eq(audioFiles.hash, hash));
     if (!row) return null;
-    if (file === `original.${row.ext}`) {
-      return { path: row.externalPath ?? storage.original(hash, row.ext), ext: row.ext };
-    }
-    return { path: join(storage.derived(hash), file), ext: file.slice(file.lastIndexOf('.') + 1) };
+    if (file !== `original.${row.ext}`) return null;
+    return { path: row.externalPath ?? storage.original(hash, row.ext), ext: row.ext };
   }
 
   async function readyAudio(caller: AuthUser | null, songId: string) {
