@@ -1,33 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { freePort, ROOT } from '../e2e/process.js';
 
 /**
  * The browser suite's rig: a real server process (`src/main.ts serve`, as `npm start` runs
  * it) on its own DATA_DIR, and Debian's Chromium driven by playwright-core.
  */
-const ROOT = new URL('../..', import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = join(ROOT, 'test-results', 'browser');
 export const ADMIN = { email: 'admin@browser.test', password: 'browser-admin-pass' };
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field.
 export type Json = any;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 export interface Server {
   base: string;
