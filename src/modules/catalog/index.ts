@@ -14,21 +14,19 @@ export {
  * `invalidateArtist` on the catalog service so cached reads show the new numbers.
  */
 /** Whether an artist with this id exists (for links from other modules, e.g. artist accounts). */
+export { artistExists } from './artists.repo.js';
+export { type ImageSet, imageHashesInUse, writeAlbumImages, writeArtistImages, writeSongAudio } from './assets.repo.js';
+export { songInRowScope } from './catalog.repo.js';
 export {
   addFollowerCounts,
   addSongPlays,
-  artistExists,
-  type ImageSet,
-  imageHashesInUse,
   incrementAlbumFollowers,
   incrementArtistFollowers,
   type SongPlays,
   setAlbumRecentPlays,
-  songInRowScope,
-  writeAlbumImages,
-  writeArtistImages,
-  writeSongAudio,
-} from './catalog.repo.js';
+} from './counters.repo.js';
+/** Listed-catalog analytics (top albums, genres, an artist's timeline), for discovery's stats. */
+export { artistTimeline, genreStats, topAlbums } from './stats.repo.js';
 
 export { catalogRoutes } from './catalog.routes.js';
 
@@ -46,24 +44,24 @@ export {
  * a SQL condition for other modules' queries that join `albums` or `songs`.
  */
 export {
-  ALBUM_LISTS_TAG,
+  albumVisibleTo,
+  artistViewFor,
+  artistVisibleTo,
+  getVisibleAlbums,
+  getVisibleSongs,
+  type SongScope,
+  songScopeOf,
+  songVisibleTo,
+} from './catalog.access.js';
+export { ALBUM_LISTS_TAG } from './catalog.cache.js';
+export { type CatalogService, createCatalogService, type PlaylistSearch } from './catalog.service.js';
+export {
   type AlbumDetailView,
   type AlbumView,
   type ArtistView,
   type ArtistViewRow,
-  albumVisibleTo,
-  artistViewFor,
-  artistVisibleTo,
-  type CatalogService,
-  createCatalogService,
-  getVisibleAlbums,
-  getVisibleSongs,
-  type PlaylistSearch,
   type PlaylistSummaryView,
-  type SongScope,
   type SongView,
-  songScopeOf,
-  songVisibleTo,
-} from './catalog.service.js';
+} from './catalog.views.js';
 /** Tables, for foreign keys from other modules (follows, playlist tracks, plays). */
 export { albums, artists, type SongAudio, songs } from './catalog.tables.js';
