@@ -2,15 +2,38 @@ import type { AuthUser } from '../../platform/auth.js';
 import { type Tx, withTx } from '../../platform/db.js';
 import { ForbiddenError, ValidationError } from '../../platform/errors.js';
 import { recordEvent } from '../../platform/events.js';
-import type { AlbumRow, ArtistRow, AlbumSortField } from './catalog.repo.js';
-import * as repo from './catalog.queries.js';
+import {
+  albumNotFound,
+  assertAdminForVisible,
+  assertCanManage,
+  canSee,
+  detailScope,
+  isAdmin,
+  listScope,
+  ownArtistId,
+  scopeKey,
+  unknownArtist,
+} from './catalog.access.js';
 import { ALBUM_LISTS_TAG, type AlbumRecord, albumTag, artistTag, loadAlbumRecord } from './catalog.cache.js';
-import { albumNotFound, assertAdminForVisible, assertCanManage, canSee, detailScope, isAdmin, listScope, ownArtistId, scopeKey, unknownArtist } from './catalog.access.js';
-import { assertReleaseDateInYear, assertYearRange, chooseSort, normaliseGenres, trimOrNull, type Window } from './catalog.input.js';
+import {
+  assertReleaseDateInYear,
+  assertYearRange,
+  chooseSort,
+  normaliseGenres,
+  trimOrNull,
+  type Window,
+} from './catalog.input.js';
+import * as repo from './catalog.queries.js';
+import type { AlbumRow, AlbumSortField, ArtistRow } from './catalog.repo.js';
 import { type CatalogDeps, normaliseQuery } from './catalog.service.js';
-import { type AlbumDetailView, type AlbumView, albumForReader, forViewer, toAlbumView } from './catalog.views.js';
 import type { AlbumType } from './catalog.tables.js';
-import type { AlbumsService } from './albums.service.js';
+import {
+  type AlbumDetailView,
+  type AlbumView,
+  albumForReader,
+  forViewer,
+  toAlbumView,
+} from './catalog.views.js';
 
 export interface AlbumListQuery extends Window {
   genre?: string[];

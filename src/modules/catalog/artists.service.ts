@@ -1,14 +1,21 @@
 import type { AuthUser } from '../../platform/auth.js';
 import { isUniqueViolation, withTx } from '../../platform/db.js';
 import { ConflictError } from '../../platform/errors.js';
-import type { ArtistRow, ArtistSortField } from './catalog.repo.js';
-import * as repo from './catalog.queries.js';
+import type { AlbumsService } from './albums.service.js';
+import {
+  artistNotFound,
+  assertAdminForVisible,
+  assertCanManage,
+  canSee,
+  isAdmin,
+  listScope,
+} from './catalog.access.js';
 import { ALBUM_LISTS_TAG, albumTag, artistTag } from './catalog.cache.js';
-import { artistNotFound, assertAdminForVisible, assertCanManage, canSee, isAdmin, listScope } from './catalog.access.js';
 import { chooseSort, cleanGenres, normaliseGenres, type Window } from './catalog.input.js';
+import * as repo from './catalog.queries.js';
+import type { ArtistRow, ArtistSortField } from './catalog.repo.js';
 import { type CatalogDeps, normaliseQuery } from './catalog.service.js';
 import { type ArtistView, forViewer, toArtistView } from './catalog.views.js';
-import type { AlbumsService } from './albums.service.js';
 
 export interface ArtistListQuery extends Window {
   q?: string;
@@ -36,7 +43,6 @@ export function createArtistsService(deps: CatalogDeps, listAlbums: AlbumsServic
     if (!view || !canSee(caller, view.isVisible ?? true, view.id)) throw artistNotFound();
     return forViewer(view, isAdmin(caller));
   }
-
 
   /**
    * Runs an artist write, turning a clash with another artist's name (case-insensitive) into

@@ -1,9 +1,16 @@
 import type { AuthUser } from '../../platform/auth.js';
 import type { Executor } from '../../platform/db.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../platform/errors.js';
-import type { Scope } from './catalog.repo.js';
 import * as repo from './catalog.queries.js';
-import { type ArtistView, type ArtistViewRow, forViewer, toAlbumView, toArtistView, toSongView } from './catalog.views.js';
+import type { Scope } from './catalog.repo.js';
+import {
+  type ArtistView,
+  type ArtistViewRow,
+  forViewer,
+  toAlbumView,
+  toArtistView,
+  toSongView,
+} from './catalog.views.js';
 
 // ---------------------------------------------------------------------------------------------
 // Callers, visibility and ownership

@@ -1,6 +1,6 @@
 import { and, asc, count, eq, getTableColumns, inArray, not, or, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import { type Executor } from '../../platform/db.js';
+import type { Executor } from '../../platform/db.js';
 import { type AlbumType, albums, artists, songs, sortKey } from './catalog.tables.js';
 
 /**
@@ -30,6 +30,7 @@ const { searchText: _a, searchVector: _b, playCount: _c, ...albumColumns } = get
 const { searchText: _d, searchVector: _e, ...songColumns } = getTableColumns(songs);
 const { searchVector: _f, ...artistColumns } = getTableColumns(artists);
 const songWithAlbumColumns = { ...songColumns, albumTitle: albums.title };
+
 export { albumColumns, artistColumns, songColumns, songWithAlbumColumns };
 
 export type AlbumRow = { [K in keyof typeof albumColumns]: (typeof albums.$inferSelect)[K] };

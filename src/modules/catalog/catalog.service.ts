@@ -1,13 +1,22 @@
 import type { AuthUser } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
 import type { Db } from '../../platform/db.js';
-import * as repo from './catalog.queries.js';
-import { isAdmin, listScope } from './catalog.access.js';
-import type { Window } from './catalog.input.js';
-import { type SearchType } from './catalog.schemas.js';
-import { type AlbumView, type ArtistView, type PlaylistSummaryView, type SongView, forViewer, toAlbumView, toArtistView, toSongView } from './catalog.views.js';
 import { createAlbumsService } from './albums.service.js';
 import { createArtistsService } from './artists.service.js';
+import { isAdmin, listScope } from './catalog.access.js';
+import type { Window } from './catalog.input.js';
+import * as repo from './catalog.queries.js';
+import type { SearchType } from './catalog.schemas.js';
+import {
+  type AlbumView,
+  type ArtistView,
+  forViewer,
+  type PlaylistSummaryView,
+  type SongView,
+  toAlbumView,
+  toArtistView,
+  toSongView,
+} from './catalog.views.js';
 import { createSongsService } from './songs.service.js';
 
 /** Playlist search, supplied by the playlists module; without it search finds no playlists. */

@@ -1,4 +1,4 @@
-import { type SQL, sql, eq } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import { type Executor, sqlArray } from '../../platform/db.js';
 import { albums, artists, songs } from './catalog.tables.js';
 

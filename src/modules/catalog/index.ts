@@ -1,13 +1,5 @@
 // The catalog's public surface: the only file other modules import.
 
-export {
-  type DemoActivity,
-  type DemoActivityLoader,
-  type DemoCatalog,
-  type GeneratedCatalog,
-  loadDemoCatalog,
-  seededRandom,
-} from './catalog.demo.js';
 /**
  * Counter helpers that run inside the caller's transaction, so a follow (or a batch of plays)
  * and the counters it moves commit together. After commit, call `invalidateAlbum`/
@@ -15,29 +7,13 @@ export {
  */
 /** Whether an artist with this id exists (for links from other modules, e.g. artist accounts). */
 export { artistExists } from './artists.repo.js';
-export { type ImageSet, imageHashesInUse, writeAlbumImages, writeArtistImages, writeSongAudio } from './assets.repo.js';
-export { songInRowScope } from './catalog.repo.js';
 export {
-  addFollowerCounts,
-  addSongPlays,
-  incrementAlbumFollowers,
-  incrementArtistFollowers,
-  type SongPlays,
-  setAlbumRecentPlays,
-} from './counters.repo.js';
-/** Listed-catalog analytics (top albums, genres, an artist's timeline), for discovery's stats. */
-export { artistTimeline, genreStats, topAlbums } from './stats.repo.js';
-
-export { catalogRoutes } from './catalog.routes.js';
-
-export {
-  AlbumSchema,
-  ArtistSchema,
-  CreateSongBody,
-  PlaylistSummarySchema,
-  SongSchema,
-} from './catalog.schemas.js';
-
+  type ImageSet,
+  imageHashesInUse,
+  writeAlbumImages,
+  writeArtistImages,
+  writeSongAudio,
+} from './assets.repo.js';
 /**
  * `createCatalogService` builds the service the routes use; `getVisibleSongs`/`getVisibleAlbums`
  * turn ids into views the caller may see; `albumVisibleTo`/`songVisibleTo` are the same rule as
@@ -54,14 +30,43 @@ export {
   songVisibleTo,
 } from './catalog.access.js';
 export { ALBUM_LISTS_TAG } from './catalog.cache.js';
-export { type CatalogService, createCatalogService, type PlaylistSearch } from './catalog.service.js';
 export {
-  type AlbumDetailView,
-  type AlbumView,
-  type ArtistView,
-  type ArtistViewRow,
-  type PlaylistSummaryView,
-  type SongView,
-} from './catalog.views.js';
+  type DemoActivity,
+  type DemoActivityLoader,
+  type DemoCatalog,
+  type GeneratedCatalog,
+  loadDemoCatalog,
+  seededRandom,
+} from './catalog.demo.js';
+export { songInRowScope } from './catalog.repo.js';
+
+export { catalogRoutes } from './catalog.routes.js';
+
+export {
+  AlbumSchema,
+  ArtistSchema,
+  CreateSongBody,
+  PlaylistSummarySchema,
+  SongSchema,
+} from './catalog.schemas.js';
+export { type CatalogService, createCatalogService, type PlaylistSearch } from './catalog.service.js';
 /** Tables, for foreign keys from other modules (follows, playlist tracks, plays). */
 export { albums, artists, type SongAudio, songs } from './catalog.tables.js';
+export type {
+  AlbumDetailView,
+  AlbumView,
+  ArtistView,
+  ArtistViewRow,
+  PlaylistSummaryView,
+  SongView,
+} from './catalog.views.js';
+export {
+  addFollowerCounts,
+  addSongPlays,
+  incrementAlbumFollowers,
+  incrementArtistFollowers,
+  type SongPlays,
+  setAlbumRecentPlays,
+} from './counters.repo.js';
+/** Listed-catalog analytics (top albums, genres, an artist's timeline), for discovery's stats. */
+export { artistTimeline, genreStats, topAlbums } from './stats.repo.js';

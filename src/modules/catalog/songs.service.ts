@@ -2,14 +2,23 @@ import type { AuthUser } from '../../platform/auth.js';
 import { isUniqueViolation, type Tx, withTx } from '../../platform/db.js';
 import { ConflictError, ValidationError } from '../../platform/errors.js';
 import { recordEvent } from '../../platform/events.js';
-import type { SongSortField } from './catalog.repo.js';
-import * as repo from './catalog.queries.js';
+import {
+  albumNotFound,
+  assertAdminForVisible,
+  assertCanManage,
+  canSee,
+  getVisibleSongs,
+  isAdmin,
+  listScope,
+  songNotFound,
+} from './catalog.access.js';
 import { ALBUM_LISTS_TAG, albumTag } from './catalog.cache.js';
-import { albumNotFound, assertAdminForVisible, assertCanManage, canSee, isAdmin, listScope, songNotFound, getVisibleSongs } from './catalog.access.js';
 import { assertYearRange, chooseSort, normaliseGenres, type Window } from './catalog.input.js';
-import { type CatalogDeps, normaliseQuery } from './catalog.service.js';
-import { type SongView, forViewer, toSongView } from './catalog.views.js';
+import * as repo from './catalog.queries.js';
+import type { SongSortField } from './catalog.repo.js';
 import { MAX_SONG_IDS } from './catalog.schemas.js';
+import { type CatalogDeps, normaliseQuery } from './catalog.service.js';
+import { forViewer, type SongView, toSongView } from './catalog.views.js';
 
 /** The textual form of an id, as the `uuid` format of path parameters checks it. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,4 +1,4 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, type Executor, rowsOf, type SqlArrayType, sqlArray, withTx } from '../../platform/db.js';
 import { type SongScope, songInRowScope, songs } from '../catalog/index.js';
 import { listenerSignals, type PlayEvent, playCountGuards, playEvents } from './discovery.tables.js';
