@@ -50,10 +50,12 @@ process.once('message', async (job: LoadJob) => {
         setupRequest: (base) => ({
           ...base,
           ...request(job),
-          headers:
-            job.kind === 'page'
-              ? {}
-              : { authorization: `Bearer ${pick(job.tokens)}`, 'content-type': 'application/json' },
+          headers: (job.kind === 'page'
+            ? {}
+            : { authorization: `Bearer ${pick(job.tokens)}`, 'content-type': 'application/json' }) as Record<
+            string,
+            string
+          >,
         }),
       },
     ],

@@ -93,7 +93,11 @@ async function main(): Promise<void> {
     const register = async (name: string) =>
       (
         await api(single.base, 'POST', '/auth/register', {
-          body: { email: `${name}-${Date.now()}@bench.test`, password: 'correct-horse-battery', displayName: name },
+          body: {
+            email: `${name}-${Date.now()}@bench.test`,
+            password: 'correct-horse-battery',
+            displayName: name,
+          },
         })
       ).body.accessToken as string;
     const tokens: string[] = [];
@@ -102,8 +106,10 @@ async function main(): Promise<void> {
     // Throughput, alternating the two set-ups round after round, after one warm-up pass each.
     const targets = { single: single.base, gateway: gateway.base } as const;
     const kinds = ['page', 'plays'] as const;
-    const totals: Record<string, { requests: number; seconds: number; p50: number[]; p99: number[]; bad: number }> =
-      {};
+    const totals: Record<
+      string,
+      { requests: number; seconds: number; p50: number[]; p99: number[]; bad: number }
+    > = {};
     for (const kind of kinds) {
       for (const url of Object.values(targets)) {
         await drive({ url, connections: CONNECTIONS, seconds: 2, tokens, kind, songIds });
@@ -112,9 +118,17 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const kind of kinds) {
         for (const [name, url] of Object.entries(targets)) {
-          const result = await drive({ url, connections: CONNECTIONS, seconds: SECONDS, tokens, kind, songIds });
+          const result = await drive({
+            url,
+            connections: CONNECTIONS,
+            seconds: SECONDS,
+            tokens,
+            kind,
+            songIds,
+          });
           const key = `${kind}:${name}`;
-          const t = (totals[key] ??= { requests: 0, seconds: 0, p50: [], p99: [], bad: 0 });
+          totals[key] ??= { requests: 0, seconds: 0, p50: [], p99: [], bad: 0 };
+          const t = totals[key];
           t.requests += result.requests.total;
           t.seconds += SECONDS;
           t.p50.push(result.latency.p50);
@@ -174,7 +188,8 @@ async function main(): Promise<void> {
 
     // Report.
     const rps = (key: string) => totals[key]!.requests / totals[key]!.seconds;
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+    const median = (values: number[]) =>
+      [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
     console.log('\n| | 1 process, no gateway | gateway + 2 API processes | ratio |');
     console.log('| --- | ---: | ---: | ---: |');
     for (const [kind, title] of [
@@ -183,14 +198,15 @@ async function main(): Promise<void> {
     ] as const) {
       const a = rps(`${kind}:single`);
       const b = rps(`${kind}:gateway`);
-      console.log(
-        `| ${title}, req/s | ${Math.round(a)} | ${Math.round(b)} | ${(b / a).toFixed(2)}x |`,
-      );
+      console.log(`| ${title}, req/s | ${Math.round(a)} | ${Math.round(b)} | ${(b / a).toFixed(2)}x |`);
       console.log(
         `| ${title}, p50 / p99 (median of rounds) | ${median(totals[`${kind}:single`]!.p50)} / ${median(totals[`${kind}:single`]!.p99)} ms | ${median(totals[`${kind}:gateway`]!.p50)} / ${median(totals[`${kind}:gateway`]!.p99)} ms | |`,
       );
       const bad = totals[`${kind}:single`]!.bad + totals[`${kind}:gateway`]!.bad;
-      if (bad) console.log(`| ${title}: non-2xx or errors | ${totals[`${kind}:single`]!.bad} | ${totals[`${kind}:gateway`]!.bad} | |`);
+      if (bad)
+        console.log(
+          `| ${title}: non-2xx or errors | ${totals[`${kind}:single`]!.bad} | ${totals[`${kind}:gateway`]!.bad} | |`,
+        );
     }
     for (const [name, values] of [
       ['write on api1 -> SSE on api2 (from request sent)', latency.cross],
@@ -198,7 +214,9 @@ async function main(): Promise<void> {
       ['write -> SSE on one process (from request sent)', latency.same],
     ] as const) {
       const sorted = [...values].sort((a, b) => a - b);
-      console.log(`${name}: p50 ${ms(percentile(sorted, 0.5))}, p99 ${ms(percentile(sorted, 0.99))}, n ${sorted.length}`);
+      console.log(
+        `${name}: p50 ${ms(percentile(sorted, 0.5))}, p99 ${ms(percentile(sorted, 0.99))}, n ${sorted.length}`,
+      );
     }
     console.log(
       `\n${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s per set-up and kind; ${SAMPLES} SSE samples each; run took ${((Date.now() - started) / 1000).toFixed(0)} s`,

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReadyPoller, Writers, waitHealthy, waitReady } from './load.js';
 import { openStream } from '../sse.js';
+import { ReadyPoller, Writers, waitHealthy, waitReady } from './load.js';
 import {
   freePort,
   NatsProcess,
@@ -220,72 +220,79 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
     expect(lost).toBe(0);
   }, 120_000);
 
-  it.skipIf(!!noNats)('NATS killed and restarted under load: events wait, then arrive', async () => {
-    const fan = await api(base(), 'POST', '/auth/register', undefined, {
-      email: `fan-${Date.now()}@example.test`,
-      password: 'correct-horse-battery',
-      displayName: 'Fan',
-    });
-    expect(fan.status).toBe(201);
-    const follow = await api(base(), 'PUT', `/me/following/albums/${albumId}`, fan.body.accessToken);
-    expect(follow.status).toBe(204);
-    const stream = await openStream(base(), { auth: { authorization: `Bearer ${fan.body.accessToken}` } });
-    expect(stream.response.status).toBe(200);
-    const addSong = async (title: string): Promise<string> => {
-      const res = await api(base(), 'POST', `/albums/${albumId}/songs`, token, { title, durationMs: 180_000 });
-      expect(res.status).toBe(201);
-      return res.body.id;
-    };
-    const notifiedSong = async (timeoutMs: number): Promise<string> =>
-      JSON.parse((await stream.nextNotification(timeoutMs)).data!).song.id;
+  it.skipIf(!!noNats)(
+    'NATS killed and restarted under load: events wait, then arrive',
+    async () => {
+      const fan = await api(base(), 'POST', '/auth/register', undefined, {
+        email: `fan-${Date.now()}@example.test`,
+        password: 'correct-horse-battery',
+        displayName: 'Fan',
+      });
+      expect(fan.status).toBe(201);
+      const follow = await api(base(), 'PUT', `/me/following/albums/${albumId}`, fan.body.accessToken);
+      expect(follow.status).toBe(204);
+      const stream = await openStream(base(), { auth: { authorization: `Bearer ${fan.body.accessToken}` } });
+      expect(stream.response.status).toBe(200);
+      const addSong = async (title: string): Promise<string> => {
+        const res = await api(base(), 'POST', `/albums/${albumId}/songs`, token, {
+          title,
+          durationMs: 180_000,
+        });
+        expect(res.status).toBe(201);
+        return res.body.id;
+      };
+      const notifiedSong = async (timeoutMs: number): Promise<string> =>
+        JSON.parse((await stream.nextNotification(timeoutMs)).data!).song.id;
 
-    // Live before the outage: the bus is connected and reading.
-    await waitHealthy(base());
-    const before = await addSong('before the outage');
-    expect(await notifiedSong(30_000)).toBe(before);
+      // Live before the outage: the bus is connected and reading.
+      await waitHealthy(base());
+      const before = await addSong('before the outage');
+      expect(await notifiedSong(30_000)).toBe(before);
 
-    const writers = new Writers(base, token).start();
-    const poller = new ReadyPoller(base).start();
-    await writers.until(30);
-    await nats!.kill();
-    const killedAt = Date.now();
-    const during = [await addSong('while NATS is away 1'), await addSong('while NATS is away 2')];
-    // Events travel through NATS only: none can arrive while it is away.
-    await expect(stream.nextNotification(3_000)).rejects.toThrow(/no matching event/);
-    const ackedWhileDown = writers.acked.filter((_, i) => writers.ackTimes[i]! >= killedAt).length;
-    expect(server.alive).toBe(true);
+      const writers = new Writers(base, token).start();
+      const poller = new ReadyPoller(base).start();
+      await writers.until(30);
+      await nats!.kill();
+      const killedAt = Date.now();
+      const during = [await addSong('while NATS is away 1'), await addSong('while NATS is away 2')];
+      // Events travel through NATS only: none can arrive while it is away.
+      await expect(stream.nextNotification(3_000)).rejects.toThrow(/no matching event/);
+      const ackedWhileDown = writers.acked.filter((_, i) => writers.ackTimes[i]! >= killedAt).length;
+      expect(server.alive).toBe(true);
 
-    await nats!.start();
-    const restartedAt = Date.now();
-    const arrived = [await notifiedSong(60_000), await notifiedSong(30_000)];
-    const deliveredAt = Date.now();
-    const healthyAt = await waitHealthy(base());
-    await writers.until(30);
-    await writers.stop();
-    await poller.stop();
+      await nats!.start();
+      const restartedAt = Date.now();
+      const arrived = [await notifiedSong(60_000), await notifiedSong(30_000)];
+      const deliveredAt = Date.now();
+      const healthyAt = await waitHealthy(base());
+      await writers.until(30);
+      await writers.stop();
+      await poller.stop();
 
-    const lost = writers.acked.length - (await stored(writers.acked));
-    report('nats killed (SIGKILL) for ~3 s and restarted', {
-      'writes acknowledged': writers.acked.length,
-      'acknowledged while NATS was down': ackedWhileDown,
-      lost,
-      'refused or failed': writers.refusedCount,
-      'events raised while down, delivered after restart': `${arrived.length} in ${seconds(deliveredAt - restartedAt)}`,
-      'healthy again after restart': seconds(healthyAt - restartedAt),
-      '503 answers of /health/ready': poller.notReady,
-    });
-    expect(arrived.sort()).toEqual([...during].sort());
-    expect(server.alive).toBe(true);
-    expect(poller.degraded('events')).toBe(true);
-    expect(poller.notReady).toBe(0);
-    expect(writers.refused).toEqual(new Map());
-    expect(ackedWhileDown).toBeGreaterThan(0);
-    expect(lost).toBe(0);
-    // Nothing raised before the outage comes twice.
-    await expect(stream.nextNotification(1_000)).rejects.toThrow(/no matching event/);
-    expect(stream.ended).toBe(false);
-    stream.close();
-  }, 180_000);
+      const lost = writers.acked.length - (await stored(writers.acked));
+      report('nats killed (SIGKILL) for ~3 s and restarted', {
+        'writes acknowledged': writers.acked.length,
+        'acknowledged while NATS was down': ackedWhileDown,
+        lost,
+        'refused or failed': writers.refusedCount,
+        'events raised while down, delivered after restart': `${arrived.length} in ${seconds(deliveredAt - restartedAt)}`,
+        'healthy again after restart': seconds(healthyAt - restartedAt),
+        '503 answers of /health/ready': poller.notReady,
+      });
+      expect(arrived.sort()).toEqual([...during].sort());
+      expect(server.alive).toBe(true);
+      expect(poller.degraded('events')).toBe(true);
+      expect(poller.notReady).toBe(0);
+      expect(writers.refused).toEqual(new Map());
+      expect(ackedWhileDown).toBeGreaterThan(0);
+      expect(lost).toBe(0);
+      // Nothing raised before the outage comes twice.
+      await expect(stream.nextNotification(1_000)).rejects.toThrow(/no matching event/);
+      expect(stream.ended).toBe(false);
+      stream.close();
+    },
+    180_000,
+  );
 
   it('PostgreSQL connections terminated, then the server restarted, under load', async () => {
     const writers = new Writers(base, token).start(6);

@@ -114,11 +114,9 @@ export class NatsProcess {
   }
 
   async start(): Promise<void> {
-    this.child = spawn(
-      NATS_SERVER,
-      ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir],
-      { stdio: 'ignore' },
-    );
+    this.child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir], {
+      stdio: 'ignore',
+    });
     await waitFor('nats-server', () => canConnect(this.port));
   }
 
