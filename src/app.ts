@@ -336,7 +336,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(healthRoutes, {
     roles: roleNames(config.services),
     draining: () => app.draining,
-    checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
+    checks: { database: () => deps.database.ping() },
+    degradable: {
+      cache: () => deps.cacheStore.ping(),
+      ...(bus instanceof NatsEventBus ? { events: () => bus.ping() } : {}),
+    },
   });
   await app.register(
     async (api) => {
