@@ -10,6 +10,7 @@ import {
 } from '../../platform/errors.js';
 import { recordEvent } from '../../platform/events.js';
 import { type Image, parseSort } from '../../platform/http.js';
+import { releaseOnCreate, releaseOnUpdate, scheduleRelease } from './catalog.releases.js';
 import type {
   AlbumRow,
   AlbumSortField,
@@ -75,6 +76,8 @@ export interface AlbumView {
   isPublic: boolean;
   /** Admins only. */
   isVisible?: boolean;
+  /** Scheduled release time; until then only the owner and admins see the album. */
+  publishAt: string | null;
   songCount: number;
   durationMs: number;
   followerCount: number;
@@ -115,6 +118,8 @@ export interface CatalogDeps {
   searchPlaylists?: PlaylistSearch;
   /** From the following module, for `followedByMe` on album detail; absent: never followed. */
   isFollowingAlbum?: (userId: string, albumId: string) => Promise<boolean>;
+  /** Decides whether a `publishAt` is past (the job queue's clock); default the system's. */
+  clock?: () => Date;
 }
 
 interface Window {
@@ -173,6 +178,7 @@ export interface AlbumInput {
   coverUrl?: string | null;
   isPublic?: boolean;
   isVisible?: boolean;
+  publishAt?: string | null;
 }
 
 export interface SongInput {
@@ -232,6 +238,7 @@ function toAlbumView(row: AlbumRow): AlbumView {
     label: row.label,
     isPublic: row.isPublic,
     isVisible: row.isVisible,
+    publishAt: row.publishAt?.toISOString() ?? null,
     songCount: row.songCount,
     durationMs: row.durationMs,
     followerCount: row.followerCount,
@@ -461,6 +468,7 @@ export function songScopeOf(caller: AuthUser | null): SongScope {
 
 export function createCatalogService(deps: CatalogDeps) {
   const { db, cache } = deps;
+  const clock = deps.clock ?? (() => new Date());
 
   async function getArtistView(caller: AuthUser | null, id: string): Promise<ArtistView> {
     const view = await cache.read({ key: `catalog:artist:${id}`, tags: [artistTag(id)] }, async () => {
@@ -726,6 +734,7 @@ export function createCatalogService(deps: CatalogDeps) {
         const artist = await resolveAlbumArtist(tx, caller, input);
         const isPublic = input.isPublic ?? true;
         const isVisible = input.isVisible ?? true;
+        const release = releaseOnCreate(input.publishAt, clock());
         const row = await repo.insertAlbum(tx, {
           artistId: artist.id,
           artistName: artist.name,
@@ -738,10 +747,15 @@ export function createCatalogService(deps: CatalogDeps) {
           coverUrl: input.coverUrl ?? null,
           isPublic,
           isVisible,
-          listed: isPublic && isVisible && artist.isVisible,
+          ...release,
+          releasedAt: null,
+          listed: isPublic && isVisible && artist.isVisible && release.released,
         });
         await repo.refreshArtistAlbumCount(tx, artist.id);
-        await recordEvent(tx, 'catalog.album_added', { albumId: row.id, artistId: artist.id });
+        // A scheduled album is announced by its release job, not now.
+        if (release.released) {
+          await recordEvent(tx, 'catalog.album_added', { albumId: row.id, artistId: artist.id });
+        } else await scheduleRelease(tx, row.id, release.publishAt!);
         return row;
       });
       await cache.invalidate(ALBUM_LISTS_TAG, albumTag(row.id), artistTag(row.artistId));
@@ -754,7 +768,9 @@ export function createCatalogService(deps: CatalogDeps) {
         const { artist, album } = await lockAlbumForWrite(tx, caller, id);
         const isPublic = input.isPublic ?? album.isPublic;
         const isVisible = input.isVisible ?? album.isVisible;
-        const listed = isPublic && isVisible && artist.isVisible;
+        const release = releaseOnUpdate(album, input.publishAt, clock());
+        const releasedNow = release.released && !album.released;
+        const listed = isPublic && isVisible && artist.isVisible && release.released;
         assertReleaseDateInYear(
           input.releaseYear ?? album.releaseYear,
           input.releaseDate === undefined ? album.releaseDate : input.releaseDate,
@@ -769,15 +785,21 @@ export function createCatalogService(deps: CatalogDeps) {
           ...(input.coverUrl !== undefined ? { coverUrl: input.coverUrl } : {}),
           isPublic,
           isVisible,
+          ...release,
+          ...(releasedNow ? { releasedAt: new Date() } : {}),
           listed,
         });
         if (listed !== album.listed || row.releaseYear !== album.releaseYear) {
           await repo.copyAlbumToSongs(tx, id, row);
         }
-        if (isPublic !== album.isPublic || isVisible !== album.isVisible) {
+        if (isPublic !== album.isPublic || isVisible !== album.isVisible || releasedNow) {
           await repo.refreshArtistAlbumCount(tx, artist.id);
         }
         await recordEvent(tx, 'catalog.album_updated', { albumId: id, artistId: artist.id });
+        if (releasedNow) await recordEvent(tx, 'catalog.album_added', { albumId: id, artistId: artist.id });
+        else if (!release.released && release.publishAt?.getTime() !== album.publishAt?.getTime()) {
+          await scheduleRelease(tx, id, release.publishAt!);
+        }
         return row;
       });
       await cache.invalidate(ALBUM_LISTS_TAG, albumTag(id), artistTag(row.artistId));

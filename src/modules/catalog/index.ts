@@ -8,6 +8,8 @@ export {
   loadDemoCatalog,
   seededRandom,
 } from './catalog.demo.js';
+/** Scheduled releases: the job that releases an album at its `publishAt`, for every job runner. */
+export { ALBUM_RELEASE_JOB, albumReleaseJob } from './catalog.releases.js';
 /**
  * Counter helpers that run inside the caller's transaction, so a follow (or a batch of plays)
  * and the counters it moves commit together. After commit, call `invalidateAlbum`/
