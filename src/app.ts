@@ -8,7 +8,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
-import { catalogRoutes, createCatalogService } from './modules/catalog/index.js';
+import {
+  ALBUM_RELEASE_JOB,
+  albumReleaseJob,
+  catalogRoutes,
+  createCatalogService,
+} from './modules/catalog/index.js';
 import { createDiscoveryService, type DiscoveryService, discoveryRoutes } from './modules/discovery/index.js';
 import { createIdentityService, identityRoutes } from './modules/identity/index.js';
 import {
@@ -224,7 +229,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     cache,
     searchPlaylists: (_caller, query) => searchPublicPlaylists(db, query),
     isFollowingAlbum: (userId, albumId) => isFollowingAlbum(db, userId, albumId),
+    clock,
   });
+  jobs.register(
+    ALBUM_RELEASE_JOB,
+    albumReleaseJob({
+      db,
+      clock,
+      log: app.log,
+      invalidateAlbum: catalog.invalidateAlbum,
+      invalidateArtist: catalog.invalidateArtist,
+    }),
+  );
   const following = createFollowingService({ db, catalog });
   const playlists = createPlaylistService({ db, cache });
   const discovery = createDiscoveryService({

@@ -78,7 +78,7 @@ export async function refreshArtistAlbumCount(tx: Executor, artistId: string): P
     .update(artists)
     .set({
       albumCount: sql`(select count(*)::int from ${albums} where ${albums.artistId} = ${artistId}
-        and ${albums.isPublic} and ${albums.isVisible})`,
+        and ${albums.isPublic} and ${albums.isVisible} and ${albums.released})`,
     })
     .where(eq(artists.id, artistId));
 }
@@ -102,7 +102,9 @@ export async function relistArtistContent(
 ): Promise<string[]> {
   const touched = await tx
     .update(albums)
-    .set({ listed: sql`${albums.isPublic} and ${albums.isVisible} and ${artistVisible}` })
+    .set({
+      listed: sql`${albums.isPublic} and ${albums.isVisible} and ${albums.released} and ${artistVisible}`,
+    })
     .where(eq(albums.artistId, artistId))
     .returning({ id: albums.id });
   await tx.execute(sql`update ${songs} set listed = ${songListedWith(sql`a.listed`)} from ${albums} a

@@ -117,6 +117,9 @@ const albumFields = {
   label: Type.Union([Type.String(), Type.Null()]),
   isPublic: Type.Boolean(),
   isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),
+  publishAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'scheduled release: until then only the owner and admins see the album',
+  }),
   songCount: Type.Integer(),
   durationMs: Type.Integer(),
   followerCount: Type.Integer(),
@@ -216,6 +219,17 @@ const albumEditable = {
   coverUrl: Type.Optional(NullableInput(Url)),
   isPublic: Type.Optional(OwnerPublic),
   isVisible: Type.Optional(AdminOnlyVisible),
+  publishAt: Type.Optional(
+    NullableInput(
+      Type.String({
+        format: 'date-time',
+        // Years the database and every client can hold; a past time releases at once anyway.
+        pattern: '^(19|20)\\d\\d-',
+        description:
+          'schedule the release (owner or admin): hidden from users until then, when followers are notified; null or a past time releases at once; a released album cannot be rescheduled (409)',
+      }),
+    ),
+  ),
 };
 
 export const CreateAlbumBody = Type.Object(

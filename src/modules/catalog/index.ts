@@ -38,6 +38,8 @@ export {
   loadDemoCatalog,
   seededRandom,
 } from './catalog.demo.js';
+/** Scheduled releases: the job that releases an album at its `publishAt`, for every job runner. */
+export { ALBUM_RELEASE_JOB, albumReleaseJob } from './catalog.releases.js';
 export { songInRowScope } from './catalog.repo.js';
 
 export { catalogRoutes } from './catalog.routes.js';

@@ -66,6 +66,9 @@ function toFeedRow(raw: RawFeedRow): FeedRow {
   };
 }
 
+/** When an album's followers hear of it: its scheduled release, else its creation. */
+const albumAnnouncedAt = sql.raw('coalesce(released_at, created_at)');
+
 const microseconds = (column: SQL) => sql`((extract(epoch from ${column}) * 1000000)::bigint)::text`;
 const timestampOf = (us: string) => sql`(timestamptz 'epoch' + ${us}::bigint * interval '1 microsecond')`;
 
@@ -78,8 +81,8 @@ interface FeedScope {
 /**
  * The notification feeds of `userIds`, derived at read time (read-time fan-out, see
  * docs/architecture.md): every song added to an album while the user followed it, and every
- * album an artist added while the user followed the artist. Only content everyone may see
- * (`listed`: a song only when it and its album are) counts: a notification goes to every follower alike and must never reveal
+ * album an artist added (or released, when scheduled) while the user followed the artist. Only
+ * content everyone may see (`listed`: a song only when it and its album are) counts: a notification goes to every follower alike and must never reveal
  * hidden content. A deleted song or album takes its notifications with it by construction.
  */
 function feed(scope: FeedScope): SQL {
@@ -109,11 +112,11 @@ function feed(scope: FeedScope): SQL {
         join ${albums} a on a.id = s.album_id
        where s.listed ${onlySongs}
       union all
-      select sub.user_id, 'artist.album_added', a.id, a.created_at,
+      select sub.user_id, 'artist.album_added', a.id, a.announced_at,
              a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name
         from artist_subs sub
-        join ${albums} a on a.artist_id = sub.artist_id
-         and a.created_at > sub.since and (sub.until is null or a.created_at <= sub.until)
+        join (select *, ${albumAnnouncedAt} as announced_at from ${albums}) a on a.artist_id = sub.artist_id
+         and a.announced_at > sub.since and (sub.until is null or a.announced_at <= sub.until)
        where a.listed ${onlyAlbums}
     )
     select i.*, ${microseconds(sql`i.created_at`)} as position,
@@ -207,7 +210,7 @@ export async function findPosition(db: Executor, sourceId: string): Promise<stri
     db,
     sql`select ${microseconds(sql`created_at`)} as us from ${songs} where id = ${sourceId}
         union all
-        select ${microseconds(sql`created_at`)} from ${albums} where id = ${sourceId}
+        select ${microseconds(albumAnnouncedAt)} from ${albums} where id = ${sourceId}
         limit 1`,
   );
   return row?.us;
