@@ -683,6 +683,9 @@ export function createCatalogService(deps: CatalogDeps) {
         if (await repo.artistHasAlbums(tx, id)) {
           throw new ConflictError("Delete the artist's albums first", 'ARTIST_HAS_ALBUMS');
         }
+        if (await repo.artistHasSongs(tx, id)) {
+          throw new ConflictError("Delete the artist's songs on other albums first", 'ARTIST_HAS_SONGS');
+        }
         await repo.deleteArtist(tx, id);
       });
       await cache.invalidate(artistTag(id));

@@ -1,5 +1,7 @@
 // The catalog's public surface: the only file other modules import.
 
+/** Bulk writes for the music folder import, inside the caller's transaction. */
+export * as catalogBulk from './catalog.bulk.js';
 export {
   type DemoActivity,
   type DemoActivityLoader,
@@ -29,7 +31,6 @@ export {
   writeArtistImages,
   writeSongAudio,
 } from './catalog.repo.js';
-
 export { catalogRoutes } from './catalog.routes.js';
 
 export {
