@@ -171,7 +171,11 @@ export const songs = pgTable(
     albumId: uuid('album_id')
       .notNull()
       .references(() => albums.id, { onDelete: 'cascade' }),
-    /** The album's artist, copied for the artist filter and ownership checks without a join. */
+    /**
+     * The song's own artist: the album's, except on albums imported from a music folder, where
+     * each song keeps its track artist (a compilation's tracks, a guest). The artist filter,
+     * the Song's `artist` and ownership checks read it.
+     */
     artistId: uuid('artist_id')
       .notNull()
       .references(() => artists.id, { onDelete: 'restrict' }),

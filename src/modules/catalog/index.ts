@@ -29,6 +29,8 @@ export {
   songScopeOf,
   songVisibleTo,
 } from './catalog.access.js';
+/** Bulk writes for the music folder import, inside the caller's transaction. */
+export * as catalogBulk from './catalog.bulk.js';
 export { ALBUM_LISTS_TAG } from './catalog.cache.js';
 export {
   type DemoActivity,
