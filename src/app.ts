@@ -5,7 +5,7 @@ import etag from '@fastify/etag';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
 import {
@@ -27,6 +27,14 @@ import {
   playlistRoutes,
   searchPublicPlaylists,
 } from './modules/library/index.js';
+import {
+  type ChatLimits,
+  createLiveChat,
+  createLiveService,
+  type LiveChat,
+  type LiveService,
+  liveRoutes,
+} from './modules/live/index.js';
 import {
   createLibraryService,
   createMediaService,
@@ -92,6 +100,8 @@ export interface AppDeps {
   clock?: () => Date;
   /** The built web player to serve at `/`; none when absent (tests, API-only processes). */
   webPlayerDir?: string;
+  /** Live chat limits other than the defaults (tests shorten the idle timeout). */
+  liveChatLimits?: Partial<ChatLimits>;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -291,6 +301,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const appPasswords = createAppPasswords(db, config.jwtSecret);
   const subsonic = createSubsonicService({ db, catalog, following, playlists, discovery, media, clock });
   registerAuth(app, tokens, identity.resolveSession);
+  const live = createLiveService({ db, jobs, clock, playlists, log: app.log });
+  // socket.io listens where the HTTP server does; with Redis its rooms span processes.
+  const adapterClients = config.redisUrl && roles.has('live') ? redisPair(config.redisUrl) : undefined;
+  const chat = roles.has('live')
+    ? createLiveChat({
+        server: app.server,
+        live,
+        tokens,
+        resolveSession: identity.resolveSession,
+        bus,
+        log: app.log,
+        redis: deps.redis,
+        adapterClients,
+        limits: deps.liveChatLimits,
+      })
+    : undefined;
 
   /**
    * What each role mounts, in the order the routes are registered (which orders openapi.json).
@@ -323,6 +349,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ['library', async (api) => api.register(notificationRoutes, { notifications })],
     ['discovery', async (api) => api.register(discoveryRoutes, { discovery })],
     ['library', async (api) => api.register(playlistRoutes, { playlists })],
+    ['live', async (api) => api.register(liveRoutes, { live, chat: chat! })],
   ];
   /** Schedules and jobs, run by processes with the `worker` role. */
   const BACKGROUND: Array<() => void> = [() => discovery.startSchedules(), () => jobs.start()];
@@ -332,7 +359,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     await bus.start();
     if (roles.has('worker')) for (const start of BACKGROUND) start();
   });
+  // Open sockets would keep close() waiting for their clients; end them first.
+  app.addHook('preClose', async () => chat?.close());
   app.addHook('onClose', async () => {
+    adapterClients?.pub.disconnect();
+    adapterClients?.sub.disconnect();
     await jobs.stop();
     await discovery.close();
     await relay.stop();
@@ -347,6 +378,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     jobs,
     media,
     library,
+    live,
+    chat,
   });
 
   await app.register(healthRoutes, {
@@ -395,8 +428,17 @@ declare module 'fastify' {
       jobs: JobQueue;
       media: MediaService;
       library: LibraryService;
+      live: LiveService;
+      /** The socket.io chat, in processes with the `live` role. */
+      chat: LiveChat | undefined;
     };
   }
+}
+
+/** Two plain connections for the socket.io Redis adapter (publish and subscribe). */
+function redisPair(url: string): { pub: Redis; sub: Redis } {
+  const connect = () => new Redis(url).on('error', () => {});
+  return { pub: connect(), sub: connect() };
 }
 
 /** Whether `user`'s session still resolves: false once it ended (401) or the user is blocked (403). */

@@ -1,10 +1,11 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
 import { type Executor, rowsOf } from '../../platform/db.js';
-import { albums, songs } from '../catalog/index.js';
+import { albums, artists, songs } from '../catalog/index.js';
+import { liveEvents } from '../live/index.js';
 import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
 import { notificationReads, notificationWatermarks } from './notifications.tables.js';
 
-export const NOTIFICATION_TYPES = ['album.song_added', 'artist.album_added'] as const;
+export const NOTIFICATION_TYPES = ['album.song_added', 'artist.album_added', 'event.started'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /**
@@ -19,12 +20,14 @@ export interface Position {
 export interface FeedRow {
   userId: string;
   type: NotificationType;
-  /** The song of an `album.song_added`, the album of an `artist.album_added`. */
+  /** The song of an `album.song_added`, the album of an `artist.album_added`, the event of an `event.started`. */
   sourceId: string;
   position: string;
   createdAt: Date;
-  albumId: string;
-  albumTitle: string;
+  albumId: string | null;
+  albumTitle: string | null;
+  eventId: string | null;
+  eventTitle: string | null;
   songId: string | null;
   songTitle: string | null;
   artistId: string;
@@ -38,8 +41,10 @@ interface RawFeedRow {
   source_id: string;
   position: string;
   created_at: Date | string;
-  album_id: string;
-  album_title: string;
+  album_id: string | null;
+  album_title: string | null;
+  event_id: string | null;
+  event_title: string | null;
   song_id: string | null;
   song_title: string | null;
   artist_id: string;
@@ -58,6 +63,8 @@ function toFeedRow(raw: RawFeedRow): FeedRow {
     createdAt: asDate(raw.created_at),
     albumId: raw.album_id,
     albumTitle: raw.album_title,
+    eventId: raw.event_id,
+    eventTitle: raw.event_title,
     songId: raw.song_id,
     songTitle: raw.song_title,
     artistId: raw.artist_id,
@@ -89,6 +96,7 @@ function feed(scope: FeedScope): SQL {
   const users = scope.userIds;
   const onlySongs = scope.sourceIds ? sql`and s.id in ${scope.sourceIds}` : sql``;
   const onlyAlbums = scope.sourceIds ? sql`and a.id in ${scope.sourceIds}` : sql``;
+  const onlyEvents = scope.sourceIds ? sql`and e.id in ${scope.sourceIds}` : sql``;
   return sql`
     with album_subs as (
       select user_id, album_id, created_at as since, null::timestamptz as until
@@ -105,7 +113,7 @@ function feed(scope: FeedScope): SQL {
     ), items as (
       select sub.user_id, 'album.song_added' as type, s.id as source_id, s.created_at,
              a.id as album_id, a.title as album_title, s.id as song_id, s.title as song_title,
-             a.artist_id, a.artist_name
+             a.artist_id, a.artist_name, null::uuid as event_id, null::text as event_title
         from album_subs sub
         join ${songs} s on s.album_id = sub.album_id
          and s.created_at > sub.since and (sub.until is null or s.created_at <= sub.until)
@@ -113,11 +121,19 @@ function feed(scope: FeedScope): SQL {
        where s.listed ${onlySongs}
       union all
       select sub.user_id, 'artist.album_added', a.id, a.announced_at,
-             a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name
+             a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name, null::uuid, null::text
         from artist_subs sub
         join (select *, ${albumAnnouncedAt} as announced_at from ${albums}) a on a.artist_id = sub.artist_id
          and a.announced_at > sub.since and (sub.until is null or a.announced_at <= sub.until)
        where a.listed ${onlyAlbums}
+      union all
+      select sub.user_id, 'event.started', e.id, e.went_live_at,
+             null::uuid, null::text, null::uuid, null::text, e.artist_id, ar.name, e.id, e.title
+        from artist_subs sub
+        join ${liveEvents} e on e.artist_id = sub.artist_id
+         and e.went_live_at > sub.since and (sub.until is null or e.went_live_at <= sub.until)
+        join ${artists} ar on ar.id = e.artist_id
+       where e.went_live_at is not null ${onlyEvents}
     )
     select i.*, ${microseconds(sql`i.created_at`)} as position,
            coalesce(r.read_at, case when i.created_at <= w.read_through then w.read_through end) as read_at
@@ -190,7 +206,7 @@ export async function markRead(db: Executor, userId: string, sourceIds: string[]
   if (!sourceIds.length) return;
   await db.execute(sql`
     insert into ${notificationReads} (user_id, source_id, album_id)
-    select f.user_id, f.source_id, f.album_id
+    select f.user_id, f.source_id, coalesce(f.album_id, f.source_id)
       from (${feed({ userIds: [userId], sourceIds })}) f
      where f.read_at is null
     on conflict do nothing`);
@@ -211,6 +227,9 @@ export async function findPosition(db: Executor, sourceId: string): Promise<stri
     sql`select ${microseconds(sql`created_at`)} as us from ${songs} where id = ${sourceId}
         union all
         select ${microseconds(albumAnnouncedAt)} from ${albums} where id = ${sourceId}
+        union all
+        select ${microseconds(sql`went_live_at`)} from ${liveEvents}
+         where id = ${sourceId} and went_live_at is not null
         limit 1`,
   );
   return row?.us;
