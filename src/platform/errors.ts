@@ -8,7 +8,7 @@ import type {
   FastifyRequest,
   preHandlerAsyncHookHandler,
 } from 'fastify';
-import { isDatabaseUnavailable, isDataException } from './db.js';
+import { DatabaseBusyError, isDatabaseUnavailable, isDataException } from './db.js';
 
 export interface FieldError {
   path: string;
@@ -222,6 +222,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
         'INVALID_INPUT',
         'A value in the request cannot be stored (e.g. a NUL character)',
       );
+    }
+    if (error instanceof DatabaseBusyError) {
+      // Load shedding, not a fault: the embedded database's queue is full (PGLITE_QUEUE_MAX).
+      request.log.debug({ queued: error.queued }, 'embedded database busy');
+      return sendProblem(reply, request, 503, 'SERVICE_UNAVAILABLE', 'The service is busy, retry shortly', {
+        headers: { 'retry-after': '1' },
+      });
     }
     if (isDatabaseUnavailable(error)) {
       request.log.warn({ err: error }, 'database unavailable');
