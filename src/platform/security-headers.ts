@@ -45,7 +45,8 @@ export function registerSecurityHeaders(app: FastifyInstance, options: HelmetOpt
     const own = route.helmet;
     if (own === undefined) return;
     route.config = Object.assign(route.config ?? {}, {
-      [ROUTE_HEADERS]: own === false ? { set: [], remove: [] } : recordHelmet({ ...options, ...own }),
+      [ROUTE_HEADERS]:
+        own === false ? { set: [], remove: [] } : recordHelmet({ ...options, ...own } as HelmetOptions),
     });
   });
   app.addHook('onRequest', (request, reply, done) => {

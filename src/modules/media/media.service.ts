@@ -568,6 +568,6 @@ export type MediaService = ReturnType<typeof createMediaService>;
  * sharp (libvips) is loaded on the first picture upload, not at start: it is tens of
  * megabytes of native code that serving never needs until then.
  */
-async function loadSharp(): Promise<typeof import('sharp')> {
+async function loadSharp() {
   return (await import('sharp')).default;
 }
