@@ -61,7 +61,7 @@ import {
   type SessionResolver,
 } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
-import type { Database } from './platform/db.js';
+import { type Database, DatabaseBusyError } from './platform/db.js';
 import {
   AppError,
   answerClientError,
@@ -198,6 +198,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerErrorHandling(app);
 
   registerSecurityHeaders(app);
+  // Load shedding on the embedded database: a new API request that would queue behind
+  // PGLITE_QUEUE_MAX statements is answered 503 + Retry-After now; admitted ones always finish.
+  const { busy, queued } = deps.database;
+  if (busy && queued) {
+    app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/api/') && busy()) {
+        throw new DatabaseBusyError(queued());
+      }
+    });
+  }
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],

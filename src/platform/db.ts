@@ -25,6 +25,13 @@ export interface Database {
   db: Db;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Embedded database with PGLITE_QUEUE_MAX set: true while that many statements are
+   * outstanding, so new API requests are answered 503 at once instead of queueing for seconds.
+   */
+  busy?: () => boolean;
+  /** Statements outstanding on the embedded database (for the 503's message). */
+  queued?: () => number;
 }
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../db/migrations', import.meta.url));
@@ -35,9 +42,9 @@ export const PGLITE_EXTENSIONS = { pg_trgm };
 export { DataDirLockedError, lockDataDir } from './datadir-lock.js';
 
 /**
- * Thrown instead of queueing when the embedded database already has `maxQueued` statements and
- * transactions waiting: the request answers 503 with Retry-After at once (errors.ts) rather
- * than wait its turn behind all of them for seconds.
+ * A request turned away at its start because the embedded database already has
+ * `PGLITE_QUEUE_MAX` statements outstanding: it answers 503 with Retry-After at once (errors.ts)
+ * rather than wait its turn behind all of them for seconds.
  */
 export class DatabaseBusyError extends Error {
   override name = 'DatabaseBusyError';
@@ -49,16 +56,14 @@ export class DatabaseBusyError extends Error {
 
 /**
  * PGlite runs one statement at a time on this process's event loop; everything else waits in
- * its mutexes, without bound. This puts a bound on what waits: a top-level statement or
- * transaction that arrives while `maxQueued` are already outstanding fails with
- * `DatabaseBusyError`. Statements inside a transaction that is running are never refused (the
- * transaction has its turn already). `maxQueued` 0 means no bound.
+ * its mutexes, without bound. This counts what is outstanding (top-level statements and
+ * transactions, running or waiting), so that new requests can be turned away while the queue is
+ * deep (`Database.busy`). Statements themselves are never refused: a request that was admitted
+ * finishes its work, and jobs and the outbox relay are never shed.
  */
-export function boundPgliteQueue(client: PGlite, maxQueued: number): PGlite {
-  if (maxQueued <= 0) return client;
+export function countPgliteQueue(client: PGlite): { client: PGlite; outstanding: () => number } {
   let outstanding = 0;
-  const admit = <T>(run: () => Promise<T>): Promise<T> => {
-    if (outstanding >= maxQueued) return Promise.reject(new DatabaseBusyError(outstanding));
+  const counted = <T>(run: () => Promise<T>): Promise<T> => {
     outstanding++;
     let result: Promise<T>;
     try {
@@ -71,16 +76,17 @@ export function boundPgliteQueue(client: PGlite, maxQueued: number): PGlite {
       outstanding--;
     });
   };
-  return new Proxy(client, {
+  const proxy = new Proxy(client, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (property !== 'query' && property !== 'exec' && property !== 'transaction') {
         return typeof value === 'function' ? value.bind(target) : value;
       }
       return (...args: unknown[]) =>
-        admit(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        counted(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
     },
   });
+  return { client: proxy, outstanding: () => outstanding };
 }
 
 /** Wraps an open PGlite instance (on disk, in memory or a test clone) as a `Database`. */
@@ -89,11 +95,13 @@ export function fromPglite(
   onClose: () => void = () => {},
   options: { maxQueued?: number } = {},
 ): Database {
-  const bounded = boundPgliteQueue(client, options.maxQueued ?? 0);
-  const db = drizzlePglite({ client: bounded, schema }) as unknown as Db;
+  const queue = countPgliteQueue(client);
+  const db = drizzlePglite({ client: queue.client, schema }) as unknown as Db;
+  const maxQueued = options.maxQueued ?? 0;
   return {
     kind: 'pglite',
     db,
+    ...(maxQueued > 0 ? { busy: () => queue.outstanding() >= maxQueued, queued: queue.outstanding } : {}),
     ping: async () => {
       await client.query('select 1');
     },
