@@ -49,6 +49,7 @@ import {
   type SessionResolver,
 } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
+import { apiRootRoutes } from './platform/api-root.js';
 import type { Database } from './platform/db.js';
 import {
   AppError,
@@ -340,6 +341,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   await app.register(
     async (api) => {
+      // The API root, in every process that serves a part of the API.
+      if (ROUTES.some(([role]) => roles.has(role))) await api.register(apiRootRoutes);
       for (const [role, register] of ROUTES) if (roles.has(role)) await register(api);
     },
     { prefix: API_PREFIX },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { nameSchemas } from './openapi.js';
 
 export type HealthCheck = () => Promise<void>;
 
@@ -25,6 +26,7 @@ const ReadyResponse = Type.Object({
   roles: Type.Array(Type.String(), { description: 'what this process serves (SERVICES)' }),
   checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
 });
+nameSchemas({ Readiness: ReadyResponse });
 
 /** Liveness (the process answers) and readiness (its dependencies answer too). */
 export const healthRoutes: FastifyPluginAsyncTypebox<{
@@ -40,7 +42,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       config: noLimit,
       schema: {
         tags: ['operations'],
+        operationId: 'getLiveness',
         summary: 'Liveness',
+        description: 'The process answers; nothing else is checked.',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
     },
@@ -53,7 +57,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       config: noLimit,
       schema: {
         tags: ['operations'],
-        summary: 'Readiness: every dependency answers',
+        operationId: 'getReadiness',
+        summary: 'Readiness',
+        description: 'Whether every dependency (database, cache) answers; 503 with the failing checks while not, or while shutting down.',
         response: { 200: ReadyResponse, 503: ReadyResponse },
       },
     },

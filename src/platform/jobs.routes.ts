@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from './auth.js';
 import type { Db } from './db.js';
 import { PageQuery, pageOf, problems, Timestamp, toPage } from './http.js';
+import { nameSchemas } from './openapi.js';
 import { JOB_STATUSES, type JobRow, listJobs } from './jobs.js';
 
 const JobSchema = Type.Object({
@@ -20,6 +21,7 @@ const JobSchema = Type.Object({
   startedAt: Type.Union([Timestamp, Type.Null()]),
   finishedAt: Type.Union([Timestamp, Type.Null()]),
 });
+nameSchemas({ Job: JobSchema });
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -49,7 +51,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db
       preHandler: requireRole('admin'),
       schema: {
         tags: ['admin'],
-        summary: 'Background jobs (transcodes, scans, schedules), newest first',
+        operationId: 'listJobs',
+        summary: 'List background jobs',
+        description: 'Background jobs (transcodes, scans, schedules), newest first.',
         security: bearerSecurity,
         querystring: Type.Object(
           {

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { nameSchemas } from '../../platform/openapi.js';
 import { Id, MAX_LIMIT, Timestamp } from '../../platform/http.js';
 import { NOTIFICATION_TYPES } from './notifications.repo.js';
 
@@ -56,3 +57,5 @@ export const StreamHeaders = Type.Object({
 export const EventStreamSchema = Type.String({
   description: 'text/event-stream: `notification` events (id = notification id, data = Notification JSON)',
 });
+
+nameSchemas({ Notification: NotificationSchema, NotificationFeed: NotificationFeedSchema });

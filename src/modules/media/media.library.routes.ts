@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { nameSchemas } from '../../platform/openapi.js';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import {
   IdParams,
@@ -32,6 +33,7 @@ export const ScanSchema = Type.Object({
   startedAt: Type.Union([Timestamp, Type.Null()]),
   finishedAt: Type.Union([Timestamp, Type.Null()]),
 });
+nameSchemas({ Scan: ScanSchema });
 
 /** `/admin/library/scans`: admins import the music folder and watch the scans. */
 export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService }> = async (
@@ -46,6 +48,7 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
       preHandler: admin,
       schema: {
         tags: ['admin'],
+        operationId: 'startLibraryScan',
         summary: 'Scan the music folder (or a folder inside it) into the catalog',
         description:
           'Queues a scan: new files are added, changed ones (size or mtime) read again, songs of removed files deleted. `full` reads every file again. One scan runs at a time: while one is queued or running the answer is 409 with that scan as the body. Without a configured music folder the answer is 409 MUSIC_DIR_NOT_CONFIGURED.',
@@ -82,7 +85,9 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
       preHandler: admin,
       schema: {
         tags: ['admin'],
-        summary: 'Scans of the music folder, newest first',
+        operationId: 'listLibraryScans',
+        summary: 'List library scans',
+        description: 'Scans of the music folder, newest first.',
         security: bearerSecurity,
         querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }),
         response: { 200: pageOf(ScanSchema), ...problems(401, 403) },
@@ -101,7 +106,9 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
       preHandler: admin,
       schema: {
         tags: ['admin'],
-        summary: 'One scan, with its progress while it runs',
+        operationId: 'getLibraryScan',
+        summary: 'Get a library scan',
+        description: 'One scan, with its progress while it runs.',
         security: bearerSecurity,
         params: IdParams,
         response: { 200: ScanSchema, ...problems(401, 403, 404) },
