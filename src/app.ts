@@ -41,6 +41,7 @@ import {
   createSubsonicService,
   subsonicRoutes,
 } from './modules/subsonic/index.js';
+import { apiRootRoutes } from './platform/api-root.js';
 import {
   type AuthUser,
   authenticateWritesBeforeBody,
@@ -49,7 +50,6 @@ import {
   type SessionResolver,
 } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
-import { apiRootRoutes } from './platform/api-root.js';
 import type { Database } from './platform/db.js';
 import {
   AppError,

@@ -59,7 +59,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
         tags: ['operations'],
         operationId: 'getReadiness',
         summary: 'Readiness',
-        description: 'Whether every dependency (database, cache) answers; 503 with the failing checks while not, or while shutting down.',
+        description:
+          'Whether every dependency (database, cache) answers; 503 with the failing checks while not, or while shutting down.',
         response: { 200: ReadyResponse, 503: ReadyResponse },
       },
     },

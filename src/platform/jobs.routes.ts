@@ -3,8 +3,8 @@ import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from './auth.js';
 import type { Db } from './db.js';
 import { PageQuery, pageOf, problems, Timestamp, toPage } from './http.js';
-import { nameSchemas } from './openapi.js';
 import { JOB_STATUSES, type JobRow, listJobs } from './jobs.js';
+import { nameSchemas } from './openapi.js';
 
 const JobSchema = Type.Object({
   id: Type.String(),

@@ -32,7 +32,8 @@ const named = new Map<string, NamedSchema>();
  */
 export function nameSchemas(schemas: Record<string, TSchema | NamedSchema>): void {
   for (const [name, value] of Object.entries(schemas)) {
-    const entry = 'schema' in value && !('type' in value) ? (value as NamedSchema) : { schema: value as TSchema };
+    const entry =
+      'schema' in value && !('type' in value) ? (value as NamedSchema) : { schema: value as TSchema };
     const existing = named.get(name);
     if (existing && existing.schema !== entry.schema) throw new Error(`schema name ${name} is used twice`);
     named.set(name, entry);
@@ -61,7 +62,10 @@ export const TAGS = [
   { name: 'discovery', description: 'Trending songs, recommendations and similar songs.' },
   { name: 'analytics', description: 'Catalog statistics: top albums, genres and artist timelines.' },
   { name: 'playlists', description: 'Playlists: create, edit, reorder, import, export and follow them.' },
-  { name: 'subsonic', description: 'App passwords for Subsonic players (the Subsonic API itself is at /rest).' },
+  {
+    name: 'subsonic',
+    description: 'App passwords for Subsonic players (the Subsonic API itself is at /rest).',
+  },
   { name: 'admin', description: 'Administration: users, library scans and background jobs.' },
   { name: 'operations', description: 'Liveness and readiness probes for orchestrators and load balancers.' },
 ] as const;
@@ -74,8 +78,14 @@ const ERRORS: Record<string, { name: string; description: string }> = {
   '405': { name: 'MethodNotAllowed', description: 'The path exists but not with this method (see Allow).' },
   '409': { name: 'Conflict', description: 'The request conflicts with the current state.' },
   '413': { name: 'PayloadTooLarge', description: 'The request body is too large.' },
-  '415': { name: 'UnsupportedMediaType', description: 'The body is not in a media type this operation takes.' },
-  '416': { name: 'RangeNotSatisfiable', description: 'The Range is outside the file (Content-Range names its size).' },
+  '415': {
+    name: 'UnsupportedMediaType',
+    description: 'The body is not in a media type this operation takes.',
+  },
+  '416': {
+    name: 'RangeNotSatisfiable',
+    description: 'The Range is outside the file (Content-Range names its size).',
+  },
   '429': { name: 'TooManyRequests', description: 'Rate limit exceeded; retry after Retry-After seconds.' },
   '503': { name: 'ServiceUnavailable', description: 'A dependency (the database) is briefly unavailable.' },
 };
@@ -92,14 +102,18 @@ const SUCCESS_DESCRIPTIONS: Record<string, string> = {
 
 const HEADERS = {
   XRequestId: {
-    description: "The request's id (the caller's X-Request-Id when safe, else a new UUID); quote it in reports.",
+    description:
+      "The request's id (the caller's X-Request-Id when safe, else a new UUID); quote it in reports.",
     schema: { type: 'string' },
   },
   RateLimitLimit: { description: 'Requests allowed per window.', schema: { type: 'integer' } },
   RateLimitRemaining: { description: 'Requests left in the current window.', schema: { type: 'integer' } },
   RateLimitReset: { description: 'Seconds until the window resets.', schema: { type: 'integer' } },
   RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
-  ETag: { description: 'Weak validator of the body; send it back in If-None-Match.', schema: { type: 'string' } },
+  ETag: {
+    description: 'Weak validator of the body; send it back in If-None-Match.',
+    schema: { type: 'string' },
+  },
   CacheControl: {
     description: 'public, max-age=30, must-revalidate for anonymous reads; private, no-cache with a token.',
     schema: { type: 'string' },
@@ -116,7 +130,11 @@ const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'] as const;
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v as Json).sort().map((k) => [k, (v as Json)[k]]))
+      ? Object.fromEntries(
+          Object.keys(v as Json)
+            .sort()
+            .map((k) => [k, (v as Json)[k]]),
+        )
       : v,
   );
 }
@@ -236,7 +254,8 @@ const rateLimitHeaders = () => ({
 function describeFile(op: Operation, method: string, path: string): void {
   const audio = path.startsWith('/media/audio/');
   const type = audio ? 'audio/*' : 'image/*';
-  const body = method === 'head' ? {} : { content: { [type]: { schema: { type: 'string', contentMediaType: type } } } };
+  const body =
+    method === 'head' ? {} : { content: { [type]: { schema: { type: 'string', contentMediaType: type } } } };
   const fileHeaders = {
     ETag: { $ref: '#/components/headers/ETag' },
     'Cache-Control': {
@@ -245,7 +264,11 @@ function describeFile(op: Operation, method: string, path: string): void {
     },
   };
   op.responses = {
-    '200': { description: audio ? 'The file (Range requests are supported)' : 'The picture', headers: fileHeaders, ...body },
+    '200': {
+      description: audio ? 'The file (Range requests are supported)' : 'The picture',
+      headers: fileHeaders,
+      ...body,
+    },
     ...(audio
       ? {
           '206': { description: 'The requested range of the file', headers: fileHeaders, ...body },
@@ -282,7 +305,9 @@ function shapeOperation(
   if (route.rateLimited) statuses.add('429');
   if (takesToken) statuses.add('401');
   if (api) statuses.add('503');
-  const body = op.requestBody as { content?: Record<string, { schema?: Json; example?: unknown }> } | undefined;
+  const body = op.requestBody as
+    | { content?: Record<string, { schema?: Json; example?: unknown }> }
+    | undefined;
   if (body?.content) {
     statuses.add('413');
     statuses.add('415');
@@ -304,7 +329,8 @@ function shapeOperation(
     const error = ERRORS[status];
     const given = op.responses[status];
     if (error) {
-      const schema = (given?.content as Record<string, { schema?: Json }> | undefined)?.['application/json']?.schema;
+      const schema = (given?.content as Record<string, { schema?: Json }> | undefined)?.['application/json']
+        ?.schema;
       const shaped = schema ? refAll(schema) : undefined;
       if (!schema || (shaped as Json).$ref === '#/components/schemas/Problem') {
         responses[status] = { $ref: `#/components/responses/${error.name}` };
@@ -344,7 +370,15 @@ function shapeOperation(
 
 /** Route facts for `shapeDocument`, collected as @fastify/swagger walks the routes. */
 function factsCollector(facts: Map<string, RouteFacts>) {
-  return ({ schema, url, route }: { schema: unknown; url: string; route: { method: string | string[]; config?: unknown } }) => {
+  return ({
+    schema,
+    url,
+    route,
+  }: {
+    schema: unknown;
+    url: string;
+    route: { method: string | string[]; config?: unknown };
+  }) => {
     const config = (route.config ?? {}) as { rateLimit?: unknown };
     const path = url.replace(/:(\w+)/g, '{$1}').replace(/\*$/, '{*}');
     for (const method of [route.method].flat()) {

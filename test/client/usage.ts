@@ -12,7 +12,9 @@ type AlbumPage = components['schemas']['AlbumPage'];
 
 export async function firstAlbumTitles(baseUrl: string, token: string): Promise<string[]> {
   const client = createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${token}` } });
-  const { data, error } = await client.GET('/api/v1/albums', { params: { query: { limit: 5, sort: '-releaseYear' } } });
+  const { data, error } = await client.GET('/api/v1/albums', {
+    params: { query: { limit: 5, sort: '-releaseYear' } },
+  });
   if (error) throw new Error((error as Problem).code);
   const page: AlbumPage = data;
   const album: Album | undefined = page.items[0];

@@ -78,7 +78,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         tags: ['artists'],
         operationId: 'listArtists',
         summary: 'List artists',
-        description: 'A page of artists: q tolerates typos, genre is repeatable, administrators may pass visibility.',
+        description:
+          'A page of artists: q tolerates typos, genre is repeatable, administrators may pass visibility.',
         security: optionalBearer,
         querystring: ArtistsQuery,
         response: { 200: pageOf(ArtistSchema), ...problems(401, 403) },
@@ -120,8 +121,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       schema: {
         tags: ['artists'],
         operationId: 'listArtistAlbums',
-        summary: 'List an artist\'s albums',
-        description: 'A page of the artist\'s albums the caller may see.',
+        summary: "List an artist's albums",
+        description: "A page of the artist's albums the caller may see.",
         security: optionalBearer,
         params: IdParams,
         querystring: ArtistAlbumsQuery,
@@ -148,7 +149,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         tags: ['artists'],
         operationId: 'createArtist',
         summary: 'Create an artist',
-        description: 'Creates an artist (administrators); names are unique case-insensitively (409 ARTIST_NAME_TAKEN).',
+        description:
+          'Creates an artist (administrators); names are unique case-insensitively (409 ARTIST_NAME_TAKEN).',
         security: bearerSecurity,
         body: CreateArtistBody,
         response: { 201: ArtistSchema, ...problems(401, 403, 409, 413, 415) },
@@ -168,7 +170,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         tags: ['artists'],
         operationId: 'updateArtist',
         summary: 'Update an artist',
-        description: 'Changes an artist (administrators; an artist account its own profile, but not isVisible).',
+        description:
+          'Changes an artist (administrators; an artist account its own profile, but not isVisible).',
         security: bearerSecurity,
         params: IdParams,
         body: UpdateArtistBody,
@@ -251,7 +254,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         tags: ['albums'],
         operationId: 'createAlbum',
         summary: 'Create an album',
-        description: 'Creates an album under artistId or artistName (administrators; artists for themselves).',
+        description:
+          'Creates an album under artistId or artistName (administrators; artists for themselves).',
         security: bearerSecurity,
         body: CreateAlbumBody,
         response: { 201: AlbumSchema, ...problems(401, 403, 413, 415) },
@@ -308,8 +312,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       schema: {
         tags: ['albums'],
         operationId: 'listAlbumSongs',
-        summary: 'List an album\'s songs',
-        description: 'A page of the album\'s songs in track order.',
+        summary: "List an album's songs",
+        description: "A page of the album's songs in track order.",
         security: optionalBearer,
         params: IdParams,
         querystring: AlbumSongsQuery,
@@ -462,7 +466,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         tags: ['search'],
         operationId: 'search',
         summary: 'Search the catalog',
-        description: 'Searches albums, artists, songs and public playlists; one relevance-ordered page per type.',
+        description:
+          'Searches albums, artists, songs and public playlists; one relevance-ordered page per type.',
         security: optionalBearer,
         querystring: SearchQuery,
         response: { 200: SearchResultSchema, ...problems(401, 403) },

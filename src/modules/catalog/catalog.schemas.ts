@@ -1,5 +1,4 @@
 import { Type } from 'typebox';
-import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import {
   Id,
   ImagesSchema,
@@ -9,6 +8,7 @@ import {
   sortParam,
   Timestamp,
 } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { ALBUM_SORTS, ARTIST_SORTS, SONG_SORTS } from './catalog.repo.js';
 import { ALBUM_TYPES } from './catalog.tables.js';
 
@@ -367,7 +367,10 @@ nameSchemas({
     },
   },
   Album: { schema: AlbumSchema, example: ALBUM_EXAMPLE },
-  AlbumDetail: { schema: AlbumDetailSchema, example: { ...ALBUM_EXAMPLE, songs: [SONG_EXAMPLE], followedByMe: true } },
+  AlbumDetail: {
+    schema: AlbumDetailSchema,
+    example: { ...ALBUM_EXAMPLE, songs: [SONG_EXAMPLE], followedByMe: true },
+  },
   Song: { schema: SongSchema, example: SONG_EXAMPLE },
   Audio: AudioSchema,
   Playlist: {

@@ -178,8 +178,8 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
       schema: {
         tags: ['analytics'],
         operationId: 'getArtistTimeline',
-        summary: 'Get an artist\'s timeline',
-        description: 'An artist\'s albums per release year, ascending.',
+        summary: "Get an artist's timeline",
+        description: "An artist's albums per release year, ascending.",
         security: optionalBearer,
         params: IdParams,
         querystring: NoQuery,

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { Id, MAX_LIMIT, Timestamp } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { AlbumSchema, SongSchema } from '../catalog/index.js';
 import { TRENDING_WINDOWS } from './discovery.repo.js';
 import { PLAY_EVENTS } from './discovery.tables.js';

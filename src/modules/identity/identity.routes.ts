@@ -126,7 +126,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
         tags: ['auth'],
         operationId: 'logout',
         summary: 'Sign out',
-        description: 'Ends the refresh token\'s session; its access tokens stop working at once.',
+        description: "Ends the refresh token's session; its access tokens stop working at once.",
         body: RefreshBody,
         response: { 204: Type.Null(), ...problems(429) },
       },
@@ -176,7 +176,7 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       schema: {
         tags: ['account'],
         operationId: 'getUser',
-        summary: 'Get a user\'s profile',
+        summary: "Get a user's profile",
         description: 'What anyone may see of a user.',
         params: IdParams,
         response: { 200: PublicUserSchema, ...problems(404) },
@@ -214,7 +214,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
         tags: ['admin'],
         operationId: 'updateUser',
         summary: 'Update a user',
-        description: 'Changes a user\'s role (artist needs artistId), blocked flag or artistId (administrators).',
+        description:
+          "Changes a user's role (artist needs artistId), blocked flag or artistId (administrators).",
         security: bearerSecurity,
         params: IdParams,
         body: AdminUpdateUserBody,

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
-import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { ROLES } from '../../platform/auth.js';
 import { Id, ImagesSchema, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 128 });

@@ -42,19 +42,32 @@ export const followingRoutes: FastifyPluginAsyncTypebox<{ following: FollowingSe
     },
   });
 
-  app.put('/me/following/albums/:id', edit('followAlbum', 'Follow an album', 'Follows an album (idempotent).'), async (request, reply) => {
-    await following.followAlbum(request.user!, request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.put(
+    '/me/following/albums/:id',
+    edit('followAlbum', 'Follow an album', 'Follows an album (idempotent).'),
+    async (request, reply) => {
+      await following.followAlbum(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.delete('/me/following/albums/:id', edit('unfollowAlbum', 'Unfollow an album', 'Stops following an album (idempotent).'), async (request, reply) => {
-    await following.unfollowAlbum(request.user!, request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/me/following/albums/:id',
+    edit('unfollowAlbum', 'Unfollow an album', 'Stops following an album (idempotent).'),
+    async (request, reply) => {
+      await following.unfollowAlbum(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
   app.get(
     '/me/following/albums',
-    list('listFollowedAlbums', 'List followed albums', 'Albums the caller follows, newest follow first.', AlbumSchema),
+    list(
+      'listFollowedAlbums',
+      'List followed albums',
+      'Albums the caller follows, newest follow first.',
+      AlbumSchema,
+    ),
     async (request) => {
       const { limit = 20, offset = 0 } = request.query;
       const { items, total } = await following.listAlbums(request.user!, { limit, offset });
@@ -62,19 +75,32 @@ export const followingRoutes: FastifyPluginAsyncTypebox<{ following: FollowingSe
     },
   );
 
-  app.put('/me/following/artists/:id', edit('followArtist', 'Follow an artist', 'Follows an artist (idempotent).'), async (request, reply) => {
-    await following.followArtist(request.user!, request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.put(
+    '/me/following/artists/:id',
+    edit('followArtist', 'Follow an artist', 'Follows an artist (idempotent).'),
+    async (request, reply) => {
+      await following.followArtist(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.delete('/me/following/artists/:id', edit('unfollowArtist', 'Unfollow an artist', 'Stops following an artist (idempotent).'), async (request, reply) => {
-    await following.unfollowArtist(request.user!, request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/me/following/artists/:id',
+    edit('unfollowArtist', 'Unfollow an artist', 'Stops following an artist (idempotent).'),
+    async (request, reply) => {
+      await following.unfollowArtist(request.user!, request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
   app.get(
     '/me/following/artists',
-    list('listFollowedArtists', 'List followed artists', 'Artists the caller follows, newest follow first.', ArtistSchema),
+    list(
+      'listFollowedArtists',
+      'List followed artists',
+      'Artists the caller follows, newest follow first.',
+      ArtistSchema,
+    ),
     async (request) => {
       const { limit = 20, offset = 0 } = request.query;
       const { items, total } = await following.listArtists(request.user!, { limit, offset });

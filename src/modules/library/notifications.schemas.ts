@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import { nameSchemas } from '../../platform/openapi.js';
 import { Id, MAX_LIMIT, Timestamp } from '../../platform/http.js';
+import { nameSchemas } from '../../platform/openapi.js';
 import { NOTIFICATION_TYPES } from './notifications.repo.js';
 
 export const NotificationSchema = Type.Object({

@@ -105,7 +105,7 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       schema: {
         tags,
         operationId: 'listPlaylistTracks',
-        summary: 'List a playlist\'s tracks',
+        summary: "List a playlist's tracks",
         description: 'A page of the tracks, in playlist order (positions start at 0).',
         security: optionalBearer,
         params: IdParams,
@@ -167,7 +167,7 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
         tags,
         operationId: 'listMyPlaylists',
         summary: 'List my playlists',
-        description: 'The caller\'s playlists, private ones included, newest first.',
+        description: "The caller's playlists, private ones included, newest first.",
         security: bearerSecurity,
         querystring: PlaylistPageQuery,
         response: { 200: pageOf(PlaylistSchema), ...problems(401, 403) },
@@ -187,8 +187,8 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       schema: {
         tags,
         operationId: 'listUserPlaylists',
-        summary: 'List a user\'s playlists',
-        description: 'A user\'s public playlists, newest first.',
+        summary: "List a user's playlists",
+        description: "A user's public playlists, newest first.",
         security: optionalBearer,
         params: IdParams,
         querystring: PlaylistPageQuery,
@@ -234,7 +234,14 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
     '/playlists/:id/tracks',
     {
       preHandler: signedIn,
-      schema: { ...trackEdit('removePlaylistTracks', 'Remove tracks from a playlist', 'Removes the tracks at these positions.'), body: RemoveTracksBody },
+      schema: {
+        ...trackEdit(
+          'removePlaylistTracks',
+          'Remove tracks from a playlist',
+          'Removes the tracks at these positions.',
+        ),
+        body: RemoveTracksBody,
+      },
     },
     (request) => playlists.removeTracks(request.user!, request.params.id, request.body.positions),
   );

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { Id, MAX_LIMIT, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { PlaylistSummarySchema, SongSchema } from '../catalog/index.js';
 
 /** Spotify's limits: names up to 100 characters, descriptions up to 300, 100 tracks per edit. */

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { nameSchemas } from '../../platform/openapi.js';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import {
   IdParams,
@@ -11,6 +10,7 @@ import {
   Timestamp,
   toPage,
 } from '../../platform/http.js';
+import { nameSchemas } from '../../platform/openapi.js';
 import { type LibraryService, ScanRunningError } from './media.scanner.js';
 import { SCAN_STATUSES } from './media.tables.js';
 

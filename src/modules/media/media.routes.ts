@@ -209,8 +209,8 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
       schema: {
         tags: ['media'],
         operationId: 'deleteSongAudio',
-        summary: 'Remove a song\'s audio',
-        description: 'Removes a song\'s audio; its files go when nothing else plays them.',
+        summary: "Remove a song's audio",
+        description: "Removes a song's audio; its files go when nothing else plays them.",
         security: bearerSecurity,
         params: IdParams,
         response: { 204: Type.Null(), ...problems(401, 403, 404) },

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { nameSchemas } from '../../platform/openapi.js';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import type { Db } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { IdParams, problems } from '../../platform/http.js';
+import { nameSchemas } from '../../platform/openapi.js';
 import type { AppPasswords } from './app-passwords.js';
 import { authenticate, type Params } from './subsonic.auth.js';
 import { ErrorCode, formatOf, SubsonicError, sendEnvelope, toSubsonicError } from './subsonic.response.js';
@@ -60,7 +60,7 @@ export const appPasswordRoutes: FastifyPluginAsyncTypebox<{ appPasswords: AppPas
         tags: ['subsonic'],
         operationId: 'listAppPasswords',
         summary: 'List app passwords',
-        description: 'The caller\'s app passwords, newest first (never the passwords themselves).',
+        description: "The caller's app passwords, newest first (never the passwords themselves).",
         security: bearerSecurity,
         response: { 200: Type.Object({ items: Type.Array(AppPassword) }), ...problems(401) },
       },
