@@ -11,7 +11,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { generateCatalog } from '../src/modules/catalog/catalog.demo.js';
-import * as repo from '../src/modules/catalog/catalog.repo.js';
+import * as repo from '../src/modules/catalog/catalog.queries.js';
 import { createCatalogService } from '../src/modules/catalog/index.js';
 import { Cache, MemoryCacheStore } from '../src/platform/cache.js';
 import {

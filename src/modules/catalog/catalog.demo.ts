@@ -2,8 +2,8 @@ import { uuidv7 } from 'uuidv7';
 import type { Role } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
 import { type Db, type Tx, withTx } from '../../platform/db.js';
-import * as repo from './catalog.repo.js';
-import { ALBUM_LISTS_TAG } from './catalog.service.js';
+import { ALBUM_LISTS_TAG } from './catalog.cache.js';
+import * as repo from './catalog.queries.js';
 import type { albums, artists, songs } from './catalog.tables.js';
 
 const GENRES = [

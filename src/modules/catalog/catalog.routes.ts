@@ -34,7 +34,8 @@ import {
   UpdateArtistBody,
   UpdateSongBody,
 } from './catalog.schemas.js';
-import type { CatalogService, SongView } from './catalog.service.js';
+import type { CatalogService } from './catalog.service.js';
+import type { SongView } from './catalog.views.js';
 
 export interface CatalogRouteOptions {
   catalog: CatalogService;

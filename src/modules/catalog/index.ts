@@ -1,5 +1,35 @@
 // The catalog's public surface: the only file other modules import.
 
+/**
+ * Counter helpers that run inside the caller's transaction, so a follow (or a batch of plays)
+ * and the counters it moves commit together. After commit, call `invalidateAlbum`/
+ * `invalidateArtist` on the catalog service so cached reads show the new numbers.
+ */
+/** Whether an artist with this id exists (for links from other modules, e.g. artist accounts). */
+export { artistExists } from './artists.repo.js';
+export {
+  type ImageSet,
+  imageHashesInUse,
+  writeAlbumImages,
+  writeArtistImages,
+  writeSongAudio,
+} from './assets.repo.js';
+/**
+ * `createCatalogService` builds the service the routes use; `getVisibleSongs`/`getVisibleAlbums`
+ * turn ids into views the caller may see; `albumVisibleTo`/`songVisibleTo` are the same rule as
+ * a SQL condition for other modules' queries that join `albums` or `songs`.
+ */
+export {
+  albumVisibleTo,
+  artistViewFor,
+  artistVisibleTo,
+  getVisibleAlbums,
+  getVisibleSongs,
+  type SongScope,
+  songScopeOf,
+  songVisibleTo,
+} from './catalog.access.js';
+export { ALBUM_LISTS_TAG } from './catalog.cache.js';
 export {
   type DemoActivity,
   type DemoActivityLoader,
@@ -8,27 +38,7 @@ export {
   loadDemoCatalog,
   seededRandom,
 } from './catalog.demo.js';
-/**
- * Counter helpers that run inside the caller's transaction, so a follow (or a batch of plays)
- * and the counters it moves commit together. After commit, call `invalidateAlbum`/
- * `invalidateArtist` on the catalog service so cached reads show the new numbers.
- */
-/** Whether an artist with this id exists (for links from other modules, e.g. artist accounts). */
-export {
-  addFollowerCounts,
-  addSongPlays,
-  artistExists,
-  type ImageSet,
-  imageHashesInUse,
-  incrementAlbumFollowers,
-  incrementArtistFollowers,
-  type SongPlays,
-  setAlbumRecentPlays,
-  songInRowScope,
-  writeAlbumImages,
-  writeArtistImages,
-  writeSongAudio,
-} from './catalog.repo.js';
+export { songInRowScope } from './catalog.repo.js';
 
 export { catalogRoutes } from './catalog.routes.js';
 
@@ -39,31 +49,24 @@ export {
   PlaylistSummarySchema,
   SongSchema,
 } from './catalog.schemas.js';
-
-/**
- * `createCatalogService` builds the service the routes use; `getVisibleSongs`/`getVisibleAlbums`
- * turn ids into views the caller may see; `albumVisibleTo`/`songVisibleTo` are the same rule as
- * a SQL condition for other modules' queries that join `albums` or `songs`.
- */
-export {
-  ALBUM_LISTS_TAG,
-  type AlbumDetailView,
-  type AlbumView,
-  type ArtistView,
-  type ArtistViewRow,
-  albumVisibleTo,
-  artistViewFor,
-  artistVisibleTo,
-  type CatalogService,
-  createCatalogService,
-  getVisibleAlbums,
-  getVisibleSongs,
-  type PlaylistSearch,
-  type PlaylistSummaryView,
-  type SongScope,
-  type SongView,
-  songScopeOf,
-  songVisibleTo,
-} from './catalog.service.js';
+export { type CatalogService, createCatalogService, type PlaylistSearch } from './catalog.service.js';
 /** Tables, for foreign keys from other modules (follows, playlist tracks, plays). */
 export { albums, artists, type SongAudio, songs } from './catalog.tables.js';
+export type {
+  AlbumDetailView,
+  AlbumView,
+  ArtistView,
+  ArtistViewRow,
+  PlaylistSummaryView,
+  SongView,
+} from './catalog.views.js';
+export {
+  addFollowerCounts,
+  addSongPlays,
+  incrementAlbumFollowers,
+  incrementArtistFollowers,
+  type SongPlays,
+  setAlbumRecentPlays,
+} from './counters.repo.js';
+/** Listed-catalog analytics (top albums, genres, an artist's timeline), for discovery's stats. */
+export { artistTimeline, genreStats, topAlbums } from './stats.repo.js';

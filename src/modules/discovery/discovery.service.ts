@@ -6,13 +6,16 @@ import { type Db, withTx } from '../../platform/db.js';
 import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { EventBus, EventType } from '../../platform/events.js';
 import {
+  artistTimeline,
   type CatalogService,
+  genreStats,
   getVisibleAlbums,
   getVisibleSongs,
   type SongView,
   setAlbumRecentPlays,
   songScopeOf,
   songVisibleTo,
+  topAlbums,
 } from '../catalog/index.js';
 import type { Exclusions, FeedPosition, SongFeatures, TrendingWindow } from './discovery.repo.js';
 import * as repo from './discovery.repo.js';
@@ -414,7 +417,7 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
       const genre = query.genre?.trim().toLowerCase() || undefined;
       const key = `discovery:top-albums:${JSON.stringify([genre ?? null, query.limit])}`;
       return cache.read({ key, tags: [STATS_TAG], ttlSec: TOP_ALBUMS_TTL_SEC }, async () => {
-        const rows = await repo.topAlbums(db, { limit: query.limit, genre });
+        const rows = await topAlbums(db, { limit: query.limit, genre });
         const views = new Map((await getVisibleAlbums(db, idsOf(rows), null)).map((v) => [v.id, v]));
         const items = rows.flatMap((r) => {
           const album = views.get(r.id);
@@ -426,7 +429,7 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
 
     async genres() {
       return cache.read({ key: 'discovery:genres', tags: [STATS_TAG] }, async () => ({
-        items: await repo.genreStats(db),
+        items: await genreStats(db),
       }));
     },
 
@@ -434,7 +437,7 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
     async artistTimeline(caller: AuthUser | null, artistId: string) {
       const artist = await catalog.getArtist(caller, artistId);
       const items = await cache.read({ key: `discovery:timeline:${artistId}`, tags: [STATS_TAG] }, () =>
-        repo.artistTimeline(db, artistId),
+        artistTimeline(db, artistId),
       );
       return { artist: { id: artist.id, name: artist.name }, items };
     },
