@@ -416,7 +416,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
     },
     transform: factsCollector(facts) as never,
-    transformObject: ({ openapiObject }) => shapeDocument(openapiObject as Json, facts) as never,
+    transformObject: (document) =>
+      shapeDocument((document as { openapiObject: Json }).openapiObject, facts) as never,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () =>
