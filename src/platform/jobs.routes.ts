@@ -14,7 +14,7 @@ const JobSchema = Type.Object({
   attempts: Type.Integer(),
   maxAttempts: Type.Integer(),
   payload: Type.Unknown(),
-  progress: Type.Union([Type.Unknown(), Type.Null()]),
+  progress: Type.Unknown({ description: 'What the handler reported: any JSON value, or null' }),
   lastError: Type.Union([Type.String(), Type.Null()]),
   runAt: Timestamp,
   createdAt: Timestamp,

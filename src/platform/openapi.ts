@@ -188,15 +188,33 @@ export function shapeDocument(input: Json, facts: Map<string, RouteFacts>): Json
 
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
-      const op = item[method];
+      let op = item[method];
       if (!op) continue;
       const route = facts.get(`${method.toUpperCase()} ${path}`) ?? { rateLimited: true };
       if (method === 'head' && typeof op.operationId === 'string') {
-        // GET and HEAD share a route (and so its operationId): `getAudioFile` -> `headAudioFile`.
-        op.operationId = op.operationId.replace(/^get/, 'head');
+        // GET and HEAD share a route, and in the generated document the very same operation
+        // object: HEAD gets its own copy and operationId, `getAudioFile` -> `headAudioFile`.
+        op = structuredClone(op);
+        item.head = op;
+        op.operationId = (op.operationId as string).replace(/^get/, 'head');
       }
       if (path.startsWith('/media/')) describeFile(op, method, path);
       shapeOperation(op, method, path, route, refAll);
+    }
+  }
+
+  // A wildcard route (`/media/audio/:hash/*`) is `{*}`, which is no valid OpenAPI parameter name.
+  doc.paths = Object.fromEntries(
+    Object.entries(doc.paths).map(([path, item]) => [path.replace(/\/\{\*\}$/, '/{file}'), item]),
+  );
+  for (const [path, item] of Object.entries(doc.paths)) {
+    if (!path.endsWith('/{file}')) continue;
+    for (const method of METHODS) {
+      for (const parameter of (item[method]?.parameters ?? []) as Json[]) {
+        if (parameter.name !== '*' || parameter.in !== 'path') continue;
+        parameter.name = 'file';
+        parameter.description = 'The rest of the path (it may contain /), as in the signed URL';
+      }
     }
   }
 

@@ -344,9 +344,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         schema: {
           tags: ['songs'],
           operationId: 'createAlbumSong',
-          summary: 'Add a song to an album (appended unless trackNumber is given)',
+          summary: 'Add a song to an album',
           description:
-            "JSON with the fields, or a multipart form with the audio in a part named file and the same fields as text: title, durationMs and trackNumber then default to the file's tags and duration.",
+            "Appended unless trackNumber is given. JSON with the fields, or a multipart form with the audio in a part named file and the same fields as text: title, durationMs and trackNumber then default to the file's tags and duration.",
           security: bearerSecurity,
           params: IdParams,
           body: {

@@ -160,8 +160,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       schema: {
         tags: ['account'],
         operationId: 'updateMe',
-        summary: 'Change display name, username or password (a new password ends other sessions)',
-        description: 'Requests with currentPassword count against the /auth limit, per account.',
+        summary: 'Change display name, username or password',
+        description:
+          'A new password ends the other sessions. Requests with currentPassword count against the /auth limit, per account.',
         security: bearerSecurity,
         body: UpdateMeBody,
         response: { 200: UserSchema, ...problems(401, 403, 409, 429) },

@@ -62,8 +62,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       schema: {
         tags,
         operationId: 'importPlaylist',
-        summary: 'Create a playlist from an M3U/M3U8 file or a JSON track list, matching the catalog',
+        summary: 'Import a playlist from M3U/M3U8 or JSON',
         description:
+          'Creates a playlist from an M3U/M3U8 file or a JSON track list, matching the catalog. ' +
           'Artist and title are matched case- and accent-insensitively against songs everyone may see. ' +
           'M3U entries are read from `#EXTINF:seconds,Artist - Title` or from the file name.',
         security: bearerSecurity,
@@ -84,8 +85,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       schema: {
         tags,
         operationId: 'getPlaylist',
-        summary: 'A playlist with its first 100 tracks (private ones only to their owner and admins)',
-        description: 'trackCount counts every track; page through them with GET /playlists/{id}/tracks.',
+        summary: 'A playlist with its first 100 tracks',
+        description:
+          'Private playlists are visible only to their owner and admins. trackCount counts every track; page through them with GET /playlists/{id}/tracks.',
         security: optionalBearer,
         params: IdParams,
         response: { 200: PlaylistDetailSchema, ...problems(401, 403, 404) },

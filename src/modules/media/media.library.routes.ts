@@ -49,9 +49,9 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
       schema: {
         tags: ['admin'],
         operationId: 'startLibraryScan',
-        summary: 'Scan the music folder (or a folder inside it) into the catalog',
+        summary: 'Scan the music folder into the catalog',
         description:
-          'Queues a scan: new files are added, changed ones (size or mtime) read again, songs of removed files deleted. `full` reads every file again. One scan runs at a time: while one is queued or running the answer is 409 with that scan as the body. Without a configured music folder the answer is 409 MUSIC_DIR_NOT_CONFIGURED.',
+          'Queues a scan of the music folder (or a folder inside it): new files are added, changed ones (size or mtime) read again, songs of removed files deleted. `full` reads every file again. One scan runs at a time: while one is queued or running the answer is 409 with that scan as the body. Without a configured music folder the answer is 409 MUSIC_DIR_NOT_CONFIGURED.',
         security: bearerSecurity,
         body: Type.Object(
           {

@@ -229,8 +229,8 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
       schema: {
         tags: ['media'],
         operationId: 'streamSong',
-        summary: 'Redirect to a signed URL of one quality of the song',
-        description: `low 64, medium 128, high 320 kbps MP3 (never above the source), or the original file. The URL needs no Authorization header and expires.`,
+        summary: 'Redirect to a signed URL of the song',
+        description: `One quality: low 64, medium 128, high 320 kbps MP3 (never above the source), or the original file. The URL needs no Authorization header and expires.`,
         security: bearerSecurity,
         params: IdParams,
         querystring: Type.Object(
@@ -428,8 +428,9 @@ export const mediaFileRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asy
     schema: {
       tags: ['media'],
       operationId: 'getAudioFile',
-      summary: 'A signed audio file, rendition, or HLS playlist or segment',
-      description: 'Reached through the redirects of /songs/:id/stream and /songs/:id/hls. Supports Range.',
+      summary: 'A signed audio file or HLS playlist or segment',
+      description:
+        'The original, a rendition, or an HLS playlist or segment. Reached through the redirects of /songs/:id/stream and /songs/:id/hls. Supports Range.',
       params: Type.Object({ hash: Type.String(), '*': Type.String() }),
       querystring: Signed,
     },
