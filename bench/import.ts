@@ -1,81 +1,132 @@
 /**
  * Music folder import figures:
- *   npx tsx bench/import.ts [--files N] [--folder DIR]
- * Generates a library of N tiny tagged MP3s (one 0.5 s tone, copied with different tags by
- * `ffmpeg -c copy`, 20 tracks an album, 10 albums an artist) unless --folder names one, then
- * scans it twice in this process on a fresh embedded database: the first scan (tag reading,
- * catalog writes) and an unchanged rescan (one stat a file). Prints files per minute of each
- * and the peak RSS. Transcoding is off: only the scan is measured.
+ *   npx tsx bench/import.ts [--files N] [--folder DIR] [--database-url postgres://.../postgres]
+ * Scans a library of N tiny tagged MP3s twice in this process on a fresh database (embedded
+ * PGlite, or a new database on the PostgreSQL server `--database-url` names, dropped after): the
+ * first scan (tag reading, catalog writes) and an unchanged rescan (one stat a file). Prints
+ * files per minute of each, the peak RSS of this process (PGlite runs inside it; a PostgreSQL
+ * server's memory is not counted) and the machine's load average, which other work shares.
+ *
+ * The library (unless --folder names one) is made once and kept under /tmp: three ffmpeg tones
+ * without tags, each file one of them behind an ID3v2.3 tag this script writes (10 tracks an
+ * album, 10 albums an artist, every tenth album a "Various Artists" compilation whose tracks
+ * keep their own artists). Transcoding is off: only the scan is measured.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { importFolder, resolveFfmpeg } from '../src/modules/media/index.js';
 import { createCacheStore } from '../src/platform/cache.js';
-import { fromPglite, migrateDatabase, openPglite } from '../src/platform/db.js';
+import { type Database, fromPglite, fromPostgres, migrateDatabase, openPglite } from '../src/platform/db.js';
 
 const { values } = parseArgs({
-  options: { files: { type: 'string', default: '1000' }, folder: { type: 'string' } },
+  options: {
+    files: { type: 'string', default: '10000' },
+    folder: { type: 'string' },
+    'database-url': { type: 'string' },
+  },
 });
-const ffmpeg = resolveFfmpeg(undefined);
+const TRACKS = 10;
+const ALBUMS_PER_ARTIST = 10;
+
+/** An ID3v2.3 tag of Latin-1 text frames. */
+function id3(frames: Record<string, string>): Buffer {
+  const body = Buffer.concat(
+    Object.entries(frames).map(([id, text]) => {
+      const data = Buffer.concat([Buffer.from([0]), Buffer.from(text, 'latin1')]);
+      const header = Buffer.alloc(10);
+      header.write(id, 0, 'ascii');
+      header.writeUInt32BE(data.length, 4);
+      return Buffer.concat([header, data]);
+    }),
+  );
+  const n = body.length;
+  const size = Buffer.from([(n >> 21) & 0x7f, (n >> 14) & 0x7f, (n >> 7) & 0x7f, n & 0x7f]);
+  return Buffer.concat([Buffer.from('ID3'), Buffer.from([3, 0, 0]), size, body]);
+}
 
 function generate(count: number): string {
-  const root = mkdtempSync(join(tmpdir(), 'backbeat-bench-music-'));
-  const seed = join(root, 'seed.mp3');
-  execFileSync(ffmpeg, [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=duration=0.5',
-    '-ac',
-    '2',
-    '-b:a',
-    '64k',
-    seed,
-  ]);
-  for (let i = 0; i < count; i++) {
-    const album = Math.floor(i / 20);
-    const artist = Math.floor(album / 10);
-    const dir = join(root, `Artist ${artist}`, `Album ${album}`);
-    if (i % 20 === 0) mkdirSync(dir, { recursive: true });
-    const tags = {
-      artist: `Artist ${artist}`,
-      album: `Album ${album}`,
-      title: `Song ${i}`,
-      track: String((i % 20) + 1),
-      date: '2001',
-      genre: 'Bench',
-    };
-    const args = Object.entries(tags).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
+  const root = join(tmpdir(), `backbeat-bench-library-${count}`);
+  if (existsSync(join(root, '.complete'))) return root;
+  rmSync(root, { recursive: true, force: true });
+  const building = `${root}.building`;
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(building, { recursive: true });
+  const ffmpeg = resolveFfmpeg(undefined);
+  const seeds = [0.4, 0.5, 0.6].map((seconds, i) => {
+    const file = join(building, `seed${i}.mp3`);
     execFileSync(ffmpeg, [
-      '-v',
-      'error',
-      '-y',
-      '-i',
-      seed,
-      '-c',
-      'copy',
-      ...args,
-      join(dir, `${(i % 20) + 1} - Song ${i}.mp3`),
+      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${440 + 110 * i}:duration=${seconds}`],
+      ...['-ac', '2', '-b:a', '64k', '-id3v2_version', '0', '-write_xing', '1', file],
     ]);
+    const bytes = readFileSync(file);
+    rmSync(file);
+    return bytes;
+  });
+  for (let i = 0; i < count; i++) {
+    const album = Math.floor(i / TRACKS);
+    const artist = Math.floor(album / ALBUMS_PER_ARTIST);
+    const track = (i % TRACKS) + 1;
+    const compilation = album % 10 === 9;
+    const dir = compilation
+      ? join(building, 'Compilations', `Hits ${album}`)
+      : join(building, `Artist ${artist}`, `Album ${album}`);
+    if (track === 1) mkdirSync(dir, { recursive: true });
+    const tags: Record<string, string> = {
+      TPE1: compilation ? `Singer ${i % 250}` : `Artist ${artist}`,
+      TALB: compilation ? `Hits ${album}` : `Album ${album}`,
+      TIT2: `Song ${i}`,
+      TRCK: `${track}/${TRACKS}`,
+      TYER: String(1970 + (album % 50)),
+      TCON: ['Rock', 'Jazz', 'Pop', 'Folk'][album % 4] as string,
+      ...(compilation ? { TPE2: 'Various Artists', TCMP: '1' } : {}),
+    };
+    writeFileSync(
+      join(dir, `${String(track).padStart(2, '0')} - Song ${i}.mp3`),
+      Buffer.concat([id3(tags), seeds[i % seeds.length] as Buffer]),
+    );
   }
-  rmSync(seed);
+  renameSync(building, root);
+  writeFileSync(join(root, '.complete'), '');
   return root;
 }
 
+/** A fresh database: embedded, or a new one on the server the URL names. */
+async function freshDatabase(
+  url: string | undefined,
+): Promise<{ database: Database; drop(): Promise<void> }> {
+  if (!url) {
+    const database = fromPglite(await openPglite(undefined));
+    await migrateDatabase(database, undefined);
+    return { database, drop: async () => {} };
+  }
+  const name = `backbeat_bench_import_${process.pid}`;
+  const admin = async (query: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(query);
+    await client.end();
+  };
+  await admin(`create database ${name}`);
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  const database = fromPostgres(target.toString(), 10);
+  await migrateDatabase(database, target.toString());
+  return { database, drop: () => admin(`drop database if exists ${name} with (force)`) };
+}
+
 const count = Number(values.files);
+const generating = performance.now();
 const folder = values.folder ?? generate(count);
-const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-bench-import-'));
-const database = fromPglite(await openPglite(undefined));
-await migrateDatabase(database, undefined);
+const made = ((performance.now() - generating) / 1000).toFixed(1);
+const dataDir = join(tmpdir(), `backbeat-bench-import-${process.pid}`);
+const { database, drop } = await freshDatabase(values['database-url']);
 const config = {
   ...loadConfig({
     NODE_ENV: 'test',
@@ -89,18 +140,24 @@ const config = {
 const app = await buildApp(config, { database, cacheStore: createCacheStore(undefined) });
 await app.ready();
 const quiet = new Writable({ write: (_chunk, _encoding, done) => done() }) as unknown as NodeJS.WriteStream;
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(1))
+    .join(' ');
 
+process.stdout.write(
+  `database: ${values['database-url'] ? 'PostgreSQL' : 'PGlite'}; library: ${folder} (ready in ${made} s); load average ${load()}\n`,
+);
 for (const run of ['first scan', 'unchanged rescan']) {
   const started = performance.now();
   const scan = await importFolder(app.services.library, folder, { full: false, out: quiet });
   const seconds = (performance.now() - started) / 1000;
   const perMinute = Math.round((scan.total / seconds) * 60);
   process.stdout.write(
-    `${run}: ${scan.total} files in ${seconds.toFixed(1)} s = ${perMinute} files/min (added ${scan.added}, unchanged ${scan.unchanged}, failed ${scan.failed})\n`,
+    `${run}: ${scan.total} files in ${seconds.toFixed(1)} s = ${perMinute} files/min (added ${scan.added}, unchanged ${scan.unchanged}, failed ${scan.failed}); peak RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; load average ${load()}\n`,
   );
 }
-process.stdout.write(`peak RSS: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB\n`);
 await app.close();
 await database.close();
+await drop();
 rmSync(dataDir, { recursive: true, force: true });
-if (!values.folder) rmSync(folder, { recursive: true, force: true });

@@ -10,8 +10,11 @@ export interface LoadJob {
   connections: number;
   seconds: number;
   tokens: string[];
-  /** `plays`: POST /songs/:id/plays over `songIds` (Zipf-like skew); `me`: GET /me. */
-  kind: 'plays' | 'me';
+  /**
+   * `plays`: POST /songs/:id/plays over `songIds` (Zipf-like skew); `me`: GET /me; `page`: the
+   * cached first album page, anonymous (bench/scale.ts).
+   */
+  kind: 'plays' | 'me' | 'page';
   songIds: string[];
 }
 
@@ -27,6 +30,7 @@ const pick = <T>(items: T[], skew = 1) => items[Math.floor(Math.random() ** skew
 
 function request(job: LoadJob): { method: string; path: string; body?: string } {
   if (job.kind === 'me') return { method: 'GET', path: '/api/v1/me' };
+  if (job.kind === 'page') return { method: 'GET', path: '/api/v1/albums?limit=20' };
   const fate = Math.random();
   const event = fate < 0.7 ? 'play' : fate < 0.9 ? 'complete' : 'skip';
   return {
@@ -46,7 +50,12 @@ process.once('message', async (job: LoadJob) => {
         setupRequest: (base) => ({
           ...base,
           ...request(job),
-          headers: { authorization: `Bearer ${pick(job.tokens)}`, 'content-type': 'application/json' },
+          headers: (job.kind === 'page'
+            ? {}
+            : { authorization: `Bearer ${pick(job.tokens)}`, 'content-type': 'application/json' }) as Record<
+            string,
+            string
+          >,
         }),
       },
     ],

@@ -5,10 +5,15 @@ import etag from '@fastify/etag';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
-import { catalogRoutes, createCatalogService } from './modules/catalog/index.js';
+import {
+  ALBUM_RELEASE_JOB,
+  albumReleaseJob,
+  catalogRoutes,
+  createCatalogService,
+} from './modules/catalog/index.js';
 import { createDiscoveryService, type DiscoveryService, discoveryRoutes } from './modules/discovery/index.js';
 import { createIdentityService, identityRoutes } from './modules/identity/index.js';
 import {
@@ -22,6 +27,14 @@ import {
   playlistRoutes,
   searchPublicPlaylists,
 } from './modules/library/index.js';
+import {
+  type ChatLimits,
+  createLiveChat,
+  createLiveService,
+  type LiveChat,
+  type LiveService,
+  liveRoutes,
+} from './modules/live/index.js';
 import {
   createLibraryService,
   createMediaService,
@@ -88,6 +101,8 @@ export interface AppDeps {
   clock?: () => Date;
   /** The built web player to serve at `/`; none when absent (tests, API-only processes). */
   webPlayerDir?: string;
+  /** Live chat limits other than the defaults (tests shorten the idle timeout). */
+  liveChatLimits?: Partial<ChatLimits>;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -225,7 +240,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     cache,
     searchPlaylists: (_caller, query) => searchPublicPlaylists(db, query),
     isFollowingAlbum: (userId, albumId) => isFollowingAlbum(db, userId, albumId),
+    clock,
   });
+  jobs.register(
+    ALBUM_RELEASE_JOB,
+    albumReleaseJob({
+      db,
+      clock,
+      log: app.log,
+      invalidateAlbum: catalog.invalidateAlbum,
+      invalidateArtist: catalog.invalidateArtist,
+    }),
+  );
   const following = createFollowingService({ db, catalog });
   const playlists = createPlaylistService({ db, cache });
   const discovery = createDiscoveryService({
@@ -276,6 +302,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const appPasswords = createAppPasswords(db, config.jwtSecret);
   const subsonic = createSubsonicService({ db, catalog, following, playlists, discovery, media, clock });
   registerAuth(app, tokens, identity.resolveSession);
+  const live = createLiveService({ db, jobs, clock, playlists, log: app.log });
+  // socket.io listens where the HTTP server does; with Redis its rooms span processes.
+  const adapterClients = config.redisUrl && roles.has('live') ? redisPair(config.redisUrl) : undefined;
+  const chat = roles.has('live')
+    ? createLiveChat({
+        server: app.server,
+        live,
+        tokens,
+        resolveSession: identity.resolveSession,
+        bus,
+        log: app.log,
+        redis: deps.redis,
+        adapterClients,
+        limits: deps.liveChatLimits,
+      })
+    : undefined;
 
   /**
    * What each role mounts, in the order the routes are registered (which orders openapi.json).
@@ -308,6 +350,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     ['library', async (api) => api.register(notificationRoutes, { notifications })],
     ['discovery', async (api) => api.register(discoveryRoutes, { discovery })],
     ['library', async (api) => api.register(playlistRoutes, { playlists })],
+    ['live', async (api) => api.register(liveRoutes, { live, chat: chat! })],
   ];
   /** Schedules and jobs, run by processes with the `worker` role. */
   const BACKGROUND: Array<() => void> = [() => discovery.startSchedules(), () => jobs.start()];
@@ -317,7 +360,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     await bus.start();
     if (roles.has('worker')) for (const start of BACKGROUND) start();
   });
+  // Open sockets would keep close() waiting for their clients; end them first.
+  app.addHook('preClose', async () => chat?.close());
   app.addHook('onClose', async () => {
+    adapterClients?.pub.disconnect();
+    adapterClients?.sub.disconnect();
     await jobs.stop();
     await discovery.close();
     await relay.stop();
@@ -332,12 +379,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     jobs,
     media,
     library,
+    live,
+    chat,
   });
 
   await app.register(healthRoutes, {
     roles: roleNames(config.services),
     draining: () => app.draining,
-    checks: { database: () => deps.database.ping(), cache: () => deps.cacheStore.ping() },
+    checks: { database: () => deps.database.ping() },
+    degradable: {
+      cache: () => deps.cacheStore.ping(),
+      ...(bus instanceof NatsEventBus ? { events: () => bus.ping() } : {}),
+    },
   });
   await app.register(
     async (api) => {
@@ -378,8 +431,17 @@ declare module 'fastify' {
       jobs: JobQueue;
       media: MediaService;
       library: LibraryService;
+      live: LiveService;
+      /** The socket.io chat, in processes with the `live` role. */
+      chat: LiveChat | undefined;
     };
   }
+}
+
+/** Two plain connections for the socket.io Redis adapter (publish and subscribe). */
+function redisPair(url: string): { pub: Redis; sub: Redis } {
+  const connect = () => new Redis(url).on('error', () => {});
+  return { pub: connect(), sub: connect() };
 }
 
 /** Whether `user`'s session still resolves: false once it ended (401) or the user is blocked (403). */

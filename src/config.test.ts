@@ -147,7 +147,7 @@ describe('loadConfig', () => {
   it('reads SERVICES, NATS_URL and GATEWAY_UPSTREAMS', () => {
     expect(loadConfig({}).services).toEqual({
       kind: 'roles',
-      roles: new Set(['identity', 'catalog', 'library', 'discovery', 'media', 'subsonic', 'worker']),
+      roles: new Set(['identity', 'catalog', 'library', 'discovery', 'media', 'subsonic', 'live', 'worker']),
     });
     const split = loadConfig({ SERVICES: 'catalog, worker', NATS_URL: 'nats://127.0.0.1:4222' });
     expect(split.services).toEqual({ kind: 'roles', roles: new Set(['catalog', 'worker']) });

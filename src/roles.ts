@@ -3,7 +3,15 @@
  * durable event consumers, jobs); `all` is every role at once, the one-process default; the
  * gateway is a process shape of its own and serves no module.
  */
-export const MODULE_ROLES = ['identity', 'catalog', 'library', 'discovery', 'media', 'subsonic'] as const;
+export const MODULE_ROLES = [
+  'identity',
+  'catalog',
+  'library',
+  'discovery',
+  'media',
+  'subsonic',
+  'live',
+] as const;
 export type ModuleRole = (typeof MODULE_ROLES)[number];
 export type Role = ModuleRole | 'worker';
 export const ROLES: readonly Role[] = [...MODULE_ROLES, 'worker'];

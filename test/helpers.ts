@@ -52,7 +52,7 @@ async function copyTemplateDatabase(): Promise<{ database: Database; drop: () =>
  */
 export async function buildTestApp(
   env: Record<string, string> = {},
-  extra: Pick<AppDeps, 'webPlayerDir'> = {},
+  extra: Pick<AppDeps, 'webPlayerDir' | 'clock' | 'liveChatLimits'> = {},
 ): Promise<TestApp> {
   const { database, drop } = await copyTemplateDatabase();
   const redisUrl = process.env.TEST_REDIS_URL;

@@ -163,7 +163,7 @@ describe('operations endpoints', () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toEqual({
       status: 'ok',
-      roles: ['identity', 'catalog', 'library', 'discovery', 'media', 'subsonic', 'worker'],
+      roles: ['identity', 'catalog', 'library', 'discovery', 'media', 'subsonic', 'live', 'worker'],
       checks: { database: 'ok', cache: 'ok' },
     });
   });

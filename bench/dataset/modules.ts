@@ -116,6 +116,12 @@ const catalogRows: ModuleRows = {
      from (select artist_id, count(*)::int as albums from albums
            where is_public and is_visible group by artist_id) c
      where c.artist_id = ar.id`,
+    // The search lexicon is kept by triggers, which the bulk load (replica mode) skips.
+    `insert into catalog_search_words (word)
+     select unnest(tsvector_to_array(search_vector)) from artists
+     union select unnest(tsvector_to_array(to_tsvector('simple', title))) from albums
+     union select unnest(tsvector_to_array(to_tsvector('simple', title))) from songs
+     on conflict do nothing`,
   ],
 };
 

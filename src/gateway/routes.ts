@@ -42,6 +42,8 @@ export const GATEWAY_ROUTES: ReadonlyArray<readonly [pattern: string, role: stri
   ['/media/*', 'media'],
   ['/rest', 'subsonic'],
   ['/rest/*', 'subsonic'],
+  ['/api/v1/events', 'live'],
+  ['/api/v1/events/*', 'live'],
   ['/socket.io/*', 'live'],
 ];
 

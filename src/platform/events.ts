@@ -11,6 +11,9 @@ export interface EventMap {
   'catalog.album_added': { albumId: string; artistId: string };
   'catalog.album_updated': { albumId: string; artistId: string };
   'catalog.album_deleted': { albumId: string; artistId: string };
+  /** A listening event went live (its host's followers are notified) or ended or was cancelled. */
+  'live.event_started': { eventId: string; artistId: string };
+  'live.event_ended': { eventId: string; artistId: string };
 }
 export type EventType = keyof EventMap;
 

@@ -22,16 +22,28 @@ async function runCheck(check: HealthCheck): Promise<'ok' | 'error'> {
 }
 
 const ReadyResponse = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
+    description:
+      '"degraded" when any check fails; the answer is still 200 when only checks the process can serve without (cache, events) fail',
+  }),
   roles: Type.Array(Type.String(), { description: 'what this process serves (SERVICES)' }),
   checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
 });
 nameSchemas({ Readiness: ReadyResponse });
 
-/** Liveness (the process answers) and readiness (its dependencies answer too). */
+/**
+ * Liveness (the process answers) and readiness (it can serve). `checks` are dependencies the
+ * process cannot serve without (the database): one failing makes `/health/ready` a 503, so load
+ * balancers and the gateway stop sending work. `degradable` checks are dependencies the process
+ * has a fallback for (Redis: in-process cache and rate limits; NATS: the outbox holds events):
+ * one failing is reported (`"degraded"`, `"error"` on the check) but the answer stays 200.
+ * Every replica shares those dependencies, so failing readiness on them would take every
+ * replica out of rotation at once for a blip the replicas can serve through.
+ */
 export const healthRoutes: FastifyPluginAsyncTypebox<{
   roles: string[];
   checks: Record<string, HealthCheck>;
+  degradable?: Record<string, HealthCheck>;
   /** True while shutting down: not ready, so load balancers and the gateway stop sending work. */
   draining?: () => boolean;
 }> = async (app, opts) => {
@@ -58,19 +70,22 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['operations'],
         operationId: 'getReadiness',
-        summary: 'Readiness',
+        summary: 'Readiness: the process can serve',
         description:
-          'Whether every dependency (database, cache) answers; 503 with the failing checks while not, or while shutting down.',
+          '503 while a dependency the process cannot serve without (the database) fails, or while it shuts down. A failing cache (Redis) or event bus (NATS) is reported as "degraded" with a 200: the process serves on its fallbacks.',
         response: { 200: ReadyResponse, 503: ReadyResponse },
       },
     },
     async (_request, reply) => {
-      const names = Object.keys(opts.checks);
-      const results = await Promise.all(names.map((name) => runCheck(opts.checks[name]!)));
+      const all = { ...opts.checks, ...opts.degradable };
+      const names = Object.keys(all);
+      const results = await Promise.all(names.map((name) => runCheck(all[name]!)));
       const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
-      const healthy = results.every((r) => r === 'ok') && !opts.draining?.();
+      const draining = opts.draining?.() ?? false;
+      const ready = !draining && Object.keys(opts.checks).every((name) => checks[name] === 'ok');
+      const healthy = ready && results.every((r) => r === 'ok');
       return reply
-        .code(healthy ? 200 : 503)
+        .code(ready ? 200 : 503)
         .send({ status: healthy ? 'ok' : 'degraded', roles: opts.roles, checks });
     },
   );

@@ -95,6 +95,45 @@ export async function enqueueJob(
   return row?.id ?? 0;
 }
 
+/**
+ * `enqueueJob` for many jobs of one type in one statement (a bulk import's transcodes). Items
+ * sharing a `uniqueKey` become one job, the last payload winning.
+ */
+export async function enqueueJobs(
+  tx: Executor,
+  type: string,
+  items: readonly { payload: unknown; uniqueKey?: string }[],
+  options: Omit<EnqueueOptions, 'uniqueKey'> = {},
+): Promise<void> {
+  const byKey = new Map<string, { payload: unknown; uniqueKey?: string }>();
+  const plain: { payload: unknown; uniqueKey?: string }[] = [];
+  for (const item of items) {
+    if (item.uniqueKey) byKey.set(item.uniqueKey, item);
+    else plain.push(item);
+  }
+  const rows = [...plain, ...byKey.values()].map((item) => ({
+    type,
+    payload: item.payload,
+    priority: options.priority ?? 0,
+    maxAttempts: options.maxAttempts ?? 5,
+    uniqueKey: item.uniqueKey ?? null,
+    ...(options.runAt ? { runAt: options.runAt } : {}),
+  }));
+  for (let i = 0; i < rows.length; i += 500) {
+    await tx
+      .insert(jobs)
+      .values(rows.slice(i, i + 500))
+      .onConflictDoUpdate({
+        target: jobs.uniqueKey,
+        targetWhere: sql`${jobs.status} in ('queued', 'running')`,
+        set: {
+          payload: sql`case when ${jobs.status} = 'queued' then excluded.payload else ${jobs.payload} end`,
+          runAt: sql`case when ${jobs.status} = 'queued' then excluded.run_at else ${jobs.runAt} end`,
+        },
+      });
+  }
+}
+
 /** Thrown by a handler for a failure that retrying cannot mend (a file ffmpeg cannot decode). */
 export class PermanentJobError extends Error {
   override name = 'PermanentJobError';

@@ -79,6 +79,12 @@ export class NatsEventBus implements EventBus {
     );
   }
 
+  /** For `/health/ready`: fails while NATS is unreachable (events then wait in the outbox). */
+  async ping(): Promise<void> {
+    if (!this.connection || !this.jetstream || !this.connected) throw new Error('NATS is not connected');
+    await this.connection.flush();
+  }
+
   async start(): Promise<void> {
     this.setup ??= this.connectAndRead().catch((error: unknown) => {
       if (!this.closed) this.options.log.error({ err: error }, 'NATS event bus setup failed');

@@ -62,6 +62,7 @@ export const TAGS = [
   { name: 'discovery', description: 'Trending songs, recommendations and similar songs.' },
   { name: 'analytics', description: 'Catalog statistics: top albums, genres and artist timelines.' },
   { name: 'playlists', description: 'Playlists: create, edit, reorder, import, export and follow them.' },
+  { name: 'events', description: 'Live listening events: schedule them, follow them live and chat.' },
   {
     name: 'subsonic',
     description: 'App passwords for Subsonic players (the Subsonic API itself is at /rest).',

@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReadyPoller, Writers, waitReady } from './load.js';
+import { openStream } from '../sse.js';
+import { ReadyPoller, Writers, waitHealthy, waitReady } from './load.js';
 import {
   freePort,
+  NatsProcess,
+  natsUnavailable,
   PostgresProcess,
   postgresUnavailable,
   RedisProcess,
@@ -14,10 +17,12 @@ import {
 } from './services.js';
 
 /**
- * Fault tests on real services: a private PostgreSQL cluster and redis-server, and the server
- * as `npm start` runs it, under a steady load of writes. The rules: an acknowledged write is
- * never lost, `/health/ready` names the failing dependency, the service recovers by itself, and
- * no cache serves stale data after recovery. Each test prints its figures.
+ * Fault tests on real services: a private PostgreSQL cluster, redis-server and nats-server, and
+ * the server as `npm start` runs it, under a steady load of writes. The rules: an acknowledged
+ * write is never lost, `/health/ready` names the failing dependency (and answers 503 only for
+ * the database, which the server cannot serve without), the service recovers by itself, no
+ * cache serves stale data after recovery, and events raised while NATS is away arrive after.
+ * Each test prints its figures.
  */
 const JWT_SECRET = 'fault-tests-secret-that-is-long-enough-0123456789';
 const ADMIN = { email: 'faults-admin@example.test', password: 'faults-admin-password' };
@@ -54,10 +59,13 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 const noPostgres = postgresUnavailable();
 if (noPostgres) console.log(`[faults] SKIPPED the PostgreSQL and Redis tests: ${noPostgres}`);
+const noNats = natsUnavailable();
+if (noNats && !noPostgres) console.log(`[faults] SKIPPED the NATS test: ${noNats}`);
 
 describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
   let postgres: PostgresProcess;
   let redis: RedisProcess;
+  let nats: NatsProcess | undefined;
   let server: ServerProcess;
   let databaseUrl: string;
   let token: string;
@@ -100,9 +108,14 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
     databaseUrl = postgres.url.replace(/\/postgres$/, '/backbeat');
     redis = new RedisProcess(await freePort());
     await redis.start();
+    if (!noNats) {
+      nats = new NatsProcess(await freePort());
+      await nats.start();
+    }
     server = new ServerProcess(await freePort(), {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redis.url,
+      ...(nats ? { NATS_URL: nats.url, NATS_STREAM: 'faults' } : {}),
       JWT_SECRET,
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
@@ -123,6 +136,7 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
   afterAll(async () => {
     await server?.kill('SIGTERM');
     await redis?.stop();
+    await nats?.stop();
     await postgres?.destroy();
   });
 
@@ -147,7 +161,7 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
     const ackedWhileDown = writers.acked.length - during;
     await redis.start();
     const restartedAt = Date.now();
-    const readyAt = await waitReady(base());
+    const readyAt = await waitHealthy(base());
     // Without the epoch the restored counters point at the snapshot's 'v1' again.
     expect(await anonymousTitle()).toBe('v3');
     await writers.until(50);
@@ -160,9 +174,12 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
       'acknowledged while Redis was down': ackedWhileDown,
       lost,
       'refused or failed': writers.refusedCount,
-      'ready again after Redis restart': seconds(readyAt - restartedAt),
+      'healthy again after Redis restart': seconds(readyAt - restartedAt),
+      '503 answers of /health/ready': poller.notReady,
     });
-    expect(poller.reported('cache')).toBe(true);
+    // Reported, but the node stays in rotation: it serves on its fallbacks.
+    expect(poller.degraded('cache')).toBe(true);
+    expect(poller.notReady).toBe(0);
     expect(writers.refused).toEqual(new Map());
     expect(ackedWhileDown).toBeGreaterThan(0);
     expect(lost).toBe(0);
@@ -181,7 +198,7 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
     const ackedWhileFrozen = writers.acked.length - during;
     redis.signal('SIGCONT');
     const resumedAt = Date.now();
-    const readyAt = await waitReady(base());
+    const readyAt = await waitHealthy(base());
     expect(await anonymousTitle()).toBe('v4');
     await writers.until(30);
     await writers.stop();
@@ -193,13 +210,89 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
       'acknowledged while frozen': ackedWhileFrozen,
       lost,
       'refused, failed or timed out': writers.refusedCount,
-      'ready again after SIGCONT': seconds(readyAt - resumedAt),
+      'healthy again after SIGCONT': seconds(readyAt - resumedAt),
+      '503 answers of /health/ready': poller.notReady,
     });
-    expect(poller.reported('cache')).toBe(true);
+    expect(poller.degraded('cache')).toBe(true);
+    expect(poller.notReady).toBe(0);
     expect(writers.refused).toEqual(new Map());
     expect(ackedWhileFrozen).toBeGreaterThan(0);
     expect(lost).toBe(0);
   }, 120_000);
+
+  it.skipIf(!!noNats)(
+    'NATS killed and restarted under load: events wait, then arrive',
+    async () => {
+      const fan = await api(base(), 'POST', '/auth/register', undefined, {
+        email: `fan-${Date.now()}@example.test`,
+        password: 'correct-horse-battery',
+        displayName: 'Fan',
+      });
+      expect(fan.status).toBe(201);
+      const follow = await api(base(), 'PUT', `/me/following/albums/${albumId}`, fan.body.accessToken);
+      expect(follow.status).toBe(204);
+      const stream = await openStream(base(), { auth: { authorization: `Bearer ${fan.body.accessToken}` } });
+      expect(stream.response.status).toBe(200);
+      const addSong = async (title: string): Promise<string> => {
+        const res = await api(base(), 'POST', `/albums/${albumId}/songs`, token, {
+          title,
+          durationMs: 180_000,
+        });
+        expect(res.status).toBe(201);
+        return res.body.id;
+      };
+      const notifiedSong = async (timeoutMs: number): Promise<string> =>
+        JSON.parse((await stream.nextNotification(timeoutMs)).data!).song.id;
+
+      // Live before the outage: the bus is connected and reading.
+      await waitHealthy(base());
+      const before = await addSong('before the outage');
+      expect(await notifiedSong(30_000)).toBe(before);
+
+      const writers = new Writers(base, token).start();
+      const poller = new ReadyPoller(base).start();
+      await writers.until(30);
+      await nats!.kill();
+      const killedAt = Date.now();
+      const during = [await addSong('while NATS is away 1'), await addSong('while NATS is away 2')];
+      // Events travel through NATS only: none can arrive while it is away.
+      await expect(stream.nextNotification(3_000)).rejects.toThrow(/no matching event/);
+      const ackedWhileDown = writers.acked.filter((_, i) => writers.ackTimes[i]! >= killedAt).length;
+      expect(server.alive).toBe(true);
+
+      await nats!.start();
+      const restartedAt = Date.now();
+      const arrived = [await notifiedSong(60_000), await notifiedSong(30_000)];
+      const deliveredAt = Date.now();
+      const healthyAt = await waitHealthy(base());
+      await writers.until(30);
+      await writers.stop();
+      await poller.stop();
+
+      const lost = writers.acked.length - (await stored(writers.acked));
+      report('nats killed (SIGKILL) for ~3 s and restarted', {
+        'writes acknowledged': writers.acked.length,
+        'acknowledged while NATS was down': ackedWhileDown,
+        lost,
+        'refused or failed': writers.refusedCount,
+        'events raised while down, delivered after restart': `${arrived.length} in ${seconds(deliveredAt - restartedAt)}`,
+        'healthy again after restart': seconds(healthyAt - restartedAt),
+        '503 answers of /health/ready': poller.notReady,
+      });
+      expect(arrived.sort()).toEqual([...during].sort());
+      expect(server.alive).toBe(true);
+      expect(poller.degraded('events')).toBe(true);
+      expect(poller.notReady).toBe(0);
+      expect(writers.refused).toEqual(new Map());
+      expect(ackedWhileDown).toBeGreaterThan(0);
+      expect(lost).toBe(0);
+      // Nothing raised before the outage comes twice.
+      await expect(stream.nextNotification(1_000)).rejects.toThrow(/no matching event/);
+      expect(stream.ended).toBe(false);
+      stream.close();
+    },
+    180_000,
+  );
 
   it('PostgreSQL connections terminated, then the server restarted, under load', async () => {
     const writers = new Writers(base, token).start(6);

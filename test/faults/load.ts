@@ -119,6 +119,16 @@ export class ReadyPoller {
     return this.samples.some((s) => s.status === 503 && s.checks[check] === 'error');
   }
 
+  /** True when some sample named `check` as failed while still answering 200 (serving on a fallback). */
+  degraded(check: string): boolean {
+    return this.samples.some((s) => s.status === 200 && s.checks[check] === 'error');
+  }
+
+  /** How many samples answered 503 (taken out of rotation). */
+  get notReady(): number {
+    return this.samples.filter((s) => s.status === 503).length;
+  }
+
   /** The first moment after `since` that the service was ready again. */
   readyAgainAfter(since: number): number | undefined {
     return this.samples.find((s) => s.at >= since && s.status === 200)?.at;
@@ -126,12 +136,25 @@ export class ReadyPoller {
 }
 
 /** Waits until `/health/ready` answers 200; returns when. */
-export async function waitReady(base: string, timeoutMs = 60_000): Promise<number> {
+export function waitReady(base: string, timeoutMs = 60_000): Promise<number> {
+  return waitHealth(base, (status) => status === 200, timeoutMs);
+}
+
+/** Waits until `/health/ready` answers 200 with every check ok (not just serving); returns when. */
+export function waitHealthy(base: string, timeoutMs = 60_000): Promise<number> {
+  return waitHealth(base, (status, body) => status === 200 && body.status === 'ok', timeoutMs);
+}
+
+async function waitHealth(
+  base: string,
+  done: (status: number, body: { status?: string }) => boolean,
+  timeoutMs: number,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
       const res = await fetch(`${base}/health/ready`, { signal: AbortSignal.timeout(3000) });
-      if (res.status === 200) return Date.now();
+      if (done(res.status, (await res.json()) as { status?: string })) return Date.now();
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -90,6 +90,57 @@ export class RedisProcess {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+const NATS_SERVER = '/usr/sbin/nats-server';
+
+/** Why a private nats-server cannot run here, or undefined when it can. */
+export function natsUnavailable(): string | undefined {
+  return existsSync(NATS_SERVER) ? undefined : `no ${NATS_SERVER}`;
+}
+
+/**
+ * A private nats-server with JetStream on a file store of its own, so a restart on the same
+ * port finds the stream and its consumers again.
+ */
+export class NatsProcess {
+  private child: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'backbeat-faults-nats-'));
+
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir], {
+      stdio: 'ignore',
+    });
+    await waitFor('nats-server', () => canConnect(this.port));
+  }
+
+  async kill(): Promise<void> {
+    if (!this.child) return;
+    this.child.kill('SIGKILL');
+    await exited(this.child);
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /** The binaries of the newest PostgreSQL installed, or undefined. */

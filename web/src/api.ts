@@ -82,10 +82,10 @@ export interface Notification {
   type: string;
   createdAt: string;
   readAt: string | null;
-  album?: { id: string; title: string };
+  album?: { id: string; title: string } | null;
   song?: { id: string; title: string } | null;
   artist?: Ref;
-  event?: { id: string; title: string };
+  event?: { id: string; title: string } | null;
 }
 export interface Page<T> {
   items: T[];

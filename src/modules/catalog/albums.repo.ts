@@ -34,6 +34,9 @@ export type AlbumValues = Pick<
   | 'label'
   | 'isPublic'
   | 'isVisible'
+  | 'publishAt'
+  | 'released'
+  | 'releasedAt'
   | 'listed'
 >;
 

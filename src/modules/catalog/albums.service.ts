@@ -24,6 +24,7 @@ import {
   type Window,
 } from './catalog.input.js';
 import * as repo from './catalog.queries.js';
+import { releaseOnCreate, releaseOnUpdate, scheduleRelease } from './catalog.releases.js';
 import type { AlbumRow, AlbumSortField, ArtistRow } from './catalog.repo.js';
 import { type CatalogDeps, normaliseQuery } from './catalog.service.js';
 import type { AlbumType } from './catalog.tables.js';
@@ -58,10 +59,12 @@ export interface AlbumInput {
   coverUrl?: string | null;
   isPublic?: boolean;
   isVisible?: boolean;
+  publishAt?: string | null;
 }
 
 export function createAlbumsService(deps: CatalogDeps) {
   const { db, cache } = deps;
+  const clock = deps.clock ?? (() => new Date());
 
   /** The users' view, once per cached album (so repeat reads get the same object). */
   const publicAlbumViews = new WeakMap<AlbumDetailView, AlbumDetailView>();
@@ -196,6 +199,7 @@ export function createAlbumsService(deps: CatalogDeps) {
         const artist = await resolveAlbumArtist(tx, caller, input);
         const isPublic = input.isPublic ?? true;
         const isVisible = input.isVisible ?? true;
+        const release = releaseOnCreate(input.publishAt, clock());
         const row = await repo.insertAlbum(tx, {
           artistId: artist.id,
           artistName: artist.name,
@@ -208,10 +212,15 @@ export function createAlbumsService(deps: CatalogDeps) {
           coverUrl: input.coverUrl ?? null,
           isPublic,
           isVisible,
-          listed: isPublic && isVisible && artist.isVisible,
+          ...release,
+          releasedAt: null,
+          listed: isPublic && isVisible && artist.isVisible && release.released,
         });
         await repo.refreshArtistAlbumCount(tx, artist.id);
-        await recordEvent(tx, 'catalog.album_added', { albumId: row.id, artistId: artist.id });
+        // A scheduled album is announced by its release job, not now.
+        if (release.released) {
+          await recordEvent(tx, 'catalog.album_added', { albumId: row.id, artistId: artist.id });
+        } else await scheduleRelease(tx, row.id, release.publishAt!);
         return row;
       });
       await cache.invalidate(ALBUM_LISTS_TAG, albumTag(row.id), artistTag(row.artistId));
@@ -224,7 +233,9 @@ export function createAlbumsService(deps: CatalogDeps) {
         const { artist, album } = await lockAlbumForWrite(tx, caller, id);
         const isPublic = input.isPublic ?? album.isPublic;
         const isVisible = input.isVisible ?? album.isVisible;
-        const listed = isPublic && isVisible && artist.isVisible;
+        const release = releaseOnUpdate(album, input.publishAt, clock());
+        const releasedNow = release.released && !album.released;
+        const listed = isPublic && isVisible && artist.isVisible && release.released;
         assertReleaseDateInYear(
           input.releaseYear ?? album.releaseYear,
           input.releaseDate === undefined ? album.releaseDate : input.releaseDate,
@@ -239,15 +250,21 @@ export function createAlbumsService(deps: CatalogDeps) {
           ...(input.coverUrl !== undefined ? { coverUrl: input.coverUrl } : {}),
           isPublic,
           isVisible,
+          ...release,
+          ...(releasedNow ? { releasedAt: new Date() } : {}),
           listed,
         });
         if (listed !== album.listed || row.releaseYear !== album.releaseYear) {
           await repo.copyAlbumToSongs(tx, id, row);
         }
-        if (isPublic !== album.isPublic || isVisible !== album.isVisible) {
+        if (isPublic !== album.isPublic || isVisible !== album.isVisible || releasedNow) {
           await repo.refreshArtistAlbumCount(tx, artist.id);
         }
         await recordEvent(tx, 'catalog.album_updated', { albumId: id, artistId: artist.id });
+        if (releasedNow) await recordEvent(tx, 'catalog.album_added', { albumId: id, artistId: artist.id });
+        else if (!release.released && release.publishAt?.getTime() !== album.publishAt?.getTime()) {
+          await scheduleRelease(tx, id, release.publishAt!);
+        }
         return row;
       });
       await cache.invalidate(ALBUM_LISTS_TAG, albumTag(id), artistTag(row.artistId));

@@ -72,13 +72,19 @@ export async function artistHasAlbums(db: Executor, artistId: string): Promise<b
   return rows.length > 0;
 }
 
+/** Whether the artist is a song's own artist (a track on someone else's album, say a compilation). */
+export async function artistHasSongs(db: Executor, artistId: string): Promise<boolean> {
+  const rows = await db.select({ id: songs.id }).from(songs).where(eq(songs.artistId, artistId)).limit(1);
+  return rows.length > 0;
+}
+
 /** Recounts the albums everyone may see; the caller holds the artist's row lock. */
 export async function refreshArtistAlbumCount(tx: Executor, artistId: string): Promise<void> {
   await tx
     .update(artists)
     .set({
       albumCount: sql`(select count(*)::int from ${albums} where ${albums.artistId} = ${artistId}
-        and ${albums.isPublic} and ${albums.isVisible})`,
+        and ${albums.isPublic} and ${albums.isVisible} and ${albums.released})`,
     })
     .where(eq(artists.id, artistId));
 }
@@ -94,7 +100,10 @@ export async function renameArtistContent(tx: Executor, artistId: string, name: 
   return touched.map((r) => r.id);
 }
 
-/** Re-derives `listed` of an artist's albums and songs after the artist's visibility changed. */
+/**
+ * Re-derives `listed` of an artist's albums and their songs after the artist's visibility
+ * changed (a song follows its album, whoever its own artist is).
+ */
 export async function relistArtistContent(
   tx: Executor,
   artistId: string,
@@ -102,10 +111,12 @@ export async function relistArtistContent(
 ): Promise<string[]> {
   const touched = await tx
     .update(albums)
-    .set({ listed: sql`${albums.isPublic} and ${albums.isVisible} and ${artistVisible}` })
+    .set({
+      listed: sql`${albums.isPublic} and ${albums.isVisible} and ${albums.released} and ${artistVisible}`,
+    })
     .where(eq(albums.artistId, artistId))
     .returning({ id: albums.id });
   await tx.execute(sql`update ${songs} set listed = ${songListedWith(sql`a.listed`)} from ${albums} a
-    where a.id = ${songs.albumId} and ${songs.artistId} = ${artistId}`);
+    where a.id = ${songs.albumId} and a.artist_id = ${artistId}`);
   return touched.map((r) => r.id);
 }

@@ -140,6 +140,9 @@ export function createArtistsService(deps: CatalogDeps, listAlbums: AlbumsServic
         if (await repo.artistHasAlbums(tx, id)) {
           throw new ConflictError("Delete the artist's albums first", 'ARTIST_HAS_ALBUMS');
         }
+        if (await repo.artistHasSongs(tx, id)) {
+          throw new ConflictError("Delete the artist's songs on other albums first", 'ARTIST_HAS_SONGS');
+        }
         await repo.deleteArtist(tx, id);
       });
       await cache.invalidate(artistTag(id));

@@ -1,6 +1,7 @@
-import { and, asc, count, eq, getTableColumns, inArray, not, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, inArray, not, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../platform/db.js';
+import { matchesText, relevanceOrder, searchQuery, withinCandidates } from './catalog.search.js';
 import { type AlbumType, albums, artists, songs, sortKey } from './catalog.tables.js';
 
 /**
@@ -63,41 +64,7 @@ export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVis
 export const songInRowScope = (seesAll: SQL, ownArtistId: SQL): SQL =>
   sql`(${songs.listed} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
 
-/** Words of a search that count; later ones are ignored (names rarely have more). */
-export const MAX_QUERY_WORDS = 8;
-
-/**
- * Words of `q` as a prefix full-text query (`radio:* & head:*`); null when it has no words.
- * Each prefix reads every index entry it starts, so the work is bounded: at most
- * MAX_QUERY_WORDS words, and a one-letter word among others is matched whole (`a`, not every
- * word starting with a), since its prefix is a large part of the whole index.
- */
-function prefixTsQuery(q: string): string | null {
-  const words = q.match(/[\p{L}\p{N}]+/gu)?.slice(0, MAX_QUERY_WORDS);
-  if (!words) return null;
-  return words.map((w) => (w.length > 1 || words.length === 1 ? `${w}:*` : w)).join(' & ');
-}
-
-/**
- * Typo-tolerant match: trigram word similarity (`Radiohed` finds `Radiohead`) or full-text
- * prefix match (words in any order). Both are answered by GIN indexes.
- */
-function matchesText(q: string, text: AnyPgColumn, vector: AnyPgColumn): SQL {
-  const fuzzy = sql`${q} <% ${text}`;
-  const words = prefixTsQuery(q);
-  return words ? sql`(${fuzzy} or ${vector} @@ to_tsquery('simple', ${words}))` : fuzzy;
-}
-
-/** Relevance order for a lower-cased `q`: exact names first, then prefixes, then similarity. */
-function relevanceOrder(q: string, names: AnyPgColumn[], text: AnyPgColumn, id: AnyPgColumn): SQL[] {
-  const exact = or(...names.map((n) => sql`lower(${n}) = ${q}`));
-  const prefix = or(...names.map((n) => sql`starts_with(lower(${n}), ${q})`));
-  return [
-    sql`case when ${exact} then 0 when ${prefix} then 1 else 2 end`,
-    sql`word_similarity(${q}, ${text}) desc`,
-    asc(id),
-  ];
-}
+export { MAX_QUERY_WORDS } from './catalog.search.js';
 
 function sortOrder(expression: SQL | AnyPgColumn, descending: boolean, id: AnyPgColumn): SQL[] {
   return [descending ? sql`${expression} desc` : sql`${expression} asc`, asc(id)];
@@ -130,9 +97,10 @@ export async function listArtists(
   db: Executor,
   filter: ArtistFilter & PageWindow & { sort: SortOrRelevance<ArtistSortField> },
 ): Promise<{ rows: ArtistRow[]; total: number }> {
-  const where = and(
+  const search = filter.q ? await searchQuery(db, filter.q) : undefined;
+  const matching = and(
     artistInScope(filter.scope),
-    filter.q ? matchesText(filter.q, artists.name, artists.searchVector) : undefined,
+    search !== undefined ? matchesText(search, artists.searchVector) : undefined,
     filter.genres?.length
       ? sql`catalog_lower_genres(${artists.genres}) && array[${sql.join(
           filter.genres.map((g) => sql`${g}`),
@@ -140,6 +108,10 @@ export async function listArtists(
         )}]::text[]`
       : undefined,
   );
+  const where =
+    filter.sort === 'relevance' && search !== undefined
+      ? withinCandidates(artists, artists.id, matching)
+      : matching;
   const order =
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [artists.name], artists.name, artists.id)
@@ -208,7 +180,7 @@ const yearConditions = (
   filter.yearTo !== undefined ? sql`${column} <= ${filter.yearTo}` : undefined,
 ];
 
-function albumConditions(filter: AlbumFilter): SQL | undefined {
+function albumConditions(filter: AlbumFilter, search?: string | null): SQL | undefined {
   return and(
     albumInScope(filter.scope),
     filter.genres?.length ? lowerIn(albums.genre, filter.genres) : undefined,
@@ -217,7 +189,7 @@ function albumConditions(filter: AlbumFilter): SQL | undefined {
     filter.artistName ? inArray(albums.artistId, artistsNamed(filter.artistName)) : undefined,
     ...yearConditions(albums.releaseYear, filter),
     filter.types?.length ? inArray(albums.albumType, filter.types) : undefined,
-    filter.q ? matchesText(filter.q, albums.searchText, albums.searchVector) : undefined,
+    search !== undefined ? matchesText(search, albums.searchVector) : undefined,
   );
 }
 
@@ -225,7 +197,12 @@ export async function listAlbums(
   db: Executor,
   filter: AlbumFilter & PageWindow & { sort: SortOrRelevance<AlbumSortField> },
 ): Promise<{ rows: AlbumRow[]; total: number }> {
-  const where = albumConditions(filter);
+  const search = filter.q ? await searchQuery(db, filter.q) : undefined;
+  const matching = albumConditions(filter, search);
+  const where =
+    filter.sort === 'relevance' && search !== undefined
+      ? withinCandidates(albums, albums.id, matching)
+      : matching;
   const order =
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [albums.title, albums.artistName], albums.searchText, albums.id)
@@ -276,15 +253,20 @@ export async function listSongs(
   db: Executor,
   filter: SongFilter & PageWindow & { sort: SortOrRelevance<SongSortField> },
 ): Promise<{ rows: SongRow[]; total: number }> {
-  const where = and(
+  const search = filter.q ? await searchQuery(db, filter.q) : undefined;
+  const matching = and(
     songInScope(filter.scope),
     filter.albumId ? eq(songs.albumId, filter.albumId) : undefined,
     filter.artistId ? eq(songs.artistId, filter.artistId) : undefined,
     filter.artistName ? inArray(songs.artistId, artistsNamed(filter.artistName)) : undefined,
     ...yearConditions(songs.releaseYear, filter),
     filter.genres?.length ? lowerIn(songs.genre, filter.genres) : undefined,
-    filter.q ? matchesText(filter.q, songs.searchText, songs.searchVector) : undefined,
+    search !== undefined ? matchesText(search, songs.searchVector) : undefined,
   );
+  const where =
+    filter.sort === 'relevance' && search !== undefined
+      ? withinCandidates(songs, songs.id, matching)
+      : matching;
   const order =
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [songs.title, songs.artistName], songs.searchText, songs.id)

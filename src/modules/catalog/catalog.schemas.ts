@@ -118,6 +118,9 @@ const albumFields = {
   label: Type.Union([Type.String(), Type.Null()]),
   isPublic: Type.Boolean(),
   isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),
+  publishAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'scheduled release: until then only the owner and admins see the album',
+  }),
   songCount: Type.Integer(),
   durationMs: Type.Integer(),
   followerCount: Type.Integer(),
@@ -217,6 +220,17 @@ const albumEditable = {
   coverUrl: Type.Optional(NullableInput(Url)),
   isPublic: Type.Optional(OwnerPublic),
   isVisible: Type.Optional(AdminOnlyVisible),
+  publishAt: Type.Optional(
+    NullableInput(
+      Type.String({
+        format: 'date-time',
+        // Years the database and every client can hold; a past time releases at once anyway.
+        pattern: '^(19|20)\\d\\d-',
+        description:
+          'schedule the release (owner or admin): hidden from users until then, when followers are notified; null or a past time releases at once; a released album cannot be rescheduled (409)',
+      }),
+    ),
+  ),
 };
 
 export const CreateAlbumBody = Type.Object(
@@ -330,6 +344,7 @@ const ALBUM_EXAMPLE = {
   images: [{ url: '/media/images/4f1c2a9e-640.webp', width: 640, height: 640 }],
   label: 'Neon Records',
   isPublic: true,
+  publishAt: null,
   songCount: 10,
   durationMs: 2_520_000,
   followerCount: 42,

@@ -31,6 +31,8 @@ export interface CatalogDeps {
   searchPlaylists?: PlaylistSearch;
   /** From the following module, for `followedByMe` on album detail; absent: never followed. */
   isFollowingAlbum?: (userId: string, albumId: string) => Promise<boolean>;
+  /** Decides whether a `publishAt` is past (the job queue's clock); default the system's. */
+  clock?: () => Date;
 }
 
 /** Lower-cased and space-collapsed: matching ignores case, so cache keys should too. */

@@ -107,8 +107,20 @@ export const albums = pgTable(
     /** The admin's switch. */
     isVisible: boolean('is_visible').notNull().default(true),
     /**
-     * Derived: public, visible and by a visible artist, i.e. what users and anonymous callers
-     * may see. Kept in step by the repository so every list filters on one column.
+     * Scheduled release (`publishAt` in the API): until then the album is not `released`. Kept
+     * after the release as the time it was scheduled for.
+     */
+    publishAt: timestamp('publish_at', { withTimezone: true, mode: 'date' }),
+    /** False while a scheduled release is pending; the release job turns it on (catalog.releases.ts). */
+    released: boolean('released').notNull().default(true),
+    /**
+     * When a scheduled album went public, which is when its followers hear of it; null for an
+     * album public from its creation (its `createdAt` counts) or not released yet.
+     */
+    releasedAt: timestamp('released_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * Derived: public, visible, released and by a visible artist, i.e. what users and anonymous
+     * callers may see. Kept in step by the repository so every list filters on one column.
      */
     listed: boolean('listed').notNull().default(true),
     /** Songs that are public and visible themselves (so the numbers never reveal hidden ones). */
@@ -159,7 +171,11 @@ export const songs = pgTable(
     albumId: uuid('album_id')
       .notNull()
       .references(() => albums.id, { onDelete: 'cascade' }),
-    /** The album's artist, copied for the artist filter and ownership checks without a join. */
+    /**
+     * The song's own artist: the album's, except on albums imported from a music folder, where
+     * each song keeps its track artist (a compilation's tracks, a guest). The artist filter,
+     * the Song's `artist` and ownership checks read it.
+     */
     artistId: uuid('artist_id')
       .notNull()
       .references(() => artists.id, { onDelete: 'restrict' }),

@@ -47,6 +47,8 @@ export interface AlbumView {
   isPublic: boolean;
   /** Admins only. */
   isVisible?: boolean;
+  /** Scheduled release time; until then only the owner and admins see the album. */
+  publishAt: string | null;
   songCount: number;
   durationMs: number;
   followerCount: number;
@@ -122,6 +124,7 @@ function toAlbumView(row: AlbumRow): AlbumView {
     label: row.label,
     isPublic: row.isPublic,
     isVisible: row.isVisible,
+    publishAt: row.publishAt?.toISOString() ?? null,
     songCount: row.songCount,
     durationMs: row.durationMs,
     followerCount: row.followerCount,

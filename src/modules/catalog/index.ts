@@ -29,6 +29,8 @@ export {
   songScopeOf,
   songVisibleTo,
 } from './catalog.access.js';
+/** Bulk writes for the music folder import, inside the caller's transaction. */
+export * as catalogBulk from './catalog.bulk.js';
 export { ALBUM_LISTS_TAG } from './catalog.cache.js';
 export {
   type DemoActivity,
@@ -38,6 +40,8 @@ export {
   loadDemoCatalog,
   seededRandom,
 } from './catalog.demo.js';
+/** Scheduled releases: the job that releases an album at its `publishAt`, for every job runner. */
+export { ALBUM_RELEASE_JOB, albumReleaseJob } from './catalog.releases.js';
 export { songInRowScope } from './catalog.repo.js';
 
 export { catalogRoutes } from './catalog.routes.js';

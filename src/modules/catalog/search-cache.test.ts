@@ -32,6 +32,12 @@ describe('GET /search', () => {
     });
   });
 
+  it('finds a word despite a transposition or a doubled letter', async () => {
+    const teardrop = await makeSong(t.app, admin, album.id, { title: 'Teardrop' });
+    expect(ids((await get('/api/v1/search?q=teardorp&type=song')).body.songs)).toEqual([teardrop.id]);
+    expect(ids((await get('/api/v1/search?q=Amnessiac&type=album')).body.albums)).toEqual([album.id]);
+  });
+
   it('answers only the requested types', async () => {
     const res = await get('/api/v1/search?q=pyramid&type=song,album');
     expect(Object.keys(res.body).sort()).toEqual(['albums', 'songs']);

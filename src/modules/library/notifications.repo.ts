@@ -1,10 +1,11 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
 import { type Executor, rowsOf } from '../../platform/db.js';
-import { albums, songs } from '../catalog/index.js';
+import { albums, artists, songs } from '../catalog/index.js';
+import { liveEvents } from '../live/index.js';
 import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
 import { notificationReads, notificationWatermarks } from './notifications.tables.js';
 
-export const NOTIFICATION_TYPES = ['album.song_added', 'artist.album_added'] as const;
+export const NOTIFICATION_TYPES = ['album.song_added', 'artist.album_added', 'event.started'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /**
@@ -19,12 +20,14 @@ export interface Position {
 export interface FeedRow {
   userId: string;
   type: NotificationType;
-  /** The song of an `album.song_added`, the album of an `artist.album_added`. */
+  /** The song of an `album.song_added`, the album of an `artist.album_added`, the event of an `event.started`. */
   sourceId: string;
   position: string;
   createdAt: Date;
-  albumId: string;
-  albumTitle: string;
+  albumId: string | null;
+  albumTitle: string | null;
+  eventId: string | null;
+  eventTitle: string | null;
   songId: string | null;
   songTitle: string | null;
   artistId: string;
@@ -38,8 +41,10 @@ interface RawFeedRow {
   source_id: string;
   position: string;
   created_at: Date | string;
-  album_id: string;
-  album_title: string;
+  album_id: string | null;
+  album_title: string | null;
+  event_id: string | null;
+  event_title: string | null;
   song_id: string | null;
   song_title: string | null;
   artist_id: string;
@@ -58,6 +63,8 @@ function toFeedRow(raw: RawFeedRow): FeedRow {
     createdAt: asDate(raw.created_at),
     albumId: raw.album_id,
     albumTitle: raw.album_title,
+    eventId: raw.event_id,
+    eventTitle: raw.event_title,
     songId: raw.song_id,
     songTitle: raw.song_title,
     artistId: raw.artist_id,
@@ -65,6 +72,9 @@ function toFeedRow(raw: RawFeedRow): FeedRow {
     readAt: raw.read_at === null ? null : asDate(raw.read_at),
   };
 }
+
+/** When an album's followers hear of it: its scheduled release, else its creation. */
+const albumAnnouncedAt = sql.raw('coalesce(released_at, created_at)');
 
 const microseconds = (column: SQL) => sql`((extract(epoch from ${column}) * 1000000)::bigint)::text`;
 const timestampOf = (us: string) => sql`(timestamptz 'epoch' + ${us}::bigint * interval '1 microsecond')`;
@@ -78,14 +88,15 @@ interface FeedScope {
 /**
  * The notification feeds of `userIds`, derived at read time (read-time fan-out, see
  * docs/architecture.md): every song added to an album while the user followed it, and every
- * album an artist added while the user followed the artist. Only content everyone may see
- * (`listed`: a song only when it and its album are) counts: a notification goes to every follower alike and must never reveal
+ * album an artist added (or released, when scheduled) while the user followed the artist. Only
+ * content everyone may see (`listed`: a song only when it and its album are) counts: a notification goes to every follower alike and must never reveal
  * hidden content. A deleted song or album takes its notifications with it by construction.
  */
 function feed(scope: FeedScope): SQL {
   const users = scope.userIds;
   const onlySongs = scope.sourceIds ? sql`and s.id in ${scope.sourceIds}` : sql``;
   const onlyAlbums = scope.sourceIds ? sql`and a.id in ${scope.sourceIds}` : sql``;
+  const onlyEvents = scope.sourceIds ? sql`and e.id in ${scope.sourceIds}` : sql``;
   return sql`
     with album_subs as (
       select user_id, album_id, created_at as since, null::timestamptz as until
@@ -102,19 +113,27 @@ function feed(scope: FeedScope): SQL {
     ), items as (
       select sub.user_id, 'album.song_added' as type, s.id as source_id, s.created_at,
              a.id as album_id, a.title as album_title, s.id as song_id, s.title as song_title,
-             a.artist_id, a.artist_name
+             a.artist_id, a.artist_name, null::uuid as event_id, null::text as event_title
         from album_subs sub
         join ${songs} s on s.album_id = sub.album_id
          and s.created_at > sub.since and (sub.until is null or s.created_at <= sub.until)
         join ${albums} a on a.id = s.album_id
        where s.listed ${onlySongs}
       union all
-      select sub.user_id, 'artist.album_added', a.id, a.created_at,
-             a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name
+      select sub.user_id, 'artist.album_added', a.id, a.announced_at,
+             a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name, null::uuid, null::text
         from artist_subs sub
-        join ${albums} a on a.artist_id = sub.artist_id
-         and a.created_at > sub.since and (sub.until is null or a.created_at <= sub.until)
+        join (select *, ${albumAnnouncedAt} as announced_at from ${albums}) a on a.artist_id = sub.artist_id
+         and a.announced_at > sub.since and (sub.until is null or a.announced_at <= sub.until)
        where a.listed ${onlyAlbums}
+      union all
+      select sub.user_id, 'event.started', e.id, e.went_live_at,
+             null::uuid, null::text, null::uuid, null::text, e.artist_id, ar.name, e.id, e.title
+        from artist_subs sub
+        join ${liveEvents} e on e.artist_id = sub.artist_id
+         and e.went_live_at > sub.since and (sub.until is null or e.went_live_at <= sub.until)
+        join ${artists} ar on ar.id = e.artist_id
+       where e.went_live_at is not null ${onlyEvents}
     )
     select i.*, ${microseconds(sql`i.created_at`)} as position,
            coalesce(r.read_at, case when i.created_at <= w.read_through then w.read_through end) as read_at
@@ -187,7 +206,7 @@ export async function markRead(db: Executor, userId: string, sourceIds: string[]
   if (!sourceIds.length) return;
   await db.execute(sql`
     insert into ${notificationReads} (user_id, source_id, album_id)
-    select f.user_id, f.source_id, f.album_id
+    select f.user_id, f.source_id, coalesce(f.album_id, f.source_id)
       from (${feed({ userIds: [userId], sourceIds })}) f
      where f.read_at is null
     on conflict do nothing`);
@@ -207,7 +226,10 @@ export async function findPosition(db: Executor, sourceId: string): Promise<stri
     db,
     sql`select ${microseconds(sql`created_at`)} as us from ${songs} where id = ${sourceId}
         union all
-        select ${microseconds(sql`created_at`)} from ${albums} where id = ${sourceId}
+        select ${microseconds(albumAnnouncedAt)} from ${albums} where id = ${sourceId}
+        union all
+        select ${microseconds(sql`went_live_at`)} from ${liveEvents}
+         where id = ${sourceId} and went_live_at is not null
         limit 1`,
   );
   return row?.us;

@@ -8,9 +8,14 @@ export const NotificationSchema = Type.Object({
   type: Type.Enum(NOTIFICATION_TYPES),
   createdAt: Timestamp,
   readAt: Type.Union([Timestamp, Type.Null()]),
-  album: Type.Object({ id: Id, title: Type.String() }),
+  album: Type.Union([Type.Object({ id: Id, title: Type.String() }), Type.Null()], {
+    description: 'null for event.started',
+  }),
   song: Type.Union([Type.Object({ id: Id, title: Type.String() }), Type.Null()]),
   artist: Type.Object({ id: Id, name: Type.String() }),
+  event: Type.Union([Type.Object({ id: Id, title: Type.String() }), Type.Null()], {
+    description: 'the listening event of an event.started',
+  }),
 });
 
 export const NotificationFeedSchema = Type.Object({

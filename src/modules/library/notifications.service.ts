@@ -20,9 +20,12 @@ export interface NotificationView {
   type: NotificationType;
   createdAt: string;
   readAt: string | null;
-  album: { id: string; title: string };
+  /** null for `event.started`. */
+  album: { id: string; title: string } | null;
   song: { id: string; title: string } | null;
   artist: { id: string; name: string };
+  /** The listening event of an `event.started`, else null. */
+  event: { id: string; title: string } | null;
 }
 
 export interface NotificationFeed {
@@ -97,9 +100,10 @@ function toView(row: FeedRow): NotificationView {
     type: row.type,
     createdAt: row.createdAt.toISOString(),
     readAt: row.readAt?.toISOString() ?? null,
-    album: { id: row.albumId, title: row.albumTitle },
+    album: row.albumId && row.albumTitle !== null ? { id: row.albumId, title: row.albumTitle } : null,
     song: row.songId && row.songTitle !== null ? { id: row.songId, title: row.songTitle } : null,
     artist: { id: row.artistId, name: row.artistName },
+    event: row.eventId && row.eventTitle !== null ? { id: row.eventId, title: row.eventTitle } : null,
   };
 }
 
@@ -174,6 +178,7 @@ export function createNotificationService(deps: NotificationDeps) {
   // Idempotent handlers: the relay delivers at least once and retries a handler that fails.
   bus.subscribe('catalog.song_added', (event) => deliver(event.payload.songId), 'every-process');
   bus.subscribe('catalog.album_added', (event) => deliver(event.payload.albumId), 'every-process');
+  bus.subscribe('live.event_started', (event) => deliver(event.payload.eventId), 'every-process');
   bus.subscribe('catalog.song_deleted', (event) => repo.deleteReadsOfSource(db, event.payload.songId), {
     group: 'notifications',
   });

@@ -51,6 +51,7 @@ describe('notification feed', () => {
         album: { id: album.id, title: album.title },
         song: { id: song.id, title: song.title },
         artist: { id: album.artist.id, name: album.artist.name },
+        event: null,
       },
     ]);
     // Ids are stable across reads.

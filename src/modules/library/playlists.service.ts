@@ -332,6 +332,33 @@ export function createPlaylistService(deps: PlaylistDeps) {
   }
 
   return {
+    /** A live event's playlist: its id and name when `caller` may see it, else undefined. */
+    async visibleTo(caller: AuthUser, id: string): Promise<{ id: string; name: string } | undefined> {
+      const row = await repo.findPlaylistCard(db, id);
+      return row && maySee(caller, row) ? { id: row.id, name: row.name } : undefined;
+    },
+
+    /** Names of playlists by id; deleted ones are missing. */
+    async names(ids: string[]): Promise<Map<string, string>> {
+      const rows = await Promise.all([...new Set(ids)].map((id) => repo.findPlaylistCard(db, id)));
+      return new Map(rows.flatMap((row) => (row ? [[row.id, row.name] as const] : [])));
+    },
+
+    /**
+     * What a live event plays: the songs everyone may see, in playlist order, with their
+     * durations (songs without a known duration are skipped); undefined once the playlist is gone.
+     */
+    async programme(id: string): Promise<{ songId: string; durationMs: number }[] | undefined> {
+      if (!(await repo.findPlaylistCard(db, id))) return undefined;
+      const entries = await repo.listVisibleEntries(db, id, { limit: MAX_TRACKS, offset: 0 });
+      const views = await getVisibleSongs(db, [...new Set(entries.map((entry) => entry.songId))], null);
+      const durations = new Map(views.map((song) => [song.id, song.durationMs]));
+      return entries.flatMap((entry) => {
+        const durationMs = durations.get(entry.songId);
+        return durationMs && durationMs > 0 ? [{ songId: entry.songId, durationMs }] : [];
+      });
+    },
+
     async create(caller: AuthUser, input: { name: string; description?: string | null; isPublic?: boolean }) {
       return loadView(await createPlaylist(db, caller, input));
     },

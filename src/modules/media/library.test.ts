@@ -104,6 +104,13 @@ describe('music folder import', SLOW, () => {
       [2, 'Second'],
       [201, 'Second disc'],
     ]);
+    // Each song keeps its own (track) artist; a song without one takes the album's.
+    expect(album.songs.map((s: { artist: { name: string } }) => s.artist.name)).toEqual([
+      'Artist A',
+      'Artist A',
+      'Guest',
+    ]);
+    expect(album.songs[0].artist.id).toBe(album.artist.id);
     expect(album.coverUrl).toMatch(/^\/media\/images\//);
     const artists = (await get('/api/v1/artists?q=Artist%20A', admin)).body;
     expect(artists.items.filter((a: { name: string }) => a.name.toLowerCase() === 'artist a')).toHaveLength(
@@ -115,6 +122,28 @@ describe('music folder import', SLOW, () => {
     const hits = await albumByTitle('Hits');
     expect(hits.artist.name).toBe('Various Artists');
     expect(hits.songs.map((s: { title: string }) => s.title)).toEqual(['Hit X', 'Hit Y']);
+    // A compilation keeps every track's own artist, each an artist of the catalog.
+    expect(hits.songs.map((s: { artist: { name: string } }) => s.artist.name)).toEqual([
+      'Singer X',
+      'Singer Y',
+    ]);
+    const singer = (await get(`/api/v1/artists/${hits.songs[0].artist.id}`, admin)).body;
+    expect(singer).toMatchObject({ name: 'Singer X', albumCount: 0 });
+    const bySinger = (await get(`/api/v1/songs?artistId=${singer.id}`, admin)).body;
+    expect(bySinger.items.map((s: { title: string }) => s.title)).toEqual(['Hit X']);
+    const variousSongs = (await get(`/api/v1/songs?artistId=${hits.artist.id}`, admin)).body;
+    expect(variousSongs.total).toBe(0);
+    // Hiding the compilation's artist hides its songs, whatever their own artist.
+    const hide = (isVisible: boolean) =>
+      call(t.app, 'PATCH', `/api/v1/artists/${hits.artist.id}`, { session: admin, body: { isVisible } });
+    expect((await hide(false)).status).toBe(200);
+    expect((await get(`/api/v1/songs/${hits.songs[0].id}`, user)).status).toBe(404);
+    expect((await hide(true)).status).toBe(200);
+    expect((await get(`/api/v1/songs/${hits.songs[0].id}`, user)).status).toBe(200);
+    // A track artist is not deleted from under its songs.
+    const refused = await call(t.app, 'DELETE', `/api/v1/artists/${singer.id}`, { session: admin });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('ARTIST_HAS_SONGS');
     const untagged = await albumByTitle('Folder Album');
     expect(untagged.artist.name).toBe('Folder Artist');
     expect(untagged.songs).toMatchObject([{ title: 'Untagged Song', trackNumber: 3 }]);
@@ -158,6 +187,10 @@ describe('music folder import', SLOW, () => {
       removed: 2,
     });
     expect((await get(`/api/v1/albums/${hits.id}`, admin)).status).toBe(404);
+    // Its track artists stay, and with their songs gone they may be deleted.
+    const singer = hits.songs[0].artist.id;
+    expect((await get(`/api/v1/artists/${singer}`, admin)).status).toBe(200);
+    expect((await call(t.app, 'DELETE', `/api/v1/artists/${singer}`, { session: admin })).status).toBe(204);
     const album = await albumByTitle('Album One');
     expect(album.songs.map((s: { title: string }) => s.title)).toEqual([
       'First',

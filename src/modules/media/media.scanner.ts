@@ -9,7 +9,7 @@ import type { AuthUser } from '../../platform/auth.js';
 import { type Db, isUniqueViolation } from '../../platform/db.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import { enqueueJob, type JobContext, type JobQueue, PermanentJobError } from '../../platform/jobs.js';
-import { albums, type CatalogService } from '../catalog/index.js';
+import { albums, type CatalogService, catalogBulk, writeSongAudio } from '../catalog/index.js';
 import { cleanTag, storedExtension } from './media.probe.js';
 import { type MediaService, titleFromFileName } from './media.service.js';
 import {
@@ -42,9 +42,14 @@ const COVER_FILES = ['cover', 'folder', 'front', 'album'].flatMap((name) =>
 );
 /** Folders read at once while walking, and files whose tags are read at once. */
 const WALK_CONCURRENCY = 8;
-const READ_CONCURRENCY = 4;
-/** Files read before their catalog writes run, in path order. */
-const READ_BATCH = 64;
+const READ_CONCURRENCY = 8;
+/**
+ * Files read before their catalog writes run, in path order, in one transaction. The next
+ * batch is read while one is written.
+ */
+const READ_BATCH = 250;
+/** Songs an album holds at most (as the catalog's own limit). */
+const MAX_SONGS_PER_ALBUM = 500;
 /** How often progress reaches the database (and renews the job's lease). */
 const PROGRESS_EVERY_MS = 500;
 /** Errors kept on a scan; the `failed` count goes on beyond them. */
@@ -113,6 +118,8 @@ export class ScanRunningError extends ConflictError {
 /** What one file's tags (or, lacking them, its path) say about its song and album. */
 export interface TrackInfo {
   title: string;
+  /** The song's own artist: on a compilation, each track's. */
+  artist: string;
   albumArtist: string;
   album: string;
   albumKeys: string[];
@@ -189,6 +196,7 @@ export function mapTrack(file: string, root: string, metadata: IAudioMetadata, e
   const title = cleanTag(common.title) ?? titleFromFileName(basename(file)) ?? basename(file).slice(0, 200);
   const info: TrackInfo = {
     title,
+    artist: trackArtist ? tidyName(trackArtist) : albumArtist,
     albumArtist,
     album,
     albumKeys: mbid ? [`mb:${mbid.toLowerCase()}`, nameGroup] : [nameGroup],
@@ -301,6 +309,8 @@ interface Prepared {
   info: Stats;
   track: TrackInfo;
   songId: string | undefined;
+  /** Names the file's bytes as media knows them: path, size and mtime. */
+  hash: string;
 }
 
 type Counter = 'added' | 'updated' | 'unchanged' | 'removed' | 'failed';
@@ -402,8 +412,9 @@ export function createLibraryService(deps: LibraryDeps) {
   // ------------------------------------------------------------------ the scan job
 
   async function runScan(ctx: JobContext<{ scanId: string }>): Promise<void> {
-    const scan = await findScan(ctx.payload.scanId);
-    if (!scan || scan.status === 'done' || scan.status === 'failed') return;
+    const found = await findScan(ctx.payload.scanId);
+    if (!found || found.status === 'done' || found.status === 'failed') return;
+    const scan = found;
     await db
       .update(libraryScans)
       .set({ status: 'running', startedAt: scan.startedAt ?? new Date() })
@@ -478,19 +489,222 @@ export function createLibraryService(deps: LibraryDeps) {
         if (track === 'FILE_VANISHED') seen.delete(file);
         return void fail(file, track);
       }
-      return { file, info, track, songId: row?.songId };
+      const hash = createHash('sha256')
+        .update(`library\u0000${file}\u0000${info.size}\u0000${info.mtimeMs}`)
+        .digest('hex');
+      return { file, info, track, songId: row?.songId, hash };
     };
 
-    /** Catalog writes go one at a time and in path order: one album per key, its first file's spelling. */
-    const write = async ({ file, info, track, songId }: Prepared): Promise<void> => {
+    /**
+     * Writes a batch of read files in one transaction, in path order (one album per key, its
+     * first file's spelling). Should the batch fail, its files are written one by one, so a bad
+     * file fails alone.
+     */
+    const write = async (items: Prepared[]): Promise<void> => {
+      if (!items.length) return;
       try {
-        count(await importFile(file, info, track, songId, scan.id));
+        await writeBatch(items);
+        return;
       } catch (error) {
-        if (ctx.signal.aborted) throw error;
-        deps.log.warn({ err: error, file: rel(file) }, 'library file could not be imported');
-        fail(file, error instanceof AppError ? error.code : 'IMPORT_FAILED');
+        if (ctx.signal.aborted || items.length === 1) {
+          if (ctx.signal.aborted) throw error;
+          const [item] = items as [Prepared];
+          deps.log.warn({ err: error, file: rel(item.file) }, 'library file could not be imported');
+          fail(item.file, error instanceof AppError ? error.code : 'IMPORT_FAILED');
+          return;
+        }
       }
+      for (const item of items) await write([item]);
     };
+
+    /** The catalog album each grouping key already stands for. */
+    const mappedAlbums = async (keys: string[]): Promise<Map<string, string>> => {
+      if (!keys.length) return new Map();
+      const rows = await db
+        .select({ key: libraryAlbums.key, albumId: libraryAlbums.albumId })
+        .from(libraryAlbums)
+        .innerJoin(albums, eq(albums.id, libraryAlbums.albumId))
+        .where(inArray(libraryAlbums.key, [...new Set(keys)]));
+      return new Map(rows.map((r) => [r.key, r.albumId]));
+    };
+
+    async function writeBatch(items: Prepared[]): Promise<void> {
+      const keyOf = (item: Prepared) => item.track.albumKeys[0] as string;
+      let mapped = await mappedAlbums(items.map(keyOf));
+      // A changed file whose album changed: its old song goes (and its album when emptied) first.
+      let moved = false;
+      for (const item of items) {
+        if (!item.songId) continue;
+        const current = await catalog.getSong(LIBRARY_CALLER, item.songId).catch((error) => {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        });
+        if (current && current.album.id === mapped.get(keyOf(item))) continue;
+        if (current) await deleteSong(item.songId);
+        item.songId = undefined;
+        moved = true;
+      }
+      if (moved) mapped = await mappedAlbums(items.map(keyOf));
+
+      // Keys to albums as one file after another would make them: a file whose first key names
+      // no album makes one, and all its keys then name it (a number: the n-th new album).
+      const plan = new Map<string, string | number>(mapped);
+      const newAlbums: Prepared[] = [];
+      const keyRows = new Map<string, number>();
+      for (const item of items) {
+        if (plan.has(keyOf(item))) continue;
+        const n = newAlbums.push(item) - 1;
+        for (const key of item.track.albumKeys) {
+          plan.set(key, n);
+          keyRows.set(key, n);
+        }
+      }
+
+      const outcome = await db.transaction(async (tx) => {
+        const names = [
+          ...newAlbums.map((item) => item.track.albumArtist),
+          ...items.map((item) => item.track.artist),
+        ];
+        const artistOf = await catalogBulk.artistsByName(tx, names);
+        const artist = (name: string) => {
+          const found = artistOf.get(name);
+          if (!found) throw new Error(`artist ${name} was not created`);
+          return found;
+        };
+        const created = await catalogBulk.insertAlbums(
+          tx,
+          newAlbums.map(({ track, info }) => ({
+            artist: artist(track.albumArtist),
+            title: track.album,
+            genre: track.genre ?? UNKNOWN_GENRE,
+            // An album without a year takes the year its first file was last written.
+            releaseYear: track.year ?? Math.min(MAX_YEAR, Math.max(MIN_YEAR, info.mtime.getUTCFullYear())),
+            releaseDate: track.releaseDate ?? null,
+          })),
+        );
+        const idOf = (v: string | number) =>
+          typeof v === 'number' ? (created[v] as catalogBulk.BulkAlbum).id : v;
+        const albumOfKey = new Map([...plan].map(([key, v]) => [key, idOf(v)]));
+        if (keyRows.size) {
+          await tx
+            .insert(libraryAlbums)
+            .values([...keyRows].map(([key, n]) => ({ key, albumId: idOf(n) })))
+            .onConflictDoUpdate({ target: libraryAlbums.key, set: { albumId: sql`excluded.album_id` } });
+        }
+
+        const locked = await catalogBulk.lockAlbumsForSongs(tx, [...albumOfKey.values()]);
+        const stored = await media.registerExternal(
+          tx,
+          items.map((item) => ({
+            hash: item.hash,
+            ext: item.track.ext,
+            bytes: item.info.size,
+            externalPath: item.file,
+          })),
+        );
+        const failed = new Map<Prepared, string>();
+        const fresh: { item: Prepared; song: catalogBulk.BulkSongInput }[] = [];
+        const songOf = new Map<Prepared, string>();
+        for (const item of items) {
+          const album = locked.get(albumOfKey.get(keyOf(item)) as string);
+          if (!album) {
+            failed.set(item, 'ALBUM_VANISHED');
+            continue;
+          }
+          const { track } = item;
+          const values = {
+            artist: artist(track.artist),
+            title: track.title,
+            durationMs: track.durationMs,
+            genre: track.genre ?? UNKNOWN_GENRE,
+          };
+          const ready = stored.get(item.hash);
+          if (item.songId) {
+            await catalogBulk.updateImportedSong(tx, item.songId, album, {
+              ...values,
+              ...(track.trackNumber ? { trackNumber: track.trackNumber } : {}),
+            });
+            await writeSongAudio(tx, item.songId, ready ?? { status: 'processing' }, ready?.durationMs);
+            songOf.set(item, item.songId);
+            continue;
+          }
+          if (album.songCount >= MAX_SONGS_PER_ALBUM) {
+            failed.set(item, 'ALBUM_FULL');
+            continue;
+          }
+          fresh.push({
+            item,
+            song: {
+              ...values,
+              ...(ready?.durationMs ? { durationMs: ready.durationMs } : {}),
+              album,
+              trackNumber: catalogBulk.placeTrack(album, track.trackNumber),
+              audio: ready ?? { status: 'processing' },
+            },
+          });
+        }
+        const ids = await catalogBulk.insertSongs(
+          tx,
+          fresh.map((f) => f.song),
+        );
+        for (const [i, f] of fresh.entries()) songOf.set(f.item, ids[i] as string);
+        const linked = items.filter((item) => songOf.has(item));
+        await media.linkExternal(
+          tx,
+          linked.map((item) => ({ songId: songOf.get(item) as string, hash: item.hash })),
+          linked.filter((item) => !stored.get(item.hash)).map((item) => item.hash),
+        );
+        const touched = [...new Set(linked.map((item) => albumOfKey.get(keyOf(item)) as string))];
+        await catalogBulk.refreshAlbumsSongStats(tx, touched);
+        if (linked.length) {
+          await tx
+            .insert(libraryFiles)
+            .values(
+              linked.map((item) => ({
+                path: item.file,
+                size: item.info.size,
+                mtimeMs: item.info.mtimeMs,
+                songId: songOf.get(item) as string,
+                albumKey: keyOf(item),
+                scanId: scan.id,
+                change: item.songId ? ('updated' as const) : ('added' as const),
+              })),
+            )
+            .onConflictDoUpdate({
+              target: libraryFiles.path,
+              set: {
+                size: sql`excluded.size`,
+                mtimeMs: sql`excluded.mtime_ms`,
+                songId: sql`excluded.song_id`,
+                albumKey: sql`excluded.album_key`,
+                scanId: sql`excluded.scan_id`,
+                change: sql`excluded.change`,
+              },
+            });
+        }
+        return {
+          failed,
+          linked,
+          touched,
+          artists: created.map((a) => a.artistId),
+          covers: newAlbums.map((item) => ({
+            albumId: albumOfKey.get(keyOf(item)) as string,
+            folder: dirname(item.file),
+          })),
+        };
+      });
+
+      await catalog.invalidateAlbum(...outcome.touched);
+      for (const artistId of new Set(outcome.artists)) await catalog.invalidateArtist(artistId);
+      deps.jobs.wake();
+      for (const item of outcome.linked) count(item.songId ? 'updated' : 'added');
+      for (const [item, code] of outcome.failed) fail(item.file, code);
+      for (const { albumId, folder } of outcome.covers) {
+        if (coveredAlbums.has(albumId)) continue;
+        coveredAlbums.add(albumId);
+        await folderCover(albumId, folder);
+      }
+    }
 
     /** Reads tags; a code when the file is not audio music-metadata understands. */
     async function readTrack(file: string, root: string): Promise<TrackInfo | string> {
@@ -504,42 +718,6 @@ export function createLibraryService(deps: LibraryDeps) {
       const ext = storedExtension(metadata.format.container, metadata.format.codec);
       if (!ext || !metadata.format.duration || !metadata.format.sampleRate) return 'NOT_AUDIO';
       return mapTrack(file, root, metadata, ext);
-    }
-
-    /** Adds or updates the song of one file and points it at the file; says which it was. */
-    async function importFile(
-      file: string,
-      info: Stats,
-      track: TrackInfo,
-      previousSongId: string | undefined,
-      scanId: string,
-    ): Promise<'added' | 'updated'> {
-      const albumId = await ensureAlbum(track, info);
-      let songId: string | undefined;
-      if (previousSongId) songId = await updateSong(previousSongId, albumId, track);
-      if (!songId) songId = await addSong(albumId, track);
-      const hash = createHash('sha256')
-        .update(`library\u0000${file}\u0000${info.size}\u0000${info.mtimeMs}`)
-        .digest('hex');
-      await media.attachExternal(songId, { hash, ext: track.ext, bytes: info.size, externalPath: file });
-      const change = previousSongId ? 'updated' : 'added';
-      const values = {
-        size: info.size,
-        mtimeMs: info.mtimeMs,
-        songId,
-        albumKey: track.albumKeys[0] as string,
-        scanId,
-        change,
-      } as const;
-      await db
-        .insert(libraryFiles)
-        .values({ path: file, ...values })
-        .onConflictDoUpdate({ target: libraryFiles.path, set: values });
-      if (!coveredAlbums.has(albumId)) {
-        coveredAlbums.add(albumId);
-        await folderCover(albumId, dirname(file));
-      }
-      return change;
     }
 
     async function folderCover(albumId: string, folder: string): Promise<void> {
@@ -561,19 +739,29 @@ export function createLibraryService(deps: LibraryDeps) {
       }
     }
 
-    for (let i = 0; i < walked.files.length; i += READ_BATCH) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      const batch = walked.files.slice(i, i + READ_BATCH);
+    /** Stats (and reads) a batch of files with a few at once; the answer is in path order. */
+    const readBatch = async (batch: string[]): Promise<(Prepared | undefined)[]> => {
       const prepared: (Prepared | undefined)[] = new Array(batch.length);
       let next = 0;
       const readers = Array.from({ length: READ_CONCURRENCY }, async () => {
         for (let j = next++; j < batch.length; j = next++) prepared[j] = await prepare(batch[j] as string);
       });
       await Promise.all(readers);
-      for (const item of prepared) {
-        if (item) await write(item);
-        counts.processed++;
-      }
+      return prepared;
+    };
+    const batches: string[][] = [];
+    for (let i = 0; i < walked.files.length; i += READ_BATCH)
+      batches.push(walked.files.slice(i, i + READ_BATCH));
+    // The next batch is read while one is written.
+    let reading = batches.length ? readBatch(batches[0] as string[]) : undefined;
+    for (let b = 0; reading; b++) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const prepared = await reading;
+      reading = b + 1 < batches.length ? readBatch(batches[b + 1] as string[]) : undefined;
+      // A read that failed must not go unhandled while this batch is written.
+      reading?.catch(() => {});
+      await write(prepared.filter((item): item is Prepared => item !== undefined));
+      counts.processed += prepared.length;
       await flush();
     }
 
@@ -592,66 +780,6 @@ export function createLibraryService(deps: LibraryDeps) {
       .set({ ...counts, errors, status: 'done', finishedAt: new Date() })
       .where(eq(libraryScans.id, scan.id));
     await ctx.report({ scanId: scan.id, ...counts });
-  }
-
-  /** The album a file belongs to: the one its grouping key made before, else a new one. */
-  async function ensureAlbum(track: TrackInfo, info: Stats): Promise<string> {
-    const [mapped] = await db
-      .select({ albumId: libraryAlbums.albumId })
-      .from(libraryAlbums)
-      .innerJoin(albums, eq(albums.id, libraryAlbums.albumId))
-      .where(eq(libraryAlbums.key, track.albumKeys[0] as string));
-    if (mapped) return mapped.albumId;
-    const album = await catalog.createAlbum(LIBRARY_CALLER, {
-      artistName: track.albumArtist,
-      title: track.album,
-      genre: track.genre ?? UNKNOWN_GENRE,
-      // An album without a year takes the year its first file was last written.
-      releaseYear: track.year ?? Math.min(MAX_YEAR, Math.max(MIN_YEAR, info.mtime.getUTCFullYear())),
-      releaseDate: track.releaseDate ?? null,
-    });
-    for (const key of track.albumKeys) {
-      await db
-        .insert(libraryAlbums)
-        .values({ key, albumId: album.id })
-        .onConflictDoUpdate({ target: libraryAlbums.key, set: { albumId: album.id } });
-    }
-    return album.id;
-  }
-
-  async function addSong(albumId: string, track: TrackInfo): Promise<string> {
-    const input = { title: track.title, durationMs: track.durationMs, genre: track.genre ?? UNKNOWN_GENRE };
-    try {
-      return (await catalog.addSong(LIBRARY_CALLER, albumId, { ...input, trackNumber: track.trackNumber }))
-        .id;
-    } catch (error) {
-      // Two files claim one track number (a duplicate rip, a missing disc tag): append this one.
-      if (!(error instanceof ConflictError && error.code === 'TRACK_NUMBER_TAKEN')) throw error;
-      return (await catalog.addSong(LIBRARY_CALLER, albumId, input)).id;
-    }
-  }
-
-  /** A changed file: its song is updated in place, or moved when its album changed. Undefined: gone. */
-  async function updateSong(songId: string, albumId: string, track: TrackInfo): Promise<string | undefined> {
-    let current: Awaited<ReturnType<CatalogService['getSong']>>;
-    try {
-      current = await catalog.getSong(LIBRARY_CALLER, songId);
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
-    if (current.album.id !== albumId) {
-      await deleteSong(songId);
-      return undefined;
-    }
-    const input = { title: track.title, durationMs: track.durationMs, genre: track.genre ?? UNKNOWN_GENRE };
-    try {
-      await catalog.updateSong(LIBRARY_CALLER, songId, { ...input, trackNumber: track.trackNumber });
-    } catch (error) {
-      if (!(error instanceof ConflictError && error.code === 'TRACK_NUMBER_TAKEN')) throw error;
-      await catalog.updateSong(LIBRARY_CALLER, songId, input);
-    }
-    return songId;
   }
 
   /** Deletes a song as an admin would (playlists and history follow the catalog's rules). */

@@ -8,7 +8,13 @@ import type { AuthUser } from '../../platform/auth.js';
 import { type Db, type Executor, withTx } from '../../platform/db.js';
 import { ConflictError, NotFoundError } from '../../platform/errors.js';
 import type { Image } from '../../platform/http.js';
-import { enqueueJob, type JobContext, type JobQueue, PermanentJobError } from '../../platform/jobs.js';
+import {
+  enqueueJob,
+  enqueueJobs,
+  type JobContext,
+  type JobQueue,
+  PermanentJobError,
+} from '../../platform/jobs.js';
 import {
   type CatalogService,
   imageHashesInUse,
@@ -515,6 +521,53 @@ export function createMediaService(deps: MediaDeps) {
       const albumIds = await withTx(db, (tx) => attachOriginal(tx, [songId], file, LIBRARY_PRIORITY));
       await catalog.invalidateAlbum(...albumIds);
       jobs.wake();
+    },
+
+    /**
+     * Bulk import, first step (inside the caller's transaction): files referenced in place are
+     * recorded; the answer holds the measured `audio` of those transcoded before (a rescan with
+     * `full`), which their songs show at once.
+     */
+    async registerExternal(
+      tx: Executor,
+      files: readonly { hash: string; ext: string; bytes: number; externalPath: string }[],
+    ): Promise<Map<string, SongAudio | null>> {
+      const out = new Map<string, SongAudio | null>();
+      for (let i = 0; i < files.length; i += 500) {
+        const rows = await tx
+          .insert(audioFiles)
+          .values(files.slice(i, i + 500).map((f) => ({ ...f })))
+          .onConflictDoUpdate({ target: audioFiles.hash, set: { bytes: sql`excluded.bytes` } })
+          .returning({ hash: audioFiles.hash, audio: audioFiles.audio });
+        for (const r of rows) out.set(r.hash, r.audio ?? null);
+      }
+      return out;
+    },
+
+    /**
+     * Bulk import, second step: songs play their files, and the files not measured yet queue a
+     * transcode behind uploads. Call `jobs.wake()` after commit.
+     */
+    async linkExternal(
+      tx: Executor,
+      links: readonly { songId: string; hash: string }[],
+      unmeasured: readonly string[],
+    ): Promise<void> {
+      for (let i = 0; i < links.length; i += 500) {
+        await tx
+          .insert(songAudio)
+          .values(links.slice(i, i + 500).map((l) => ({ songId: l.songId, hash: l.hash })))
+          .onConflictDoUpdate({
+            target: songAudio.songId,
+            set: { hash: sql`excluded.hash`, updatedAt: new Date() },
+          });
+      }
+      await enqueueJobs(
+        tx,
+        TRANSCODE_JOB,
+        unmeasured.map((hash) => ({ payload: { hash }, uniqueKey: `transcode:${hash}` })),
+        { priority: LIBRARY_PRIORITY },
+      );
     },
 
     /** A picture beside scanned files (cover.jpg and the like) becomes the cover of an album without one. */

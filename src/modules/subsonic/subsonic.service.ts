@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
 import type { Db } from '../../platform/db.js';
@@ -6,6 +6,8 @@ import type { Image } from '../../platform/http.js';
 import {
   type AlbumView,
   type ArtistView,
+  albums as albumTable,
+  albumVisibleTo,
   type CatalogService,
   getVisibleAlbums,
   getVisibleSongs,
@@ -201,6 +203,24 @@ export function createSubsonicService(deps: SubsonicDeps) {
     if (add.length) await playlists.addTracks(caller, id, { songIds: add });
   }
 
+  /**
+   * A page of album ids by artist name, then title (the catalog's lists sort by one key), case-
+   * insensitively in byte order like the catalog's sorts. Like the other album lists, an admin
+   * gets what users see, not hidden albums.
+   */
+  async function albumIdsByArtist(caller: AuthUser, size: number, offset: number): Promise<string[]> {
+    const byName = (column: typeof albumTable.title | typeof albumTable.artistName) =>
+      sql`lower(${column}) collate "C"`;
+    const rows = await db
+      .select({ id: albumTable.id })
+      .from(albumTable)
+      .where(albumVisibleTo(caller.role === 'admin' ? null : caller))
+      .orderBy(byName(albumTable.artistName), byName(albumTable.title), asc(albumTable.id))
+      .limit(size)
+      .offset(offset);
+    return rows.map((row) => row.id);
+  }
+
   async function albumList(call: Call): Promise<AlbumView[]> {
     const { caller, params } = call;
     const type = required(params, 'type');
@@ -212,8 +232,9 @@ export function createSubsonicService(deps: SubsonicDeps) {
       case 'newest':
         return page({ sort: '-createdAt' });
       case 'alphabeticalByName':
-      case 'alphabeticalByArtist':
         return page({ sort: 'title' });
+      case 'alphabeticalByArtist':
+        return getVisibleAlbums(db, await albumIdsByArtist(caller, size, offset), caller);
       case 'frequent':
         return page({ sort: '-popularity' });
       case 'highest':

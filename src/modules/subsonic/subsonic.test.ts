@@ -236,6 +236,31 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
     expect((await api.getRandomSongs({ size: 2 })).randomSongs.song).toHaveLength(2);
   });
 
+  it('lists albums alphabetically by artist, then by title (alphabeticalByArtist)', async () => {
+    const tag = Math.random().toString(36).slice(2, 8);
+    // Titles in the opposite order to their artists, so a sort by title alone fails.
+    const made = [];
+    for (const [artistName, title] of [
+      [`Zz ${tag} Last`, `Aa ${tag} first title`],
+      [`aa ${tag} first`, `zz ${tag} title`],
+      [`AA ${tag} First b`, `Mm ${tag} title`],
+      [`aa ${tag} first`, `bb ${tag} title`],
+    ] as const) {
+      made.push(await makeAlbum(t.app, admin, { artistName, title }));
+    }
+    const ids = made.map((a) => a.id);
+    const listed =
+      (await api.getAlbumList2({ type: 'alphabeticalByArtist', size: 500 })).albumList2.album ?? [];
+    const ours = listed.map((a) => a.id).filter((id) => ids.includes(id));
+    // "aa … first" (bb, then zz), "AA … First b", "Zz … Last".
+    expect(ours).toEqual([ids[3], ids[1], ids[2], ids[0]]);
+    const names = listed.map((a) => `${a.artist?.toLowerCase()}\u0000${a.name.toLowerCase()}`);
+    expect(names).toEqual([...names].sort());
+    const paged = (await api.getAlbumList2({ type: 'alphabeticalByArtist', size: 2, offset: 1 })).albumList2
+      .album;
+    expect(paged?.map((a) => a.id)).toEqual(listed.slice(1, 3).map((a) => a.id));
+  });
+
   it('stars songs, follows starred albums, and lists them in getStarred2', async () => {
     await api.star({ id: songs[0]!.id, albumId: album.id });
     const starred = (await api.getStarred2()).starred2;

@@ -1,0 +1,76 @@
+import { asc, or, type SQL, sql } from 'drizzle-orm';
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { type Executor, rowsOf } from '../../platform/db.js';
+
+/**
+ * Catalog search (see docs/architecture.md, "Search"). A query's words are looked up in
+ * `catalog_search_words`, the lexicon of every word of every artist name, album title and song
+ * title (kept by triggers, a few thousand rows where the catalog has millions): each word
+ * matches itself as a prefix and the lexicon words closest to it by trigram similarity
+ * ("teardorp" -> "teardrop", "radiohed" -> "radiohead"). The result is one full-text query,
+ * answered by the GIN index on each table's `search_vector`; at most SEARCH_CANDIDATES rows
+ * are then ranked.
+ */
+
+/** Words of a search that count; later ones are ignored (names rarely have more). */
+export const MAX_QUERY_WORDS = 8;
+
+/** Lexicon words a query word may stand for, besides itself: enough for a typo's neighbours. */
+const SIMILAR_WORDS = 4;
+
+/**
+ * Rows a relevance-ordered search ranks at most (and the most its `total` says). Ranking
+ * computes a trigram similarity per row; a common word matches tens of thousands of songs.
+ */
+export const SEARCH_CANDIDATES = 500;
+
+/** A lexeme as a quoted tsquery operand. */
+const operand = (word: string) => `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+
+/**
+ * `q` as a full-text query over the lexicon's spellings, or null when it has no words.
+ * Each word is matched as a prefix (`radio:*`) or as one of its closest lexicon words; a
+ * one-letter word among others is matched whole, since its prefix is a large part of the index.
+ */
+export async function searchQuery(db: Executor, q: string): Promise<string | null> {
+  const rows = await rowsOf<{ word: string; similar: string[] }>(
+    db,
+    sql`select q.word,
+               array(select w.word from catalog_search_words w
+                      where length(q.word) > 2 and w.word % q.word and w.word <> q.word
+                      order by w.word <-> q.word, w.word
+                      limit ${SIMILAR_WORDS}) as similar
+          from unnest(tsvector_to_array(to_tsvector('simple', ${q}))) as q(word)`,
+  );
+  const words = rows.slice(0, MAX_QUERY_WORDS);
+  if (!words.length) return null;
+  return words
+    .map(({ word, similar }) => {
+      const self = word.length > 1 || words.length === 1 ? `${operand(word)}:*` : operand(word);
+      return `(${[self, ...similar.map(operand)].join(' | ')})`;
+    })
+    .join(' & ');
+}
+
+/** Rows whose full-text document matches a `searchQuery` (null: nothing matches). */
+export const matchesText = (query: string | null, vector: AnyPgColumn): SQL =>
+  query === null ? sql`false` : sql`${vector} @@ to_tsquery('simple', ${query})`;
+
+/**
+ * Bounds a relevance search: the rows of `where` become the first SEARCH_CANDIDATES the index
+ * yields, so ranking and counting never touch more. The cap decides which rows are ranked only
+ * when more than SEARCH_CANDIDATES rows match every word, i.e. for very common words.
+ */
+export const withinCandidates = (table: PgTable, id: AnyPgColumn, where: SQL | undefined): SQL =>
+  sql`${id} in (select ${id} from ${table} where ${where ?? sql`true`} limit ${SEARCH_CANDIDATES})`;
+
+/** Relevance order for a lower-cased `q`: exact names first, then prefixes, then similarity. */
+export function relevanceOrder(q: string, names: AnyPgColumn[], text: AnyPgColumn, id: AnyPgColumn): SQL[] {
+  const exact = or(...names.map((n) => sql`lower(${n}) = ${q}`));
+  const prefix = or(...names.map((n) => sql`starts_with(lower(${n}), ${q})`));
+  return [
+    sql`case when ${exact} then 0 when ${prefix} then 1 else 2 end`,
+    sql`word_similarity(${q}, ${text}) desc`,
+    asc(id),
+  ];
+}

@@ -1,0 +1,458 @@
+import type { AddressInfo } from 'node:net';
+import { and, eq } from 'drizzle-orm';
+import { io as connect, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeAlbum, makeArtist, makeArtistAccount, makeSong } from '../../../test/factories.js';
+import {
+  buildTestApp,
+  call,
+  createAdmin,
+  register,
+  type Session,
+  type TestApp,
+} from '../../../test/helpers.js';
+import { outboxEvents } from '../../platform/events.js';
+import { jobs } from '../../platform/jobs.js';
+import { positionAt } from './live.service.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: acks are asserted field by field.
+type Json = any;
+
+/**
+ * Listening events through HTTP and socket.io on a real database, with a clock the test moves:
+ * the scheduler's transitions happen when the test says, without waiting for minutes.
+ */
+let t: TestApp;
+let admin: Session;
+let host: Session;
+let follower: Session;
+let listener: Session;
+let artistId: string;
+let playlistId: string;
+let url: string;
+let now = Date.parse('2030-01-01T12:00:00.000Z');
+const clock = () => new Date(now);
+const DURATIONS = [60_000, 90_000, 30_000];
+
+const api = (
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT',
+  path: string,
+  session?: Session,
+  body?: unknown,
+) => call(t.app, method, `/api/v1${path}`, { session, body });
+const inMinutes = (minutes: number) => new Date(now + minutes * 60_000).toISOString();
+
+/** Runs the live jobs that are due at the test's time. */
+async function runDueJobs(): Promise<void> {
+  await t.app.services.jobs.idle(['live.start', 'live.end']);
+}
+
+async function createEvent(overrides: Record<string, unknown> = {}, session = host) {
+  const res = await api('POST', '/events', session, {
+    title: 'Listening party',
+    playlistId,
+    startsAt: inMinutes(10),
+    ...overrides,
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body;
+}
+
+beforeAll(async () => {
+  t = await buildTestApp({}, { clock, liveChatLimits: { idleTimeoutMs: 5000, sessionCheckMs: 60_000 } });
+  admin = await createAdmin(t.app);
+  const artist = await makeArtist(t.app, admin);
+  artistId = artist.id;
+  host = await makeArtistAccount(t.app, admin, artistId);
+  const album = await makeAlbum(t.app, admin, { artistId });
+  const songs = [];
+  for (const durationMs of DURATIONS) songs.push(await makeSong(t.app, admin, album.id, { durationMs }));
+  const playlist = await api('POST', '/playlists', host, { name: 'Set list' });
+  playlistId = playlist.body.id;
+  await api('POST', `/playlists/${playlistId}/tracks`, host, { songIds: songs.map((s) => s.id) });
+  follower = await register(t.app, { displayName: 'Follower' });
+  listener = await register(t.app, { displayName: 'Listener' });
+  expect((await api('PUT', `/me/following/artists/${artistId}`, follower)).status).toBe(204);
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+});
+afterAll(() => t?.close());
+
+describe('events over HTTP', () => {
+  it('creates, reads, lists, changes and cancels an event', async () => {
+    const event = await createEvent({ description: 'Front to back' });
+    expect(event).toMatchObject({
+      title: 'Listening party',
+      description: 'Front to back',
+      host: { id: artistId },
+      playlist: { id: playlistId, name: 'Set list' },
+      status: 'scheduled',
+      nowPlaying: null,
+      listenerCount: 0,
+    });
+    expect((await api('GET', `/events/${event.id}`)).body).toMatchObject({
+      id: event.id,
+      status: 'scheduled',
+    });
+    const page = await api('GET', `/events?artistId=${artistId}&status=scheduled&limit=1`);
+    expect(page.status).toBe(200);
+    expect(page.body).toMatchObject({ limit: 1, offset: 0, previous: null });
+    expect(page.body.total).toBeGreaterThanOrEqual(1);
+
+    const changed = await api('PATCH', `/events/${event.id}`, host, {
+      title: 'Renamed',
+      startsAt: inMinutes(20),
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({ title: 'Renamed', startsAt: inMinutes(20) });
+
+    expect((await api('DELETE', `/events/${event.id}`, host)).status).toBe(204);
+    expect((await api('GET', `/events/${event.id}`)).body.status).toBe('cancelled');
+    const late = await api('PATCH', `/events/${event.id}`, host, { title: 'Too late' });
+    expect(late.status).toBe(409);
+    expect(late.body.code).toBe('EVENT_STARTED');
+  });
+
+  it('answers bad input with problems', async () => {
+    const past = await api('POST', '/events', host, { title: 'x', playlistId, startsAt: inMinutes(-1) });
+    expect([past.status, past.body.code]).toEqual([400, 'STARTS_AT_IN_PAST']);
+
+    const other = await register(t.app);
+    const secret = await api('POST', '/playlists', other, { name: 'Mine', isPublic: false });
+    const hidden = await api('POST', '/events', host, {
+      title: 'x',
+      playlistId: secret.body.id,
+      startsAt: inMinutes(5),
+    });
+    expect([hidden.status, hidden.body.code]).toEqual([400, 'UNKNOWN_PLAYLIST']);
+
+    const elsewhere = await makeArtist(t.app, admin);
+    const foreign = await api('POST', '/events', host, {
+      title: 'x',
+      playlistId,
+      startsAt: inMinutes(5),
+      artistId: elsewhere.id,
+    });
+    expect([foreign.status, foreign.body.code]).toEqual([403, 'NOT_EVENT_HOST']);
+    expect(
+      (await api('POST', '/events', listener, { title: 'x', playlistId, startsAt: inMinutes(5) })).status,
+    ).toBe(403);
+    expect(
+      (await api('POST', '/events', undefined, { title: 'x', playlistId, startsAt: inMinutes(5) })).status,
+    ).toBe(401);
+
+    const noArtist = await api('POST', '/events', admin, { title: 'x', playlistId, startsAt: inMinutes(5) });
+    expect([noArtist.status, noArtist.body.code]).toEqual([400, 'ARTIST_REQUIRED']);
+    const byAdmin = await api('POST', '/events', admin, {
+      title: 'x',
+      playlistId,
+      startsAt: inMinutes(5),
+      artistId,
+    });
+    expect(byAdmin.status).toBe(201);
+
+    const extra = await api('POST', '/events', host, {
+      title: 'x',
+      playlistId,
+      startsAt: inMinutes(5),
+      colour: 1,
+    });
+    expect(extra.status).toBe(400);
+    const empty = await api('POST', '/events', host, { title: '', playlistId, startsAt: inMinutes(5) });
+    expect(empty.status).toBe(400);
+    expect((await api('GET', '/events/0190a0a0-0000-7000-8000-000000000000')).status).toBe(404);
+    expect((await api('GET', '/events/not-an-id')).status).toBe(400);
+    expect((await api('GET', '/events?status=party')).status).toBe(400);
+
+    // Someone else's event: 403 for another artist's account.
+    const rival = await makeArtistAccount(t.app, admin, elsewhere.id);
+    expect((await api('PATCH', `/events/${byAdmin.body.id}`, rival, { title: 'mine' })).status).toBe(403);
+    expect((await api('DELETE', `/events/${byAdmin.body.id}`, rival)).status).toBe(403);
+  });
+});
+
+describe('the scheduler', () => {
+  it('takes an event live at its start, plays the programme and ends it after the last track', async () => {
+    const event = await createEvent({ startsAt: inMinutes(1) });
+    await runDueJobs();
+    expect((await api('GET', `/events/${event.id}`)).body.status).toBe('scheduled');
+
+    now += 60_000;
+    await runDueJobs();
+    const live = (await api('GET', `/events/${event.id}`)).body;
+    expect(live.status).toBe('live');
+    expect(live.nowPlaying).toMatchObject({ positionMs: 0, startedAt: new Date(now).toISOString() });
+    expect(live.nowPlaying.song.durationMs).toBe(60_000);
+    const late = await api('PATCH', `/events/${event.id}`, host, { title: 'Too late' });
+    expect(late.status).toBe(409);
+
+    // 70 s in: 10 s into the second track, which started at 60 s.
+    const start = now;
+    now += 70_000;
+    const second = (await api('GET', `/events/${event.id}`)).body.nowPlaying;
+    expect(second.positionMs).toBe(10_000);
+    expect(second.startedAt).toBe(new Date(start + 60_000).toISOString());
+    expect(second.song.durationMs).toBe(90_000);
+
+    // The followers hear of it, in the feed.
+    const feed = (await api('GET', '/me/notifications', follower)).body;
+    const started = feed.items.filter((n: { type: string }) => n.type === 'event.started');
+    expect(started).toHaveLength(1);
+    expect(started[0]).toMatchObject({
+      event: { id: event.id, title: 'Listening party' },
+      artist: { id: artistId },
+      album: null,
+      song: null,
+      createdAt: new Date(start).toISOString(),
+    });
+    expect((await api('GET', '/me/notifications', listener)).body.items).toHaveLength(0);
+    expect((await api('POST', '/me/notifications/read', follower, { ids: [started[0].id] })).status).toBe(
+      204,
+    );
+    expect((await api('GET', '/me/notifications?unreadOnly=true', follower)).body.unreadCount).toBe(
+      feed.unreadCount - 1,
+    );
+
+    now = start + DURATIONS.reduce((a, b) => a + b, 0);
+    await runDueJobs();
+    const ended = (await api('GET', `/events/${event.id}`)).body;
+    expect(ended).toMatchObject({ status: 'ended', nowPlaying: null });
+  });
+
+  it('moves an event exactly once, however many workers race for it and after a restart', async () => {
+    const event = await createEvent({ startsAt: inMinutes(1) });
+    now += 60_000;
+    const { live } = t.app.services;
+    await Promise.all([live.goLive(event.id), live.goLive(event.id), live.goLive(event.id)]);
+    // A restarted worker runs the start job again: nothing happens twice.
+    await runDueJobs();
+    await live.goLive(event.id);
+    const { db } = t.database;
+    const started = await db.select().from(outboxEvents).where(eq(outboxEvents.type, 'live.event_started'));
+    expect(started.filter((row) => (row.payload as { eventId: string }).eventId === event.id)).toHaveLength(
+      1,
+    );
+    const endJobs = await db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.type, 'live.end'), eq(jobs.uniqueKey, `live:end:${event.id}`)));
+    expect(endJobs).toHaveLength(1);
+    const feed = (await api('GET', '/me/notifications', follower)).body;
+    expect(feed.items.filter((n: { event: { id: string } | null }) => n.event?.id === event.id)).toHaveLength(
+      1,
+    );
+
+    now += DURATIONS.reduce((a, b) => a + b, 0);
+    await Promise.all([live.end(event.id), live.end(event.id)]);
+    const ended = await db.select().from(outboxEvents).where(eq(outboxEvents.type, 'live.event_ended'));
+    expect(ended.filter((row) => (row.payload as { eventId: string }).eventId === event.id)).toHaveLength(1);
+    await runDueJobs();
+  });
+
+  it('cancels, at its start, an event whose playlist was emptied or deleted', async () => {
+    const spare = await api('POST', '/playlists', host, { name: 'Spare' });
+    const gone = await createEvent({ playlistId: spare.body.id, startsAt: inMinutes(1) });
+    const empty = await api('POST', '/playlists', host, { name: 'Empty' });
+    const hollow = await createEvent({ playlistId: empty.body.id, startsAt: inMinutes(1) });
+    expect((await api('DELETE', `/playlists/${spare.body.id}`, host)).status).toBe(204);
+    expect((await api('GET', `/events/${gone.id}`)).body.playlist).toBeNull();
+    now += 60_000;
+    await runDueJobs();
+    expect((await api('GET', `/events/${gone.id}`)).body.status).toBe('cancelled');
+    expect((await api('GET', `/events/${hollow.id}`)).body.status).toBe('cancelled');
+    const feed = (await api('GET', '/me/notifications', follower)).body;
+    expect(
+      feed.items.some((n: { event: { id: string } | null }) =>
+        [gone.id, hollow.id].includes(n.event?.id ?? ''),
+      ),
+    ).toBe(false);
+  });
+
+  it('computes positions from the start and the durations', () => {
+    const programme = DURATIONS.map((durationMs, i) => ({ songId: `s${i}`, durationMs }));
+    const start = new Date(0);
+    expect(positionAt(programme, start, new Date(-1))).toBeNull();
+    expect(positionAt(programme, start, new Date(0))).toEqual({ index: 0, positionMs: 0, startedAtMs: 0 });
+    expect(positionAt(programme, start, new Date(59_999))).toEqual({
+      index: 0,
+      positionMs: 59_999,
+      startedAtMs: 0,
+    });
+    expect(positionAt(programme, start, new Date(60_000))).toEqual({
+      index: 1,
+      positionMs: 0,
+      startedAtMs: 60_000,
+    });
+    expect(positionAt(programme, start, new Date(179_999))).toEqual({
+      index: 2,
+      positionMs: 29_999,
+      startedAtMs: 150_000,
+    });
+    expect(positionAt(programme, start, new Date(180_000))).toBeNull();
+  });
+});
+
+describe('the chat', () => {
+  const sockets: Socket[] = [];
+  afterAll(() => {
+    for (const socket of sockets) socket.disconnect();
+  });
+
+  function open(session: Session | { token: unknown }): Socket {
+    const token = 'accessToken' in session ? session.accessToken : session.token;
+    const socket = connect(`${url}/events`, {
+      transports: ['websocket'],
+      auth: { token },
+      reconnection: false,
+    });
+    sockets.push(socket);
+    return socket;
+  }
+  const connected = (socket: Socket) =>
+    new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+  const emit = (socket: Socket, name: string, ...args: unknown[]) =>
+    socket.timeout(5000).emitWithAck(name, ...args) as Promise<Json>;
+  const next = <T>(socket: Socket, name: string) => new Promise<T>((resolve) => socket.once(name, resolve));
+
+  it('refuses a missing or bad token with the problem code', async () => {
+    for (const [auth, code] of [
+      [{ token: undefined }, 'UNAUTHORIZED'],
+      [{ token: 'nonsense' }, 'INVALID_TOKEN'],
+      [{ token: 42 }, 'UNAUTHORIZED'],
+    ] as const) {
+      const error = await connected(open(auth)).then(
+        () => undefined,
+        (e: Error & { data?: { code: string } }) => e,
+      );
+      expect(error?.data?.code).toBe(code);
+    }
+  });
+
+  it('joins with history, fans messages out, limits them, and lets the host delete one', async () => {
+    const event = await createEvent({ startsAt: inMinutes(30) });
+    const alice = open(follower);
+    const bob = open(listener);
+    await Promise.all([connected(alice), connected(bob)]);
+
+    const joined = await emit(alice, 'join', { eventId: event.id });
+    expect(joined).toMatchObject({ ok: true, event: { id: event.id, listenerCount: 1 }, history: [] });
+    const hello = await emit(alice, 'message', { eventId: event.id, text: '  hello  ' });
+    expect(hello).toMatchObject({ ok: true, message: { text: 'hello', user: { displayName: 'Follower' } } });
+
+    const second = await emit(bob, 'join', { eventId: event.id });
+    expect(second.event.listenerCount).toBe(2);
+    expect(second.history.map((m: { text: string }) => m.text)).toEqual(['hello']);
+
+    const received = next<{ text: string }>(alice, 'message');
+    expect((await emit(bob, 'message', { eventId: event.id, text: 'hi all' })).ok).toBe(true);
+    expect((await received).text).toBe('hi all');
+
+    for (const [text, code] of [
+      ['   ', 'INVALID_MESSAGE'],
+      ['x'.repeat(501), 'INVALID_MESSAGE'],
+      ['bell\u0007', 'INVALID_MESSAGE'],
+      [42, 'VALIDATION_FAILED'],
+    ] as const) {
+      expect(await emit(bob, 'message', { eventId: event.id, text })).toEqual(
+        expect.objectContaining({ ok: false, code }),
+      );
+    }
+    // 5 per 10 s per user: bob has posted once.
+    const answers = [];
+    for (let i = 0; i < 5; i++)
+      answers.push(await emit(bob, 'message', { eventId: event.id, text: `spam ${i}` }));
+    expect(answers.map((a) => a.ok)).toEqual([true, true, true, true, false]);
+    expect(answers[4]!.code).toBe('RATE_LIMITED');
+
+    const deleted = next<{ id: string }>(bob, 'message_deleted');
+    expect((await api('DELETE', `/events/${event.id}/messages/${hello.message.id}`, listener)).status).toBe(
+      403,
+    );
+    expect((await api('DELETE', `/events/${event.id}/messages/${hello.message.id}`, host)).status).toBe(204);
+    expect(await deleted).toEqual({ id: hello.message.id });
+    expect((await api('DELETE', `/events/${event.id}/messages/${hello.message.id}`, host)).status).toBe(404);
+
+    const history = await api('GET', `/events/${event.id}/messages?limit=2`, listener);
+    expect(history.status).toBe(200);
+    expect(history.body.items.map((m: { text: string }) => m.text)).toEqual(['spam 3', 'spam 2']);
+    const rest = await api(
+      'GET',
+      `/events/${event.id}/messages?limit=100&cursor=${history.body.nextCursor}`,
+      listener,
+    );
+    expect(rest.body.items.map((m: { text: string }) => m.text)).toEqual(['spam 1', 'spam 0', 'hi all']);
+    expect(rest.body.nextCursor).toBeNull();
+    expect((await api('GET', `/events/${event.id}/messages?cursor=bad`, listener)).status).toBe(400);
+
+    expect(await emit(alice, 'leave', { eventId: event.id })).toEqual({ ok: true });
+    expect((await api('GET', `/events/${event.id}`)).body.listenerCount).toBe(1);
+  });
+
+  it('survives garbage payloads and refuses what it must', async () => {
+    const event = await createEvent({ startsAt: inMinutes(30) });
+    const socket = open(listener);
+    await connected(socket);
+    expect(await emit(socket, 'join', 'nonsense')).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+    expect(await emit(socket, 'join', null)).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+    expect(await emit(socket, 'join', { eventId: 'x'.repeat(10_000) })).toMatchObject({ ok: false });
+    expect(await emit(socket, 'join', { eventId: '0190a0a0-0000-7000-8000-000000000000' })).toMatchObject({
+      ok: false,
+      code: 'EVENT_NOT_FOUND',
+    });
+    expect(await emit(socket, 'message', { eventId: event.id, text: 'not joined' })).toMatchObject({
+      ok: false,
+      code: 'NOT_JOINED',
+    });
+    // No ack callback, odd argument lists: nothing answers, nothing breaks.
+    socket.emit('join', { eventId: event.id });
+    socket.emit('message');
+    socket.emit('leave', 1, 2, 3);
+    const cancelled = await createEvent({ startsAt: inMinutes(30) });
+    await api('DELETE', `/events/${cancelled.id}`, host);
+    expect(await emit(socket, 'join', { eventId: cancelled.id })).toMatchObject({
+      ok: false,
+      code: 'CHAT_CLOSED',
+    });
+    expect(socket.connected).toBe(true);
+  });
+
+  it('limits joins per socket and disconnects a socket that never joins', async () => {
+    const socket = open(listener);
+    await connected(socket);
+    const events = [];
+    for (let i = 0; i < 6; i++) events.push(await createEvent({ startsAt: inMinutes(30) }));
+    const answers = [];
+    for (const event of events) answers.push(await emit(socket, 'join', { eventId: event.id }));
+    expect(answers.map((a) => a.ok)).toEqual([true, true, true, true, true, false]);
+    expect(answers[5]!.code).toBe('TOO_MANY_EVENTS');
+
+    const idle = open(listener);
+    await connected(idle);
+    expect(await next<string>(idle, 'disconnect')).toBe('io server disconnect');
+  });
+
+  it('disconnects the sockets of a session that ended or a user who was blocked', async () => {
+    const gone = await register(t.app);
+    const blocked = await register(t.app);
+    const event = await createEvent({ startsAt: inMinutes(30) });
+    const first = open(gone);
+    const second = open(blocked);
+    await Promise.all([connected(first), connected(second)]);
+    await emit(first, 'join', { eventId: event.id });
+    await emit(second, 'join', { eventId: event.id });
+    const firstGone = next<string>(first, 'disconnect');
+    const secondGone = next<string>(second, 'disconnect');
+    expect((await api('POST', '/auth/logout', gone, { refreshToken: gone.refreshToken })).status).toBe(204);
+    expect((await api('PATCH', `/admin/users/${blocked.user.id}`, admin, { blocked: true })).status).toBe(
+      200,
+    );
+    await t.app.services.chat!.checkSessions();
+    expect(await firstGone).toBe('io server disconnect');
+    expect(await secondGone).toBe('io server disconnect');
+    const refused = await connected(open(blocked)).catch((e: Error & { data?: { code: string } }) => e);
+    expect((refused as Error & { data?: { code: string } }).data?.code).toBe('ACCOUNT_BLOCKED');
+  });
+});
