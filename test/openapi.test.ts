@@ -34,7 +34,7 @@ describe('openapi.json conventions', () => {
     const declared = new Set(doc.tags.map((tag: { name: string; description: string }) => tag.name));
     for (const tag of doc.tags) expect(tag.description, tag.name).toBeTruthy();
     const ids = new Set<string>();
-    for (const { name, op } of operations()) {
+    for (const { name, op, path } of operations()) {
       expect(op.operationId, name).toMatch(/^[a-z][a-zA-Z0-9]+$/);
       expect(ids.has(op.operationId), `${name}: operationId ${op.operationId} used twice`).toBe(false);
       ids.add(op.operationId);
@@ -44,8 +44,14 @@ describe('openapi.json conventions', () => {
       expect(op.tags?.length, name).toBe(1);
       expect(declared.has(op.tags[0]), `${name}: tag ${op.tags[0]} is not declared in TAGS`).toBe(true);
       expect(op.security, `${name}: security is explicit ([] when public)`).toBeDefined();
+      // Path parameters are named words, each in the template (a wildcard route is `{file}`, not `{*}`).
+      for (const parameter of (op.parameters ?? []).filter((p: { in: string }) => p.in === 'path')) {
+        expect(parameter.name, name).toMatch(/^\w+$/);
+        expect(path, name).toContain(`{${parameter.name}}`);
+      }
     }
     expect(ids.has('listAlbums') && ids.has('getAlbum') && ids.has('followAlbum')).toBe(true);
+    expect(ids.has('getAudioFile') && ids.has('headAudioFile') && ids.has('headImage')).toBe(true);
   });
 
   it('errors are application/problem+json references to the named Problem', () => {
