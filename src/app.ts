@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import cors from '@fastify/cors';
 import etag from '@fastify/etag';
-import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -84,6 +83,7 @@ import { registerMetrics } from './platform/metrics.js';
 import { NatsEventBus } from './platform/nats-bus.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerRateLimit } from './platform/rate-limit.js';
+import { registerSecurityHeaders } from './platform/security-headers.js';
 import { registerJsonParser, registerValidation } from './platform/validation.js';
 import { webPlayerRoutes } from './platform/web-player.js';
 import { type ModuleRole, type Role, roleNames } from './roles.js';
@@ -198,7 +198,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   registerErrorHandling(app);
 
-  await app.register(helmet, { global: true });
+  registerSecurityHeaders(app);
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],

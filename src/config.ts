@@ -16,6 +16,8 @@ const Int = Type.String({ pattern: INT_PATTERN });
 const Size = Type.String({ pattern: SIZE_PATTERN });
 const Bool = Type.Enum(['true', 'false', '1', '0']);
 const NATS_NAME_PATTERN = '^[A-Za-z0-9_-]{1,32}$';
+/** Default of PGLITE_QUEUE_MAX: the statements and transactions that may wait for the embedded database. */
+export const DEFAULT_PGLITE_QUEUE_MAX = 32;
 
 const PATTERN_HINTS: Record<string, string> = {
   [DURATION_PATTERN]: 'must be a duration such as 250ms, 120s, 15m, 12h or 30d',
@@ -32,6 +34,7 @@ const EnvSchema = Type.Object({
   PORT: Type.Optional(Int),
   HOST: Type.Optional(Type.String({ minLength: 1 })),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  PGLITE_QUEUE_MAX: Type.Optional(Int),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
@@ -71,6 +74,11 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /**
+   * Embedded database only: statements and transactions that may wait for it before new requests
+   * needing it answer 503 with Retry-After (0: no bound).
+   */
+  pgliteQueueMax: number;
   redisUrl: string | undefined;
   /** Undefined until `resolveJwtSecret` has run (main does it before building the app). */
   jwtSecret: string | undefined;
@@ -303,6 +311,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     host: e.HOST ?? '0.0.0.0',
     dataDir,
     databaseUrl: e.DATABASE_URL,
+    pgliteQueueMax: Number(e.PGLITE_QUEUE_MAX ?? DEFAULT_PGLITE_QUEUE_MAX),
     redisUrl: e.REDIS_URL,
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSec,

@@ -10,6 +10,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { DEFAULT_PGLITE_QUEUE_MAX } from '../config.js';
 import { lockDataDir } from './datadir-lock.js';
 import * as schema from './schema.js';
 
@@ -33,9 +34,63 @@ export const PGLITE_EXTENSIONS = { pg_trgm };
 
 export { DataDirLockedError, lockDataDir } from './datadir-lock.js';
 
+/**
+ * Thrown instead of queueing when the embedded database already has `maxQueued` statements and
+ * transactions waiting: the request answers 503 with Retry-After at once (errors.ts) rather
+ * than wait its turn behind all of them for seconds.
+ */
+export class DatabaseBusyError extends Error {
+  override name = 'DatabaseBusyError';
+  readonly code = 'DATABASE_BUSY';
+  constructor(readonly queued: number) {
+    super(`the embedded database has ${queued} statements waiting`);
+  }
+}
+
+/**
+ * PGlite runs one statement at a time on this process's event loop; everything else waits in
+ * its mutexes, without bound. This puts a bound on what waits: a top-level statement or
+ * transaction that arrives while `maxQueued` are already outstanding fails with
+ * `DatabaseBusyError`. Statements inside a transaction that is running are never refused (the
+ * transaction has its turn already). `maxQueued` 0 means no bound.
+ */
+export function boundPgliteQueue(client: PGlite, maxQueued: number): PGlite {
+  if (maxQueued <= 0) return client;
+  let outstanding = 0;
+  const admit = <T>(run: () => Promise<T>): Promise<T> => {
+    if (outstanding >= maxQueued) return Promise.reject(new DatabaseBusyError(outstanding));
+    outstanding++;
+    let result: Promise<T>;
+    try {
+      result = run();
+    } catch (error) {
+      outstanding--;
+      return Promise.reject(error);
+    }
+    return result.finally(() => {
+      outstanding--;
+    });
+  };
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property !== 'query' && property !== 'exec' && property !== 'transaction') {
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return (...args: unknown[]) =>
+        admit(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+    },
+  });
+}
+
 /** Wraps an open PGlite instance (on disk, in memory or a test clone) as a `Database`. */
-export function fromPglite(client: PGlite, onClose: () => void = () => {}): Database {
-  const db = drizzlePglite({ client, schema }) as unknown as Db;
+export function fromPglite(
+  client: PGlite,
+  onClose: () => void = () => {},
+  options: { maxQueued?: number } = {},
+): Database {
+  const bounded = boundPgliteQueue(client, options.maxQueued ?? 0);
+  const db = drizzlePglite({ client: bounded, schema }) as unknown as Db;
   return {
     kind: 'pglite',
     db,
@@ -118,11 +173,18 @@ export async function openPglite(dataDir: string | undefined): Promise<PGlite> {
 }
 
 /** Opens the database the configuration names: a PostgreSQL server, or PGlite in DATA_DIR. */
-export async function openDatabase(options: { databaseUrl?: string; dataDir: string }): Promise<Database> {
+export async function openDatabase(options: {
+  databaseUrl?: string;
+  dataDir: string;
+  /** PGlite only: statements and transactions that may wait before new ones get 503 (0: no bound). */
+  pgliteQueueMax?: number;
+}): Promise<Database> {
   if (options.databaseUrl) return fromPostgres(options.databaseUrl);
   const unlock = lockDataDir(options.dataDir);
   try {
-    return fromPglite(await openPglite(options.dataDir), unlock);
+    return fromPglite(await openPglite(options.dataDir), unlock, {
+      maxQueued: options.pgliteQueueMax ?? DEFAULT_PGLITE_QUEUE_MAX,
+    });
   } catch (error) {
     unlock();
     throw error;

@@ -8,7 +8,7 @@ import type {
   FastifyRequest,
   preHandlerAsyncHookHandler,
 } from 'fastify';
-import { isDatabaseUnavailable, isDataException } from './db.js';
+import { DatabaseBusyError, isDatabaseUnavailable, isDataException } from './db.js';
 
 export interface FieldError {
   path: string;
@@ -223,6 +223,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
         'A value in the request cannot be stored (e.g. a NUL character)',
       );
     }
+    const busy = findCause(error, DatabaseBusyError);
+    if (busy) {
+      // Load shedding, not a fault: the embedded database's queue is full (PGLITE_QUEUE_MAX).
+      request.log.debug({ queued: busy.queued }, 'embedded database busy');
+      return sendProblem(reply, request, 503, 'SERVICE_UNAVAILABLE', 'The service is busy, retry shortly', {
+        headers: { 'retry-after': '1' },
+      });
+    }
     if (isDatabaseUnavailable(error)) {
       request.log.warn({ err: error }, 'database unavailable');
       return sendProblem(
@@ -364,4 +372,14 @@ export function answerFrameworkError(
     return;
   }
   sendProblem(reply, request, 400, 'BAD_REQUEST', 'The request URL is not valid');
+}
+
+/** `error` or one of its causes (drizzle wraps driver errors) when it is a `type`. */
+function findCause<T extends Error>(error: unknown, type: new (...args: never[]) => T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 4; depth++) {
+    if (current instanceof type) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

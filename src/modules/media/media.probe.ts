@@ -1,4 +1,4 @@
-import { parseFile } from 'music-metadata';
+import type { parseFile } from 'music-metadata';
 import { decodesAsAudio } from './media.ffmpeg.js';
 
 /** What an audio file says about itself: its format and the tags that fill a song's defaults. */
@@ -64,7 +64,8 @@ export async function probeAudio(ffmpeg: string, file: string): Promise<AudioPro
   if (!(await decodesAsAudio(ffmpeg, file))) return null;
   let metadata: Awaited<ReturnType<typeof parseFile>>;
   try {
-    metadata = await parseFile(file, { duration: true });
+    // Loaded on the first upload, not at start (serving does not need it).
+    metadata = await (await import('music-metadata')).parseFile(file, { duration: true });
   } catch {
     return null;
   }

@@ -4,7 +4,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import { type IAudioMetadata, parseFile } from 'music-metadata';
+import type { IAudioMetadata } from 'music-metadata';
 import type { AuthUser } from '../../platform/auth.js';
 import { type Db, isUniqueViolation } from '../../platform/db.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
@@ -710,6 +710,8 @@ export function createLibraryService(deps: LibraryDeps) {
     async function readTrack(file: string, root: string): Promise<TrackInfo | string> {
       let metadata: IAudioMetadata;
       try {
+        // Loaded on the first scan, not at start (serving does not need it).
+        const { parseFile } = await import('music-metadata');
         metadata = await parseFile(file, { duration: false });
         if (!metadata.format.duration) metadata = await parseFile(file, { duration: true });
       } catch (error) {

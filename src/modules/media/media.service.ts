@@ -3,7 +3,6 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import sharp from 'sharp';
 import type { AuthUser } from '../../platform/auth.js';
 import { type Db, type Executor, withTx } from '../../platform/db.js';
 import { ConflictError, NotFoundError } from '../../platform/errors.js';
@@ -254,6 +253,7 @@ export function createMediaService(deps: MediaDeps) {
 
   /** Resizes a picture to the square sizes, stores them by content hash; 415 when it is no picture. */
   async function storeImage(input: Buffer | string, hash: string): Promise<Image[]> {
+    const sharp = await loadSharp();
     let format: string | undefined;
     try {
       format = (await sharp(input).metadata()).format;
@@ -616,3 +616,11 @@ export function titleFromFileName(name: string | undefined): string | undefined 
 }
 
 export type MediaService = ReturnType<typeof createMediaService>;
+
+/**
+ * sharp (libvips) is loaded on the first picture upload, not at start: it is tens of
+ * megabytes of native code that serving never needs until then.
+ */
+async function loadSharp() {
+  return (await import('sharp')).default;
+}
