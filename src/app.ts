@@ -53,6 +53,7 @@ import {
   createSubsonicService,
   subsonicRoutes,
 } from './modules/subsonic/index.js';
+import { apiRootRoutes } from './platform/api-root.js';
 import {
   type AuthUser,
   authenticateWritesBeforeBody,
@@ -403,6 +404,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   await app.register(
     async (api) => {
+      // The API root, in every process that serves a part of the API.
+      if (ROUTES.some(([role]) => roles.has(role))) await api.register(apiRootRoutes);
       for (const [role, register] of ROUTES) if (roles.has(role)) await register(api);
     },
     { prefix: API_PREFIX },

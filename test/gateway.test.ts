@@ -83,6 +83,15 @@ describe('gateway routing', () => {
     await g.close();
   });
 
+  it('sends the API root, GET /api/v1, to the identity role', async () => {
+    const g = await gateway(`identity=${urlA},catalog=${urlB}`);
+    await allReady(g);
+    const res = await call(g, 'GET', '/api/v1');
+    expect(res.status).toBe(200);
+    expect(res.body.links).toMatchObject({ openapi: '/openapi.json', albums: '/api/v1/albums' });
+    await g.close();
+  });
+
   it('answers for a role without a ready process with 503, and reports it in /health/services', async () => {
     const dead = await deadUrl();
     const g = await gateway(`catalog=${urlA},identity=${dead}`);
@@ -147,6 +156,8 @@ describe('gateway routing', () => {
 describe('gateway route table', () => {
   it('sends every route a role mounts to that role', async () => {
     const roleFor = createRoleRouter(GATEWAY_ROUTES);
+    // The API root (GET /api/v1, mounted by every role with API routes) goes to one of them.
+    expect(roleFor('/api/v1')).toBe('identity');
     for (const role of MODULE_ROLES) {
       const config = { ...loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET }) };
       const app = await buildApp(

@@ -5,6 +5,7 @@
  * becomes a role adds its lines here.
  */
 export const GATEWAY_ROUTES: ReadonlyArray<readonly [pattern: string, role: string]> = [
+  ['/api/v1', 'identity'],
   ['/api/v1/auth/*', 'identity'],
   ['/api/v1/me', 'identity'],
   ['/api/v1/admin/*', 'identity'],

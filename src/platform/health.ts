@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { nameSchemas } from './openapi.js';
 
 export type HealthCheck = () => Promise<void>;
 
@@ -28,6 +29,7 @@ const ReadyResponse = Type.Object({
   roles: Type.Array(Type.String(), { description: 'what this process serves (SERVICES)' }),
   checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
 });
+nameSchemas({ Readiness: ReadyResponse });
 
 /**
  * Liveness (the process answers) and readiness (it can serve). `checks` are dependencies the
@@ -52,7 +54,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       config: noLimit,
       schema: {
         tags: ['operations'],
+        operationId: 'getLiveness',
         summary: 'Liveness',
+        description: 'The process answers; nothing else is checked.',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
     },
@@ -65,6 +69,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       config: noLimit,
       schema: {
         tags: ['operations'],
+        operationId: 'getReadiness',
         summary: 'Readiness: the process can serve',
         description:
           '503 while a dependency the process cannot serve without (the database) fails, or while it shuts down. A failing cache (Redis) or event bus (NATS) is reported as "degraded" with a 200: the process serves on its fallbacks.',

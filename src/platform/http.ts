@@ -3,6 +3,7 @@ import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { AppError } from './errors.js';
+import { nameSchemas } from './openapi.js';
 
 /** Bounds shared by everything that lists (DESIGN.md: limit <= 100, offset <= 10000). */
 export const MAX_LIMIT = 100;
@@ -246,3 +247,18 @@ export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): v
     return payload.pipe(watched);
   });
 }
+
+nameSchemas({
+  Problem: {
+    schema: ProblemSchema,
+    example: {
+      type: '/problems/album-not-found',
+      title: 'Not found',
+      status: 404,
+      code: 'ALBUM_NOT_FOUND',
+      detail: 'Album not found',
+      requestId: '0d3c4a7e-2b1f-4c55-9a0e-7f6d2b9c1e44',
+    },
+  },
+  Image: Type.Object({ url: Type.String(), width: Type.Integer(), height: Type.Integer() }),
+});

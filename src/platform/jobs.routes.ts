@@ -4,6 +4,7 @@ import { bearerSecurity, requireRole } from './auth.js';
 import type { Db } from './db.js';
 import { PageQuery, pageOf, problems, Timestamp, toPage } from './http.js';
 import { JOB_STATUSES, type JobRow, listJobs } from './jobs.js';
+import { nameSchemas } from './openapi.js';
 
 const JobSchema = Type.Object({
   id: Type.String(),
@@ -13,13 +14,14 @@ const JobSchema = Type.Object({
   attempts: Type.Integer(),
   maxAttempts: Type.Integer(),
   payload: Type.Unknown(),
-  progress: Type.Union([Type.Unknown(), Type.Null()]),
+  progress: Type.Unknown({ description: 'What the handler reported: any JSON value, or null' }),
   lastError: Type.Union([Type.String(), Type.Null()]),
   runAt: Timestamp,
   createdAt: Timestamp,
   startedAt: Type.Union([Timestamp, Type.Null()]),
   finishedAt: Type.Union([Timestamp, Type.Null()]),
 });
+nameSchemas({ Job: JobSchema });
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -49,7 +51,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db
       preHandler: requireRole('admin'),
       schema: {
         tags: ['admin'],
-        summary: 'Background jobs (transcodes, scans, schedules), newest first',
+        operationId: 'listJobs',
+        summary: 'List background jobs',
+        description: 'Background jobs (transcodes, scans, schedules), newest first.',
         security: bearerSecurity,
         querystring: Type.Object(
           {

@@ -77,7 +77,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['artists'],
-        summary: 'List artists (q tolerates typos; genre repeatable; admins may pass visibility)',
+        operationId: 'listArtists',
+        summary: 'List artists',
+        description:
+          'A page of artists: q tolerates typos, genre is repeatable, administrators may pass visibility.',
         security: optionalBearer,
         querystring: ArtistsQuery,
         response: { 200: pageOf(ArtistSchema), ...problems(401, 403) },
@@ -97,7 +100,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['artists'],
-        summary: 'An artist',
+        operationId: 'getArtist',
+        summary: 'Get an artist',
+        description: 'An artist the caller may see.',
         security: optionalBearer,
         params: IdParams,
         response: { 200: ArtistSchema, ...problems(401, 403, 404) },
@@ -116,7 +121,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['artists'],
-        summary: "A page of the artist's albums the caller may see",
+        operationId: 'listArtistAlbums',
+        summary: "List an artist's albums",
+        description: "A page of the artist's albums the caller may see.",
         security: optionalBearer,
         params: IdParams,
         querystring: ArtistAlbumsQuery,
@@ -141,7 +148,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: adminOnly,
       schema: {
         tags: ['artists'],
-        summary: 'Create an artist (admins); names are unique case-insensitively (409 ARTIST_NAME_TAKEN)',
+        operationId: 'createArtist',
+        summary: 'Create an artist',
+        description:
+          'Creates an artist (administrators); names are unique case-insensitively (409 ARTIST_NAME_TAKEN).',
         security: bearerSecurity,
         body: CreateArtistBody,
         response: { 201: ArtistSchema, ...problems(401, 403, 409, 413, 415) },
@@ -159,7 +169,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: publisher,
       schema: {
         tags: ['artists'],
-        summary: 'Change an artist (admins; an artist account its own profile, not isVisible)',
+        operationId: 'updateArtist',
+        summary: 'Update an artist',
+        description:
+          'Changes an artist (administrators; an artist account its own profile, but not isVisible).',
         security: bearerSecurity,
         params: IdParams,
         body: UpdateArtistBody,
@@ -175,7 +188,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: adminOnly,
       schema: {
         tags: ['artists'],
-        summary: 'Delete an artist without albums (admins)',
+        operationId: 'deleteArtist',
+        summary: 'Delete an artist',
+        description: 'Deletes an artist that has no albums (administrators).',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: NoContent, ...problems(401, 403, 404, 409) },
@@ -194,7 +209,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['albums'],
-        summary: 'Browse albums with filters, sorting and pages (cached per normalised query)',
+        operationId: 'listAlbums',
+        summary: 'List albums',
+        description: 'Browse albums with filters, sorting and pages (cached per normalised query).',
         security: optionalBearer,
         querystring: AlbumsQuery,
         response: { 200: pageOf(AlbumSchema), ...problems(401, 403) },
@@ -214,7 +231,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['albums'],
-        summary: 'An album with its songs in track order',
+        operationId: 'getAlbum',
+        summary: 'Get an album',
+        description: 'An album with its songs in track order.',
         security: optionalBearer,
         params: IdParams,
         response: { 200: AlbumDetailSchema, ...problems(401, 403, 404) },
@@ -234,7 +253,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: publisher,
       schema: {
         tags: ['albums'],
-        summary: 'Create an album under artistId or artistName (admins; artists for themselves)',
+        operationId: 'createAlbum',
+        summary: 'Create an album',
+        description:
+          'Creates an album under artistId or artistName (administrators; artists for themselves).',
         security: bearerSecurity,
         body: CreateAlbumBody,
         response: { 201: AlbumSchema, ...problems(401, 403, 413, 415) },
@@ -252,7 +274,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: publisher,
       schema: {
         tags: ['albums'],
-        summary: 'Change an album (admins; artists their own, not isVisible)',
+        operationId: 'updateAlbum',
+        summary: 'Update an album',
+        description: 'Changes an album (administrators; artists their own, but not isVisible).',
         security: bearerSecurity,
         params: IdParams,
         body: UpdateAlbumBody,
@@ -268,7 +292,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: publisher,
       schema: {
         tags: ['albums'],
-        summary: 'Delete an album and its songs',
+        operationId: 'deleteAlbum',
+        summary: 'Delete an album',
+        description: 'Deletes an album and its songs.',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: NoContent, ...problems(401, 403, 404) },
@@ -286,7 +312,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['albums'],
-        summary: "A page of the album's songs in track order",
+        operationId: 'listAlbumSongs',
+        summary: "List an album's songs",
+        description: "A page of the album's songs in track order.",
         security: optionalBearer,
         params: IdParams,
         querystring: AlbumSongsQuery,
@@ -315,9 +343,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         bodyLimit: opts.uploadMaxBytes ?? undefined,
         schema: {
           tags: ['songs'],
-          summary: 'Add a song to an album (appended unless trackNumber is given)',
+          operationId: 'createAlbumSong',
+          summary: 'Add a song to an album',
           description:
-            "JSON with the fields, or a multipart form with the audio in a part named file and the same fields as text: title, durationMs and trackNumber then default to the file's tags and duration.",
+            "Appended unless trackNumber is given. JSON with the fields, or a multipart form with the audio in a part named file and the same fields as text: title, durationMs and trackNumber then default to the file's tags and duration.",
           security: bearerSecurity,
           params: IdParams,
           body: {
@@ -347,7 +376,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['songs'],
-        summary: 'Browse songs with filters, sorting and pages, or look up to 50 by ids',
+        operationId: 'listSongs',
+        summary: 'List songs',
+        description: 'Browse songs with filters, sorting and pages, or look up to 50 by ids.',
         security: optionalBearer,
         querystring: SongsQuery,
         response: { 200: pageOf(SongSchema), ...problems(401, 403) },
@@ -374,7 +405,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['songs'],
-        summary: 'A song',
+        operationId: 'getSong',
+        summary: 'Get a song',
+        description: 'A song the caller may see.',
         security: optionalBearer,
         params: IdParams,
         response: { 200: SongSchema, ...problems(401, 403, 404) },
@@ -393,7 +426,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: publisher,
       schema: {
         tags: ['songs'],
-        summary: 'Change a song (admins; artists their own)',
+        operationId: 'updateSong',
+        summary: 'Update a song',
+        description: 'Changes a song (administrators; artists their own).',
         security: bearerSecurity,
         params: IdParams,
         body: UpdateSongBody,
@@ -409,7 +444,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       preHandler: publisher,
       schema: {
         tags: ['songs'],
+        operationId: 'deleteSong',
         summary: 'Delete a song',
+        description: 'Deletes a song; its audio files go when nothing else plays them.',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: NoContent, ...problems(401, 403, 404) },
@@ -428,7 +465,10 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       ...read,
       schema: {
         tags: ['search'],
-        summary: 'Search albums, artists, songs and playlists; one relevance-ordered page per type',
+        operationId: 'search',
+        summary: 'Search the catalog',
+        description:
+          'Searches albums, artists, songs and public playlists; one relevance-ordered page per type.',
         security: optionalBearer,
         querystring: SearchQuery,
         response: { 200: SearchResultSchema, ...problems(401, 403) },

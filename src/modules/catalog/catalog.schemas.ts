@@ -8,6 +8,7 @@ import {
   sortParam,
   Timestamp,
 } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { ALBUM_SORTS, ARTIST_SORTS, SONG_SORTS } from './catalog.repo.js';
 import { ALBUM_TYPES } from './catalog.tables.js';
 
@@ -329,3 +330,96 @@ export const SearchResultSchema = Type.Object({
   songs: Type.Optional(pageOf(SongSchema)),
   playlists: Type.Optional(pageOf(PlaylistSummarySchema)),
 });
+
+const ARTIST_REF = { id: '01939a4e-5b7c-7d3e-8f10-2a3b4c5d6e7f', name: 'The Midnight Owls' };
+const ALBUM_EXAMPLE = {
+  id: '01939a4e-6c8d-7e4f-9a21-3b4c5d6e7f80',
+  title: 'Night Drive',
+  artist: ARTIST_REF,
+  genre: 'Synthwave',
+  releaseYear: 2024,
+  releaseDate: '2024-03-15',
+  albumType: 'album',
+  coverUrl: '/media/images/4f1c2a9e-640.webp',
+  images: [{ url: '/media/images/4f1c2a9e-640.webp', width: 640, height: 640 }],
+  label: 'Neon Records',
+  isPublic: true,
+  publishAt: null,
+  songCount: 10,
+  durationMs: 2_520_000,
+  followerCount: 42,
+  popularity: 57,
+  createdAt: '2024-03-01T10:00:00.000Z',
+  updatedAt: '2024-03-15T09:30:00.000Z',
+};
+const SONG_EXAMPLE = {
+  id: '01939a4e-7d9e-7f50-8b32-4c5d6e7f8091',
+  title: 'Neon Highway',
+  album: { id: ALBUM_EXAMPLE.id, title: ALBUM_EXAMPLE.title },
+  artist: ARTIST_REF,
+  trackNumber: 1,
+  durationMs: 245_000,
+  genre: 'Synthwave',
+  explicit: false,
+  playCount: 1_204,
+  audio: { status: 'ready', durationMs: 245_012, qualities: ['low', 'medium', 'high', 'original'] },
+  isPublic: true,
+  createdAt: '2024-03-01T10:05:00.000Z',
+};
+
+nameSchemas({
+  Artist: {
+    schema: ArtistSchema,
+    example: {
+      ...ARTIST_REF,
+      bio: 'Synthwave duo from Leeds.',
+      imageUrl: '/media/images/8a2b3c4d-640.webp',
+      images: [{ url: '/media/images/4f1c2a9e-640.webp', width: 640, height: 640 }],
+      genres: ['Synthwave', 'Electronic'],
+      albumCount: 3,
+      followerCount: 128,
+      createdAt: '2024-01-10T12:00:00.000Z',
+    },
+  },
+  Album: { schema: AlbumSchema, example: ALBUM_EXAMPLE },
+  AlbumDetail: {
+    schema: AlbumDetailSchema,
+    example: { ...ALBUM_EXAMPLE, songs: [SONG_EXAMPLE], followedByMe: true },
+  },
+  Song: { schema: SongSchema, example: SONG_EXAMPLE },
+  Audio: AudioSchema,
+  Playlist: {
+    schema: PlaylistSummarySchema,
+    example: {
+      id: '01939a4e-8eaf-7061-9c43-5d6e7f8091a2',
+      name: 'Late night drives',
+      description: 'Synthwave for empty roads',
+      owner: { id: '01939a4e-9fb0-7172-8d54-6e7f8091a2b3', displayName: 'Alex' },
+      isPublic: true,
+      trackCount: 24,
+      durationMs: 5_880_000,
+      followerCount: 7,
+      createdAt: '2024-04-02T20:00:00.000Z',
+      updatedAt: '2024-04-05T21:15:00.000Z',
+    },
+  },
+  SearchResult: SearchResultSchema,
+  ArtistRef,
+  AlbumRef,
+});
+
+exampleBody(CreateArtistBody, {
+  name: 'The Midnight Owls',
+  bio: 'Synthwave duo from Leeds.',
+  genres: ['Synthwave', 'Electronic'],
+});
+exampleBody(CreateAlbumBody, {
+  title: 'Night Drive',
+  genre: 'Synthwave',
+  releaseYear: 2024,
+  releaseDate: '2024-03-15',
+  albumType: 'album',
+  label: 'Neon Records',
+  artistId: ARTIST_REF.id,
+});
+exampleBody(UpdateAlbumBody, { title: 'Night Drive (Deluxe)', label: null });

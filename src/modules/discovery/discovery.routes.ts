@@ -38,7 +38,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
       preHandler: signedIn,
       schema: {
         tags: ['listening'],
-        summary: 'Report a listening event (play, complete, skip) for a song',
+        operationId: 'recordPlay',
+        summary: 'Report a listening event',
+        description: 'Reports a listening event (play, complete, skip) for a song.',
         security: bearerSecurity,
         params: IdParams,
         body: PlayBody,
@@ -58,7 +60,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
       preHandler: signedIn,
       schema: {
         tags: ['listening'],
-        summary: 'What the signed-in user played, newest first (a cursor feed)',
+        operationId: 'listRecentlyPlayed',
+        summary: 'List recently played songs',
+        description: 'What the signed-in user played, newest first (a cursor feed).',
         security: bearerSecurity,
         querystring: RecentlyPlayedQuery,
         response: { 200: RecentlyPlayedPage, ...problems(401, 403) },
@@ -76,7 +80,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
     {
       schema: {
         tags: ['discovery'],
-        summary: 'The most played songs in the last 24 hours, 7 days or 30 days',
+        operationId: 'listTrendingSongs',
+        summary: 'List trending songs',
+        description: 'The most played songs in the last 24 hours, 7 days or 30 days.',
         querystring: TrendingQuery,
         response: { 200: TrendingList, ...problems() },
       },
@@ -94,7 +100,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
       preHandler: signedIn,
       schema: {
         tags: ['discovery'],
-        summary: 'Songs new to the signed-in user, from what they and listeners like them finish',
+        operationId: 'listRecommendations',
+        summary: 'List recommendations',
+        description: 'Songs new to the signed-in user, from what they and listeners like them finish.',
         security: bearerSecurity,
         querystring: LimitQuery,
         response: { 200: RecommendationList, ...problems(401, 403) },
@@ -112,7 +120,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
       preHandler: optionalAuth,
       schema: {
         tags: ['discovery'],
-        summary: 'Songs like this one (never the song itself, nor songs the caller skipped)',
+        operationId: 'listSimilarSongs',
+        summary: 'List similar songs',
+        description: 'Songs like this one (never the song itself, nor songs the caller skipped).',
         security: optionalBearer,
         params: IdParams,
         querystring: LimitQuery,
@@ -130,7 +140,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
     {
       schema: {
         tags: ['analytics'],
-        summary: 'Albums with the most followers, optionally of one genre',
+        operationId: 'listTopAlbums',
+        summary: 'List top albums',
+        description: 'Albums with the most followers, optionally of one genre.',
         querystring: TopAlbumsQuery,
         response: { 200: TopAlbumsList, ...problems() },
       },
@@ -146,7 +158,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
     {
       schema: {
         tags: ['analytics'],
-        summary: 'Albums and songs per genre (grouped case-insensitively)',
+        operationId: 'listGenreStats',
+        summary: 'List genre statistics',
+        description: 'Albums and songs per genre (grouped case-insensitively).',
         querystring: NoQuery,
         response: { 200: GenreStatsList, ...problems() },
       },
@@ -163,7 +177,9 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRouteOptions> =
       preHandler: optionalAuth,
       schema: {
         tags: ['analytics'],
-        summary: "An artist's albums per release year, ascending",
+        operationId: 'getArtistTimeline',
+        summary: "Get an artist's timeline",
+        description: "An artist's albums per release year, ascending.",
         security: optionalBearer,
         params: IdParams,
         querystring: NoQuery,

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Id, MAX_LIMIT, Timestamp } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { AlbumSchema, SongSchema } from '../catalog/index.js';
 import { TRENDING_WINDOWS } from './discovery.repo.js';
 import { PLAY_EVENTS } from './discovery.tables.js';
@@ -106,3 +107,14 @@ export const ArtistTimeline = Type.Object({
   artist: Type.Object({ id: Id, name: Type.String() }),
   items: Type.Array(Type.Object({ year: Type.Integer(), albumCount: Type.Integer() })),
 });
+
+nameSchemas({
+  RecentlyPlayedFeed: RecentlyPlayedPage,
+  TrendingSongs: TrendingList,
+  Recommendations: RecommendationList,
+  TopAlbums: TopAlbumsList,
+  GenreStats: GenreStatsList,
+  ArtistTimeline,
+});
+
+exampleBody(PlayBody, { event: 'complete', positionMs: 245_000 });

@@ -66,7 +66,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preValidation: normaliseEmailField,
       schema: {
         tags: ['auth'],
-        summary: 'Create an account (role is always user)',
+        operationId: 'registerUser',
+        summary: 'Register',
+        description: 'Creates an account (role is always user) and signs it in.',
         body: RegisterBody,
         response: { 201: AuthResult, ...problems(409, 413, 415, 429) },
       },
@@ -86,7 +88,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preValidation: normaliseEmailField,
       schema: {
         tags: ['auth'],
-        summary: 'Sign in with email or username, and password',
+        operationId: 'login',
+        summary: 'Sign in',
+        description: 'Signs in with email or username, and password; answers an access and a refresh token.',
         body: LoginBody,
         response: { 200: AuthResult, ...problems(401, 403, 429) },
       },
@@ -102,7 +106,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       onSend: noStore,
       schema: {
         tags: ['auth'],
-        summary: 'Exchange a refresh token for a new pair (the old one is spent)',
+        operationId: 'refreshSession',
+        summary: 'Refresh tokens',
+        description: 'Exchanges a refresh token for a new pair; the old refresh token is spent.',
         body: RefreshBody,
         response: { 200: AuthResult, ...problems(401, 403, 429) },
       },
@@ -118,7 +124,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       onSend: noStore,
       schema: {
         tags: ['auth'],
-        summary: "End the refresh token's session (its access tokens stop working at once)",
+        operationId: 'logout',
+        summary: 'Sign out',
+        description: "Ends the refresh token's session; its access tokens stop working at once.",
         body: RefreshBody,
         response: { 204: Type.Null(), ...problems(429) },
       },
@@ -135,7 +143,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags: ['account'],
-        summary: 'The signed-in user',
+        operationId: 'getMe',
+        summary: 'Get the signed-in user',
+        description: 'The signed-in user, with their email.',
         security: bearerSecurity,
         response: { 200: UserSchema, ...problems(401, 403) },
       },
@@ -149,8 +159,10 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preHandler: [signedIn, passwordChecks],
       schema: {
         tags: ['account'],
-        summary: 'Change display name, username or password (a new password ends other sessions)',
-        description: 'Requests with currentPassword count against the /auth limit, per account.',
+        operationId: 'updateMe',
+        summary: 'Change display name, username or password',
+        description:
+          'A new password ends the other sessions. Requests with currentPassword count against the /auth limit, per account.',
         security: bearerSecurity,
         body: UpdateMeBody,
         response: { 200: UserSchema, ...problems(401, 403, 409, 429) },
@@ -164,7 +176,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
     {
       schema: {
         tags: ['account'],
-        summary: "A user's public profile",
+        operationId: 'getUser',
+        summary: "Get a user's profile",
+        description: 'What anyone may see of a user.',
         params: IdParams,
         response: { 200: PublicUserSchema, ...problems(404) },
       },
@@ -178,7 +192,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preHandler: adminOnly,
       schema: {
         tags: ['admin'],
+        operationId: 'listUsers',
         summary: 'List users',
+        description: 'Every user, for administrators.',
         security: bearerSecurity,
         querystring: AdminUsersQuery,
         response: { 200: pageOf(UserSchema), ...problems(401, 403) },
@@ -197,7 +213,10 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preHandler: adminOnly,
       schema: {
         tags: ['admin'],
-        summary: 'Change a user: role (artist needs artistId), blocked, artistId',
+        operationId: 'updateUser',
+        summary: 'Update a user',
+        description:
+          "Changes a user's role (artist needs artistId), blocked flag or artistId (administrators).",
         security: bearerSecurity,
         params: IdParams,
         body: AdminUpdateUserBody,
@@ -213,7 +232,9 @@ export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = a
       preHandler: adminOnly,
       schema: {
         tags: ['admin'],
-        summary: 'Delete a user (their tokens stop working at once)',
+        operationId: 'deleteUser',
+        summary: 'Delete a user',
+        description: 'Deletes a user; their tokens stop working at once (administrators).',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: Type.Null(), ...problems(401, 403, 404, 409) },

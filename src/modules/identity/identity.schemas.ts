@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { ROLES } from '../../platform/auth.js';
 import { Id, ImagesSchema, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 128 });
@@ -100,3 +101,38 @@ export const AdminUpdateUserBody = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
+
+const USER_EXAMPLE = {
+  id: '01939a4e-9fb0-7172-8d54-6e7f8091a2b3',
+  email: 'alex@example.com',
+  username: 'alex',
+  displayName: 'Alex',
+  role: 'user',
+  artistId: null,
+  blocked: false,
+  images: [],
+  createdAt: '2024-01-05T08:00:00.000Z',
+};
+
+nameSchemas({
+  User: { schema: UserSchema, example: USER_EXAMPLE },
+  AuthResult: {
+    schema: AuthResult,
+    example: {
+      user: USER_EXAMPLE,
+      accessToken: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIwMTkzOWE0ZSJ9.c2lnbmF0dXJl',
+      refreshToken: 'rt_3q2+7w==.Vx9kZ2x3',
+      tokenType: 'Bearer',
+      expiresIn: 900,
+    },
+  },
+  PublicUser: PublicUserSchema,
+});
+
+exampleBody(RegisterBody, {
+  email: 'alex@example.com',
+  password: 'correct horse battery staple',
+  displayName: 'Alex',
+  username: 'alex',
+});
+exampleBody(LoginBody, { email: 'alex@example.com', password: 'correct horse battery staple' });

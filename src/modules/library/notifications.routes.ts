@@ -26,7 +26,9 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ notifications: Noti
       preHandler: signedIn,
       schema: {
         tags: ['notifications'],
-        summary: 'Notifications of new songs on followed albums and new albums of followed artists',
+        operationId: 'listNotifications',
+        summary: 'List notifications',
+        description: 'Notifications of new songs on followed albums and new albums of followed artists.',
         security: bearerSecurity,
         querystring: NotificationsQuery,
         response: { 200: NotificationFeedSchema, ...problems(401, 403) },
@@ -44,7 +46,9 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ notifications: Noti
       preHandler: signedIn,
       schema: {
         tags: ['notifications'],
-        summary: 'Mark notifications read: the given ids, or all without ids',
+        operationId: 'markNotificationsRead',
+        summary: 'Mark notifications read',
+        description: 'Marks the given notifications read, or all of them when no ids (or no body) are sent.',
         security: bearerSecurity,
         body: MarkReadBody,
         response: { 204: Type.Null(), ...problems(401, 403, 415) },
@@ -62,7 +66,9 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ notifications: Noti
       preHandler: signedIn,
       schema: {
         tags: ['notifications'],
-        summary: 'Live notifications as Server-Sent Events; Last-Event-ID replays what was missed',
+        operationId: 'streamNotifications',
+        summary: 'Stream notifications',
+        description: 'Live notifications as Server-Sent Events; Last-Event-ID replays what was missed.',
         security: bearerSecurity,
         headers: StreamHeaders,
         response: {

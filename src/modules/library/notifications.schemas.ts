@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Id, MAX_LIMIT, Timestamp } from '../../platform/http.js';
+import { nameSchemas } from '../../platform/openapi.js';
 import { NOTIFICATION_TYPES } from './notifications.repo.js';
 
 export const NotificationSchema = Type.Object({
@@ -61,3 +62,5 @@ export const StreamHeaders = Type.Object({
 export const EventStreamSchema = Type.String({
   description: 'text/event-stream: `notification` events (id = notification id, data = Notification JSON)',
 });
+
+nameSchemas({ Notification: NotificationSchema, NotificationFeed: NotificationFeedSchema });

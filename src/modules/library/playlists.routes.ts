@@ -41,7 +41,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: 'Create a playlist (public unless isPublic is false)',
+        operationId: 'createPlaylist',
+        summary: 'Create a playlist',
+        description: 'Creates a playlist, public unless isPublic is false.',
         security: bearerSecurity,
         body: CreatePlaylistBody,
         response: { 201: PlaylistSchema, ...problems(401, 403, 415) },
@@ -59,8 +61,10 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: 'Create a playlist from an M3U/M3U8 file or a JSON track list, matching the catalog',
+        operationId: 'importPlaylist',
+        summary: 'Import a playlist from M3U/M3U8 or JSON',
         description:
+          'Creates a playlist from an M3U/M3U8 file or a JSON track list, matching the catalog. ' +
           'Artist and title are matched case- and accent-insensitively against songs everyone may see. ' +
           'M3U entries are read from `#EXTINF:seconds,Artist - Title` or from the file name.',
         security: bearerSecurity,
@@ -80,8 +84,10 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       ...read,
       schema: {
         tags,
-        summary: 'A playlist with its first 100 tracks (private ones only to their owner and admins)',
-        description: 'trackCount counts every track; page through them with GET /playlists/{id}/tracks.',
+        operationId: 'getPlaylist',
+        summary: 'A playlist with its first 100 tracks',
+        description:
+          'Private playlists are visible only to their owner and admins. trackCount counts every track; page through them with GET /playlists/{id}/tracks.',
         security: optionalBearer,
         params: IdParams,
         response: { 200: PlaylistDetailSchema, ...problems(401, 403, 404) },
@@ -100,7 +106,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       ...read,
       schema: {
         tags,
-        summary: 'A page of the tracks, in playlist order (positions start at 0)',
+        operationId: 'listPlaylistTracks',
+        summary: "List a playlist's tracks",
+        description: 'A page of the tracks, in playlist order (positions start at 0).',
         security: optionalBearer,
         params: IdParams,
         querystring: TrackPageQuery,
@@ -121,7 +129,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: 'Rename, describe, make public or private (owner or admin)',
+        operationId: 'updatePlaylist',
+        summary: 'Update a playlist',
+        description: 'Renames, describes, makes public or private (owner or administrators).',
         security: bearerSecurity,
         params: IdParams,
         body: UpdatePlaylistBody,
@@ -137,7 +147,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: 'Delete a playlist (owner or admin)',
+        operationId: 'deletePlaylist',
+        summary: 'Delete a playlist',
+        description: 'Deletes a playlist (owner or administrators).',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: NoContent, ...problems(401, 403, 404) },
@@ -155,7 +167,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: "The caller's playlists, private ones included, newest first",
+        operationId: 'listMyPlaylists',
+        summary: 'List my playlists',
+        description: "The caller's playlists, private ones included, newest first.",
         security: bearerSecurity,
         querystring: PlaylistPageQuery,
         response: { 200: pageOf(PlaylistSchema), ...problems(401, 403) },
@@ -174,7 +188,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       ...read,
       schema: {
         tags,
-        summary: "A user's public playlists, newest first",
+        operationId: 'listUserPlaylists',
+        summary: "List a user's playlists",
+        description: "A user's public playlists, newest first.",
         security: optionalBearer,
         params: IdParams,
         querystring: PlaylistPageQuery,
@@ -190,9 +206,11 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
   );
 
   // ---------------------------------------------------------------- tracks (owner only)
-  const trackEdit = (summary: string) => ({
+  const trackEdit = (operationId: string, summary: string, description: string) => ({
+    operationId,
     tags,
     summary,
+    description,
     security: bearerSecurity,
     params: IdParams,
     response: { 200: PlaylistSchema, ...problems(401, 403, 404, 409, 415) },
@@ -203,7 +221,11 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
     {
       preHandler: signedIn,
       schema: {
-        ...trackEdit('Add songs at the end or at a position (all or nothing; at most 10,000 tracks)'),
+        ...trackEdit(
+          'addPlaylistTracks',
+          'Add tracks to a playlist',
+          'Adds songs at the end or at a position (all or nothing; at most 10,000 tracks).',
+        ),
         body: AddTracksBody,
       },
     },
@@ -214,7 +236,14 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
     '/playlists/:id/tracks',
     {
       preHandler: signedIn,
-      schema: { ...trackEdit('Remove the tracks at these positions'), body: RemoveTracksBody },
+      schema: {
+        ...trackEdit(
+          'removePlaylistTracks',
+          'Remove tracks from a playlist',
+          'Removes the tracks at these positions.',
+        ),
+        body: RemoveTracksBody,
+      },
     },
     (request) => playlists.removeTracks(request.user!, request.params.id, request.body.positions),
   );
@@ -224,7 +253,11 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
     {
       preHandler: signedIn,
       schema: {
-        ...trackEdit('Move rangeLength tracks from rangeStart to before insertBefore (as Spotify)'),
+        ...trackEdit(
+          'reorderPlaylistTracks',
+          'Reorder a playlist',
+          'Moves rangeLength tracks from rangeStart to before insertBefore (as Spotify).',
+        ),
         body: ReorderTracksBody,
       },
     },
@@ -237,7 +270,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       ...read,
       schema: {
         tags,
-        summary: 'Export the tracks as an M3U8 file or a JSON track list',
+        operationId: 'exportPlaylist',
+        summary: 'Export a playlist',
+        description: 'Exports the tracks as an M3U8 file or a JSON track list.',
         security: optionalBearer,
         params: IdParams,
         querystring: ExportQuery,
@@ -270,7 +305,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: 'Follow a playlist (idempotent)',
+        operationId: 'followPlaylist',
+        summary: 'Follow a playlist',
+        description: 'Follows a playlist (idempotent).',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: NoContent, ...problems(401, 403, 404) },
@@ -288,7 +325,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: 'Stop following a playlist (idempotent)',
+        operationId: 'unfollowPlaylist',
+        summary: 'Unfollow a playlist',
+        description: 'Stops following a playlist (idempotent).',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: NoContent, ...problems(401, 403, 404) },
@@ -306,7 +345,9 @@ export const playlistRoutes: FastifyPluginAsyncTypebox<PlaylistRouteOptions> = a
       preHandler: signedIn,
       schema: {
         tags,
-        summary: 'Playlists the caller follows, newest follow first',
+        operationId: 'listFollowedPlaylists',
+        summary: 'List followed playlists',
+        description: 'Playlists the caller follows, newest follow first.',
         security: bearerSecurity,
         querystring: PlaylistPageQuery,
         response: { 200: pageOf(PlaylistSchema), ...problems(401, 403) },

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Id, MAX_LIMIT, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { PlaylistSummarySchema, SongSchema } from '../catalog/index.js';
 
 /** Spotify's limits: names up to 100 characters, descriptions up to 300, 100 tracks per edit. */
@@ -125,3 +126,13 @@ export const ImportResultSchema = Type.Object({
     description: 'line: the M3U line (of #EXTINF when present), or the 1-based index in a JSON list',
   }),
 });
+
+nameSchemas({
+  Track: TrackSchema,
+  PlaylistDetail: PlaylistDetailSchema,
+  TrackList: TrackListSchema,
+  PlaylistImportResult: ImportResultSchema,
+});
+
+exampleBody(CreatePlaylistBody, { name: 'Late night drives', description: 'Synthwave for empty roads' });
+exampleBody(AddTracksBody, { songIds: ['01939a4e-7d9e-7f50-8b32-4c5d6e7f8091'], position: 0 });

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Id, MAX_LIMIT, NullableInput, PageQuery, pageOf, Timestamp } from '../../platform/http.js';
+import { nameSchemas } from '../../platform/openapi.js';
 import { SongSchema } from '../catalog/index.js';
 import { EVENT_STATUSES } from './live.tables.js';
 
@@ -88,3 +89,10 @@ export const MessagesQuery = Type.Object(
 );
 
 export const MessageParams = Type.Object({ id: Id, messageId: Id }, { additionalProperties: false });
+
+nameSchemas({
+  NowPlaying: NowPlayingSchema,
+  Event: EventSchema,
+  EventMessage: MessageSchema,
+  EventMessageFeed: MessageFeedSchema,
+});

@@ -10,6 +10,7 @@ import {
   Timestamp,
   toPage,
 } from '../../platform/http.js';
+import { nameSchemas } from '../../platform/openapi.js';
 import { type LibraryService, ScanRunningError } from './media.scanner.js';
 import { SCAN_STATUSES } from './media.tables.js';
 
@@ -32,6 +33,7 @@ export const ScanSchema = Type.Object({
   startedAt: Type.Union([Timestamp, Type.Null()]),
   finishedAt: Type.Union([Timestamp, Type.Null()]),
 });
+nameSchemas({ Scan: ScanSchema });
 
 /** `/admin/library/scans`: admins import the music folder and watch the scans. */
 export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService }> = async (
@@ -46,9 +48,10 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
       preHandler: admin,
       schema: {
         tags: ['admin'],
-        summary: 'Scan the music folder (or a folder inside it) into the catalog',
+        operationId: 'startLibraryScan',
+        summary: 'Scan the music folder into the catalog',
         description:
-          'Queues a scan: new files are added, changed ones (size or mtime) read again, songs of removed files deleted. `full` reads every file again. One scan runs at a time: while one is queued or running the answer is 409 with that scan as the body. Without a configured music folder the answer is 409 MUSIC_DIR_NOT_CONFIGURED.',
+          'Queues a scan of the music folder (or a folder inside it): new files are added, changed ones (size or mtime) read again, songs of removed files deleted. `full` reads every file again. One scan runs at a time: while one is queued or running the answer is 409 with that scan as the body. Without a configured music folder the answer is 409 MUSIC_DIR_NOT_CONFIGURED.',
         security: bearerSecurity,
         body: Type.Object(
           {
@@ -82,7 +85,9 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
       preHandler: admin,
       schema: {
         tags: ['admin'],
-        summary: 'Scans of the music folder, newest first',
+        operationId: 'listLibraryScans',
+        summary: 'List library scans',
+        description: 'Scans of the music folder, newest first.',
         security: bearerSecurity,
         querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }),
         response: { 200: pageOf(ScanSchema), ...problems(401, 403) },
@@ -101,7 +106,9 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
       preHandler: admin,
       schema: {
         tags: ['admin'],
-        summary: 'One scan, with its progress while it runs',
+        operationId: 'getLibraryScan',
+        summary: 'Get a library scan',
+        description: 'One scan, with its progress while it runs.',
         security: bearerSecurity,
         params: IdParams,
         response: { 200: ScanSchema, ...problems(401, 403, 404) },

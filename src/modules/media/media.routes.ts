@@ -184,6 +184,7 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
       bodyLimit: opts.uploadMaxBytes + 1024 * 1024,
       schema: {
         tags: ['media'],
+        operationId: 'uploadSongAudio',
         summary: 'Upload or replace the audio file of a song',
         description:
           'The body is the audio file (any audio/* type) or a form with one part named file. The bytes decide the type: anything ffmpeg cannot decode as audio is 415. Transcoding runs in a job; the song answers with audio.status "processing".',
@@ -207,7 +208,9 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
       preHandler: publisher,
       schema: {
         tags: ['media'],
-        summary: "Remove a song's audio (its files go when nothing else plays them)",
+        operationId: 'deleteSongAudio',
+        summary: "Remove a song's audio",
+        description: "Removes a song's audio; its files go when nothing else plays them.",
         security: bearerSecurity,
         params: IdParams,
         response: { 204: Type.Null(), ...problems(401, 403, 404) },
@@ -225,8 +228,9 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
       preHandler: signedIn,
       schema: {
         tags: ['media'],
-        summary: 'Redirect to a signed URL of one quality of the song',
-        description: `low 64, medium 128, high 320 kbps MP3 (never above the source), or the original file. The URL needs no Authorization header and expires.`,
+        operationId: 'streamSong',
+        summary: 'Redirect to a signed URL of the song',
+        description: `One quality: low 64, medium 128, high 320 kbps MP3 (never above the source), or the original file. The URL needs no Authorization header and expires.`,
         security: bearerSecurity,
         params: IdParams,
         querystring: Type.Object(
@@ -249,7 +253,9 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
       preHandler: signedIn,
       schema: {
         tags: ['media'],
-        summary: 'Redirect to the signed HLS master playlist of the song',
+        operationId: 'getSongHls',
+        summary: 'Stream a song over HLS',
+        description: 'Redirects to the signed HLS master playlist of the song.',
         security: bearerSecurity,
         params: IdParams,
         response: { 302: Type.Null(), ...problems(401, 404, 409) },
@@ -264,7 +270,12 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
   /** PUT and DELETE of one picture; `owns` runs before any byte of an upload is read. */
   const imageRoute = (
     url: string,
-    resource: { schema: typeof AlbumSchema | typeof ArtistSchema | typeof UserSchema; name: string },
+    resource: {
+      schema: typeof AlbumSchema | typeof ArtistSchema | typeof UserSchema;
+      name: string;
+      /** PascalCase, for the operationIds: `uploadAlbumCover`, `deleteAlbumCover`. */
+      operation: string;
+    },
     owns: (caller: AuthUser, id: string) => Promise<unknown>,
     set: (caller: AuthUser, id: string, file: ReceivedFile | null) => Promise<unknown>,
   ) => {
@@ -277,6 +288,7 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
         preHandler: mine ? signedIn : publisher,
         bodyLimit: opts.imageMaxBytes + 1024 * 1024,
         schema: {
+          operationId: `upload${resource.operation}`,
           tags: ['media'],
           summary: `Upload the ${resource.name} picture (JPEG, PNG or WebP)`,
           description: 'Resized to 640, 300 and 64 px squares; the URLs are public and immutable.',
@@ -298,8 +310,10 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
       {
         preHandler: mine ? signedIn : publisher,
         schema: {
+          operationId: `delete${resource.operation}`,
           tags: ['media'],
           summary: `Remove the ${resource.name} picture`,
+          description: `Removes the ${resource.name} picture; its files go when nothing else shows them.`,
           security: bearerSecurity,
           ...params,
           response: { 204: Type.Null(), ...problems(401, 403, 404) },
@@ -313,19 +327,19 @@ export const mediaApiRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asyn
   };
   imageRoute(
     '/albums/:id/cover',
-    { schema: AlbumSchema, name: 'album cover' },
+    { schema: AlbumSchema, name: 'album cover', operation: 'AlbumCover' },
     media.albumToManage,
     media.setAlbumCover,
   );
   imageRoute(
     '/artists/:id/image',
-    { schema: ArtistSchema, name: 'artist' },
+    { schema: ArtistSchema, name: 'artist', operation: 'ArtistImage' },
     media.artistToManage,
     media.setArtistImage,
   );
   imageRoute(
     '/me/avatar',
-    { schema: UserSchema, name: 'avatar' },
+    { schema: UserSchema, name: 'avatar', operation: 'Avatar' },
     async () => {},
     (caller, _id, file) => media.setAvatar(caller, file),
   );
@@ -413,8 +427,10 @@ export const mediaFileRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asy
     url: '/media/audio/:hash/*',
     schema: {
       tags: ['media'],
-      summary: 'A signed audio file, rendition, or HLS playlist or segment',
-      description: 'Reached through the redirects of /songs/:id/stream and /songs/:id/hls. Supports Range.',
+      operationId: 'getAudioFile',
+      summary: 'A signed audio file or HLS playlist or segment',
+      description:
+        'The original, a rendition, or an HLS playlist or segment. Reached through the redirects of /songs/:id/stream and /songs/:id/hls. Supports Range.',
       params: Type.Object({ hash: Type.String(), '*': Type.String() }),
       querystring: Signed,
     },
@@ -448,7 +464,9 @@ export const mediaFileRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asy
     url: '/media/images/:name',
     schema: {
       tags: ['media'],
-      summary: 'A public, immutable picture (album cover, artist image, avatar)',
+      operationId: 'getImage',
+      summary: 'Get a picture',
+      description: 'A public, immutable picture (album cover, artist image, avatar).',
       params: Type.Object({ name: Type.String() }),
     },
     config: { rateLimit: false },

@@ -5,6 +5,7 @@ import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import type { Db } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { IdParams, problems } from '../../platform/http.js';
+import { nameSchemas } from '../../platform/openapi.js';
 import type { AppPasswords } from './app-passwords.js';
 import { authenticate, type Params } from './subsonic.auth.js';
 import { ErrorCode, formatOf, SubsonicError, sendEnvelope, toSubsonicError } from './subsonic.response.js';
@@ -15,6 +16,8 @@ const AppPassword = Type.Object({
   name: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
 });
+const NewAppPassword = Type.Object({ ...AppPassword.properties, password: Type.String() });
+nameSchemas({ AppPassword, NewAppPassword });
 
 /** `/api/v1/me/app-passwords`: the passwords Subsonic players sign in with. */
 export const appPasswordRoutes: FastifyPluginAsyncTypebox<{ appPasswords: AppPasswords }> = async (
@@ -30,6 +33,7 @@ export const appPasswordRoutes: FastifyPluginAsyncTypebox<{ appPasswords: AppPas
       preHandler: signedIn,
       schema: {
         tags: ['subsonic'],
+        operationId: 'createAppPassword',
         summary: 'Create an app password for a Subsonic player',
         description:
           'The password is shown in this response only. Players use it with the account email on /rest; the account password never works there.',
@@ -39,7 +43,7 @@ export const appPasswordRoutes: FastifyPluginAsyncTypebox<{ appPasswords: AppPas
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({ ...AppPassword.properties, password: Type.String() }),
+          201: NewAppPassword,
           ...problems(400, 401),
         },
       },
@@ -54,7 +58,9 @@ export const appPasswordRoutes: FastifyPluginAsyncTypebox<{ appPasswords: AppPas
       preHandler: signedIn,
       schema: {
         tags: ['subsonic'],
-        summary: "The caller's app passwords, newest first (never the passwords themselves)",
+        operationId: 'listAppPasswords',
+        summary: 'List app passwords',
+        description: "The caller's app passwords, newest first (never the passwords themselves).",
         security: bearerSecurity,
         response: { 200: Type.Object({ items: Type.Array(AppPassword) }), ...problems(401) },
       },
@@ -68,7 +74,9 @@ export const appPasswordRoutes: FastifyPluginAsyncTypebox<{ appPasswords: AppPas
       preHandler: signedIn,
       schema: {
         tags: ['subsonic'],
+        operationId: 'deleteAppPassword',
         summary: 'Revoke an app password',
+        description: 'Revokes an app password; players using it are signed out.',
         security: bearerSecurity,
         params: IdParams,
         response: { 204: Type.Null(), ...problems(401, 404) },
