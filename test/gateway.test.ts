@@ -7,6 +7,7 @@ import { buildGateway } from '../src/gateway/gateway.js';
 import { createRoleRouter, GATEWAY_ROUTES } from '../src/gateway/routes.js';
 import { createCacheStore } from '../src/platform/cache.js';
 import { LocalEventBus } from '../src/platform/events.js';
+import { GATEWAY_HEADER, gatewayProof, LIVE_TAG_HEADER, liveTag } from '../src/platform/gateway-trust.js';
 import { MODULE_ROLES } from '../src/roles.js';
 import { makeAlbum } from './factories.js';
 import { buildTestApp, call, createAdmin, TEST_JWT_SECRET, type TestApp } from './helpers.js';
@@ -149,6 +150,65 @@ describe('gateway routing', () => {
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await call(g, 'GET', `/api/v1/albums/${albumOnA.id}`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
+    await g.close();
+  });
+});
+
+describe('gateway: socket.io to the live role', () => {
+  /** A long-polling handshake through the gateway: the engine.io session id it opened. */
+  async function handshake(via: FastifyInstance): Promise<string> {
+    const res = await via.inject({ method: 'GET', url: '/socket.io/?EIO=4&transport=polling' });
+    expect(res.statusCode).toBe(200);
+    return JSON.parse(res.body.slice(1)).sid;
+  }
+  /** The same, sent straight to a process over HTTP (socket.io listens on the server, not in inject). */
+  async function handshakeAt(url: string, headers: Record<string, string>): Promise<string> {
+    const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers });
+    expect(res.status).toBe(200);
+    return JSON.parse((await res.text()).slice(1)).sid;
+  }
+  /** One long-polling POST of a session: only the process that holds the session answers `ok`. */
+  const post = (via: FastifyInstance, sid: string) =>
+    via.inject({
+      method: 'POST',
+      url: `/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`,
+      headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      payload: '3', // a pong: harmless at any time
+    });
+
+  it('keeps each long-polling session on the process that opened it, round robin between sessions', async () => {
+    const g = await gateway(`live=${urlA} ${urlB}`);
+    await allReady(g);
+    const sids = [await handshake(g), await handshake(g)];
+    const tags = sids.map((sid) => sid.split('.', 1)[0]);
+    expect(tags.sort()).toEqual([liveTag(urlA), liveTag(urlB)].sort());
+    for (let i = 0; i < 4; i++) {
+      for (const sid of sids) {
+        const res = await post(g, sid);
+        expect([res.statusCode, res.body]).toEqual([200, 'ok']);
+      }
+    }
+    // A session id with no tag of this gateway goes round robin, and the process says it does not know it.
+    expect((await post(g, 'ffffffff.unknown')).statusCode).toBe(400);
+    await g.close();
+  });
+
+  it('tags session ids only for requests that carry the gateway proof', async () => {
+    const direct = await handshakeAt(urlA, { [LIVE_TAG_HEADER]: 'abcdef12' });
+    expect(direct).not.toContain('.');
+    const proven = await handshakeAt(urlA, {
+      [LIVE_TAG_HEADER]: 'abcdef12',
+      [GATEWAY_HEADER]: gatewayProof(TEST_JWT_SECRET),
+    });
+    expect(proven).toMatch(/^abcdef12\./);
+  });
+
+  it('answers 503 problem+json when no live process is ready', async () => {
+    // Down until a readiness check finds it ready, which never happens.
+    const g = await gateway(`live=${await deadUrl()}`);
+    const res = await call(g, 'GET', '/socket.io/?EIO=4&transport=polling');
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('SERVICE_UNAVAILABLE');
     await g.close();
   });
 });

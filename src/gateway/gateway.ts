@@ -7,7 +7,13 @@ import { Type } from 'typebox';
 import { requestId } from '../app.js';
 import type { Config } from '../config.js';
 import { AppError, registerErrorHandling, registerNotFound } from '../platform/errors.js';
-import { GATEWAY_HEADER, gatewayProof, stripForwarding } from '../platform/gateway-trust.js';
+import {
+  GATEWAY_HEADER,
+  gatewayProof,
+  LIVE_TAG_HEADER,
+  liveTag,
+  stripForwarding,
+} from '../platform/gateway-trust.js';
 import { healthRoutes } from '../platform/health.js';
 import { registerMetrics } from '../platform/metrics.js';
 import { registerRateLimit } from '../platform/rate-limit.js';
@@ -198,16 +204,68 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
 
   if (pool.has('live')) {
+    // socket.io's long-polling sends each request of a session separately, and only the process
+    // that opened the session knows it: the gateway gives every live process a tag, the process
+    // puts its tag at the start of the session ids it makes (`<tag>.<random>`), and a request
+    // carrying `sid` goes back to the process its tag names. Nothing is stored here, so several
+    // gateways with the same upstream list agree. A request without a known tag (a handshake,
+    // a WebSocket-only connection) goes round robin.
+    const tags = new Map(pool.list('live').map((upstream) => [liveTag(upstream.url), upstream]));
+    const chosen = new WeakMap<object, Upstream>();
+    const pickLive = (request: FastifyRequest): Upstream | undefined => {
+      const sid = new URL(request.url, 'http://gateway').searchParams.get('sid');
+      const tagged = sid ? tags.get(sid.split('.', 1)[0]!) : undefined;
+      const upstream = tagged?.status === 'ok' ? tagged : (tagged ?? pool.pick('live'));
+      if (upstream) chosen.set(request, upstream);
+      return upstream;
+    };
+    const liveHeaders = (request: FastifyRequest, headers: Record<string, unknown>) => {
+      const upstream = chosen.get(request);
+      return {
+        ...upstreamHeaders(request, headers),
+        ...(upstream ? { [LIVE_TAG_HEADER]: liveTag(upstream.url) } : {}),
+      };
+    };
     await app.register(httpProxy, {
-      upstream: pool.list('live')[0]!.url,
+      // No fixed `upstream`: the WebSocket proxy would then always use it instead of getUpstream.
+      upstream: '',
       prefix: '/socket.io',
       rewritePrefix: '/socket.io',
       websocket: true,
-      replyOptions: {
-        getUpstream: () => pool.pick('live')?.url ?? pool.list('live')[0]!.url,
-        rewriteRequestHeaders: (request, headers) =>
-          upstreamHeaders(request, headers as Record<string, unknown>),
+      preHandler: async (request) => {
+        if (!pickLive(request)) {
+          throw new AppError(
+            503,
+            'SERVICE_UNAVAILABLE',
+            'Service unavailable',
+            'No live process is ready; try again',
+            undefined,
+            { 'retry-after': '2' },
+          );
+        }
       },
+      replyOptions: {
+        getUpstream: (request) => chosen.get(request as FastifyRequest)!.url,
+        rewriteRequestHeaders: (request, headers) =>
+          liveHeaders(request as FastifyRequest, headers as Record<string, unknown>),
+        onError: (reply, { error }) => {
+          const upstream = chosen.get(reply.request);
+          if (upstream && NOT_CONNECTED.has(errorCode(error) ?? '')) pool.markDown(upstream);
+          reply.request.log.warn({ err: error, upstream: upstream?.url }, 'live upstream request failed');
+          reply.send(
+            new AppError(502, 'BAD_GATEWAY', 'Bad gateway', 'The live service did not answer; try again'),
+          );
+        },
+      },
+      // The plugin reads `rewriteRequestHeaders` here (its types do not list it); by default a
+      // WebSocket reaches the process with the client's cookie only.
+      wsClientOptions: {
+        rewriteRequestHeaders: (headers: Record<string, unknown>, request: FastifyRequest) =>
+          liveHeaders(request, {
+            ...headers,
+            ...(request.headers.cookie ? { cookie: request.headers.cookie } : {}),
+          }),
+      } as object,
     });
   }
   return app;

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** The header by which the gateway proves a request came through it. */
@@ -50,4 +50,23 @@ export function createGatewayTrust(jwtSecret: string): GatewayTrust {
 export function stripForwarding(headers: Record<string, unknown>): void {
   for (const name of FORWARDED_HEADERS) delete headers[name];
   delete headers[GATEWAY_HEADER];
+}
+
+/**
+ * The header by which the gateway tells a `live` process its tag, which the process puts at the
+ * start of the socket.io session ids it makes so that the gateway can send the session's later
+ * long-polling requests back to it (sticky sessions without state in the gateway).
+ */
+export const LIVE_TAG_HEADER = 'x-backbeat-live-tag';
+const LIVE_TAG = /^[0-9a-f]{8}$/;
+
+/** A live process's tag: derived from its URL in the gateway's list, the same in every gateway. */
+export function liveTag(upstreamUrl: string): string {
+  return createHash('sha256').update(upstreamUrl).digest('hex').slice(0, 8);
+}
+
+/** The tag a request carries, when it is well formed (the caller checks it came through the gateway). */
+export function liveTagOf(headers: IncomingHttpHeaders): string | undefined {
+  const tag = headers[LIVE_TAG_HEADER];
+  return typeof tag === 'string' && LIVE_TAG.test(tag) ? tag : undefined;
 }

@@ -1,4 +1,5 @@
-import type { Server as HttpServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -48,6 +49,11 @@ export interface ChatDeps {
   log: FastifyBaseLogger;
   /** A shared Redis (prefixed, fail-fast) for the per-user message limit. */
   redis?: Redis;
+  /**
+   * The gateway's tag for this process on a handshake that came through it: session ids then
+   * start with `<tag>.` so the gateway can keep a long-polling session on this process.
+   */
+  sessionTag?: (request: IncomingMessage) => string | undefined;
   /** Two connections for the socket.io Redis adapter: rooms then span processes. */
   adapterClients?: { pub: Redis; sub: Redis };
   limits?: Partial<ChatLimits>;
@@ -93,6 +99,15 @@ export function createLiveChat(deps: ChatDeps) {
     maxHttpBufferSize: MAX_PACKET_BYTES,
     cors: { origin: '*' },
   });
+  if (deps.sessionTag) {
+    const tagOf = deps.sessionTag;
+    // engine.io's own ids are 15 random bytes in base64; these are the same, URL-safe, tagged.
+    io.engine.generateId = (request: IncomingMessage) => {
+      const id = randomBytes(15).toString('base64url');
+      const tag = tagOf(request);
+      return tag ? `${tag}.${id}` : id;
+    };
+  }
   if (deps.adapterClients) {
     io.adapter(createAdapter(deps.adapterClients.pub, deps.adapterClients.sub, { requestsTimeout: 1000 }));
   }
