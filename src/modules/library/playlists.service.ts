@@ -9,6 +9,7 @@ import {
   type PlaylistSummaryView,
   type SongView,
 } from '../catalog/index.js';
+import { userExists } from '../identity/index.js';
 import {
   attachmentDisposition,
   type ImportEntry,
@@ -421,7 +422,7 @@ export function createPlaylistService(deps: PlaylistDeps) {
 
     /** Another user's public playlists (their private ones never show, not even to admins). */
     async listByUser(userId: string, window: Window) {
-      if (!(await repo.userExists(db, userId))) throw new NotFoundError('User', 'USER_NOT_FOUND');
+      if (!(await userExists(db, userId))) throw new NotFoundError('User', 'USER_NOT_FOUND');
       const { rows, total } = await repo.listOwnedPlaylists(db, userId, { ...window, includePrivate: false });
       return { items: await toViews(db, rows), total };
     },
