@@ -146,10 +146,10 @@ export type LiveSessionUser = Awaited<ReturnType<typeof findLiveSessionUsers>>[n
  * Spends a refresh token atomically: only one concurrent caller can mark it used. Returns the
  * token's row either way, so the caller can tell a spent token (reuse) from an unknown one.
  */
-export async function spendRefreshToken(db: Executor, tokenHash: string) {
+export async function spendRefreshToken(db: Executor, tokenHash: string, now: Date) {
   const [spent] = await db
     .update(refreshTokens)
-    .set({ usedAt: new Date() })
+    .set({ usedAt: now })
     .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.usedAt)))
     .returning(spentColumns);
   if (spent) return { ...spent, reused: false };
