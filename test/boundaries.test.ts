@@ -19,7 +19,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Every relative specifier a file imports or re-exports, statically or with `import()`. */
-export function relativeImports(text: string): string[] {
+function relativeImports(text: string): string[] {
   const found: string[] = [];
   const patterns = [
     /\b(?:import|export)\s[^'"]*?\bfrom\s*['"]([^'"]+)['"]/g,
@@ -41,7 +41,7 @@ function moduleOf(path: string): string | undefined {
 const isTables = (path: string) => /\.tables\.(ts|js)$/.test(path);
 
 /** The rule broken by `file` importing `specifier`, or undefined when the import is allowed. */
-export function violation(file: string, specifier: string): string | undefined {
+function violation(file: string, specifier: string): string | undefined {
   const target = resolve(dirname(file), specifier);
   const inPlatform = relative(SRC, file).split(sep)[0] === 'platform';
   if (inPlatform && relative(SRC, target).split(sep)[0] === 'modules') return 'platform imports a module';
