@@ -12,5 +12,14 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 60_000,
     reporters: ['default', './test/summary-reporter.ts'],
+    // Only with --coverage (`npm run test:coverage`): each leg writes its JSON to its own
+    // directory, and scripts/coverage-merge.mjs merges the legs and applies the thresholds.
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      exclude: ['src/**/*.test.ts'],
+      reporter: ['json', 'text-summary'],
+      reportsDirectory: process.env.COVERAGE_DIR ?? 'coverage',
+    },
   },
 });

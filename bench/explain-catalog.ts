@@ -22,7 +22,7 @@ import {
   PGLITE_EXTENSIONS,
   withTx,
 } from '../src/platform/db.js';
-import * as schema from '../src/platform/schema.js';
+import * as schema from '../src/schema.js';
 
 const SHAPE = { artists: 2000, albumsPerArtist: 5, songsPerAlbum: 10, privateEvery: 25 };
 const RUNS = 30;

@@ -278,6 +278,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     refreshTtlSec: config.refreshTokenTtlSec,
     userDeletionHooks: [following.releaseFollowsOf, playlists.forgetPlaylistsOf],
     publicPlaylistCount: (userId) => countPublicPlaylists(db, userId),
+    clock,
   });
   const notifications = createNotificationService({
     db,

@@ -12,11 +12,16 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { DEFAULT_PGLITE_QUEUE_MAX } from '../config.js';
 import { lockDataDir } from './datadir-lock.js';
-import * as schema from './schema.js';
 
-export type Schema = typeof schema;
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
-export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/**
+ * The database as the code sees it: typed by the driver only. Repositories name the tables they
+ * query (`db.select().from(albums)`), so the platform needs no module's tables; drizzle's
+ * relational `db.query.*` API, the one thing a schema generic would add, is not used. The
+ * aggregation of every module's tables for drizzle-kit lives in `src/schema.ts`.
+ */
+type NoSchema = Record<string, never>;
+export type Db = PgDatabase<PgQueryResultHKT, NoSchema>;
+export type Tx = PgTransaction<PgQueryResultHKT, NoSchema, ExtractTablesWithRelations<NoSchema>>;
 /** What a repository method runs its SQL on: the database itself or an open transaction. */
 export type Executor = Db | Tx;
 
@@ -96,7 +101,7 @@ export function fromPglite(
   options: { maxQueued?: number } = {},
 ): Database {
   const queue = countPgliteQueue(client);
-  const db = drizzlePglite({ client: queue.client, schema }) as unknown as Db;
+  const db = drizzlePglite({ client: queue.client }) as unknown as Db;
   const maxQueued = options.maxQueued ?? 0;
   return {
     kind: 'pglite',
@@ -164,7 +169,7 @@ export function fromPostgres(url: string, poolSize = 10): Database {
     max: poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
-  const db = drizzlePg({ client: pool, schema }) as unknown as Db;
+  const db = drizzlePg({ client: pool }) as unknown as Db;
   return {
     kind: 'postgres',
     db,

@@ -251,7 +251,7 @@ export function createAlbumsService(deps: CatalogDeps) {
           isPublic,
           isVisible,
           ...release,
-          ...(releasedNow ? { releasedAt: new Date() } : {}),
+          ...(releasedNow ? { releasedAt: clock() } : {}),
           listed,
         });
         if (listed !== album.listed || row.releaseYear !== album.releaseYear) {

@@ -84,11 +84,11 @@ const SEEDS = 50;
 
 const songNotFound = () => new NotFoundError('Song', 'SONG_NOT_FOUND');
 
-function encodeCursor(position: FeedPosition): string {
+export function encodeCursor(position: FeedPosition): string {
   return Buffer.from(`${position.playedAt.getTime()}.${position.id}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): FeedPosition {
+export function decodeCursor(cursor: string): FeedPosition {
   const match = /^(\d{1,15})\.(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
   if (!match) {
     throw new ValidationError(
@@ -115,7 +115,7 @@ function weights(values: string[]): Map<string, number> {
   return new Map([...counts].map(([k, n]) => [k, n / top]));
 }
 
-function tasteOf(seeds: SongFeatures[]): Taste {
+export function tasteOf(seeds: SongFeatures[]): Taste {
   return {
     genres: weights(seeds.map((s) => s.genre)),
     artists: weights(seeds.map((s) => s.artistId)),
@@ -134,7 +134,7 @@ const strongest = <K extends string>(map: Map<K, number>, n: number): K[] =>
  * 45 %, artist 35 %, era 20 %), each 0..1. The reason names the collaborative signal when it
  * weighs more than the content, else the most specific content match.
  */
-function scoreCandidate(
+export function scoreCandidate(
   song: SongFeatures,
   taste: Taste,
   collaborative: number,

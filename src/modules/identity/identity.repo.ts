@@ -11,6 +11,12 @@ export async function findUserById(db: Executor, id: string): Promise<UserRow | 
   return row;
 }
 
+/** Whether an account with this id exists (other modules' 404s for a user). */
+export async function userExists(db: Executor, id: string): Promise<boolean> {
+  const rows = await db.select({ id: users.id }).from(users).where(eq(users.id, id)).limit(1);
+  return rows.length > 0;
+}
+
 export async function findUserByUsername(db: Executor, username: string): Promise<UserRow | undefined> {
   const [row] = await db.select().from(users).where(eq(users.username, username));
   return row;
@@ -140,10 +146,10 @@ export type LiveSessionUser = Awaited<ReturnType<typeof findLiveSessionUsers>>[n
  * Spends a refresh token atomically: only one concurrent caller can mark it used. Returns the
  * token's row either way, so the caller can tell a spent token (reuse) from an unknown one.
  */
-export async function spendRefreshToken(db: Executor, tokenHash: string) {
+export async function spendRefreshToken(db: Executor, tokenHash: string, now: Date) {
   const [spent] = await db
     .update(refreshTokens)
-    .set({ usedAt: new Date() })
+    .set({ usedAt: now })
     .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.usedAt)))
     .returning(spentColumns);
   if (spent) return { ...spent, reused: false };

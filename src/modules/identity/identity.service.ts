@@ -29,6 +29,8 @@ export interface IdentityDeps {
   userDeletionHooks?: UserDeletionHook[];
   /** From the playlists module, for the public profile; absent: 0. */
   publicPlaylistCount?: (userId: string) => Promise<number>;
+  /** Business time (session and refresh-token expiry, the reuse window); absent: the system clock. */
+  clock?: () => Date;
 }
 
 export interface UserView {
@@ -134,7 +136,8 @@ export function createIdentityService(deps: IdentityDeps) {
     const rows = new Map((await repo.findLiveSessionUsers(db, ids)).map((r) => [r.sessionId, r]));
     return ids.map((id) => rows.get(id));
   });
-  const refreshExpiry = () => new Date(Date.now() + deps.refreshTtlSec * 1000);
+  const clock = deps.clock ?? (() => new Date());
+  const refreshExpiry = () => new Date(clock().getTime() + deps.refreshTtlSec * 1000);
 
   async function issueTokens(
     user: UserRow,
@@ -161,7 +164,7 @@ export function createIdentityService(deps: IdentityDeps) {
     spentHash: string,
   ): Promise<string | undefined> {
     if (!spent.usedAt || !spent.successorSealed) return undefined;
-    if (Date.now() - spent.usedAt.getTime() >= REFRESH_REUSE_WINDOW_MS) return undefined;
+    if (clock().getTime() - spent.usedAt.getTime() >= REFRESH_REUSE_WINDOW_MS) return undefined;
     const successor = tokens.open(spent.successorSealed, spentHash);
     if (!successor) return undefined;
     const row = await repo.findRefreshToken(tx, hashToken(successor));
@@ -279,7 +282,7 @@ export function createIdentityService(deps: IdentityDeps) {
       const presentedHash = hashToken(refreshToken);
       const { token, hash: newHash } = newOpaqueToken();
       const outcome = await withTx(db, async (tx) => {
-        const spent = await repo.spendRefreshToken(tx, presentedHash);
+        const spent = await repo.spendRefreshToken(tx, presentedHash, clock());
         if (!spent) return { error: 'invalid' as const };
         const successor = spent.reused ? await successorInReuseWindow(tx, spent, presentedHash) : undefined;
         if (spent.reused && !successor) {
@@ -287,7 +290,7 @@ export function createIdentityService(deps: IdentityDeps) {
           return { error: 'reused' as const };
         }
         const found = await repo.findSessionWithUser(tx, spent.sessionId);
-        if (!found || found.session.revokedAt || spent.expiresAt <= new Date())
+        if (!found || found.session.revokedAt || spent.expiresAt <= clock())
           return { error: 'invalid' as const };
         if (found.user.blocked) return { error: 'blocked' as const };
         if (successor) return { user: found.user, sessionId: spent.sessionId, refreshToken: successor };
@@ -314,7 +317,7 @@ export function createIdentityService(deps: IdentityDeps) {
     /** Ends the session the refresh token belongs to; unknown tokens are ignored (nothing to end). */
     async logout(refreshToken: string) {
       await withTx(db, async (tx) => {
-        const spent = await repo.spendRefreshToken(tx, hashToken(refreshToken));
+        const spent = await repo.spendRefreshToken(tx, hashToken(refreshToken), clock());
         if (spent) await repo.revokeSession(tx, spent.sessionId);
       });
     },
@@ -326,7 +329,7 @@ export function createIdentityService(deps: IdentityDeps) {
      */
     async resolveSession(claims: AccessClaims): Promise<AuthUser> {
       const row = await liveSession(claims.sessionId);
-      if (!row || row.id !== claims.userId || row.expiresAt <= new Date()) {
+      if (!row || row.id !== claims.userId || row.expiresAt <= clock()) {
         throw new UnauthorizedError('The session has ended; sign in again', 'SESSION_ENDED');
       }
       if (row.blocked) throw accountBlocked();

@@ -3,6 +3,7 @@ export {
   findUserById,
   findUserByLogin,
   type UserRow,
+  userExists,
   userImageHashesInUse,
   writeUserImages,
 } from './identity.repo.js';
@@ -15,3 +16,5 @@ export {
   type UserDeletionHook,
   type UserView,
 } from './identity.service.js';
+/** Tables, for joins on an account's display name (playlist cards, live chat messages). */
+export { users } from './identity.tables.js';

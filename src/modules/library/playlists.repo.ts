@@ -2,7 +2,7 @@ import { and, asc, count, desc, eq, getTableColumns, inArray, or, type SQL, sql 
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { type Executor, type SqlArrayType, sqlArray } from '../../platform/db.js';
 import { albums, songs, songVisibleTo } from '../catalog/index.js';
-import { users } from '../identity/identity.tables.js';
+import { users } from '../identity/index.js';
 import { playlistFollows, playlists, playlistTracks } from './playlists.tables.js';
 
 export type PlaylistRow = typeof playlists.$inferSelect;
@@ -283,11 +283,6 @@ export async function playlistIdsTouchedBy(tx: Executor, userId: string): Promis
       .where(eq(playlistFollows.userId, userId)),
   ]);
   return [...owned, ...followed].map((row) => row.id);
-}
-
-export async function userExists(db: Executor, id: string): Promise<boolean> {
-  const rows = await db.select({ id: users.id }).from(users).where(eq(users.id, id)).limit(1);
-  return rows.length > 0;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   type PlaylistSummaryView,
   type SongView,
 } from '../catalog/index.js';
+import { userExists } from '../identity/index.js';
 import {
   attachmentDisposition,
   type ImportEntry,
@@ -123,7 +124,7 @@ export function countPublicPlaylists(db: Executor, ownerId: string): Promise<num
 // leaves gaps in the stored positions that reads never show and the next reordering edit closes.
 
 /** An entry as the edits see it; `id` is null for one being added. */
-interface Entry {
+export interface Entry {
   id: string | null;
   songId: string;
   visible: boolean;
@@ -136,7 +137,7 @@ const visibleIndexes = (entries: Entry[]) =>
 const outOfRange = (path: string, message: string) =>
   new ValidationError(`${path.slice(1)} ${message}`, [{ path, message }], 'POSITION_OUT_OF_RANGE');
 
-function insertAt(entries: Entry[], position: number, added: Entry[]): Entry[] {
+export function insertAt(entries: Entry[], position: number, added: Entry[]): Entry[] {
   const visible = visibleIndexes(entries);
   if (position > visible.length) {
     throw outOfRange('/position', `is beyond the end of the playlist (${visible.length} tracks)`);
@@ -145,7 +146,7 @@ function insertAt(entries: Entry[], position: number, added: Entry[]): Entry[] {
   return [...entries.slice(0, at), ...added, ...entries.slice(at)];
 }
 
-function removeAt(entries: Entry[], positions: number[]): Entry[] {
+export function removeAt(entries: Entry[], positions: number[]): Entry[] {
   const visible = visibleIndexes(entries);
   const invalid = positions.findIndex((p) => p >= visible.length);
   if (invalid >= 0) {
@@ -160,7 +161,12 @@ function removeAt(entries: Entry[], positions: number[]): Entry[] {
  * `insertBefore` before the move (or to the end when it equals the length). Hidden entries
  * stay where they are.
  */
-function moveRange(entries: Entry[], rangeStart: number, rangeLength: number, insertBefore: number): Entry[] {
+export function moveRange(
+  entries: Entry[],
+  rangeStart: number,
+  rangeLength: number,
+  insertBefore: number,
+): Entry[] {
   const visible = visibleIndexes(entries);
   const length = `(${visible.length} tracks)`;
   if (rangeStart >= visible.length)
@@ -421,7 +427,7 @@ export function createPlaylistService(deps: PlaylistDeps) {
 
     /** Another user's public playlists (their private ones never show, not even to admins). */
     async listByUser(userId: string, window: Window) {
-      if (!(await repo.userExists(db, userId))) throw new NotFoundError('User', 'USER_NOT_FOUND');
+      if (!(await userExists(db, userId))) throw new NotFoundError('User', 'USER_NOT_FOUND');
       const { rows, total } = await repo.listOwnedPlaylists(db, userId, { ...window, includePrivate: false });
       return { items: await toViews(db, rows), total };
     },

@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../../platform/db.js';
 import { artists } from '../catalog/index.js';
-import { users } from '../identity/identity.tables.js';
+import { users } from '../identity/index.js';
 import { type EventStatus, liveEvents, liveMessages, type ProgrammeTrack } from './live.tables.js';
 
 export type EventRow = typeof liveEvents.$inferSelect & { artistName: string };
