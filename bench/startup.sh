@@ -19,7 +19,8 @@ for run in $(seq 1 "$runs"); do
   curl -sf "localhost:$port/health" >/dev/null || { echo "no answer in 120 s"; cat "$dir/server-$run.log"; exit 1; }
   ready=$(( ($(date +%s%N) - start) / 1000000 ))
   sleep 5
-  pid=$(cat "$dir/backbeat.lock")
+  # The lock file holds {"pid":N,...} (older versions: the bare pid).
+  pid=$(grep -o '[0-9][0-9]*' "$dir/backbeat.lock" | head -n 1)
   rss=$(( $(awk '/VmRSS/ { print $2 }' "/proc/$pid/status") / 1024 ))
   kind=$([ "$run" -eq 1 ] && echo "fresh DATA_DIR (create + demo catalog)" || echo "existing DATA_DIR")
   echo "run $run, $kind: ready in ${ready} ms, idle RSS ${rss} MB (load average $(cut -d' ' -f1 /proc/loadavg))"
