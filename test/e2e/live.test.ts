@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { io as connect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connected, emitAck, openChat } from '../sockets.js';
 import {
   freePort,
   type Json,
@@ -37,22 +38,8 @@ describe('live chat, end to end', () => {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     }).then(json);
-  const open = (token: unknown) => {
-    const socket = connect(`${server.base}/events`, {
-      transports: ['websocket'],
-      auth: { token },
-      reconnection: false,
-    });
-    sockets.push(socket);
-    return socket;
-  };
-  const connected = (socket: Socket) =>
-    new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
-  const emit = (socket: Socket, name: string, payload: unknown) =>
-    socket.timeout(10_000).emitWithAck(name, payload) as Promise<Json>;
+  const open = (token: unknown) => openChat(server.base, token, sockets);
+  const emit = emitAck;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-live-'));

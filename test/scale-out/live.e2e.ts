@@ -1,6 +1,7 @@
-import { io as connect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveTag } from '../../src/platform/gateway-trust.js';
+import { connected, emitAck, openChat } from '../sockets.js';
 import { api, createRun, getJson, type Json, ready, type Server } from './cluster.js';
 
 /**
@@ -98,21 +99,9 @@ afterAll(async () => {
 
 type Transport = 'websocket' | 'polling';
 
-function open(token: unknown, transports: Transport[]): Socket {
-  const socket = connect(`${gateway.base}/events`, { transports, auth: { token }, reconnection: false });
-  sockets.push(socket);
-  return socket;
-}
-
-function connected(socket: Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-}
-
-const emit = (socket: Socket, name: string, payload: unknown) =>
-  socket.timeout(10_000).emitWithAck(name, payload) as Promise<Json>;
+const open = (token: unknown, transports: Transport[]): Socket =>
+  openChat(gateway.base, token, sockets, transports);
+const emit = emitAck;
 
 /** Which live process holds the socket's session: the gateway's tag leads its engine.io id. */
 function processOf(socket: Socket): string {

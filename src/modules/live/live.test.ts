@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { and, eq } from 'drizzle-orm';
-import { io as connect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong } from '../../../test/factories.js';
 import {
@@ -11,6 +11,7 @@ import {
   type Session,
   type TestApp,
 } from '../../../test/helpers.js';
+import { connected, emitAck, openChat } from '../../../test/sockets.js';
 import { outboxEvents } from '../../platform/events.js';
 import { jobs } from '../../platform/jobs.js';
 import { positionAt } from './live.service.js';
@@ -300,21 +301,9 @@ describe('the chat', () => {
 
   function open(session: Session | { token: unknown }): Socket {
     const token = 'accessToken' in session ? session.accessToken : session.token;
-    const socket = connect(`${url}/events`, {
-      transports: ['websocket'],
-      auth: { token },
-      reconnection: false,
-    });
-    sockets.push(socket);
-    return socket;
+    return openChat(url, token, sockets);
   }
-  const connected = (socket: Socket) =>
-    new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
-  const emit = (socket: Socket, name: string, ...args: unknown[]) =>
-    socket.timeout(5000).emitWithAck(name, ...args) as Promise<Json>;
+  const emit = emitAck;
   const next = <T>(socket: Socket, name: string) => new Promise<T>((resolve) => socket.once(name, resolve));
 
   it('refuses a missing or bad token with the problem code', async () => {
