@@ -9,7 +9,6 @@
  * The load generator (bench/plays-load.ts) runs in a process of its own on the same 2 cores.
  */
 
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +29,8 @@ import {
   openPglite,
   withTx,
 } from '../src/platform/db.js';
-import type { LoadJob, LoadResult } from './plays-load.js';
+import type { LoadJob } from './plays-load.js';
+import { driveLoad } from './processes.js';
 
 const env = process.env;
 const PLAYS = Number(env.PLAYS ?? 1_000_000);
@@ -69,19 +69,6 @@ async function openScratch(): Promise<{ database: Database; url?: string; drop: 
 }
 
 const run = (db: Executor, statement: string) => db.execute(sql.raw(statement));
-
-/** Runs one load job in a forked process (bench/plays-load.ts), so it has its own event loop. */
-function drive(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(new URL('./plays-load.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
-    child.once('message', (result) => resolve(result as LoadResult));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
-    });
-    child.send(job);
-  });
-}
 
 const DISCOVERY_TABLES = [
   'play_events',
@@ -315,7 +302,7 @@ async function main(): Promise<void> {
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const load = async (kind: LoadJob['kind']) => {
-      const result = await drive({
+      const result = await driveLoad({
         url: `http://127.0.0.1:${port}`,
         connections: CONNECTIONS,
         seconds: SECONDS,

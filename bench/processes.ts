@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoadJob, LoadResult } from './plays-load.js';
 
 /** A port the kernel just handed out, so runs never collide with servers already listening. */
 export function freePort(): Promise<number> {
@@ -101,4 +102,17 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
       return Math.max(highest, memoryMb(pid, 'VmRSS'));
     },
   };
+}
+
+/** Runs one load job in a forked process (bench/plays-load.ts), so it has its own event loop. */
+export function driveLoad(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL('./plays-load.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+    child.once('message', (result) => resolve(result as LoadResult));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
+    });
+    child.send(job);
+  });
 }

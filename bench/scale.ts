@@ -12,10 +12,9 @@
  * Every process is a real `src/main.ts serve` on loopback, started the way the scale-out tests
  * start them; the load generator runs in a forked process (bench/plays-load.ts).
  */
-import { fork } from 'node:child_process';
 import { api, createRun, ready, type Server } from '../test/scale-out/cluster.js';
 import { openStream } from '../test/sse.js';
-import type { LoadJob, LoadResult } from './plays-load.js';
+import { driveLoad } from './processes.js';
 
 const SECONDS = Number(process.env.SECONDS ?? 6);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
@@ -24,18 +23,6 @@ const SAMPLES = Number(process.env.SAMPLES ?? 60);
 const LISTENERS = 40;
 const SONGS = 150;
 const API_ROLES = 'identity,catalog,library,discovery';
-
-function drive(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(new URL('./plays-load.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
-    child.once('message', (result) => resolve(result as LoadResult));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
-    });
-    child.send(job);
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
@@ -112,13 +99,13 @@ async function main(): Promise<void> {
     > = {};
     for (const kind of kinds) {
       for (const url of Object.values(targets)) {
-        await drive({ url, connections: CONNECTIONS, seconds: 2, tokens, kind, songIds });
+        await driveLoad({ url, connections: CONNECTIONS, seconds: 2, tokens, kind, songIds });
       }
     }
     for (let round = 0; round < ROUNDS; round++) {
       for (const kind of kinds) {
         for (const [name, url] of Object.entries(targets)) {
-          const result = await drive({
+          const result = await driveLoad({
             url,
             connections: CONNECTIONS,
             seconds: SECONDS,

@@ -16,9 +16,6 @@ import { outboxEvents } from '../../platform/events.js';
 import { jobs } from '../../platform/jobs.js';
 import { positionAt } from './live.service.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: acks are asserted field by field.
-type Json = any;
-
 /**
  * Listening events through HTTP and socket.io on a real database, with a clock the test moves:
  * the scheduler's transitions happen when the test says, without waiting for minutes.
