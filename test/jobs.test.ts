@@ -78,7 +78,7 @@ describe('durable job queue', () => {
     await q.stop();
   });
 
-  it('fails a job for good on a permanent error or when out of attempts, and calls onFailed once', async () => {
+  it('fails a job for good on a permanent error or when out of attempts, and calls onFailed before it reads failed', async () => {
     const clock = clockAt();
     const q = queue(clock.now);
     const failed: string[] = [];
@@ -89,6 +89,8 @@ describe('durable job queue', () => {
         throw new Error('transient');
       },
       async onFailed(payload, error) {
+        // A slow hook: whoever sees the job `failed` must also see what the hook did.
+        await new Promise((resolve) => setTimeout(resolve, 150));
         failed.push(`${payload.kind}:${error.message}`);
       },
     });

@@ -157,7 +157,7 @@ export interface JobContext<P> {
 
 export interface JobHandler<P = unknown> {
   run(ctx: JobContext<P>): Promise<void>;
-  /** Called once when the job has failed for good (out of attempts or permanent). */
+  /** Called when the job has failed for good (out of attempts or permanent), before it is marked failed. */
   onFailed?(payload: P, error: Error): Promise<void>;
   /** Jobs of this type at once in this process. */
   concurrency: number;
@@ -399,13 +399,15 @@ export class JobQueue {
       return;
     }
     this.log.error({ err: error, jobId: row.id, type: row.type }, 'job failed for good');
+    // The hook runs while the job still counts as running, so whoever sees it `failed` (an
+    // admin, `idle()`) also sees what the hook wrote (a song's `audio.status: failed`).
+    await handler.onFailed?.(row.payload as never, error).catch((hookError: unknown) => {
+      this.log.error({ err: hookError, jobId: row.id }, 'job failure hook failed');
+    });
     await this.db
       .update(jobs)
       .set({ status: 'failed', finishedAt: this.clock(), lockedBy: null, lockedUntil: null, lastError })
       .where(mine);
-    await handler.onFailed?.(row.payload as never, error).catch((hookError: unknown) => {
-      this.log.error({ err: hookError, jobId: row.id }, 'job failure hook failed');
-    });
   }
 }
 
