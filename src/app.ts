@@ -508,6 +508,10 @@ function registerMethodNotAllowed(app: FastifyInstance, routesByUrl: Map<string,
       url,
       schema: { hide: true },
       config: { rateLimit: false },
+      // Refused before the body is parsed and the query checked: the method is wrong whatever they hold.
+      onRequest: async (request) => {
+        throw new MethodNotAllowedError(request.method, allow);
+      },
       handler: async (request) => {
         throw new MethodNotAllowedError(request.method, allow);
       },
