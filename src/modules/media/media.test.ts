@@ -504,6 +504,16 @@ describe('pictures', SLOW, () => {
     const text = await put(`/api/v1/albums/${album.id}/cover`, Buffer.from('<svg/>'.repeat(50)), 'image/png');
     expect(text.statusCode).toBe(415);
     expect(text.json().code).toBe('UNSUPPORTED_MEDIA');
+    // Headers that read fine over a body cut short: the decoder fails later, still a 415.
+    const jpeg = readFileSync(makePicture(files, 'cut.jpg', 500, 400));
+    for (const [body, type] of [
+      [png.subarray(0, 100), 'image/png'],
+      [jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'image/jpeg'],
+    ] as const) {
+      const cut = await put(`/api/v1/albums/${album.id}/cover`, body, type);
+      expect(cut.statusCode).toBe(415);
+      expect(cut.json().code).toBe('UNSUPPORTED_MEDIA');
+    }
     const large = await put(`/api/v1/albums/${album.id}/cover`, Buffer.alloc(300 * 1024, 7), 'image/png');
     expect(large.statusCode).toBe(413);
     expect((await put(`/api/v1/albums/${album.id}/cover`, png, 'image/png', user)).statusCode).toBe(403);
