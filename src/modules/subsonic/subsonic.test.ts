@@ -32,6 +32,7 @@ const client = (auth: { username: string; password: string } | { apiKey: string 
 async function appPassword(session: Session, name = 'Player') {
   const res = await call(t.app, 'POST', '/api/v1/me/app-passwords', { session, body: { name } });
   expect(res.status).toBe(201);
+  expect(res.headers.location).toBe(`/api/v1/me/app-passwords/${res.body.id}`);
   return res.body as { id: string; name: string; password: string; createdAt: string };
 }
 
