@@ -420,6 +420,20 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().errors[0].path).toBe('/trackNumber');
+    // A field the JSON body would refuse is refused in a form too (no silent mass assignment).
+    const unknown = form([
+      { name: 'file', value: mp3, filename: 'x.mp3' },
+      { name: 'playCount', value: '1000' },
+    ]);
+    const extra = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/albums/${fresh.id}/songs`,
+      headers: { ...admin.auth, 'content-type': unknown.contentType },
+      payload: unknown.payload,
+    });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json().code).toBe('VALIDATION_FAILED');
+    expect(extra.json().errors[0].path).toBe('/playCount');
     expect(tmpFiles()).toEqual([]);
   });
 
