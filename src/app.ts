@@ -352,7 +352,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         api.register(catalogRoutes, {
           catalog,
           songFromFile: songFromFile(media, storage, config.uploadMaxBytes),
-          uploadMaxBytes: config.uploadMaxBytes,
         }),
     ],
     ['media', async (api) => api.register(mediaApiRoutes, mediaOptions)],

@@ -305,6 +305,30 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     expect(notReady.body.code).toBe('AUDIO_NOT_READY');
   });
 
+  it('holds a JSON song body to the JSON limit and a form upload on the same route to the upload limit', async () => {
+    // 2 MB of JSON is over the 1 MB every JSON route takes: refused, not buffered and parsed.
+    const tooBig = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/albums/${album.id}/songs`,
+      headers: { ...admin.auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ title: 'x'.repeat(2 * 1024 * 1024), durationMs: 1000 }),
+    });
+    expect(tooBig.statusCode).toBe(413);
+    expect(tooBig.json().code).toBe('PAYLOAD_TOO_LARGE');
+    // A 2 MB file in a form is within UPLOAD_MAX_BYTES (4MB here).
+    const wav = readFileSync(makeTone(files, 'long.wav', { seconds: 12 }));
+    expect(wav.length).toBeGreaterThan(2 * 1024 * 1024);
+    const body = form([{ name: 'file', value: wav, filename: 'long.wav', type: 'audio/wav' }]);
+    const created = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/albums/${album.id}/songs`,
+      headers: { ...admin.auth, 'content-type': body.contentType },
+      payload: body.payload,
+    });
+    expect(created.statusCode).toBe(201);
+    await waitForJobs();
+  });
+
   it('removes the partial file of an upload the client aborts half-way', async () => {
     const target = await makeSong(t.app, admin, album.id);
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
