@@ -352,7 +352,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         api.register(catalogRoutes, {
           catalog,
           songFromFile: songFromFile(media, storage, config.uploadMaxBytes),
-          uploadMaxBytes: config.uploadMaxBytes,
         }),
     ],
     ['media', async (api) => api.register(mediaApiRoutes, mediaOptions)],
@@ -508,6 +507,10 @@ function registerMethodNotAllowed(app: FastifyInstance, routesByUrl: Map<string,
       url,
       schema: { hide: true },
       config: { rateLimit: false },
+      // Refused before the body is parsed and the query checked: the method is wrong whatever they hold.
+      onRequest: async (request) => {
+        throw new MethodNotAllowedError(request.method, allow);
+      },
       handler: async (request) => {
         throw new MethodNotAllowedError(request.method, allow);
       },

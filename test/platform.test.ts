@@ -42,6 +42,25 @@ describe('errors are problem+json everywhere', () => {
     expect(res.body.code).toBe('METHOD_NOT_ALLOWED');
   });
 
+  it('405 before the query or body of a wrong-method request are looked at', async () => {
+    const cases = [
+      call(t.app, 'GET', '/api/v1/playlists?limit=1'),
+      call(t.app, 'DELETE', '/api/v1/albums?bogus=1'),
+      call(t.app, 'PUT', '/api/v1/albums', {
+        body: '{broken',
+        headers: { 'content-type': 'application/json' },
+      }),
+      call(t.app, 'PUT', '/api/v1/albums', { body: 'x', headers: { 'content-type': 'text/plain' } }),
+    ];
+    for (const res of await Promise.all(cases)) {
+      expect(res.status).toBe(405);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body.code).toBe('METHOD_NOT_ALLOWED');
+      expect(res.headers.allow).toBeDefined();
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
+
   it('415 for a body that is not JSON', async () => {
     const res = await call(t.app, 'POST', '/api/v1/auth/login', {
       body: 'email=a&password=b',

@@ -41,7 +41,6 @@ export interface CatalogRouteOptions {
   catalog: CatalogService;
   /** Multipart `POST /albums/:id/songs` (the media module): reads the form, makes the song. */
   songFromFile?: (request: FastifyRequest, caller: AuthUser, albumId: string) => Promise<SongView>;
-  uploadMaxBytes?: number;
 }
 
 /** What the form of a song upload holds, for the API document (the media module reads it). */
@@ -339,8 +338,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
     songs.post(
       '/albums/:id/songs',
       {
+        // No route bodyLimit: it would let JSON bodies up to the upload limit be buffered and parsed.
+        // A form's file is bounded by UPLOAD_MAX_BYTES where it is streamed to disk.
         preHandler: publisher,
-        bodyLimit: opts.uploadMaxBytes ?? undefined,
         schema: {
           tags: ['songs'],
           operationId: 'createAlbumSong',

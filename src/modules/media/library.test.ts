@@ -228,6 +228,11 @@ describe('music folder import', SLOW, () => {
     const list = (await get('/api/v1/admin/library/scans?limit=2', admin)).body;
     expect(list.items[0]).toMatchObject({ id: one.body.id, status: 'done', updated: 6, added: 0 });
     expect(list.total).toBe(5);
+    // Every field is optional: a request with no body at all scans the whole folder.
+    const bare = await call(t.app, 'POST', '/api/v1/admin/library/scans', { session: admin });
+    expect(bare.status).toBe(202);
+    expect(bare.body).toMatchObject({ path: '', status: 'queued' });
+    await t.app.services.jobs.idle([SCAN_JOB], 150_000);
   });
 });
 

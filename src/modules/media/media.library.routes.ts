@@ -53,12 +53,19 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<{ library: LibraryService 
         description:
           'Queues a scan of the music folder (or a folder inside it): new files are added, changed ones (size or mtime) read again, songs of removed files deleted. `full` reads every file again. One scan runs at a time: while one is queued or running the answer is 409 with that scan as the body. Without a configured music folder the answer is 409 MUSIC_DIR_NOT_CONFIGURED.',
         security: bearerSecurity,
-        body: Type.Object(
-          {
-            path: Type.Optional(Type.String({ maxLength: 4096 })),
-            full: Type.Optional(Type.Boolean()),
-          },
-          { additionalProperties: false },
+        // Every field is optional, so no body at all is the same as {}.
+        body: Type.Union(
+          [
+            Type.Object(
+              {
+                path: Type.Optional(Type.String({ maxLength: 4096 })),
+                full: Type.Optional(Type.Boolean()),
+              },
+              { additionalProperties: false },
+            ),
+            Type.Null(),
+          ],
+          { description: 'no body, {} or { path, full }' },
         ),
         response: {
           202: ScanSchema,

@@ -95,7 +95,8 @@ export async function readMultipartUpload(
   return { ...upload, fields };
 }
 
-const SongFormFields = Type.Partial(CreateSongBody);
+// Partial drops the body's additionalProperties: false; a form field the JSON body would refuse is refused too.
+const SongFormFields = Type.Partial(CreateSongBody, { additionalProperties: false });
 
 /**
  * The multipart `POST /albums/:id/songs` the catalog route hands over: form fields are text, so

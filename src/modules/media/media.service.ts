@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
@@ -266,13 +266,21 @@ export function createMediaService(deps: MediaDeps) {
     const images: Image[] = [];
     for (const size of IMAGE_SIZES) {
       const target = storage.image(hash, size);
+      // Encoded in memory first: a failure here is the picture's (a truncated or corrupt file whose
+      // header read fine), a 415 like any other non-picture; writing the file is a separate step.
+      let resized: Buffer;
+      try {
+        resized = await sharp(input)
+          .rotate()
+          .resize(size, size, { fit: 'cover' })
+          .flatten({ background: '#ffffff' })
+          .jpeg({ quality: 85, mozjpeg: true })
+          .toBuffer();
+      } catch {
+        throw unsupportedMedia('The picture cannot be decoded (truncated or corrupt)');
+      }
       const tmp = storage.tmpPath('.jpg');
-      await sharp(input)
-        .rotate()
-        .resize(size, size, { fit: 'cover' })
-        .flatten({ background: '#ffffff' })
-        .jpeg({ quality: 85, mozjpeg: true })
-        .toFile(tmp);
+      await writeFile(tmp, resized);
       await storage.commit(tmp, target);
       images.push({ url: `/media/images/${hash}-${size}.jpg`, width: size, height: size });
     }

@@ -305,6 +305,30 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     expect(notReady.body.code).toBe('AUDIO_NOT_READY');
   });
 
+  it('holds a JSON song body to the JSON limit and a form upload on the same route to the upload limit', async () => {
+    // 2 MB of JSON is over the 1 MB every JSON route takes: refused, not buffered and parsed.
+    const tooBig = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/albums/${album.id}/songs`,
+      headers: { ...admin.auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ title: 'x'.repeat(2 * 1024 * 1024), durationMs: 1000 }),
+    });
+    expect(tooBig.statusCode).toBe(413);
+    expect(tooBig.json().code).toBe('PAYLOAD_TOO_LARGE');
+    // A 2 MB file in a form is within UPLOAD_MAX_BYTES (4MB here).
+    const wav = readFileSync(makeTone(files, 'long.wav', { seconds: 12 }));
+    expect(wav.length).toBeGreaterThan(2 * 1024 * 1024);
+    const body = form([{ name: 'file', value: wav, filename: 'long.wav', type: 'audio/wav' }]);
+    const created = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/albums/${album.id}/songs`,
+      headers: { ...admin.auth, 'content-type': body.contentType },
+      payload: body.payload,
+    });
+    expect(created.statusCode).toBe(201);
+    await waitForJobs();
+  });
+
   it('removes the partial file of an upload the client aborts half-way', async () => {
     const target = await makeSong(t.app, admin, album.id);
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
@@ -420,6 +444,20 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().errors[0].path).toBe('/trackNumber');
+    // A field the JSON body would refuse is refused in a form too (no silent mass assignment).
+    const unknown = form([
+      { name: 'file', value: mp3, filename: 'x.mp3' },
+      { name: 'playCount', value: '1000' },
+    ]);
+    const extra = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/albums/${fresh.id}/songs`,
+      headers: { ...admin.auth, 'content-type': unknown.contentType },
+      payload: unknown.payload,
+    });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json().code).toBe('VALIDATION_FAILED');
+    expect(extra.json().errors[0].path).toBe('/playCount');
     expect(tmpFiles()).toEqual([]);
   });
 
@@ -504,6 +542,16 @@ describe('pictures', SLOW, () => {
     const text = await put(`/api/v1/albums/${album.id}/cover`, Buffer.from('<svg/>'.repeat(50)), 'image/png');
     expect(text.statusCode).toBe(415);
     expect(text.json().code).toBe('UNSUPPORTED_MEDIA');
+    // Headers that read fine over a body cut short: the decoder fails later, still a 415.
+    const jpeg = readFileSync(makePicture(files, 'cut.jpg', 500, 400));
+    for (const [body, type] of [
+      [png.subarray(0, 100), 'image/png'],
+      [jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'image/jpeg'],
+    ] as const) {
+      const cut = await put(`/api/v1/albums/${album.id}/cover`, body, type);
+      expect(cut.statusCode).toBe(415);
+      expect(cut.json().code).toBe('UNSUPPORTED_MEDIA');
+    }
     const large = await put(`/api/v1/albums/${album.id}/cover`, Buffer.alloc(300 * 1024, 7), 'image/png');
     expect(large.statusCode).toBe(413);
     expect((await put(`/api/v1/albums/${album.id}/cover`, png, 'image/png', user)).statusCode).toBe(403);

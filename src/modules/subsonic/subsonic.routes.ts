@@ -48,8 +48,10 @@ export const appPasswordRoutes: FastifyPluginAsyncTypebox<{ appPasswords: AppPas
         },
       },
     },
-    async (request, reply) =>
-      reply.code(201).send(await appPasswords.create(request.user!.id, request.body.name)),
+    async (request, reply) => {
+      const created = await appPasswords.create(request.user!.id, request.body.name);
+      return reply.code(201).header('location', `/api/v1/me/app-passwords/${created.id}`).send(created);
+    },
   );
 
   app.get(

@@ -18,7 +18,7 @@ import type { UserRow } from '../identity/index.js';
 import { type FollowingService, followedSince, type PlaylistService } from '../library/index.js';
 import { CONTENT_TYPES, type MediaService, type Quality, sendFile } from '../media/index.js';
 import type { Params } from './subsonic.auth.js';
-import { missingParameter, notFound, type Payload, SubsonicError } from './subsonic.response.js';
+import { ErrorCode, missingParameter, notFound, type Payload, SubsonicError } from './subsonic.response.js';
 import { songStars } from './subsonic.tables.js';
 import { albumEntry, artistEntry, type SongContext, songEntry } from './subsonic.views.js';
 
@@ -74,6 +74,24 @@ function integer(params: Params, name: string, fallback: number, max = Number.MA
     throw new SubsonicError(0, `Parameter ${name} must be a non-negative integer`);
   }
   return Math.min(n, max);
+}
+
+/** The bounds `/api/v1/playlists` holds a playlist's name and description to. */
+const PLAYLIST_NAME_MAX = 100;
+const PLAYLIST_COMMENT_MAX = 300;
+
+/**
+ * Text a player names or describes a playlist with, held to the same bounds as the REST API
+ * (a name is never blank); a NUL character, which the database cannot store, is refused too.
+ */
+function playlistText(value: string, name: string, max: number, blankAllowed: boolean): string {
+  if ((!blankAllowed && !/\S/.test(value)) || value.length > max || value.includes('\u0000')) {
+    throw new SubsonicError(
+      ErrorCode.generic,
+      `Parameter ${name} must be ${blankAllowed ? 'at most' : '1 to'} ${max} characters, without NUL`,
+    );
+  }
+  return value;
 }
 
 function shuffled<T>(items: T[]): T[] {
@@ -452,15 +470,22 @@ export function createSubsonicService(deps: SubsonicDeps) {
           songIds,
         );
       } else {
-        id = (await playlists.create(caller, { name: required(params, 'name'), isPublic: false })).id;
+        const name = playlistText(required(params, 'name'), 'name', PLAYLIST_NAME_MAX, false);
+        id = (await playlists.create(caller, { name, isPublic: false })).id;
         await editSongs(caller, id, [], songIds);
       }
       return { playlist: await playlistEntry(caller, user, id, true) };
     },
     updatePlaylist: async ({ caller, params }) => {
       const id = idOf(params, 'playlistId');
-      const name = params.get('name');
-      const comment = params.get('comment');
+      const rawName = params.get('name');
+      const rawComment = params.get('comment');
+      const name =
+        rawName === undefined ? undefined : playlistText(rawName, 'name', PLAYLIST_NAME_MAX, false);
+      const comment =
+        rawComment === undefined
+          ? undefined
+          : playlistText(rawComment, 'comment', PLAYLIST_COMMENT_MAX, true);
       const isPublic = params.get('public');
       if (name !== undefined || comment !== undefined || isPublic !== undefined) {
         await playlists.update(caller, id, {

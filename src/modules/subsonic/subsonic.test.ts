@@ -32,6 +32,7 @@ const client = (auth: { username: string; password: string } | { apiKey: string 
 async function appPassword(session: Session, name = 'Player') {
   const res = await call(t.app, 'POST', '/api/v1/me/app-passwords', { session, body: { name } });
   expect(res.status).toBe(201);
+  expect(res.headers.location).toBe(`/api/v1/me/app-passwords/${res.body.id}`);
   return res.body as { id: string; name: string; password: string; createdAt: string };
 }
 
@@ -306,6 +307,18 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
     expect((await api.getPlaylists()).playlists.playlist?.map((p) => p.id)).toContain(created.id);
     const badSong = { f: 'json', playlistId: created.id, songIdToAdd: 'x' };
     expect(errorOf(await rest('updatePlaylist', badSong, password, email))).toBe(70);
+    // Names and comments keep the REST API's bounds: never blank, at most 100 / 300 characters, no NUL.
+    for (const [method, query] of [
+      ['createPlaylist', { name: '   ' }],
+      ['createPlaylist', { name: 'x'.repeat(101) }],
+      ['createPlaylist', { name: 'a\u0000b' }],
+      ['updatePlaylist', { playlistId: created.id, name: '' }],
+      ['updatePlaylist', { playlistId: created.id, comment: 'c'.repeat(301) }],
+      ['updatePlaylist', { playlistId: created.id, comment: '\u0000' }],
+    ] as const) {
+      expect(errorOf(await rest(method, { f: 'json', ...query }, password, email))).toBe(0);
+    }
+    expect((await api.getPlaylist({ id: created.id })).playlist).toMatchObject({ name: 'Road' });
     await api.deletePlaylist({ id: created.id });
     expect(errorOf(await rest('getPlaylist', { f: 'json', id: created.id }, password, email))).toBe(70);
   });
