@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import cors from '@fastify/cors';
 import etag from '@fastify/etag';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
@@ -71,6 +71,7 @@ import {
   registerErrorHandling,
   registerNotFound,
   routeMalformedUrl,
+  ValidationError,
 } from './platform/errors.js';
 import { type EventBus, LocalEventBus, OutboxRelay } from './platform/events.js';
 import { createGatewayTrust, liveTagOf } from './platform/gateway-trust.js';
@@ -489,11 +490,33 @@ function collectRoutes(app: FastifyInstance): Map<string, Set<string>> {
     if (route.url.includes('*') || route.url.startsWith('/docs')) return;
     // A route that takes no query parameters still rejects unknown ones (API.md: always 400).
     if (!route.schema?.querystring) route.schema = { ...route.schema, querystring: NoQuery };
+    // Nor does one that takes no body accept JSON fields (API.md: unknown body fields are a 400).
+    if (!route.schema?.body && [route.method].flat().some((m) => m !== 'GET' && m !== 'HEAD')) {
+      route.preValidation = [...[route.preValidation ?? []].flat(), refuseBodyFields];
+    }
     const methods = byUrl.get(route.url) ?? new Set<string>();
     for (const method of [route.method].flat()) methods.add(method);
     byUrl.set(route.url, methods);
   });
   return byUrl;
+}
+
+/**
+ * For routes that declare no body: a JSON body with anything in it (a field, an array, a value)
+ * is 400, as an unknown field is where a body is declared; no body, `null` and `{}` pass. Other
+ * content types (audio and multipart uploads, Subsonic's forms) are the routes' own business.
+ */
+async function refuseBodyFields(request: FastifyRequest): Promise<void> {
+  const body = request.body as unknown;
+  if (body === undefined || body === null) return;
+  if (!/json/i.test(request.headers['content-type'] ?? '')) return;
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    // A stream or buffer is a raw body its route reads itself; only parsed JSON is judged here.
+    const proto = Object.getPrototypeOf(body);
+    if (proto !== Object.prototype && proto !== null) return;
+    if (Object.keys(body).length === 0) return;
+  }
+  throw new ValidationError('This request takes no body', [{ path: '/', message: 'takes no body fields' }]);
 }
 
 /** A known path with a wrong method is 405 with `Allow`, not 404 (RFC 9110). */

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, call, register, type TestApp } from './helpers.js';
+import { makeAlbum } from './factories.js';
+import { buildTestApp, call, createAdmin, register, type TestApp } from './helpers.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -122,6 +123,31 @@ describe('errors are problem+json everywhere', () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('INVALID_INPUT');
     expect(JSON.stringify(res.body)).not.toMatch(/0x00|invalid byte|SQL/i);
+  });
+
+  it('400 for body fields sent to a route that takes no body; none, null or {} still pass', async () => {
+    const admin = await createAdmin(t.app);
+    const album = await makeAlbum(t.app, admin);
+    const s = await register(t.app);
+    const follow = (body?: unknown) =>
+      call(t.app, 'PUT', `/api/v1/me/following/albums/${album.id}`, { session: s, body });
+    const json = (payload: string) =>
+      call(t.app, 'PUT', `/api/v1/me/following/albums/${album.id}`, {
+        session: s,
+        body: payload,
+        headers: { 'content-type': 'application/json' },
+      });
+    for (const res of [await follow({ x: 1 }), await follow([1]), await json('"text"'), await json('7')]) {
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+    }
+    const following = await call(t.app, 'GET', '/api/v1/me/following/albums', { session: s });
+    expect(following.body.items).toEqual([]);
+    for (const res of [await follow(), await json('null'), await follow({})]) expect(res.status).toBe(204);
+    expect(
+      (await call(t.app, 'DELETE', `/api/v1/me/following/albums/${album.id}`, { session: s, body: {} }))
+        .status,
+    ).toBe(204);
   });
 
   it('400 for a body that is not an object', async () => {
