@@ -8,15 +8,15 @@ import { join, relative } from 'node:path';
 import libCoverage from 'istanbul-lib-coverage';
 
 /**
- * Lowest percentages CI accepts, per metric, of both legs merged: lines no lower than the 90 %
- * of issue 20, the others just below what the suite reaches (raise them as it grows, never
- * above what passes).
+ * Lowest percentages CI accepts, per metric, of both legs merged: each a little below what the
+ * suite reached when it was set (lines 93.0, statements 90.7, functions 90.5, branches 82.4 %),
+ * lines never below the 90 % of issue 20. Raise them as the suite grows, never above what passes.
  */
 const THRESHOLDS = {
-  lines: Number(process.env.COVERAGE_MIN_LINES ?? 90),
-  statements: Number(process.env.COVERAGE_MIN_STATEMENTS ?? 89),
+  lines: Number(process.env.COVERAGE_MIN_LINES ?? 92),
+  statements: Number(process.env.COVERAGE_MIN_STATEMENTS ?? 90),
   functions: Number(process.env.COVERAGE_MIN_FUNCTIONS ?? 89),
-  branches: Number(process.env.COVERAGE_MIN_BRANCHES ?? 80),
+  branches: Number(process.env.COVERAGE_MIN_BRANCHES ?? 81),
 };
 const LOWEST = Number(process.env.COVERAGE_LOWEST ?? 15);
 
