@@ -36,6 +36,20 @@ describe('errors are problem+json everywhere', () => {
     expect(JSON.stringify(res.body)).not.toContain('FST_');
   });
 
+  it('414 for a path segment over 200 characters, with the usual headers', async () => {
+    const res = await call(t.app, 'GET', `/api/v1/albums/${'a'.repeat(201)}`, {
+      headers: { 'x-request-id': 'long-segment-1' },
+    });
+    expect(res.status).toBe(414);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 414, code: 'URI_TOO_LONG', requestId: 'long-segment-1' });
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    // 200 characters is still a path parameter: the id is checked, not the length.
+    const fits = await call(t.app, 'GET', `/api/v1/albums/${'a'.repeat(200)}`);
+    expect(fits.status).toBe(400);
+    expect(fits.body.code).toBe('VALIDATION_FAILED');
+  });
+
   it('405 with Allow for a known path and a wrong method', async () => {
     const res = await call(t.app, 'PUT', '/api/v1/me');
     expect(res.status).toBe(405);

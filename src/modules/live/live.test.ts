@@ -441,4 +441,66 @@ describe('the chat', () => {
     const refused = await connected(open(blocked)).catch((e: Error & { data?: { code: string } }) => e);
     expect((refused as Error & { data?: { code: string } }).data?.code).toBe('ACCOUNT_BLOCKED');
   });
+
+  it('pushes nowPlaying to the room when the event goes live, and closes the room when it ends', async () => {
+    type NowPlaying = { song: { durationMs: number }; positionMs: number; startedAt: string } | null;
+    const event = await createEvent({ startsAt: inMinutes(1) });
+    const socket = open(listener);
+    await connected(socket);
+    expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
+
+    const first = next<NowPlaying>(socket, 'nowPlaying');
+    now += 60_000;
+    const start = now;
+    await runDueJobs();
+    expect(await first).toMatchObject({
+      song: { durationMs: DURATIONS[0] },
+      positionMs: 0,
+      startedAt: new Date(start).toISOString(),
+    });
+
+    // A listener who joins later, in the second track, hears what plays now from the server.
+    now = start + 70_000;
+    const late = open(follower);
+    await connected(late);
+    expect((await emit(late, 'join', { eventId: event.id })).event).toMatchObject({ status: 'live' });
+
+    const stopped = next<NowPlaying>(socket, 'nowPlaying');
+    const ended = next<{ id: string; status: string }>(socket, 'event_ended');
+    now = start + DURATIONS.reduce((a, b) => a + b, 0);
+    await runDueJobs();
+    expect(await stopped).toBeNull();
+    expect(await ended).toEqual({ id: event.id, status: 'ended' });
+    // The chat is closed: the listeners were taken out of the room.
+    expect(await emit(socket, 'message', { eventId: event.id, text: 'too late' })).toMatchObject({
+      ok: false,
+      code: 'NOT_JOINED',
+    });
+    expect(await emit(late, 'join', { eventId: event.id })).toMatchObject({ ok: false, code: 'CHAT_CLOSED' });
+  });
+
+  it('tells a listener who joins an event already live what plays now', async () => {
+    const event = await createEvent({ startsAt: inMinutes(1) });
+    now += 60_000;
+    const start = now;
+    await runDueJobs();
+    expect((await api('GET', `/events/${event.id}`)).body.status).toBe('live');
+
+    now = start + 70_000;
+    const socket = open(listener);
+    await connected(socket);
+    const playing = next<{ song: { durationMs: number }; positionMs: number; startedAt: string }>(
+      socket,
+      'nowPlaying',
+    );
+    expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
+    expect(await playing).toMatchObject({
+      song: { durationMs: DURATIONS[1] },
+      positionMs: 10_000,
+      startedAt: new Date(start + 60_000).toISOString(),
+    });
+    await emit(socket, 'leave', { eventId: event.id });
+    now = start + DURATIONS.reduce((a, b) => a + b, 0);
+    await runDueJobs();
+  });
 });

@@ -1,0 +1,151 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { admin, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
+import { makeAlbum, makeArtist, makeSong } from '../../../test/factories.js';
+import { call } from '../../../test/helpers.js';
+
+/**
+ * The album lists, stars by plain `id` and playlist replacement of the Subsonic API, as a
+ * client calls them over `/rest` (JSON), checked against what the REST API shows.
+ */
+useAppWithAdminAndUser();
+
+let password: string;
+// biome-ignore lint/suspicious/noExplicitAny: Subsonic bodies are asserted field by field.
+type Json = any;
+
+async function rest(method: string, query: Record<string, string | string[]> = {}): Promise<Json> {
+  const params = new URLSearchParams({ u: user.user.email!, p: password, v: '1.16.1', c: 'test', f: 'json' });
+  for (const [name, value] of Object.entries(query))
+    for (const one of Array.isArray(value) ? value : [value]) params.append(name, one);
+  const res = await t.app.inject({ method: 'GET', url: `/rest/${method}?${params}` });
+  expect(res.statusCode).toBe(200);
+  return res.json()['subsonic-response'];
+}
+
+const albumIds = async (type: string, extra: Record<string, string> = {}) =>
+  ((await rest('getAlbumList2', { type, size: '500', ...extra })).albumList2.album ?? []).map(
+    (a: { id: string }) => a.id,
+  );
+
+let albums: { id: string; title: string }[];
+let hidden: { id: string };
+
+beforeAll(async () => {
+  const created = await call(t.app, 'POST', '/api/v1/me/app-passwords', {
+    session: user,
+    body: { name: 'x' },
+  });
+  password = created.body.password;
+  // Created in an order that is neither by title nor reversed.
+  albums = [];
+  for (const title of ['Middle', 'Zenith', 'Anthem']) albums.push(await makeAlbum(t.app, admin, { title }));
+  hidden = await makeAlbum(t.app, admin, { title: 'Backstage', isVisible: false });
+});
+
+describe('getAlbumList2', () => {
+  it('lists by name, in title order, without albums hidden from the caller', async () => {
+    const byName = await albumIds('alphabeticalByName');
+    expect(byName).toEqual([albums[2]!.id, albums[0]!.id, albums[1]!.id]);
+    const paged = await albumIds('alphabeticalByName', { size: '1', offset: '1' });
+    expect(paged).toEqual([albums[0]!.id]);
+  });
+
+  it('lists the most followed first (highest)', async () => {
+    const zenith = albums[1]!.id;
+    expect(
+      (await call(t.app, 'PUT', `/api/v1/me/following/albums/${zenith}`, { session: user })).status,
+    ).toBe(204);
+    const highest = await albumIds('highest');
+    expect(highest[0]).toBe(zenith);
+    expect(new Set(highest)).toEqual(new Set(albums.map((a) => a.id)));
+    await call(t.app, 'DELETE', `/api/v1/me/following/albums/${zenith}`, { session: user });
+  });
+
+  it('lists random albums: only visible ones, each once, at most `size`', async () => {
+    const all = await albumIds('random');
+    expect(all).toHaveLength(3);
+    expect(new Set(all)).toEqual(new Set(albums.map((a) => a.id)));
+    expect(all).not.toContain(hidden.id);
+    const two = await albumIds('random', { size: '2' });
+    expect(two).toHaveLength(2);
+    expect(new Set(two).size).toBe(2);
+  });
+
+  it('answers an unknown list type or a missing year with a Subsonic error', async () => {
+    const unknown = await rest('getAlbumList2', { type: 'bestOfAllTime' });
+    expect(unknown.status).toBe('failed');
+    expect(unknown.error).toMatchObject({ code: 0 });
+    expect(unknown.error.message).toContain('bestOfAllTime');
+    const noYear = await rest('getAlbumList2', { type: 'byYear', fromYear: '1990' });
+    expect(noYear.error).toMatchObject({ code: 10 });
+    const badSize = await rest('getAlbumList2', { type: 'newest', size: '-1' });
+    expect(badSize.error).toMatchObject({ code: 0 });
+  });
+});
+
+describe('star and unstar by id', () => {
+  it('follows an album or an artist given as `id`, and unfollows it again', async () => {
+    const artist = await makeArtist(t.app, admin);
+    const album = albums[0]!.id;
+    expect((await rest('star', { id: [album, artist.id] })).status).toBe('ok');
+    const followedAlbums = await call(t.app, 'GET', '/api/v1/me/following/albums', { session: user });
+    expect(followedAlbums.body.items.map((a: { id: string }) => a.id)).toEqual([album]);
+    const followedArtists = await call(t.app, 'GET', '/api/v1/me/following/artists', { session: user });
+    expect(followedArtists.body.items.map((a: { id: string }) => a.id)).toEqual([artist.id]);
+    const starred = (await rest('getStarred2')).starred2;
+    expect(starred.album.map((a: { id: string }) => a.id)).toEqual([album]);
+    expect(starred.artist.map((a: { id: string }) => a.id)).toEqual([artist.id]);
+
+    expect((await rest('unstar', { id: [album, artist.id] })).status).toBe('ok');
+    expect((await call(t.app, 'GET', '/api/v1/me/following/albums', { session: user })).body.items).toEqual(
+      [],
+    );
+    expect((await call(t.app, 'GET', '/api/v1/me/following/artists', { session: user })).body.items).toEqual(
+      [],
+    );
+    // An id that is nothing the caller may see: not found, nothing followed.
+    const nothing = await rest('star', { id: hidden.id });
+    expect(nothing.error).toMatchObject({ code: 70 });
+  });
+});
+
+describe('createPlaylist with a playlistId', () => {
+  it('replaces the songs of the playlist with the ones given', async () => {
+    const songs = [];
+    for (let i = 0; i < 3; i++) songs.push(await makeSong(t.app, admin, albums[0]!.id));
+    const created = (await rest('createPlaylist', { name: 'Mix', songId: [songs[0]!.id, songs[1]!.id] }))
+      .playlist;
+    expect(created.entry.map((e: { id: string }) => e.id)).toEqual([songs[0]!.id, songs[1]!.id]);
+    const replaced = (
+      await rest('createPlaylist', { playlistId: created.id, songId: [songs[2]!.id, songs[0]!.id] })
+    ).playlist;
+    expect(replaced).toMatchObject({ id: created.id, name: 'Mix', songCount: 2 });
+    expect(replaced.entry.map((e: { id: string }) => e.id)).toEqual([songs[2]!.id, songs[0]!.id]);
+    const viaRest = await call(t.app, 'GET', `/api/v1/playlists/${created.id}`, { session: user });
+    expect(viaRest.body.tracks.map((track: { song: { id: string } }) => track.song.id)).toEqual([
+      songs[2]!.id,
+      songs[0]!.id,
+    ]);
+    // Another user's playlists: a public one may be read but not changed, a private one is not found.
+    const shared = await call(t.app, 'POST', '/api/v1/playlists', {
+      session: admin,
+      body: { name: 'Shared' },
+    });
+    const refused = await rest('createPlaylist', { playlistId: shared.body.id, songId: songs[0]!.id });
+    expect(refused.error).toMatchObject({ code: 50 });
+    const unchanged = await call(t.app, 'GET', `/api/v1/playlists/${shared.body.id}`, { session: admin });
+    expect(unchanged.body.tracks).toEqual([]);
+    const own = await call(t.app, 'POST', '/api/v1/playlists', {
+      session: admin,
+      body: { name: 'Private', isPublic: false },
+    });
+    const unseen = await rest('createPlaylist', { playlistId: own.body.id, songId: songs[0]!.id });
+    expect(unseen.error).toMatchObject({ code: 70 });
+  });
+});
+
+describe('getLicense', () => {
+  it('is always valid, for the caller', async () => {
+    expect((await rest('getLicense')).license).toEqual({ valid: true, email: user.user.email });
+  });
+});
