@@ -207,5 +207,9 @@ export async function sendFile(
     throw error;
   }
   const highWaterMark = Math.min(READ_CHUNK_MAX_BYTES, Math.max(READ_CHUNK_MIN_BYTES, length));
-  return reply.send(createReadStream(path, { fd, start, end, highWaterMark }));
+  const stream = createReadStream(path, { fd, start, end, highWaterMark });
+  // An onSend hook may answer without the stream (@fastify/etag turns a matching If-None-Match
+  // it reads its own way into a 304): the file is closed with the exchange, never left open.
+  reply.raw.once('close', () => stream.destroy());
+  return reply.send(stream);
 }
