@@ -180,22 +180,23 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const routesByUrl = collectRoutes(app);
   // Without TRUST_PROXY only the gateway's forwarding headers are believed; with it, Fastify's
   // trustProxy decides which proxies' headers count.
-  if (!config.trustProxy) {
-    app.addHook('onRequest', async (request) => gatewayTrust.dropUntrustedForwarding(request.headers));
-  }
-
-  // Node looks up a connection's peer address lazily, and a connection that dies while the
-  // request's hooks run (a malformed chunked body) has none left: read it while it is alive,
-  // so the rate limiter always has a client address.
+  const dropForwarding = !config.trustProxy;
+  // Every request passes the hooks below: they are plain callbacks, not async functions (a
+  // promise per hook and request is measurable on a cached read).
   app.addHook('onRequest', (request, _reply, done) => {
+    if (dropForwarding) gatewayTrust.dropUntrustedForwarding(request.headers);
+    // Node looks up a connection's peer address lazily, and a connection that dies while the
+    // request's hooks run (a malformed chunked body) has none left: read it while it is alive,
+    // so the rate limiter always has a client address.
     void request.raw.socket?.remoteAddress;
     done();
   });
   app.decorate('draining', false);
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // While shutting down, answers in flight close their keep-alive connection so close() can finish.
     if (app.draining) reply.header('connection', 'close');
+    done(null, payload);
   });
   registerErrorHandling(app);
 
@@ -204,10 +205,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   // PGLITE_QUEUE_MAX statements is answered 503 + Retry-After now; admitted ones always finish.
   const { busy, queued } = deps.database;
   if (busy && queued) {
-    app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/api/') && busy()) {
-        throw new DatabaseBusyError(queued());
-      }
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (request.url.startsWith('/api/') && busy()) done(new DatabaseBusyError(queued()));
+      else done();
     });
   }
   await app.register(cors, {

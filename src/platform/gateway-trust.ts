@@ -40,8 +40,8 @@ export function createGatewayTrust(jwtSecret: string): GatewayTrust {
     fromGateway,
     dropUntrustedForwarding(headers) {
       if (fromGateway(headers)) return;
-      for (const name of FORWARDED_HEADERS) delete headers[name];
-      delete headers[GATEWAY_HEADER];
+      for (const name of FORWARDED_HEADERS) if (headers[name] !== undefined) delete headers[name];
+      if (headers[GATEWAY_HEADER] !== undefined) delete headers[GATEWAY_HEADER];
     },
   };
 }

@@ -268,7 +268,7 @@ const rateLimitHeaders = () => ({
 
 /**
  * The signed audio files and public pictures under /media are files, not JSON: their answers
- * are declared here (the routes have no response schema, since @fastify/send writes them).
+ * are declared here (the routes have no response schema: they stream files from disk).
  */
 function describeFile(op: Operation, method: string, path: string): void {
   const audio = path.startsWith('/media/audio/');

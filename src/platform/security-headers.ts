@@ -19,7 +19,7 @@ function recordHelmet(options: HelmetOptions): SecurityHeaders {
   const recorded: SecurityHeaders = { set: [], remove: [] };
   const response = {
     setHeader(name: string, value: string | number | readonly string[]) {
-      recorded.set.push([name, value]);
+      recorded.set.push([name.toLowerCase(), value]);
       return response;
     },
     removeHeader(name: string) {
@@ -49,12 +49,14 @@ export function registerSecurityHeaders(app: FastifyInstance, options: HelmetOpt
         own === false ? { set: [], remove: [] } : recordHelmet({ ...options, ...own } as HelmetOptions),
     });
   });
+  // Set as Fastify's reply headers, not on the raw response: a header set on the raw response
+  // makes Node merge and check every header of the answer twice when it is written.
   app.addHook('onRequest', (request, reply, done) => {
     const config = request.routeOptions.config as { [ROUTE_HEADERS]?: SecurityHeaders };
     const { set, remove } = config[ROUTE_HEADERS] ?? global;
+    for (let i = 0; i < set.length; i++) reply.header(set[i]![0], set[i]![1]);
     const raw = reply.raw;
-    for (let i = 0; i < set.length; i++) raw.setHeader(set[i]![0], set[i]![1]);
-    for (let i = 0; i < remove.length; i++) raw.removeHeader(remove[i]!);
+    for (let i = 0; i < remove.length; i++) if (raw.hasHeader(remove[i]!)) raw.removeHeader(remove[i]!);
     done();
   });
 }

@@ -1,18 +1,16 @@
-import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
-import send from '@fastify/send';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { type AuthUser, bearerSecurity, requireRole } from '../../platform/auth.js';
-import { AppError, NotFoundError, ValidationError } from '../../platform/errors.js';
+import { ValidationError } from '../../platform/errors.js';
 import { IdParams, problems } from '../../platform/http.js';
 import { UPLOAD_MARK } from '../../platform/validation.js';
 import { AlbumSchema, ArtistSchema, CreateSongBody, SongSchema, type SongView } from '../catalog/index.js';
 import { UserSchema } from '../identity/index.js';
+import { mediaNotFound, sendFile } from './media.files.js';
 import { CONTENT_TYPES } from './media.probe.js';
 import { type MediaService, QUALITIES, type Quality } from './media.service.js';
 import type { UrlSigner } from './media.signing.js';
@@ -353,67 +351,7 @@ const IMAGE_FILE = /^([0-9a-f]{64})-([0-9]{2,3})\.jpg$/;
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-const notFound = () => new NotFoundError('Media file', 'MEDIA_NOT_FOUND');
-
-/**
- * Answers with a file through @fastify/send: RFC 9110 ranges (206, suffix ranges, 416 with
- * and a 416 naming the size, If-Range), ETag and If-None-Match, HEAD; the file is streamed,
- * never read into memory.
- */
-export async function sendFile(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  path: string,
-  headers: { contentType: string; cacheControl: string },
-) {
-  ignoreInvalidRange(request);
-  const result = await send(request.raw, encodeURIComponent(path.slice(path.lastIndexOf('/') + 1)), {
-    root: dirname(path),
-    dotfiles: 'deny',
-    index: false,
-    cacheControl: false,
-    lastModified: true,
-    etag: true,
-  });
-  if (result.statusCode === 416) {
-    const size = (await stat(path)).size;
-    throw new AppError(
-      416,
-      'RANGE_NOT_SATISFIABLE',
-      'Range not satisfiable',
-      `The file has ${size} bytes`,
-      undefined,
-      {
-        'content-range': `bytes */${size}`,
-        'accept-ranges': 'bytes',
-      },
-    );
-  }
-  if (result.type === 'error') throw notFound();
-  reply.headers(result.headers);
-  if (result.statusCode < 300 || result.statusCode === 304) {
-    reply.header('content-type', headers.contentType).header('cache-control', headers.cacheControl);
-  }
-  return reply.code(result.statusCode).send(result.stream);
-}
-
-const SINGLE_RANGE = /^bytes=([0-9]{0,15})-([0-9]{0,15})$/;
-
-/**
- * RFC 9110 lets a server ignore a Range it will not serve: one that is malformed (`bytes=5-2`,
- * `bytes=abc`) or asks for several parts (`bytes=0-0,5-9`) gets the whole file, so clients
- * always receive something they can play. Valid single ranges go on to `send`.
- */
-function ignoreInvalidRange(request: FastifyRequest): void {
-  const range = request.headers.range;
-  if (range === undefined) return;
-  const match = SINGLE_RANGE.exec(range.trim());
-  const valid =
-    match !== null &&
-    (match[1] !== '' || match[2] !== '') &&
-    (match[1] === '' || match[2] === '' || Number(match[1]) <= Number(match[2]));
-  if (!valid) delete request.raw.headers.range;
-}
+const notFound = mediaNotFound;
 
 /** Routes outside /api/v1: the signed audio files and the public images. */
 export const mediaFileRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = async (app, opts) => {

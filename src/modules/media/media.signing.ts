@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { ForbiddenError } from '../../platform/errors.js';
 
 /**
@@ -15,6 +16,12 @@ export interface UrlSigner {
 
 export function createUrlSigner(secret: string, ttlSec: number, now: () => number = Date.now): UrlSigner {
   const key = Buffer.from(hkdfSync('sha256', secret, 'backbeat', 'media-url-signing', 32));
+  /**
+   * URLs whose signature already checked out, with their expiry. A player sends one signed URL
+   * many times (a range request per buffer or seek), and only that exact string hits: a changed
+   * path, expiry or signature is checked afresh. Expiry is still checked on every request.
+   */
+  const verified = new LRUCache<string, number>({ max: VERIFIED_URLS });
   const mac = (path: string, exp: number) =>
     createHmac('sha256', key).update(`${path}\n${exp}`).digest('base64url');
   return {
@@ -23,16 +30,25 @@ export function createUrlSigner(secret: string, ttlSec: number, now: () => numbe
       return `${path}?exp=${exp}&sig=${mac(path, exp)}`;
     },
     verify(path, exp, sig) {
-      const expiresAt = Number(exp);
-      const valid =
-        typeof sig === 'string' &&
-        /^[0-9]{1,12}$/.test(exp ?? '') &&
-        safeEqual(Buffer.from(sig), Buffer.from(mac(path, expiresAt)));
-      if (!valid) throw new ForbiddenError('This media URL is not signed for this path', 'INVALID_SIGNATURE');
+      const signed = `${path}\n${exp}\n${sig}`;
+      let expiresAt = verified.get(signed);
+      if (expiresAt === undefined) {
+        expiresAt = Number(exp);
+        const valid =
+          typeof sig === 'string' &&
+          /^[0-9]{1,12}$/.test(exp ?? '') &&
+          safeEqual(Buffer.from(sig), Buffer.from(mac(path, expiresAt)));
+        if (!valid)
+          throw new ForbiddenError('This media URL is not signed for this path', 'INVALID_SIGNATURE');
+        verified.set(signed, expiresAt);
+      }
       if (expiresAt * 1000 <= now()) throw new ForbiddenError('This media URL has expired', 'URL_EXPIRED');
       return { expiresAt };
     },
   };
 }
+
+/** How many verified media URLs a process remembers (~250 bytes each). */
+const VERIFIED_URLS = 10_000;
 
 const safeEqual = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
