@@ -3,7 +3,7 @@
  *   npx tsx bench/import.ts [--files N] [--folder DIR] [--database-url postgres://.../postgres]
  *     [--remove M]
  * Scans a library of N tiny tagged MP3s twice in this process on a fresh database (embedded
- * PGlite, or a new database on the PostgreSQL server `--database-url` names, dropped after): the
+ * PGlite in a new DATA_DIR under /tmp, or a new database on the PostgreSQL server `--database-url` names, dropped after): the
  * first scan (tag reading, catalog writes) and an unchanged rescan (one stat a file). With
  * `--remove M`, the first M files in path order (whole albums, mostly) are then moved aside and
  * a third scan forgets them (songs and emptied albums deleted); the files are moved back after.
@@ -87,12 +87,16 @@ function generate(count: number): string {
   return root;
 }
 
-/** A fresh database: embedded, or a new one on the server the URL names. */
+/**
+ * A fresh database: embedded in a new DATA_DIR on disk (as `npm run import` and the server keep
+ * it), or a new one on the server the URL names.
+ */
 async function freshDatabase(
   url: string | undefined,
+  dataDir: string,
 ): Promise<{ database: Database; drop(): Promise<void> }> {
   if (!url) {
-    const database = fromPglite(await openPglite(undefined));
+    const database = fromPglite(await openPglite(dataDir));
     await migrateDatabase(database, undefined);
     return { database, drop: async () => {} };
   }
@@ -116,7 +120,7 @@ const generating = performance.now();
 const folder = values.folder ?? generate(count);
 const made = ((performance.now() - generating) / 1000).toFixed(1);
 const dataDir = join(tmpdir(), `backbeat-bench-import-${process.pid}`);
-const { database, drop } = await freshDatabase(values['database-url']);
+const { database, drop } = await freshDatabase(values['database-url'], dataDir);
 const config = {
   ...loadConfig({
     NODE_ENV: 'test',
