@@ -188,9 +188,9 @@ export function fromPostgres(url: string, poolSize = 10): Database {
  * the lock and process tables sized for 100 connections serve one. Pages shared_buffers does not
  * hold are read again from the operating system's page cache. Measured figures: docs/operations.md.
  */
-export const PGLITE_SETTINGS: Record<string, string> = {
-  shared_buffers: process.env.PGLITE_SHARED_BUFFERS ?? '32MB',
-  max_connections: process.env.PGLITE_MAX_CONNECTIONS ?? '5',
+const PGLITE_SETTINGS: Record<string, string> = {
+  shared_buffers: '32MB',
+  max_connections: '5',
 };
 
 /**
