@@ -142,13 +142,25 @@ const load = () =>
 process.stdout.write(
   `database: ${values['database-url'] ? 'PostgreSQL' : 'PGlite'}; library: ${folder} (ready in ${made} s); load average ${load()}\n`,
 );
+/**
+ * Where the resident memory is now: the JavaScript heap (used of allocated) and memory outside it
+ * (mostly PGlite's WebAssembly heap). Under `node --expose-gc` (NODE_OPTIONS) garbage is collected
+ * first, so "used" is what is live.
+ */
+function memory(): string {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1048576);
+  return `RSS ${mb(m.rss)} MB, JS heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB`;
+}
+
 async function run(name: string): Promise<void> {
   const started = performance.now();
   const scan = await importFolder(app.services.library, folder, { full: false, out: quiet });
   const seconds = (performance.now() - started) / 1000;
   const perMinute = Math.round((scan.total / seconds) * 60);
   process.stdout.write(
-    `${name}: ${scan.total} files in ${seconds.toFixed(1)} s = ${perMinute} files/min (added ${scan.added}, unchanged ${scan.unchanged}, removed ${scan.removed}, failed ${scan.failed}); peak RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; load average ${load()}\n`,
+    `${name}: ${scan.total} files in ${seconds.toFixed(1)} s = ${perMinute} files/min (added ${scan.added}, unchanged ${scan.unchanged}, removed ${scan.removed}, failed ${scan.failed}); peak RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (now: ${memory()}); load average ${load()}\n`,
   );
 }
 
