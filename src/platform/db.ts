@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -221,7 +221,15 @@ export async function openPglite(dataDir: string | undefined): Promise<PGlite> {
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
     const pgdata = join(dataDir, 'pgdata');
-    if (!existsSync(join(pgdata, 'PG_VERSION'))) await createPgliteDataDir(pgdata);
+    if (!existsSync(join(pgdata, 'PG_VERSION'))) {
+      // Made beside and renamed when complete, so a creation cut short leaves no half database.
+      const building = `${pgdata}.creating`;
+      rmSync(building, { recursive: true, force: true });
+      await createPgliteDataDir(building);
+      // An empty pgdata (nothing else) gives way; one with files in it is not ours to delete.
+      if (existsSync(pgdata)) rmdirSync(pgdata);
+      renameSync(building, pgdata);
+    }
   }
   const settings = Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
   return PGlite.create(dataDir ? join(dataDir, 'pgdata') : undefined, {
