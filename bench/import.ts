@@ -1,9 +1,13 @@
 /**
  * Music folder import figures:
  *   npx tsx bench/import.ts [--files N] [--folder DIR] [--database-url postgres://.../postgres]
+ *     [--remove M]
  * Scans a library of N tiny tagged MP3s twice in this process on a fresh database (embedded
- * PGlite, or a new database on the PostgreSQL server `--database-url` names, dropped after): the
- * first scan (tag reading, catalog writes) and an unchanged rescan (one stat a file). Prints
+ * PGlite in a new DATA_DIR under /tmp, or a new database on the PostgreSQL server `--database-url` names, dropped after): the
+ * first scan (tag reading, catalog writes) and an unchanged rescan (one stat a file). With
+ * `--remove M`, the first M files in path order (whole albums, mostly) are then moved aside and
+ * a third scan forgets them (songs and emptied albums deleted); the files are moved back after.
+ * Prints
  * files per minute of each, the peak RSS of this process (PGlite runs inside it; a PostgreSQL
  * server's memory is not counted) and the machine's load average, which other work shares.
  *
@@ -13,9 +17,9 @@
  * keep their own artists). Transcoding is off: only the scan is measured.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -24,32 +28,18 @@ import { loadConfig } from '../src/config.js';
 import { importFolder, resolveFfmpeg } from '../src/modules/media/index.js';
 import { createCacheStore } from '../src/platform/cache.js';
 import { type Database, fromPglite, fromPostgres, migrateDatabase, openPglite } from '../src/platform/db.js';
+import { id3 } from '../test/audio.js';
 
 const { values } = parseArgs({
   options: {
     files: { type: 'string', default: '10000' },
     folder: { type: 'string' },
     'database-url': { type: 'string' },
+    remove: { type: 'string', default: '0' },
   },
 });
 const TRACKS = 10;
 const ALBUMS_PER_ARTIST = 10;
-
-/** An ID3v2.3 tag of Latin-1 text frames. */
-function id3(frames: Record<string, string>): Buffer {
-  const body = Buffer.concat(
-    Object.entries(frames).map(([id, text]) => {
-      const data = Buffer.concat([Buffer.from([0]), Buffer.from(text, 'latin1')]);
-      const header = Buffer.alloc(10);
-      header.write(id, 0, 'ascii');
-      header.writeUInt32BE(data.length, 4);
-      return Buffer.concat([header, data]);
-    }),
-  );
-  const n = body.length;
-  const size = Buffer.from([(n >> 21) & 0x7f, (n >> 14) & 0x7f, (n >> 7) & 0x7f, n & 0x7f]);
-  return Buffer.concat([Buffer.from('ID3'), Buffer.from([3, 0, 0]), size, body]);
-}
 
 function generate(count: number): string {
   const root = join(tmpdir(), `backbeat-bench-library-${count}`);
@@ -97,12 +87,16 @@ function generate(count: number): string {
   return root;
 }
 
-/** A fresh database: embedded, or a new one on the server the URL names. */
+/**
+ * A fresh database: embedded in a new DATA_DIR on disk (as `npm run import` and the server keep
+ * it), or a new one on the server the URL names.
+ */
 async function freshDatabase(
   url: string | undefined,
+  dataDir: string,
 ): Promise<{ database: Database; drop(): Promise<void> }> {
   if (!url) {
-    const database = fromPglite(await openPglite(undefined));
+    const database = fromPglite(await openPglite(dataDir));
     await migrateDatabase(database, undefined);
     return { database, drop: async () => {} };
   }
@@ -126,7 +120,7 @@ const generating = performance.now();
 const folder = values.folder ?? generate(count);
 const made = ((performance.now() - generating) / 1000).toFixed(1);
 const dataDir = join(tmpdir(), `backbeat-bench-import-${process.pid}`);
-const { database, drop } = await freshDatabase(values['database-url']);
+const { database, drop } = await freshDatabase(values['database-url'], dataDir);
 const config = {
   ...loadConfig({
     NODE_ENV: 'test',
@@ -148,14 +142,58 @@ const load = () =>
 process.stdout.write(
   `database: ${values['database-url'] ? 'PostgreSQL' : 'PGlite'}; library: ${folder} (ready in ${made} s); load average ${load()}\n`,
 );
-for (const run of ['first scan', 'unchanged rescan']) {
+/**
+ * Where the resident memory is now: the JavaScript heap (used of allocated) and memory outside it
+ * (mostly PGlite's WebAssembly heap). Under `node --expose-gc` (NODE_OPTIONS) garbage is collected
+ * first, so "used" is what is live.
+ */
+function memory(): string {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1048576);
+  return `RSS ${mb(m.rss)} MB, JS heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB`;
+}
+
+async function run(name: string): Promise<void> {
   const started = performance.now();
   const scan = await importFolder(app.services.library, folder, { full: false, out: quiet });
   const seconds = (performance.now() - started) / 1000;
   const perMinute = Math.round((scan.total / seconds) * 60);
   process.stdout.write(
-    `${run}: ${scan.total} files in ${seconds.toFixed(1)} s = ${perMinute} files/min (added ${scan.added}, unchanged ${scan.unchanged}, failed ${scan.failed}); peak RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; load average ${load()}\n`,
+    `${name}: ${scan.total} files in ${seconds.toFixed(1)} s = ${perMinute} files/min (added ${scan.added}, unchanged ${scan.unchanged}, removed ${scan.removed}, failed ${scan.failed}); peak RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (now: ${memory()}); load average ${load()}\n`,
   );
+}
+
+/** Where removed files wait to be put back (also after a run that died before doing so). */
+const aside = `${folder}.removed`;
+function putBack(): void {
+  if (!existsSync(aside)) return;
+  for (const path of readdirSync(aside, { recursive: true, encoding: 'utf8' })) {
+    if (!path.endsWith('.mp3')) continue;
+    mkdirSync(dirname(join(folder, path)), { recursive: true });
+    renameSync(join(aside, path), join(folder, path));
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
+putBack();
+
+await run('first scan');
+await run('unchanged rescan');
+const removing = Number(values.remove);
+if (removing > 0) {
+  const files = readdirSync(folder, { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith('.mp3'))
+    .sort()
+    .slice(0, removing);
+  for (const path of files) {
+    mkdirSync(dirname(join(aside, path)), { recursive: true });
+    renameSync(join(folder, path), join(aside, path));
+  }
+  try {
+    await run(`rescan after removing ${files.length} files`);
+  } finally {
+    putBack();
+  }
 }
 await app.close();
 await database.close();

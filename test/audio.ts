@@ -30,6 +30,25 @@ const CODECS: Record<string, string[]> = {
   wav: ['-c:a', 'pcm_s16le'],
 };
 
+/**
+ * An ID3v2.3 tag of Latin-1 text frames (`TPE1`, `TALB`, `TIT2`, `TRCK`...): put before the bytes
+ * of an untagged MP3, it makes many differently tagged files from one ffmpeg run.
+ */
+export function id3(frames: Record<string, string>): Buffer {
+  const body = Buffer.concat(
+    Object.entries(frames).map(([id, text]) => {
+      const data = Buffer.concat([Buffer.from([0]), Buffer.from(text, 'latin1')]);
+      const header = Buffer.alloc(10);
+      header.write(id, 0, 'ascii');
+      header.writeUInt32BE(data.length, 4);
+      return Buffer.concat([header, data]);
+    }),
+  );
+  const n = body.length;
+  const size = Buffer.from([(n >> 21) & 0x7f, (n >> 14) & 0x7f, (n >> 7) & 0x7f, n & 0x7f]);
+  return Buffer.concat([Buffer.from('ID3'), Buffer.from([3, 0, 0]), size, body]);
+}
+
 /** A stereo 44.1 kHz sine tone with tags, as FLAC, MP3, Ogg Vorbis or WAV. */
 export function makeTone(dir: string, name: string, options: ToneOptions = {}): string {
   const file = join(dir, name);

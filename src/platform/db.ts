@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -180,9 +181,61 @@ export function fromPostgres(url: string, poolSize = 10): Database {
   };
 }
 
+/**
+ * PostgreSQL settings of the embedded database, on top of PGlite's own start parameters. Its
+ * shared memory lives in the process's WebAssembly heap, which only grows: PostgreSQL's default
+ * 128 MB of shared buffers end up as resident memory as pages are read, and in single-user mode
+ * the lock and process tables sized for 100 connections serve one. Pages shared_buffers does not
+ * hold are read again from the operating system's page cache. Measured figures: docs/operations.md.
+ */
+const PGLITE_SETTINGS: Record<string, string> = {
+  shared_buffers: '32MB',
+  max_connections: '5',
+};
+
+/**
+ * Lays out a new PGlite database in `pgdata` in a short-lived child process. PGlite creates one
+ * with two more WebAssembly instances of PostgreSQL (initdb and a helper) beside the one that
+ * serves, which takes the process to about 800 MB resident; memory a process once held is not
+ * handed back, so the server (or an import) that did this itself kept some 500 MB. The child
+ * exits with all of it; this process then opens the database as it opens any existing one.
+ */
+async function createPgliteDataDir(pgdata: string): Promise<void> {
+  const module = import.meta.resolve('@electric-sql/pglite');
+  const script = `const { PGlite } = await import(${JSON.stringify(module)});
+    const db = await PGlite.create(process.argv[1]); await db.close();`;
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '--eval', script, pgdata],
+      { timeout: 120_000 },
+      (error, _stdout, stderr) =>
+        error
+          ? reject(new Error(`creating the embedded database failed: ${stderr || error.message}`))
+          : resolve(),
+    );
+  });
+}
+
 export async function openPglite(dataDir: string | undefined): Promise<PGlite> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  return PGlite.create(dataDir ? join(dataDir, 'pgdata') : undefined, { extensions: PGLITE_EXTENSIONS });
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    const pgdata = join(dataDir, 'pgdata');
+    if (!existsSync(join(pgdata, 'PG_VERSION'))) {
+      // Made beside and renamed when complete, so a creation cut short leaves no half database.
+      const building = `${pgdata}.creating`;
+      rmSync(building, { recursive: true, force: true });
+      await createPgliteDataDir(building);
+      // An empty pgdata (nothing else) gives way; one with files in it is not ours to delete.
+      if (existsSync(pgdata)) rmdirSync(pgdata);
+      renameSync(building, pgdata);
+    }
+  }
+  const settings = Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  return PGlite.create(dataDir ? join(dataDir, 'pgdata') : undefined, {
+    extensions: PGLITE_EXTENSIONS,
+    startParams: [...PGlite.defaultStartParams, ...settings],
+  });
 }
 
 /** Opens the database the configuration names: a PostgreSQL server, or PGlite in DATA_DIR. */

@@ -236,3 +236,73 @@ export async function refreshAlbumsSongStats(tx: Executor, albumIds: readonly st
       updated_at = now()
     where ${albums.id} = any(${sqlArray([...new Set(albumIds)], 'uuid')})`);
 }
+
+export interface DeletedSongs {
+  /** The albums the deleted songs were on (their counters recounted). */
+  albumIds: string[];
+  /** How many of the songs still existed. */
+  deleted: number;
+}
+
+/**
+ * Deletes songs as `deleteSong` does one at a time: their albums locked (in id order), the rows
+ * deleted (playlist entries, plays and the rest go by foreign-key cascade), the albums' counters
+ * recounted and a `catalog.song_deleted` event each. Songs already gone are skipped.
+ */
+export async function deleteSongs(tx: Executor, songIds: readonly string[]): Promise<DeletedSongs> {
+  if (!songIds.length) return { albumIds: [], deleted: 0 };
+  const ids = sqlArray([...new Set(songIds)], 'uuid');
+  const albumIds = (
+    await rowsOf<{ id: string }>(
+      tx,
+      sql`select id from ${albums} where id in (select album_id from ${songs} where id = any(${ids}))
+        order by id for update`,
+    )
+  ).map((r) => r.id);
+  const deleted = await rowsOf<{ id: string; album_id: string; artist_id: string }>(
+    tx,
+    sql`delete from ${songs} where id = any(${ids}) returning id, album_id, artist_id`,
+  );
+  await refreshAlbumsSongStats(tx, albumIds);
+  for (const part of chunks(deleted)) {
+    await tx.insert(outboxEvents).values(
+      part.map((r) => ({
+        type: 'catalog.song_deleted',
+        payload: { songId: r.id, albumId: r.album_id, artistId: r.artist_id },
+      })),
+    );
+  }
+  return { albumIds: [...new Set(deleted.map((r) => r.album_id))], deleted: deleted.length };
+}
+
+/**
+ * Deletes those of the given albums that count no songs any more, as `deleteAlbum` does: their
+ * remaining (hidden) songs go by cascade, their artists' album counts are recounted and each
+ * gets a `catalog.album_deleted` event. Returns the albums deleted, with their artists.
+ */
+export async function deleteEmptyAlbums(
+  tx: Executor,
+  albumIds: readonly string[],
+): Promise<{ id: string; artistId: string }[]> {
+  if (!albumIds.length) return [];
+  const ids = sqlArray([...new Set(albumIds)].sort(), 'uuid');
+  await tx.execute(sql`select id from ${albums} where id = any(${ids}) order by id for update`);
+  const deleted = await rowsOf<{ id: string; artist_id: string }>(
+    tx,
+    sql`delete from ${albums} where id = any(${ids}) and song_count = 0 returning id, artist_id`,
+  );
+  if (!deleted.length) return [];
+  const artistIds = [...new Set(deleted.map((r) => r.artist_id))];
+  await tx.execute(sql`update ${artists} set album_count = (select count(*)::int from ${albums} al
+      where al.artist_id = ${artists.id} and al.is_public and al.is_visible and al.released)
+    where ${artists.id} = any(${sqlArray(artistIds, 'uuid')})`);
+  for (const part of chunks(deleted)) {
+    await tx.insert(outboxEvents).values(
+      part.map((r) => ({
+        type: 'catalog.album_deleted',
+        payload: { albumId: r.id, artistId: r.artist_id },
+      })),
+    );
+  }
+  return deleted.map((r) => ({ id: r.id, artistId: r.artist_id }));
+}

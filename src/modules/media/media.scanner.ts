@@ -48,6 +48,8 @@ const READ_CONCURRENCY = 8;
  * batch is read while one is written.
  */
 const READ_BATCH = 250;
+/** Files a rescan forgets per transaction when they are gone. */
+const REMOVE_BATCH = 500;
 /** Songs an album holds at most (as the catalog's own limit). */
 const MAX_SONGS_PER_ALBUM = 500;
 /** How often progress reaches the database (and renews the job's lease). */
@@ -769,11 +771,14 @@ export function createLibraryService(deps: LibraryDeps) {
 
     // Songs of files that are gone, except under folders this walk could not read.
     const blocked = walked.unreadable;
-    for (const [path, row] of known) {
-      if (seen.has(path) || blocked.some((dir) => within(dir, path))) continue;
+    const gone = [...known.values()].filter(
+      (row) => !seen.has(row.path) && !blocked.some((dir) => within(dir, row.path)),
+    );
+    for (let i = 0; i < gone.length; i += REMOVE_BATCH) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      await removeFile(path, row.songId);
-      counts.removed++;
+      const batch = gone.slice(i, i + REMOVE_BATCH);
+      await removeFiles(batch);
+      counts.removed += batch.length;
       await flush();
     }
     await media.sweep();
@@ -802,9 +807,44 @@ export function createLibraryService(deps: LibraryDeps) {
     }
   }
 
-  async function removeFile(path: string, songId: string): Promise<void> {
-    await deleteSong(songId);
-    await db.delete(libraryFiles).where(eq(libraryFiles.path, path));
+  /**
+   * Forgets files that are gone, in one transaction: their songs are deleted as `deleteSong`
+   * deletes one (playlists and play history follow the catalog's rules), then the imported
+   * albums this left without songs.
+   */
+  async function removeFiles(rows: { path: string; songId: string }[]): Promise<void> {
+    const outcome = await db.transaction(async (tx) => {
+      const songs = await catalogBulk.deleteSongs(
+        tx,
+        rows.map((r) => r.songId),
+      );
+      const imported = songs.albumIds.length
+        ? (
+            await tx
+              .selectDistinct({ albumId: libraryAlbums.albumId })
+              .from(libraryAlbums)
+              .where(inArray(libraryAlbums.albumId, songs.albumIds))
+          ).map((r) => r.albumId)
+        : [];
+      const emptied = await catalogBulk.deleteEmptyAlbums(tx, imported);
+      if (emptied.length) {
+        await tx.delete(libraryAlbums).where(
+          inArray(
+            libraryAlbums.albumId,
+            emptied.map((a) => a.id),
+          ),
+        );
+      }
+      await tx.delete(libraryFiles).where(
+        inArray(
+          libraryFiles.path,
+          rows.map((r) => r.path),
+        ),
+      );
+      return { albums: songs.albumIds, artists: [...new Set(emptied.map((a) => a.artistId))] };
+    });
+    if (outcome.albums.length) await catalog.invalidateAlbum(...outcome.albums);
+    for (const artistId of outcome.artists) await catalog.invalidateArtist(artistId);
   }
 
   /** A scan whose job failed for good (its folder vanished, or it kept crashing) says so. */
