@@ -285,6 +285,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     db,
     bus,
     log: app.log,
+    clock,
     sessionLive: (user) => sessionLive(identity.resolveSession, user),
   });
   const storage = new MediaStorage(config.mediaDir);
