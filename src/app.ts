@@ -289,7 +289,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     sessionLive: (user) => sessionLive(identity.resolveSession, user),
   });
   const storage = new MediaStorage(config.mediaDir);
-  const signer = createUrlSigner(config.jwtSecret, config.streamUrlTtlSec);
+  const signer = createUrlSigner(config.jwtSecret, config.streamUrlTtlSec, clock);
   const media = createMediaService({
     db,
     catalog,

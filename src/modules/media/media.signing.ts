@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { type Clock, systemClock } from '../../platform/clock.js';
 import { ForbiddenError } from '../../platform/errors.js';
 
 /**
@@ -9,11 +10,20 @@ import { ForbiddenError } from '../../platform/errors.js';
 export interface UrlSigner {
   /** `path?exp=...&sig=...`, valid for the configured lifetime (or until `expiresAt`). */
   sign(path: string, expiresAt?: number): string;
-  /** Throws 403 INVALID_SIGNATURE or URL_EXPIRED. */
-  verify(path: string, exp: string | undefined, sig: string | undefined): { expiresAt: number };
+  /**
+   * The expiry (s since the epoch) and the whole seconds left until it, for `max-age`. Throws
+   * 403 INVALID_SIGNATURE or URL_EXPIRED.
+   */
+  verify(
+    path: string,
+    exp: string | undefined,
+    sig: string | undefined,
+  ): { expiresAt: number; secondsLeft: number };
 }
 
-export function createUrlSigner(secret: string, ttlSec: number, now: () => number = Date.now): UrlSigner {
+/** Signs and checks media URLs; they are issued and expire on `clock` (business time). */
+export function createUrlSigner(secret: string, ttlSec: number, clock: Clock = systemClock): UrlSigner {
+  const now = () => clock().getTime();
   const key = Buffer.from(hkdfSync('sha256', secret, 'backbeat', 'media-url-signing', 32));
   const mac = (path: string, exp: number) =>
     createHmac('sha256', key).update(`${path}\n${exp}`).digest('base64url');
@@ -29,8 +39,9 @@ export function createUrlSigner(secret: string, ttlSec: number, now: () => numbe
         /^[0-9]{1,12}$/.test(exp ?? '') &&
         safeEqual(Buffer.from(sig), Buffer.from(mac(path, expiresAt)));
       if (!valid) throw new ForbiddenError('This media URL is not signed for this path', 'INVALID_SIGNATURE');
-      if (expiresAt * 1000 <= now()) throw new ForbiddenError('This media URL has expired', 'URL_EXPIRED');
-      return { expiresAt };
+      const nowMs = now();
+      if (expiresAt * 1000 <= nowMs) throw new ForbiddenError('This media URL has expired', 'URL_EXPIRED');
+      return { expiresAt, secondsLeft: Math.max(0, expiresAt - Math.floor(nowMs / 1000)) };
     },
   };
 }
