@@ -62,6 +62,7 @@ import {
   type SessionResolver,
 } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
+import { type Clock, systemClock } from './platform/clock.js';
 import { type Database, DatabaseBusyError } from './platform/db.js';
 import {
   AppError,
@@ -98,8 +99,8 @@ export interface AppDeps {
   eventBus?: EventBus;
   /** Process metrics (event loop, GC, memory); off where many apps share one process (tests). */
   processMetrics?: boolean;
-  /** Time as the services see it; tests move it. */
-  clock?: () => Date;
+  /** Business time as the services see it (see platform/clock.ts); tests move it. */
+  clock?: Clock;
   /** The built web player to serve at `/`; none when absent (tests, API-only processes). */
   webPlayerDir?: string;
   /** Live chat limits other than the defaults (tests shorten the idle timeout). */
@@ -238,10 +239,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const { db } = deps.database;
   const cache = new Cache(deps.cacheStore, config.cacheTtlSec);
-  const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec);
+  const clock = deps.clock ?? systemClock;
+  const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec, clock);
   const bus = deps.eventBus ?? createEventBus(config, roles, app.log);
   const relay = new OutboxRelay(db, bus, app.log);
-  const clock = deps.clock ?? (() => new Date());
   // On the embedded database no other process can hold a job, so stale ones are taken back at once.
   const jobs = new JobQueue(db, app.log, { clock, exclusive: deps.database.kind === 'pglite' });
   // Modules depend on the catalog, never the other way round: what the catalog shows of
@@ -285,10 +286,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     db,
     bus,
     log: app.log,
+    clock,
     sessionLive: (user) => sessionLive(identity.resolveSession, user),
   });
   const storage = new MediaStorage(config.mediaDir);
-  const signer = createUrlSigner(config.jwtSecret, config.streamUrlTtlSec);
+  const signer = createUrlSigner(config.jwtSecret, config.streamUrlTtlSec, clock);
   const media = createMediaService({
     db,
     catalog,

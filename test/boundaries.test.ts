@@ -56,6 +56,16 @@ function violation(file: string, specifier: string): string | undefined {
   return `reaches past ${to}/index.ts`;
 }
 
+/**
+ * Where `text` (a file of a module other than the catalog) names the catalog's derived
+ * `listed` column itself instead of taking the rule from the catalog (`listedSong`, ...).
+ */
+function listedColumnUses(text: string): string[] {
+  return [...text.matchAll(/\b\w+\.listed\b|\bwhere\s+listed\b/g)].map((match) => match[0]);
+}
+
+const isTest = (path: string) => /\.test\.ts$/.test(path);
+
 describe('module boundaries', () => {
   it('no module imports past another module’s index.ts, and the platform imports no module', () => {
     const broken = sourceFiles(SRC).flatMap((file) =>
@@ -65,6 +75,22 @@ describe('module boundaries', () => {
       }),
     );
     expect(broken).toEqual([]);
+  });
+
+  it('only the catalog writes its visibility rule: other modules take `listed` conditions from it', () => {
+    const catalog = join(SRC, 'modules', 'catalog');
+    const broken = sourceFiles(join(SRC, 'modules'))
+      .filter((file) => !file.startsWith(catalog + sep) && !isTest(file))
+      .flatMap((file) =>
+        listedColumnUses(readFileSync(file, 'utf8')).map((use) => `${relative(ROOT, file)}: ${use}`),
+      );
+    expect(broken).toEqual([]);
+    expect(listedColumnUses('where balance > 0 and songs.listed\n and a.listed or x.listed_at')).toEqual([
+      'songs.listed',
+      'a.listed',
+    ]);
+    expect(listedColumnUses('select 1 from albums where listed group by genre')).toEqual(['where listed']);
+    expect(listedColumnUses('where listedSong(s) and songs.listedAt')).toEqual([]);
   });
 
   it('sees every kind of import, and tells the allowed from the broken', () => {

@@ -8,9 +8,12 @@ export let admin: Session;
 export let user: Session;
 
 /** One app on its own database copy for the calling test file, with an admin and a user. */
-export function useAppWithAdminAndUser(env: Record<string, string> = {}): void {
+export function useAppWithAdminAndUser(
+  env: Record<string, string> = {},
+  extra: Parameters<typeof buildTestApp>[1] = {},
+): void {
   beforeAll(async () => {
-    t = await buildTestApp(env);
+    t = await buildTestApp(env, extra);
     admin = await createAdmin(t.app);
     user = await register(t.app);
   });

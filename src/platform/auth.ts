@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, we
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
+import { type Clock, systemClock } from './clock.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
 
 export const ROLES = ['user', 'artist', 'admin'] as const;
@@ -40,8 +41,15 @@ export interface TokenService {
   accessTtlSec: number;
 }
 
-/** Short-lived HS256 access tokens; only HS256 is accepted, so `alg: none` and key confusion fail. */
-export function createTokenService(secret: string, accessTtlSec: number): TokenService {
+/**
+ * Short-lived HS256 access tokens; only HS256 is accepted, so `alg: none` and key confusion fail.
+ * Issued at and expiring on `clock` (business time), so a test that moves the clock moves them.
+ */
+export function createTokenService(
+  secret: string,
+  accessTtlSec: number,
+  clock: Clock = systemClock,
+): TokenService {
   // Imported once: handed raw bytes, jose imports the key again on every sign and verify.
   let imported: Promise<webcrypto.CryptoKey> | undefined;
   const hmacKey = () =>
@@ -67,6 +75,7 @@ export function createTokenService(secret: string, accessTtlSec: number): TokenS
         issuer: ISSUER,
         audience: AUDIENCE,
         requiredClaims: ['exp'],
+        currentDate: clock(),
       });
       if (payload.typ !== 'access' || typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
         throw invalidToken();
@@ -90,15 +99,17 @@ export function createTokenService(secret: string, accessTtlSec: number): TokenS
     accessTtlSec,
     seal: (token, boundTo) => sealWith(sealKey, token, boundTo),
     open: (sealed, boundTo) => openWith(sealKey, sealed, boundTo),
-    signAccess: async ({ userId, sessionId, role }) =>
-      new SignJWT({ sid: sessionId, role, typ: 'access' })
+    async signAccess({ userId, sessionId, role }) {
+      const issuedAt = Math.floor(clock().getTime() / 1000);
+      return new SignJWT({ sid: sessionId, role, typ: 'access' })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(userId)
         .setIssuer(ISSUER)
         .setAudience(AUDIENCE)
-        .setIssuedAt()
-        .setExpirationTime(`${accessTtlSec}s`)
-        .sign(await hmacKey()),
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + accessTtlSec)
+        .sign(await hmacKey());
+    },
     async verifyAccess(token) {
       let claims = verified.get(token);
       if (!claims) {
@@ -106,7 +117,7 @@ export function createTokenService(secret: string, accessTtlSec: number): TokenS
         verified.set(token, claims);
       }
       // jose's rule: expired once the clock reaches `exp`.
-      if (Date.now() >= claims.expiresAtMs) {
+      if (clock().getTime() >= claims.expiresAtMs) {
         verified.delete(token);
         throw tokenExpired();
       }

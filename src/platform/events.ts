@@ -109,6 +109,10 @@ const RETENTION_DAYS = 7;
 /**
  * Moves committed outbox rows to the bus, at least once, in id order per batch. Batches are
  * claimed with SKIP LOCKED and a lease, so several nodes can relay one outbox without double work.
+ * Its times (due, lease, a failed delivery's backoff, published, pruned) are all the database's
+ * `now()`: a row's `available_at` is stamped by the database on insert, in the writer's
+ * transaction, and mixing another clock into the comparison would let two clocks disagree (a
+ * process behind the database would hold back new events; a test clock ahead would park a retry).
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -200,14 +204,17 @@ export class OutboxRelay {
         await this.bus.publish(event as DomainEvent);
         await this.db
           .update(outboxEvents)
-          .set({ publishedAt: new Date() })
+          .set({ publishedAt: sql`now()` })
           .where(eq(outboxEvents.id, row.id));
       } catch (error) {
         const backoffMs = Math.min(MAX_BACKOFF_MS, 500 * 2 ** row.attempts);
         this.log.error({ err: error, eventId: row.id, type: row.type }, 'event handler failed; will retry');
         await this.db
           .update(outboxEvents)
-          .set({ attempts: row.attempts + 1, availableAt: new Date(Date.now() + backoffMs) })
+          .set({
+            attempts: row.attempts + 1,
+            availableAt: sql`now() + make_interval(secs => ${backoffMs / 1000})`,
+          })
           .where(eq(outboxEvents.id, row.id));
       }
     }
@@ -215,7 +222,8 @@ export class OutboxRelay {
   }
 
   private async prune(): Promise<void> {
-    const cutoff = new Date(Date.now() - RETENTION_DAYS * 86_400_000);
-    await this.db.delete(outboxEvents).where(lt(outboxEvents.publishedAt, cutoff));
+    await this.db
+      .delete(outboxEvents)
+      .where(lt(outboxEvents.publishedAt, sql`now() - make_interval(days => ${RETENTION_DAYS})`));
   }
 }

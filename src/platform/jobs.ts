@@ -239,7 +239,8 @@ export class JobQueue {
 
   /** Resolves when no job of these types is queued and due or running (tests, CLI). */
   async idle(types: string[] = [...this.handlers.keys()], timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    // How long to wait is real elapsed time (monotonic); which jobs are due is the clock's.
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       const [row] = await this.db
         .select({ n: count() })
@@ -251,7 +252,7 @@ export class JobQueue {
           ),
         );
       if (!row?.n) return;
-      if (Date.now() > deadline) throw new Error(`jobs still pending after ${timeoutMs} ms`);
+      if (performance.now() > deadline) throw new Error(`jobs still pending after ${timeoutMs} ms`);
       this.wake();
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

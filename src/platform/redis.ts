@@ -58,8 +58,8 @@ export class RedisLink {
 
   /** Resolves once Redis is usable, or after `timeoutMs` (the fallbacks serve meanwhile). */
   async whenUp(timeoutMs = FIRST_CONNECT_WAIT_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.up && !this.closed && Date.now() < deadline) await sleep(50);
+    const deadline = performance.now() + timeoutMs;
+    while (!this.up && !this.closed && performance.now() < deadline) await sleep(50);
   }
 
   close(): void {

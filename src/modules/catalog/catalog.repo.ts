@@ -1,6 +1,7 @@
 import { and, asc, count, eq, getTableColumns, inArray, not, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../platform/db.js';
+import { listedAlbum, listedSong } from './catalog.listed.js';
 import { matchesText, relevanceOrder, searchQuery, withinCandidates } from './catalog.search.js';
 import { type AlbumType, albums, artists, songs, sortKey } from './catalog.tables.js';
 
@@ -53,8 +54,8 @@ function scoped(scope: Scope, listed: SQL, owner: AnyPgColumn): SQL | undefined 
   }
 }
 
-export const albumInScope = (scope: Scope) => scoped(scope, sql`${albums.listed}`, albums.artistId);
-export const songInScope = (scope: Scope) => scoped(scope, sql`${songs.listed}`, songs.artistId);
+export const albumInScope = (scope: Scope) => scoped(scope, listedAlbum(), albums.artistId);
+export const songInScope = (scope: Scope) => scoped(scope, listedSong(), songs.artistId);
 export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVisible}`, artists.id);
 
 /**
@@ -62,7 +63,7 @@ export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVis
  * row as SQL expressions (`seesAll`: boolean, `ownArtistId`: uuid or null), see `songScopeOf`.
  */
 export const songInRowScope = (seesAll: SQL, ownArtistId: SQL): SQL =>
-  sql`(${songs.listed} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
+  sql`(${listedSong()} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
 
 export { MAX_QUERY_WORDS } from './catalog.search.js';
 

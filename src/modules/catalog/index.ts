@@ -40,6 +40,11 @@ export {
   loadDemoCatalog,
   seededRandom,
 } from './catalog.demo.js';
+/**
+ * The visibility rule for everyone as SQL conditions (`listedSong('s')`, `listedAlbum()`): what
+ * other modules' queries filter on when they show content to all alike (feeds, recommendations).
+ */
+export { listedAlbum, listedSong } from './catalog.listed.js';
 /** Scheduled releases: the job that releases an album at its `publishAt`, for every job runner. */
 export { ALBUM_RELEASE_JOB, albumReleaseJob } from './catalog.releases.js';
 export { songInRowScope } from './catalog.repo.js';

@@ -29,7 +29,8 @@ let fan: Session;
 const queues: JobQueue[] = [];
 
 beforeAll(async () => {
-  t = await buildTestApp({ MEDIA_DIR: '/tmp/backbeat-releases-test' }, { clock });
+  // Access tokens expire on the same clock, and the tests move it by hours: a week's tokens.
+  t = await buildTestApp({ MEDIA_DIR: '/tmp/backbeat-releases-test', ACCESS_TOKEN_TTL: '7d' }, { clock });
   admin = await createAdmin(t.app);
   fan = await register(t.app);
 });

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { type Executor, rowsOf } from '../../platform/db.js';
+import { listedAlbum, listedSong } from './catalog.listed.js';
 import { albums, songs } from './catalog.tables.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -10,12 +11,7 @@ export async function topAlbums(db: Executor, options: { limit: number; genre?: 
   return db
     .select({ id: albums.id, followerCount: albums.followerCount })
     .from(albums)
-    .where(
-      and(
-        eq(albums.listed, true),
-        options.genre ? eq(sql`lower(${albums.genre})`, options.genre) : undefined,
-      ),
-    )
+    .where(and(listedAlbum(), options.genre ? eq(sql`lower(${albums.genre})`, options.genre) : undefined))
     .orderBy(desc(albums.followerCount), asc(albums.id))
     .limit(options.limit);
 }
@@ -28,9 +24,9 @@ export function genreStats(db: Executor) {
   return rowsOf<{ genre: string; albumCount: number; songCount: number }>(
     db,
     sql`with spellings as (
-      select lower(genre) as key, genre, 0 as source, count(*)::int as n from ${albums} where listed group by genre
+      select lower(genre) as key, genre, 0 as source, count(*)::int as n from ${albums} where ${listedAlbum()} group by genre
       union all
-      select lower(genre), genre, 1, count(*)::int from ${songs} where listed group by genre
+      select lower(genre), genre, 1, count(*)::int from ${songs} where ${listedSong()} group by genre
     ), named as (
       select distinct on (key) key, genre from spellings order by key, source, n desc, genre collate "C"
     ), counted as (
@@ -49,7 +45,7 @@ export function artistTimeline(db: Executor, artistId: string) {
   return db
     .select({ year: albums.releaseYear, albumCount: sql<number>`count(*)::int` })
     .from(albums)
-    .where(and(eq(albums.artistId, artistId), eq(albums.listed, true)))
+    .where(and(eq(albums.artistId, artistId), listedAlbum()))
     .groupBy(albums.releaseYear)
     .orderBy(asc(albums.releaseYear));
 }

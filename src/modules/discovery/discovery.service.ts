@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
 import { batched } from '../../platform/batch.js';
 import type { Cache } from '../../platform/cache.js';
+import type { Clock } from '../../platform/clock.js';
 import { type Db, withTx } from '../../platform/db.js';
 import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { EventBus, EventType } from '../../platform/events.js';
@@ -27,7 +28,6 @@ import { createPlayCounter } from './play-counter.js';
 const ROLL_CHECK_MS = 60_000;
 
 /** The time source; tests pass a settable one so windows and the 30 s bound need no sleeping. */
-export type Clock = () => Date;
 
 export interface DiscoveryDeps {
   db: Db;

@@ -1,4 +1,4 @@
 // Discovery's public surface: plays, recently played, trending, recommendations and analytics.
 export { addDemoPlays, type DemoPlay } from './discovery.demo.js';
 export { discoveryRoutes } from './discovery.routes.js';
-export { type Clock, createDiscoveryService, type DiscoveryService } from './discovery.service.js';
+export { createDiscoveryService, type DiscoveryService } from './discovery.service.js';

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, type SQL, sql } from 'drizzle-orm';
 import { type Executor, rowsOf, sqlArray } from '../../platform/db.js';
-import { albums, songs } from '../catalog/index.js';
+import { albums, listedSong, songs } from '../catalog/index.js';
 import { listenerSignals, playCountGuards, songTrending } from './discovery.tables.js';
 
 const uuidList = (ids: readonly string[]) => sqlArray(ids, 'uuid');
@@ -111,7 +111,7 @@ export function collaborativeScores(
     )
     select ${featureColumns}, balance / (select sum(weight) from neighbours)::float8 as score
     from votes join ${songs} on songs.id = votes.song_id join ${albums} a on a.id = songs.album_id
-    where balance > 0 and songs.listed
+    where balance > 0 and ${listedSong()}
     order by balance desc, votes.song_id limit ${limit}`,
   );
 }
@@ -140,7 +140,7 @@ export function contentCandidates(
   return rowsOf<SongFeatures>(
     db,
     sql`select ${featureColumns} from ${songs} join ${albums} a on a.id = songs.album_id
-      where songs.listed and (${byArtist} or ${byGenre}) ${excluding(ex, sql`songs.id`)}
+      where ${listedSong()} and (${byArtist} or ${byGenre}) ${excluding(ex, sql`songs.id`)}
       order by (${byArtist}) desc, ${era}, songs.play_count desc, songs.id limit ${limit}`,
   );
 }
@@ -155,7 +155,7 @@ export async function fallbackCandidates(
     db,
     sql`select t.song_id as "songId", t.plays_7d as "weeklyPlays" from ${songTrending} t
       join ${songs} on songs.id = t.song_id
-      where t.plays_7d > 0 and songs.listed ${excluding(ex, sql`t.song_id`)}
+      where t.plays_7d > 0 and ${listedSong()} ${excluding(ex, sql`t.song_id`)}
       order by t.plays_7d desc nulls last, t.song_id limit ${limit}`,
   );
   if (trending.length >= limit) return trending;
@@ -163,7 +163,7 @@ export async function fallbackCandidates(
   // Backwards along the catalog's (play_count, id) index: no sort of the whole catalog.
   const popular = await rowsOf<{ songId: string }>(
     db,
-    sql`select songs.id as "songId" from ${songs} where songs.listed ${excluding(ex, sql`songs.id`)}
+    sql`select songs.id as "songId" from ${songs} where ${listedSong()} ${excluding(ex, sql`songs.id`)}
       order by songs.play_count desc, songs.id desc limit ${limit}`,
   );
   const rest = popular.filter((p) => !taken.has(p.songId)).map((p) => ({ songId: p.songId, weeklyPlays: 0 }));

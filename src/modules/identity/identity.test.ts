@@ -236,21 +236,26 @@ describe('access tokens', () => {
     expect(res.body.code).toBe('TOKEN_EXPIRED');
   });
 
-  it('expires a token on time even after it was accepted (verified tokens are remembered)', async () => {
-    const short = await buildTestApp({ ACCESS_TOKEN_TTL: '1s' });
+  it('expires a token on the app clock even after it was accepted (verified tokens are remembered)', async () => {
+    let now = Date.now();
+    const own = await buildTestApp({ ACCESS_TOKEN_TTL: '15m' }, { clock: () => new Date(now) });
     try {
-      const s = await register(short.app);
-      const { exp } = claimsOf(s.accessToken);
+      const s = await register(own.app);
+      const { iat, exp } = claimsOf(s.accessToken);
+      // Issued on the clock: the TTL from the clock's second, not from whenever that was in real time.
+      expect(iat).toBe(Math.floor(now / 1000));
+      expect(exp - iat).toBe(15 * 60);
       const me = () =>
-        call(short.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${s.accessToken}` } });
+        call(own.app, 'GET', '/api/v1/me', { headers: { authorization: `Bearer ${s.accessToken}` } });
       expect((await me()).status).toBe(200);
+      now = exp * 1000 - 1;
       expect((await me()).status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+      now = exp * 1000;
       const res = await me();
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('TOKEN_EXPIRED');
     } finally {
-      await short.close();
+      await own.close();
     }
   });
 

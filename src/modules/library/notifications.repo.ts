@@ -1,6 +1,6 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
 import { type Executor, rowsOf } from '../../platform/db.js';
-import { albums, artists, songs } from '../catalog/index.js';
+import { albums, artists, listedAlbum, listedSong, songs } from '../catalog/index.js';
 import { liveEvents } from '../live/index.js';
 import { albumFollowPeriods, albumFollows, artistFollowPeriods, artistFollows } from './following.tables.js';
 import { notificationReads, notificationWatermarks } from './notifications.tables.js';
@@ -118,14 +118,14 @@ function feed(scope: FeedScope): SQL {
         join ${songs} s on s.album_id = sub.album_id
          and s.created_at > sub.since and (sub.until is null or s.created_at <= sub.until)
         join ${albums} a on a.id = s.album_id
-       where s.listed ${onlySongs}
+       where ${listedSong('s')} ${onlySongs}
       union all
       select sub.user_id, 'artist.album_added', a.id, a.announced_at,
              a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name, null::uuid, null::text
         from artist_subs sub
         join (select *, ${albumAnnouncedAt} as announced_at from ${albums}) a on a.artist_id = sub.artist_id
          and a.announced_at > sub.since and (sub.until is null or a.announced_at <= sub.until)
-       where a.listed ${onlyAlbums}
+       where ${listedAlbum('a')} ${onlyAlbums}
       union all
       select sub.user_id, 'event.started', e.id, e.went_live_at,
              null::uuid, null::text, null::uuid, null::text, e.artist_id, ar.name, e.id, e.title

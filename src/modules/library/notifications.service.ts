@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
+import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db.js';
 import { ValidationError } from '../../platform/errors.js';
 import type { EventBus } from '../../platform/events.js';
@@ -38,6 +39,8 @@ export interface NotificationDeps {
   db: Db;
   bus: EventBus;
   log: FastifyBaseLogger;
+  /** Business time: a stream ends when the access token that opened it expires on it. */
+  clock: Clock;
   /** Whether the session a stream was opened with still holds (not logged out, blocked, deleted). */
   sessionLive: (user: AuthUser) => Promise<boolean>;
 }
@@ -111,13 +114,13 @@ function toView(row: FeedRow): NotificationView {
 // The service
 
 export function createNotificationService(deps: NotificationDeps) {
-  const { db, bus, log, sessionLive } = deps;
+  const { db, bus, log, clock, sessionLive } = deps;
   const settings = {
     heartbeatMs: HEARTBEAT_MS,
     sessionCheckMs: SESSION_CHECK_MS,
     limits: { maxPerUser: MAX_STREAMS_PER_USER, maxPerProcess: MAX_STREAMS_PER_PROCESS },
   };
-  const streams = new StreamHub<NotificationView>(settings.limits);
+  const streams = new StreamHub<NotificationView>(settings.limits, clock);
 
   /**
    * The connections among `connections` whose session and token still hold; the others are
@@ -158,11 +161,12 @@ export function createNotificationService(deps: NotificationDeps) {
    * process) while nothing was delivered to them. Runs every `sessionCheckMs` while streams are open.
    */
   let sweep: NodeJS.Timeout | undefined;
+  /** When the pending sweep's timer fires, on the monotonic timer that timers run on. */
   let sweepAt = 0;
   function scheduleSweep(): void {
-    if (!streams.size || (sweep && sweepAt <= Date.now() + settings.sessionCheckMs)) return;
+    if (!streams.size || (sweep && sweepAt <= performance.now() + settings.sessionCheckMs)) return;
     clearTimeout(sweep);
-    sweepAt = Date.now() + settings.sessionCheckMs;
+    sweepAt = performance.now() + settings.sessionCheckMs;
     sweep = setTimeout(async () => {
       try {
         await liveOnly(streams.connections());

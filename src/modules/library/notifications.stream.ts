@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { AuthUser } from '../../platform/auth.js';
+import type { Clock } from '../../platform/clock.js';
 import { AppError } from '../../platform/errors.js';
 
 /** Open streams one user may hold in one process (tabs, devices); more is a 429. */
@@ -39,15 +40,25 @@ export class StreamConnection<E extends StreamEvent> {
 
   constructor(
     readonly user: AuthUser,
-    /** When the access token that opened the stream expires: the stream ends then. */
+    /** When the access token that opened the stream expires (on `clock`): the stream ends then. */
     readonly expiresAtMs: number,
     private readonly raw: ServerResponse,
+    private readonly clock: Clock,
   ) {
-    const left = expiresAtMs - Date.now();
-    if (left <= MAX_TIMER_MS) {
-      this.expiry = setTimeout(() => this.end(), Math.max(0, left));
-      this.expiry.unref();
-    }
+    this.scheduleExpiry();
+  }
+
+  /**
+   * Ends the stream when its token expires on the clock. The timer waits the time left on the
+   * clock; should the clock not have got there when it fires (a clock a test holds, or one set
+   * back), it waits again for what is left. A clock moved past the expiry is caught sooner by
+   * the session checks, which end expired streams.
+   */
+  private scheduleExpiry(): void {
+    const left = this.expiresAtMs - this.clock().getTime();
+    if (left > MAX_TIMER_MS) return;
+    this.expiry = setTimeout(() => (this.expired ? this.end() : this.scheduleExpiry()), Math.max(0, left));
+    this.expiry.unref();
   }
 
   get userId(): string {
@@ -55,7 +66,7 @@ export class StreamConnection<E extends StreamEvent> {
   }
 
   get expired(): boolean {
-    return Date.now() >= this.expiresAtMs;
+    return this.clock().getTime() >= this.expiresAtMs;
   }
 
   get open(): boolean {
@@ -112,8 +123,12 @@ export class StreamHub<E extends StreamEvent> {
   private readonly byUser = new Map<string, Set<StreamConnection<E>>>();
   private count = 0;
 
-  /** Read on every `add`, so tests and operators may change them on a running hub. */
-  constructor(readonly limits: { maxPerUser: number; maxPerProcess: number }) {}
+  constructor(
+    /** Read on every `add`, so tests and operators may change them on a running hub. */
+    readonly limits: { maxPerUser: number; maxPerProcess: number },
+    /** Business time, on which streams expire with the tokens that opened them. */
+    private readonly clock: Clock,
+  ) {}
 
   /**
    * Registers a stream for `user` on `raw`, synchronously, so concurrent requests cannot
@@ -143,7 +158,7 @@ export class StreamHub<E extends StreamEvent> {
         { 'retry-after': '30' },
       );
     }
-    const connection = new StreamConnection<E>(user, expiresAtMs, raw);
+    const connection = new StreamConnection<E>(user, expiresAtMs, raw, this.clock);
     mine.add(connection);
     this.byUser.set(user.id, mine);
     this.count++;

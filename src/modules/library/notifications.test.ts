@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { admin, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeSong } from '../../../test/factories.js';
-import { buildTestApp, call, login, register, type Session } from '../../../test/helpers.js';
+import { buildTestApp, call, createAdmin, login, register, type Session } from '../../../test/helpers.js';
 import { openStream } from '../../../test/sse.js';
 import { notificationReads } from './notifications.tables.js';
 
@@ -425,14 +425,30 @@ describe('live stream', () => {
     }
   });
 
-  it('ends a stream when the access token that opened it expires', async () => {
-    const own = await buildTestApp({ ACCESS_TOKEN_TTL: '3s' });
+  it('ends a stream when the access token that opened it expires on the app clock', async () => {
+    let now = Date.now();
+    const own = await buildTestApp({ ACCESS_TOKEN_TTL: '15m' }, { clock: () => new Date(now) });
     try {
+      own.app.services.notifications.settings.sessionCheckMs = 50;
       const url = await own.app.listen({ port: 0, host: '127.0.0.1' });
+      const boss = await createAdmin(own.app);
       const user = await register(own.app);
+      const album = await makeAlbum(own.app, boss);
+      const followed = await call(own.app, 'PUT', `/api/v1/me/following/albums/${album.id}`, {
+        session: user,
+      });
+      expect(followed.status).toBe(204);
       const stream = await openStream(url, user);
       expect(stream.response.status).toBe(200);
-      await vi.waitFor(() => expect(stream.ended).toBe(true), { timeout: 8000, interval: 100 });
+      // Two seconds before the token's expiry (its `exp` is in whole seconds) it still delivers.
+      now += 15 * 60_000 - 2000;
+      const song = await makeSong(own.app, boss, album.id);
+      const delivered = await stream.nextNotification(5000);
+      expect(JSON.parse(delivered.data!).song.id).toBe(song.id);
+      expect(stream.ended).toBe(false);
+      // Past it, the next session check ends the stream: no waiting for 15 minutes.
+      now += 3000;
+      await vi.waitFor(() => expect(stream.ended).toBe(true), { timeout: 5000, interval: 20 });
     } finally {
       await own.close();
     }

@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, getTableColumns, inArray, or, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { type Executor, type SqlArrayType, sqlArray } from '../../platform/db.js';
-import { albums, songs, songVisibleTo } from '../catalog/index.js';
+import { albums, listedSong, songs } from '../catalog/index.js';
 import { users } from '../identity/index.js';
 import { playlistFollows, playlists, playlistTracks } from './playlists.tables.js';
 
@@ -17,7 +17,7 @@ interface PageWindow {
 const cardColumns = { ...getTableColumns(playlists), ownerDisplayName: users.displayName };
 
 /** Whether users and anonymous callers may see a song: playlists show only those, to everyone. */
-const songListed = songVisibleTo(null) ?? sql`true`;
+const songListed = listedSong();
 
 export async function insertPlaylist(
   db: Executor,

@@ -35,7 +35,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = {
 export const MAX_MESSAGE_CHARS = 500;
 /** Largest socket.io packet a client may send: a message is 500 characters, a little JSON around it. */
 const MAX_PACKET_BYTES = 16 * 1024;
-/** How long a cross-process listener count is reused. */
+/** How long (on the clock) a cross-process listener count is reused. */
 const COUNT_TTL_MS = 2000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONTROL = /\p{Cc}/u;
@@ -61,7 +61,7 @@ export interface ChatDeps {
 
 interface SocketState {
   user: AuthUser;
-  /** When the access token it connected with expires: the socket is disconnected then. */
+  /** When the access token it connected with expires (on the clock): the socket is disconnected then. */
   expiresAtMs: number;
   idle?: NodeJS.Timeout;
   expiry?: NodeJS.Timeout;
@@ -89,9 +89,12 @@ function connectError(error: unknown): Error {
  * The live chat: socket.io on the HTTP server's port (path `/socket.io`, namespace `/events`).
  * Every handler validates its payload and answers through its ack, never by throwing; timers
  * (idle sockets, token expiry, track changes) are cleared with the socket or the room.
+ * Business time (token expiry, the message and join windows, how long a listener count is
+ * reused, track changes) is the live service's clock; the idle timeout is a plain timer.
  */
 export function createLiveChat(deps: ChatDeps) {
   const { live, tokens, resolveSession, log } = deps;
+  const nowMs = () => live.clock().getTime();
   const limits = { ...DEFAULT_CHAT_LIMITS, ...deps.limits };
   const io = new Server(deps.server, {
     path: '/socket.io',
@@ -139,6 +142,23 @@ export function createLiveChat(deps: ChatDeps) {
     state.idle.unref();
   }
 
+  /**
+   * Disconnects the socket when its token expires on the clock: the timer waits the time left,
+   * and waits again should the clock not be there yet when it fires (a clock held or set back).
+   * A clock moved past the expiry is caught sooner by `checkSessions`.
+   */
+  function armExpiry(socket: Socket, state: SocketState): void {
+    const left = state.expiresAtMs - nowMs();
+    if (left >= 2 ** 31 - 1) return;
+    state.expiry = setTimeout(
+      () => (tokenExpired(state) ? socket.disconnect(true) : armExpiry(socket, state)),
+      Math.max(0, left),
+    );
+    state.expiry.unref();
+  }
+
+  const tokenExpired = (state: SocketState) => nowMs() >= state.expiresAtMs;
+
   const joinedRooms = (socket: Socket) => [...socket.rooms].filter((room) => room !== socket.id);
 
   /** Whether the user may post now (5 per 10 s by default), counted in Redis when it answers. */
@@ -147,7 +167,7 @@ export function createLiveChat(deps: ChatDeps) {
       try {
         // A sliding window: the times of the user's recent posts in a sorted set.
         const key = `live:chat:${userId}`;
-        const now = Date.now();
+        const now = nowMs();
         const results = await deps.redis
           .multi()
           .zremrangebyscore(key, 0, now - limits.messageWindowMs)
@@ -164,7 +184,7 @@ export function createLiveChat(deps: ChatDeps) {
         // Redis away: this process's own counts.
       }
     }
-    const now = Date.now();
+    const now = nowMs();
     const recent = (localPosts.get(userId) ?? []).filter((at) => at > now - limits.messageWindowMs);
     if (recent.length >= limits.messagesPerWindow) {
       localPosts.set(userId, recent);
@@ -196,7 +216,7 @@ export function createLiveChat(deps: ChatDeps) {
     nsp.local.to(room).emit('nowPlaying', await live.nowPlayingOf(row));
     const at = positionAt(row.programme, row.wentLiveAt, live.clock());
     if (!at) return;
-    const delay = at.startedAtMs + row.programme[at.index]!.durationMs - live.clock().getTime();
+    const delay = at.startedAtMs + row.programme[at.index]!.durationMs - nowMs();
     const timer = setTimeout(
       () =>
         pushNowPlaying(eventId).catch((error) =>
@@ -289,17 +309,13 @@ export function createLiveChat(deps: ChatDeps) {
       return;
     }
     armIdle(socket, state);
-    const left = state.expiresAtMs - Date.now();
-    if (left < 2 ** 31 - 1) {
-      state.expiry = setTimeout(() => socket.disconnect(true), Math.max(0, left));
-      state.expiry.unref();
-    }
+    armExpiry(socket, state);
 
     handle(socket, 'join', async (state, args, ack) => {
       const { payload } = argsOf(args);
       const eventId = eventIdIn(payload);
       if (!eventId) return ack(failure('VALIDATION_FAILED', 'join needs { eventId } with an event id'));
-      const now = Date.now();
+      const now = nowMs();
       state.joins = state.joins.filter((at) => at > now - 60_000);
       if (state.joins.length >= limits.maxJoinsPerMinute) return ack(failure('TOO_MANY_JOINS'));
       state.joins.push(now);
@@ -370,12 +386,19 @@ export function createLiveChat(deps: ChatDeps) {
     });
   });
 
-  /** Ends the sockets whose session ended (logout, password change, block, deletion). */
+  /**
+   * Ends the sockets whose session ended (logout, password change, block, deletion) or whose
+   * access token expired.
+   */
   async function checkSessions(): Promise<void> {
     const verdicts = new Map<string, Promise<boolean>>();
     for (const socket of nsp.sockets.values()) {
       const state = states.get(socket);
       if (!state) continue;
+      if (tokenExpired(state)) {
+        socket.disconnect(true);
+        continue;
+      }
       let verdict = verdicts.get(state.user.sessionId);
       if (!verdict) {
         verdict = sessionHolds(state.user);
@@ -385,7 +408,7 @@ export function createLiveChat(deps: ChatDeps) {
     }
   }
   const sweep = setInterval(() => {
-    const before = Date.now() - limits.messageWindowMs;
+    const before = nowMs() - limits.messageWindowMs;
     for (const [userId, times] of localPosts) if (!times.some((at) => at > before)) localPosts.delete(userId);
     checkSessions().catch((error) => log.error({ err: error }, 'checking live chat sessions failed'));
   }, limits.sessionCheckMs);
@@ -402,13 +425,13 @@ export function createLiveChat(deps: ChatDeps) {
           return;
         }
         const hit = counted.get(eventId);
-        if (hit && hit.at > Date.now() - COUNT_TTL_MS) {
+        if (hit && hit.at > nowMs() - COUNT_TTL_MS) {
           counts.set(eventId, hit.n);
           return;
         }
         try {
           const n = (await nsp.in(room).fetchSockets()).length;
-          counted.set(eventId, { at: Date.now(), n });
+          counted.set(eventId, { at: nowMs(), n });
           counts.set(eventId, n);
         } catch {
           counts.set(eventId, nsp.adapter.rooms.get(room)?.size ?? 0);

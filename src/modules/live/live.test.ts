@@ -377,6 +377,21 @@ describe('the chat', () => {
     expect((await api('GET', `/events/${event.id}`)).body.listenerCount).toBe(1);
   });
 
+  it("opens a user's message window again once 10 s have passed on the clock", async () => {
+    const event = await createEvent({ startsAt: inMinutes(30) });
+    const poster = await register(t.app);
+    const socket = open(poster);
+    await connected(socket);
+    expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
+    const post = async (text: string) => (await emit(socket, 'message', { eventId: event.id, text })).ok;
+    for (let i = 0; i < 5; i++) expect(await post(`in the window ${i}`)).toBe(true);
+    expect(await post('one too many')).toBe(false);
+    now += 9_999;
+    expect(await post('still too soon')).toBe(false);
+    now += 1;
+    expect(await post('a new window')).toBe(true);
+  });
+
   it('survives garbage payloads and refuses what it must', async () => {
     const event = await createEvent({ startsAt: inMinutes(30) });
     const socket = open(listener);
@@ -502,5 +517,21 @@ describe('the chat', () => {
     await emit(socket, 'leave', { eventId: event.id });
     now = start + DURATIONS.reduce((a, b) => a + b, 0);
     await runDueJobs();
+  });
+
+  // Last: it moves the clock past every access token issued so far.
+  it('disconnects a socket once the access token it connected with expires on the clock', async () => {
+    const session = await register(t.app);
+    const event = await createEvent({ startsAt: inMinutes(30) });
+    const socket = open(session);
+    await connected(socket);
+    const gone = next<string>(socket, 'disconnect');
+    const { exp } = JSON.parse(Buffer.from(session.accessToken.split('.')[1]!, 'base64url').toString());
+    now = exp * 1000 - 1;
+    await t.app.services.chat!.checkSessions();
+    expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
+    now = exp * 1000;
+    await t.app.services.chat!.checkSessions();
+    expect(await gone).toBe('io server disconnect');
   });
 });

@@ -39,7 +39,7 @@ export const mediaNotFound = () => new NotFoundError('Media file', 'MEDIA_NOT_FO
 
 /** Size, ETag and Last-Modified of a regular file, or null when there is none at `path`. */
 async function factsOf(path: string): Promise<FileFacts | null> {
-  const now = Date.now();
+  const now = performance.now();
   const cached = known.get(path);
   if (cached && now - cached.checkedAt < FACTS_TTL_MS) return cached;
   let stats: Awaited<ReturnType<typeof stat>>;

@@ -377,9 +377,9 @@ export const mediaFileRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asy
     handler: async (request, reply) => {
       const { hash, '*': file } = request.params as { hash: string; '*': string };
       const path = request.url.split('?')[0] ?? '';
-      const { expiresAt } = signer.verify(path, request.query.exp, request.query.sig);
+      const { expiresAt, secondsLeft } = signer.verify(path, request.query.exp, request.query.sig);
       if (!HASH.test(hash)) throw notFound();
-      const cacheControl = `private, max-age=${Math.max(0, expiresAt - Math.floor(Date.now() / 1000))}`;
+      const cacheControl = `private, max-age=${secondsLeft}`;
       if (file === 'hls/master.m3u8' || VARIANT.test(file)) {
         const variant = VARIANT.exec(file)?.[1];
         const text = variant

@@ -435,10 +435,11 @@ export function createLibraryService(deps: LibraryDeps) {
       counts.failed++;
       if (errors.length < MAX_ERRORS) errors.push({ path: rel(path), code });
     };
-    let flushedAt = 0;
+    // A throttle on elapsed time (monotonic), not business time.
+    let flushedAt = Number.NEGATIVE_INFINITY;
     const flush = async (force = false) => {
-      if (!force && Date.now() - flushedAt < PROGRESS_EVERY_MS) return;
-      flushedAt = Date.now();
+      if (!force && performance.now() - flushedAt < PROGRESS_EVERY_MS) return;
+      flushedAt = performance.now();
       await db
         .update(libraryScans)
         .set({ ...counts, errors })

@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { type Clock, systemClock } from '../../platform/clock.js';
 import { ForbiddenError } from '../../platform/errors.js';
 
 /**
@@ -10,11 +11,20 @@ import { ForbiddenError } from '../../platform/errors.js';
 export interface UrlSigner {
   /** `path?exp=...&sig=...`, valid for the configured lifetime (or until `expiresAt`). */
   sign(path: string, expiresAt?: number): string;
-  /** Throws 403 INVALID_SIGNATURE or URL_EXPIRED. */
-  verify(path: string, exp: string | undefined, sig: string | undefined): { expiresAt: number };
+  /**
+   * The expiry (s since the epoch) and the whole seconds left until it, for `max-age`. Throws
+   * 403 INVALID_SIGNATURE or URL_EXPIRED.
+   */
+  verify(
+    path: string,
+    exp: string | undefined,
+    sig: string | undefined,
+  ): { expiresAt: number; secondsLeft: number };
 }
 
-export function createUrlSigner(secret: string, ttlSec: number, now: () => number = Date.now): UrlSigner {
+/** Signs and checks media URLs; they are issued and expire on `clock` (business time). */
+export function createUrlSigner(secret: string, ttlSec: number, clock: Clock = systemClock): UrlSigner {
+  const now = () => clock().getTime();
   const key = Buffer.from(hkdfSync('sha256', secret, 'backbeat', 'media-url-signing', 32));
   /**
    * URLs whose signature already checked out, with their expiry. A player sends one signed URL
@@ -42,8 +52,9 @@ export function createUrlSigner(secret: string, ttlSec: number, now: () => numbe
           throw new ForbiddenError('This media URL is not signed for this path', 'INVALID_SIGNATURE');
         verified.set(signed, expiresAt);
       }
-      if (expiresAt * 1000 <= now()) throw new ForbiddenError('This media URL has expired', 'URL_EXPIRED');
-      return { expiresAt };
+      const nowMs = now();
+      if (expiresAt * 1000 <= nowMs) throw new ForbiddenError('This media URL has expired', 'URL_EXPIRED');
+      return { expiresAt, secondsLeft: Math.max(0, expiresAt - Math.floor(nowMs / 1000)) };
     },
   };
 }

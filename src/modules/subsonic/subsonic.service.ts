@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
+import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db.js';
 import type { Image } from '../../platform/http.js';
 import {
@@ -29,7 +30,8 @@ export interface SubsonicDeps {
   playlists: PlaylistService;
   discovery: DiscoveryService;
   media: MediaService;
-  clock: () => Date;
+  /** Business time: how long a scrobbled song shows as now playing. */
+  clock: Clock;
 }
 
 /** One authenticated Subsonic call. */
@@ -562,7 +564,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
           await catalog.getSong(caller, songId);
           nowPlaying.set(caller.id, {
             songId,
-            at: Date.now(),
+            at: deps.clock().getTime(),
             player: params.get('c') ?? '',
             login: user.username,
           });
@@ -571,7 +573,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
       return {};
     },
     getNowPlaying: async ({ caller }) => {
-      const now = Date.now();
+      const now = deps.clock().getTime();
       for (const [userId, entry] of nowPlaying)
         if (now - entry.at > NOW_PLAYING_MS) nowPlaying.delete(userId);
       const current = [...nowPlaying.values()];

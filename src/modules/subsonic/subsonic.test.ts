@@ -8,7 +8,12 @@ import { makeAlbum, makeSong } from '../../../test/factories.js';
 import { buildTestApp, call, register, type Session } from '../../../test/helpers.js';
 
 const mediaDir = scratchDir('backbeat-subsonic-');
-useAppWithAdminAndUser({ MEDIA_DIR: mediaDir, UPLOAD_MAX_BYTES: '4MB' });
+/** The app's clock runs with real time, this far ahead; a test moves it and puts it back. */
+let clockAheadMs = 0;
+useAppWithAdminAndUser(
+  { MEDIA_DIR: mediaDir, UPLOAD_MAX_BYTES: '4MB' },
+  { clock: () => new Date(Date.now() + clockAheadMs) },
+);
 const SLOW = { timeout: 150_000 };
 
 /** The real `subsonic-api` client, its HTTP going through `app.inject` instead of a socket. */
@@ -289,6 +294,21 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
     expect((await api.getAlbumList2({ type: 'recent' })).albumList2.album?.map((a) => a.id)).toEqual([
       album.id,
     ]);
+  });
+
+  it('shows now playing for ten minutes on the app clock, with the minutes since', async () => {
+    await api.scrobble({ id: songs[2]!.id, submission: false });
+    const entry = async () =>
+      ((await api.getNowPlaying()).nowPlaying.entry ?? []).find((e) => e.id === songs[2]!.id);
+    try {
+      expect(await entry()).toMatchObject({ minutesAgo: 0 });
+      clockAheadMs = 9 * 60_000 + 30_000;
+      expect(await entry()).toMatchObject({ minutesAgo: 9 });
+      clockAheadMs = 10 * 60_000 + 1000;
+      expect(await entry()).toBeUndefined();
+    } finally {
+      clockAheadMs = 0;
+    }
   });
 
   it('creates, updates, reads and deletes playlists', async () => {
