@@ -212,7 +212,7 @@ export function createLiveChat(deps: ChatDeps) {
     const room = roomOf(eventId);
     if (!nsp.adapter.rooms.get(room)?.size) return;
     const row = await live.find(eventId);
-    if (!row || row.status !== 'live' || !row.programme || !row.wentLiveAt) return;
+    if (row?.status !== 'live' || !row.programme || !row.wentLiveAt) return;
     nsp.local.to(room).emit('nowPlaying', await live.nowPlayingOf(row));
     const at = positionAt(row.programme, row.wentLiveAt, live.clock());
     if (!at) return;

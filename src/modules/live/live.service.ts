@@ -196,7 +196,7 @@ export function createLiveService(deps: LiveDeps) {
    */
   async function goLive(eventId: string): Promise<void> {
     const row = await repo.findEvent(db, eventId);
-    if (!row || row.status !== 'scheduled') return;
+    if (row?.status !== 'scheduled') return;
     const now = clock();
     if (row.startsAt.getTime() > now.getTime()) return;
     const programme = (await playlists.programme(row.playlistId)) ?? [];
@@ -231,7 +231,7 @@ export function createLiveService(deps: LiveDeps) {
   /** live -> ended after the last track, once (the same guard). */
   async function end(eventId: string): Promise<void> {
     const row = await repo.findEvent(db, eventId);
-    if (!row || row.status !== 'live') return;
+    if (row?.status !== 'live') return;
     const now = clock();
     const endsAt = (row.wentLiveAt?.getTime() ?? 0) + programmeLength(row.programme ?? []);
     if (endsAt > now.getTime()) {
