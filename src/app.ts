@@ -332,6 +332,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
         sessionTag: (request) =>
           gatewayTrust.fromGateway(request.headers) ? liveTagOf(request.headers) : undefined,
         limits: deps.liveChatLimits,
+        requestId,
       })
     : undefined;
 

@@ -57,6 +57,8 @@ export interface ChatDeps {
   /** Two connections for the socket.io Redis adapter: rooms then span processes. */
   adapterClients?: { pub: Redis; sub: Redis };
   limits?: Partial<ChatLimits>;
+  /** The request id every HTTP answer carries (`X-Request-Id`), for socket.io's own answers too. */
+  requestId?: (request: IncomingMessage) => string;
 }
 
 interface SocketState {
@@ -110,6 +112,13 @@ export function createLiveChat(deps: ChatDeps) {
       const tag = tagOf(request);
       return tag ? `${tag}.${id}` : id;
     };
+  }
+  if (deps.requestId) {
+    const idOf = deps.requestId;
+    // engine.io answers polling requests and upgrades outside Fastify: give them the id too.
+    io.engine.on('headers', (headers: Record<string, string>, request: IncomingMessage) => {
+      headers['X-Request-Id'] = idOf(request);
+    });
   }
   if (deps.adapterClients) {
     io.adapter(createAdapter(deps.adapterClients.pub, deps.adapterClients.sub, { requestsTimeout: 1000 }));

@@ -57,7 +57,11 @@ async function createEvent(overrides: Record<string, unknown> = {}, session = ho
 }
 
 beforeAll(async () => {
-  t = await buildTestApp({}, { clock, liveChatLimits: { idleTimeoutMs: 5000, sessionCheckMs: 60_000 } });
+  // The tests move the clock by minutes to hours: the access tokens of the set-up outlive them.
+  t = await buildTestApp(
+    { ACCESS_TOKEN_TTL: '7d' },
+    { clock, liveChatLimits: { idleTimeoutMs: 5000, sessionCheckMs: 60_000 } },
+  );
   admin = await createAdmin(t.app);
   const artist = await makeArtist(t.app, admin);
   artistId = artist.id;
@@ -302,6 +306,17 @@ describe('the chat', () => {
   }
   const emit = emitAck;
   const next = <T>(socket: Socket, name: string) => new Promise<T>((resolve) => socket.once(name, resolve));
+
+  it("gives socket.io's own HTTP answers an X-Request-Id, echoing a safe one", async () => {
+    const polling = `${url}/socket.io/?EIO=4&transport=polling`;
+    const fresh = await fetch(polling);
+    expect(fresh.status).toBe(200);
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    await fresh.text();
+    const echoed = await fetch(polling, { headers: { 'x-request-id': 'chat-poll.1' } });
+    expect(echoed.headers.get('x-request-id')).toBe('chat-poll.1');
+    await echoed.text();
+  });
 
   it('refuses a missing or bad token with the problem code', async () => {
     for (const [auth, code] of [
