@@ -65,13 +65,43 @@ export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVis
 export const songInRowScope = (seesAll: SQL, ownArtistId: SQL): SQL =>
   sql`(${listedSong()} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
 
-export { MAX_QUERY_WORDS } from './catalog.search.js';
+export { MAX_QUERY_WORDS, searchQuery } from './catalog.search.js';
 
 function sortOrder(expression: SQL | AnyPgColumn, descending: boolean, id: AnyPgColumn): SQL[] {
   return [descending ? sql`${expression} desc` : sql`${expression} asc`, asc(id)];
 }
 
 const lowerIn = (column: AnyPgColumn, values: string[]) => inArray(sql`lower(${column})`, values);
+
+/** The matcher of `filter.q`: the one the caller already looked up (`search`), else a new lookup. */
+async function matcherOf(db: Executor, filter: { q?: string; search?: string | null }) {
+  if (!filter.q) return undefined;
+  return filter.search !== undefined ? filter.search : searchQuery(db, filter.q);
+}
+
+/** Counts every candidate of a relevance page in the page's own statement, before it is cut. */
+const candidateCount = sql<number>`count(*) over ()`.mapWith(Number);
+
+/**
+ * A page and its total. A relevance page carries its total (`candidateCount`, at most
+ * SEARCH_CANDIDATES rows to count), so one statement does; only a page past the end has no row
+ * to carry it, and is counted apart (an empty first page has nothing to count). Any other page is counted apart, at the same time.
+ */
+async function pageAndTotal<R>(
+  ranked: boolean,
+  offset: number,
+  page: Promise<(R & { total?: number })[]>,
+  total: () => Promise<{ total: number }[]>,
+): Promise<{ rows: R[]; total: number }> {
+  if (!ranked) {
+    const [rows, [totals]] = await Promise.all([page, total()]);
+    return { rows, total: totals?.total ?? 0 };
+  }
+  const rows = await page;
+  const carried = rows[0]?.total;
+  const counted = carried ?? (offset === 0 ? 0 : ((await total())[0]?.total ?? 0));
+  return { rows: rows.map(({ total: _, ...row }) => row as R), total: counted };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Artists
@@ -90,6 +120,8 @@ export interface ArtistFilter {
   scope: Scope;
   /** Lower-cased. */
   q?: string;
+  /** `q`'s matcher, when the caller looked it up already (`searchQuery`; null: matches nothing). */
+  search?: string | null;
   /** Lower-cased. */
   genres?: string[];
 }
@@ -98,7 +130,7 @@ export async function listArtists(
   db: Executor,
   filter: ArtistFilter & PageWindow & { sort: SortOrRelevance<ArtistSortField> },
 ): Promise<{ rows: ArtistRow[]; total: number }> {
-  const search = filter.q ? await searchQuery(db, filter.q) : undefined;
+  const search = await matcherOf(db, filter);
   const matching = and(
     artistInScope(filter.scope),
     search !== undefined ? matchesText(search, artists.searchVector) : undefined,
@@ -117,17 +149,19 @@ export async function listArtists(
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [artists.name], artists.name, artists.id)
       : sortOrder(artistSortColumns[filter.sort.field], filter.sort.descending, artists.id);
-  const [rows, [totals]] = await Promise.all([
+  const ranked = filter.sort === 'relevance' && search !== undefined;
+  return pageAndTotal<ArtistRow>(
+    ranked,
+    filter.offset,
     db
-      .select(artistColumns)
+      .select(ranked ? { ...artistColumns, total: candidateCount } : artistColumns)
       .from(artists)
       .where(where)
       .orderBy(...order)
       .limit(filter.limit)
       .offset(filter.offset),
-    db.select({ total: count() }).from(artists).where(where),
-  ]);
-  return { rows, total: totals?.total ?? 0 };
+    () => db.select({ total: count() }).from(artists).where(where),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,6 +199,8 @@ export interface AlbumFilter {
   types?: AlbumType[];
   /** Lower-cased. */
   q?: string;
+  /** `q`'s matcher, when the caller looked it up already (`searchQuery`; null: matches nothing). */
+  search?: string | null;
 }
 
 /** Ids of the artists named `name` (whole name, any case), through the artists' name index. */
@@ -198,7 +234,7 @@ export async function listAlbums(
   db: Executor,
   filter: AlbumFilter & PageWindow & { sort: SortOrRelevance<AlbumSortField> },
 ): Promise<{ rows: AlbumRow[]; total: number }> {
-  const search = filter.q ? await searchQuery(db, filter.q) : undefined;
+  const search = await matcherOf(db, filter);
   const matching = albumConditions(filter, search);
   const where =
     filter.sort === 'relevance' && search !== undefined
@@ -208,17 +244,38 @@ export async function listAlbums(
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [albums.title, albums.artistName], albums.searchText, albums.id)
       : sortOrder(albumSortColumns[filter.sort.field], filter.sort.descending, albums.id);
-  const [rows, [totals]] = await Promise.all([
-    db
-      .select(albumColumns)
-      .from(albums)
-      .where(where)
-      .orderBy(...order)
-      .limit(filter.limit)
-      .offset(filter.offset),
-    db.select({ total: count() }).from(albums).where(where),
-  ]);
-  return { rows, total: totals?.total ?? 0 };
+  // A sorted page is picked by id first: with a genre and year filter, the ids and every sort
+  // column come from `albums_listed_genre_year_idx` alone (index-only), and only the page's
+  // rows are read from the table, instead of every matching row being read to be sorted.
+  const page =
+    filter.sort === 'relevance'
+      ? where
+      : sql`${albums.id} in (${db
+          .select({ id: albums.id })
+          .from(albums)
+          .where(where)
+          .orderBy(...order)
+          .limit(filter.limit)
+          .offset(filter.offset)})`;
+  const ranked = filter.sort === 'relevance' && search !== undefined;
+  return pageAndTotal<AlbumRow>(
+    ranked,
+    filter.offset,
+    filter.sort === 'relevance'
+      ? db
+          .select(ranked ? { ...albumColumns, total: candidateCount } : albumColumns)
+          .from(albums)
+          .where(page)
+          .orderBy(...order)
+          .limit(filter.limit)
+          .offset(filter.offset)
+      : db
+          .select(albumColumns)
+          .from(albums)
+          .where(page)
+          .orderBy(...order),
+    () => db.select({ total: count() }).from(albums).where(where),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,13 +305,15 @@ export interface SongFilter {
   genres?: string[];
   /** Lower-cased. */
   q?: string;
+  /** `q`'s matcher, when the caller looked it up already (`searchQuery`; null: matches nothing). */
+  search?: string | null;
 }
 
 export async function listSongs(
   db: Executor,
   filter: SongFilter & PageWindow & { sort: SortOrRelevance<SongSortField> },
 ): Promise<{ rows: SongRow[]; total: number }> {
-  const search = filter.q ? await searchQuery(db, filter.q) : undefined;
+  const search = await matcherOf(db, filter);
   const matching = and(
     songInScope(filter.scope),
     filter.albumId ? eq(songs.albumId, filter.albumId) : undefined,
@@ -272,17 +331,20 @@ export async function listSongs(
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [songs.title, songs.artistName], songs.searchText, songs.id)
       : sortOrder(songSortColumns[filter.sort.field], filter.sort.descending, songs.id);
-  const [page, [totals]] = await Promise.all([
+  const ranked = filter.sort === 'relevance' && search !== undefined;
+  const { rows: page, total } = await pageAndTotal<Omit<SongRow, 'albumTitle'>>(
+    ranked,
+    filter.offset,
     db
-      .select(songColumns)
+      .select(ranked ? { ...songColumns, total: candidateCount } : songColumns)
       .from(songs)
       .where(where)
       .orderBy(...order)
       .limit(filter.limit)
       .offset(filter.offset),
-    db.select({ total: count() }).from(songs).where(where),
-  ]);
-  return { rows: await withAlbumTitles(db, page), total: totals?.total ?? 0 };
+    () => db.select({ total: count() }).from(songs).where(where),
+  );
+  return { rows: await withAlbumTitles(db, page), total };
 }
 
 /**

@@ -62,17 +62,39 @@ export function createCatalogService(deps: CatalogDeps) {
       const admin = isAdmin(caller);
       const q = normaliseQuery(query.q) ?? '';
       const window = { limit: query.limit, offset: query.offset };
+      const types = [...new Set(query.types)];
+      // One lexicon lookup serves every type searched.
+      const search =
+        q && types.some((type) => type !== 'playlist') ? await repo.searchQuery(db, q) : undefined;
       const searches = {
         album: async () => {
-          const { rows, total } = await repo.listAlbums(db, { scope, q, sort: 'relevance', ...window });
+          const { rows, total } = await repo.listAlbums(db, {
+            scope,
+            q,
+            search,
+            sort: 'relevance',
+            ...window,
+          });
           return { albums: { items: rows.map((r) => forViewer(toAlbumView(r), admin)), total } };
         },
         artist: async () => {
-          const { rows, total } = await repo.listArtists(db, { scope, q, sort: 'relevance', ...window });
+          const { rows, total } = await repo.listArtists(db, {
+            scope,
+            q,
+            search,
+            sort: 'relevance',
+            ...window,
+          });
           return { artists: { items: rows.map((r) => forViewer(toArtistView(r), admin)), total } };
         },
         song: async () => {
-          const { rows, total } = await repo.listSongs(db, { scope, q, sort: 'relevance', ...window });
+          const { rows, total } = await repo.listSongs(db, {
+            scope,
+            q,
+            search,
+            sort: 'relevance',
+            ...window,
+          });
           return { songs: { items: rows.map((r) => forViewer(toSongView(r), admin)), total } };
         },
         playlist: async () => ({
@@ -81,8 +103,8 @@ export function createCatalogService(deps: CatalogDeps) {
             : { items: [], total: 0 },
         }),
       } satisfies Record<SearchType, () => Promise<object>>;
-      const result = {};
-      for (const type of new Set(query.types)) Object.assign(result, await searches[type]());
+      // The types are independent: on PostgreSQL they run at once on separate connections.
+      const result = Object.assign({}, ...(await Promise.all(types.map((type) => searches[type]()))));
       return result as Partial<{
         albums: { items: AlbumView[]; total: number };
         artists: { items: ArtistView[]; total: number };

@@ -89,16 +89,24 @@ interface FeedScope {
  * The notification feeds of `userIds`, derived at read time (read-time fan-out, see
  * docs/architecture.md): every song added to an album while the user followed it, and every
  * album an artist added (or released, when scheduled) while the user followed the artist. Only
- * content everyone may see (`listed`: a song only when it and its album are) counts: a notification goes to every follower alike and must never reveal
- * hidden content. A deleted song or album takes its notifications with it by construction.
+ * content everyone may see (`listed`: a song only when it and its album are) counts: a
+ * notification goes to every follower alike and must never reveal hidden content. A deleted
+ * song or album takes its notifications with it by construction.
+ *
+ * The rows are narrow (user, type, source, time, album, read time), all read from indexes
+ * (`songs_album_feed_idx`, `albums_artist_feed_idx`): a feed of 10,000 notifications is counted
+ * and cut to a page without reading a song row. Titles and names are added to the page's rows
+ * only, by `described`.
  */
-function feed(scope: FeedScope): SQL {
+function items(scope: FeedScope): SQL {
   const users = scope.userIds;
   const onlySongs = scope.sourceIds ? sql`and s.id in ${scope.sourceIds}` : sql``;
   const onlyAlbums = scope.sourceIds ? sql`and a.id in ${scope.sourceIds}` : sql``;
   const onlyEvents = scope.sourceIds ? sql`and e.id in ${scope.sourceIds}` : sql``;
+  // Materialised, the follows are scanned once by the leader: a parallel plan (which PostgreSQL
+  // picks for a thousand follows) costs more to start its workers than the scan itself.
   return sql`
-    with album_subs as (
+    with album_subs as materialized (
       select user_id, album_id, created_at as since, null::timestamptz as until
         from ${albumFollows} where user_id in ${users}
       union all
@@ -111,35 +119,49 @@ function feed(scope: FeedScope): SQL {
       select user_id, artist_id, started_at, ended_at
         from ${artistFollowPeriods} where user_id in ${users}
     ), items as (
-      select sub.user_id, 'album.song_added' as type, s.id as source_id, s.created_at,
-             a.id as album_id, a.title as album_title, s.id as song_id, s.title as song_title,
-             a.artist_id, a.artist_name, null::uuid as event_id, null::text as event_title
+      select sub.user_id, 'album.song_added' as type, s.id as source_id, s.created_at, s.album_id
         from album_subs sub
-        join ${songs} s on s.album_id = sub.album_id
+        join ${songs} s on s.album_id = sub.album_id and ${listedSong('s')}
          and s.created_at > sub.since and (sub.until is null or s.created_at <= sub.until)
-        join ${albums} a on a.id = s.album_id
-       where ${listedSong('s')} ${onlySongs}
+       where true ${onlySongs}
       union all
-      select sub.user_id, 'artist.album_added', a.id, a.announced_at,
-             a.id, a.title, null::uuid, null::text, a.artist_id, a.artist_name, null::uuid, null::text
+      select sub.user_id, 'artist.album_added', a.id, ${albumAnnouncedAt}, a.id
         from artist_subs sub
-        join (select *, ${albumAnnouncedAt} as announced_at from ${albums}) a on a.artist_id = sub.artist_id
-         and a.announced_at > sub.since and (sub.until is null or a.announced_at <= sub.until)
-       where ${listedAlbum('a')} ${onlyAlbums}
+        join ${albums} a on a.artist_id = sub.artist_id and ${listedAlbum('a')}
+         and ${albumAnnouncedAt} > sub.since and (sub.until is null or ${albumAnnouncedAt} <= sub.until)
+       where true ${onlyAlbums}
       union all
-      select sub.user_id, 'event.started', e.id, e.went_live_at,
-             null::uuid, null::text, null::uuid, null::text, e.artist_id, ar.name, e.id, e.title
+      select sub.user_id, 'event.started', e.id, e.went_live_at, null::uuid
         from artist_subs sub
         join ${liveEvents} e on e.artist_id = sub.artist_id
          and e.went_live_at > sub.since and (sub.until is null or e.went_live_at <= sub.until)
-        join ${artists} ar on ar.id = e.artist_id
        where e.went_live_at is not null ${onlyEvents}
     )
-    select i.*, ${microseconds(sql`i.created_at`)} as position,
-           coalesce(r.read_at, case when i.created_at <= w.read_through then w.read_through end) as read_at
-      from items i
+    select * from items`;
+}
+
+/** `items` with each notification's read time: its own mark, else the user's watermark. */
+function feed(scope: FeedScope): SQL {
+  return sql`
+    select i.*, coalesce(r.read_at, case when i.created_at <= w.read_through then w.read_through end) as read_at
+      from (${items(scope)}) i
       left join ${notificationReads} r on r.user_id = i.user_id and r.source_id = i.source_id
       left join ${notificationWatermarks} w on w.user_id = i.user_id`;
+}
+
+/** Feed rows `rows` (a relation of `feed`'s columns) with their titles and names, in `order`. */
+function described(rows: SQL, order: SQL): SQL {
+  return sql`
+    select p.user_id, p.type, p.source_id, p.created_at, p.read_at, ${microseconds(sql`p.created_at`)} as position,
+           a.id as album_id, a.title as album_title, s.id as song_id, s.title as song_title,
+           e.id as event_id, e.title as event_title,
+           coalesce(a.artist_id, e.artist_id) as artist_id, coalesce(a.artist_name, ar.name) as artist_name
+      from ${rows} p
+      left join ${songs} s on p.type = 'album.song_added' and s.id = p.source_id
+      left join ${albums} a on a.id = p.album_id
+      left join ${liveEvents} e on p.type = 'event.started' and e.id = p.source_id
+      left join ${artists} ar on ar.id = e.artist_id
+     ${order}`;
 }
 
 interface PageOptions {
@@ -162,31 +184,56 @@ function pageOf(source: SQL, options: PageOptions): SQL {
       : undefined,
   ].filter((c): c is SQL => c !== undefined);
   const where = conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
-  const order = after ? sql`f.created_at asc, f.source_id asc` : sql`f.created_at desc, f.source_id desc`;
-  return sql`select * from ${source} f ${where} order by ${order} limit ${options.limit}`;
+  return sql`select * from ${source} f ${where} order by ${pageOrder(options, 'f')} limit ${options.limit}`;
 }
+
+/** Newest first, or oldest first when paging forward (`after`). */
+const pageOrder = (options: PageOptions, alias: string) => {
+  const f = sql.raw(alias);
+  return options.after
+    ? sql`${f}.created_at asc, ${f}.source_id asc`
+    : sql`${f}.created_at desc, ${f}.source_id desc`;
+};
 
 /** One page of a user's feed (replaying a stream reads oldest first after its last event). */
 export async function listFeed(db: Executor, userId: string, options: PageOptions): Promise<FeedRow[]> {
-  const rows = await rowsOf<RawFeedRow>(db, pageOf(sql`(${feed({ userIds: [userId] })})`, options));
+  const page = pageOf(sql`(${feed({ userIds: [userId] })})`, options);
+  const rows = await rowsOf<RawFeedRow>(
+    db,
+    described(sql`(${page})`, sql`order by ${pageOrder(options, 'p')}`),
+  );
   return rows.map(toFeedRow);
 }
 
 /**
  * One page of a user's feed and their unread count, from one evaluation of the feed: on
- * PGlite, which runs one query at a time, that halves the cost of a request.
+ * PGlite, which runs one query at a time, that halves the cost of a request. The user's
+ * watermark is read once and their read marks are joined to the feed as a set (a hash join over
+ * their few marks), rather than looked up for each of thousands of notifications; only the
+ * page's rows are described (titles, names).
  */
 export async function feedPage(
   db: Executor,
   userId: string,
   options: PageOptions,
 ): Promise<{ rows: FeedRow[]; unreadCount: number }> {
+  const unread = sql`(w.read_through is null or f.created_at > w.read_through)`;
+  const page = pageOf(
+    sql`(select f.*, coalesce(r.read_at, case when not ${unread} then w.read_through end) as read_at
+           from f cross join w left join r on r.source_id = f.source_id)`,
+    options,
+  );
   const rows = await rowsOf<RawFeedRow & { unread_count: number }>(
     db,
-    sql`with f as materialized (${feed({ userIds: [userId] })})
-        select c.unread_count, p.*
-          from (select count(*)::int as unread_count from f where f.read_at is null) c
-          left join lateral (${pageOf(sql`f`, options)}) p on true`,
+    sql`with f as materialized (${items({ userIds: [userId] })}),
+             w as (select (select read_through from ${notificationWatermarks} where user_id = ${userId}) as read_through),
+             r as materialized (select source_id, read_at from ${notificationReads} where user_id = ${userId})
+        select c.unread_count, d.*
+          from (select (select count(*) from f cross join w where ${unread})
+                     - (select count(*) from f cross join w join r on r.source_id = f.source_id where ${unread})
+                       as unread_count) c
+          left join lateral (${described(sql`(${page})`, sql``)}) d on true
+         order by ${pageOrder(options, 'd')}`,
   );
   return {
     rows: rows.filter((row) => row.source_id !== null).map(toFeedRow),
@@ -197,7 +244,7 @@ export async function feedPage(
 /** The notifications of `sourceIds` in the feeds of `userIds` (who of them hears of a new song). */
 export async function findBySource(db: Executor, userIds: string[], sourceIds: string[]): Promise<FeedRow[]> {
   if (!userIds.length || !sourceIds.length) return [];
-  const rows = await rowsOf<RawFeedRow>(db, sql`select * from (${feed({ userIds, sourceIds })}) f`);
+  const rows = await rowsOf<RawFeedRow>(db, described(sql`(${feed({ userIds, sourceIds })})`, sql``));
   return rows.map(toFeedRow);
 }
 
