@@ -304,7 +304,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   const library = createLibraryService({ db, catalog, media, jobs, log: app.log, musicDir: config.musicDir });
   // Files of deleted songs and albums go once nothing refers to them.
-  bus.subscribe('catalog.song_deleted', () => media.sweep(), { group: 'media' });
+  bus.subscribe('catalog.song_deleted', (event) => media.sweepSong(event.payload.songId), { group: 'media' });
   bus.subscribe('catalog.album_deleted', () => media.sweep(), { group: 'media' });
   const mediaOptions = {
     media,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
 import { type Db, type Executor, withTx } from '../../platform/db.js';
@@ -326,10 +326,47 @@ export function createMediaService(deps: MediaDeps) {
     await db.execute(
       sql`delete from ${songAudio} sa where not exists (select 1 from songs s where s.id = sa.song_id)`,
     );
+    await freeUnusedAudio();
+    const images = (await db.select({ hash: imageFiles.hash }).from(imageFiles)).map((r) => r.hash);
+    const inUse = new Set([
+      ...(await imageHashesInUse(db, images)),
+      ...(await userImageHashesInUse(db, images)),
+    ]);
+    for (const hash of images.filter((h) => !inUse.has(h))) {
+      await db.delete(imageFiles).where(eq(imageFiles.hash, hash));
+      await storage.remove(...IMAGE_SIZES.map((size) => storage.image(hash, size)));
+    }
+  }
+
+  /**
+   * What a deleted song may free: its audio link and the bytes no other song uses. A deletion
+   * touches no picture, so this does not walk every stored file as `sweep` does: a rescan that
+   * removes thousands of songs paid a whole sweep for each of them.
+   */
+  async function sweepSong(songId: string): Promise<void> {
+    const freed = await db
+      .delete(songAudio)
+      .where(
+        and(
+          eq(songAudio.songId, songId),
+          sql`not exists (select 1 from songs s where s.id = ${songAudio.songId})`,
+        ),
+      )
+      .returning({ hash: songAudio.hash });
+    if (freed.length) await freeUnusedAudio(freed.map((row) => row.hash));
+  }
+
+  /** Audio files (all, or those of `hashes`) no song uses any more: rows, originals, renditions. */
+  async function freeUnusedAudio(hashes?: string[]): Promise<void> {
     const unused = await db
       .select({ hash: audioFiles.hash, ext: audioFiles.ext, externalPath: audioFiles.externalPath })
       .from(audioFiles)
-      .where(sql`not exists (select 1 from ${songAudio} sa where sa.hash = ${audioFiles.hash})`);
+      .where(
+        and(
+          hashes ? inArray(audioFiles.hash, hashes) : undefined,
+          sql`not exists (select 1 from ${songAudio} sa where sa.hash = ${audioFiles.hash})`,
+        ),
+      );
     for (const file of unused) {
       try {
         await db.delete(audioFiles).where(eq(audioFiles.hash, file.hash));
@@ -340,15 +377,6 @@ export function createMediaService(deps: MediaDeps) {
         storage.derived(file.hash),
         ...(file.externalPath ? [] : [storage.original(file.hash, file.ext)]),
       );
-    }
-    const images = (await db.select({ hash: imageFiles.hash }).from(imageFiles)).map((r) => r.hash);
-    const inUse = new Set([
-      ...(await imageHashesInUse(db, images)),
-      ...(await userImageHashesInUse(db, images)),
-    ]);
-    for (const hash of images.filter((h) => !inUse.has(h))) {
-      await db.delete(imageFiles).where(eq(imageFiles.hash, hash));
-      await storage.remove(...IMAGE_SIZES.map((size) => storage.image(hash, size)));
     }
   }
 
@@ -590,6 +618,7 @@ export function createMediaService(deps: MediaDeps) {
     },
 
     sweep,
+    sweepSong,
   };
 
   /** What a signed media path names on disk, or null. Paths are checked by pattern: no traversal. */

@@ -541,6 +541,23 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     expect(existsSync(original) || existsSync(derived)).toBe(false);
     expect((await fetchSigned(location)).statusCode).toBe(404);
   });
+
+  it("frees a deleted song's files when no other song plays them", async () => {
+    const song = await makeSong(t.app, admin, album.id);
+    await upload(song.id, readFileSync(makeTone(files, 'alone.flac', { seconds: 1, frequency: 659 })));
+    await waitForJobs();
+    const location = String(
+      (await call(t.app, 'GET', `/api/v1/songs/${song.id}/stream`, { session: user })).headers.location,
+    );
+    const hash = /audio\/([0-9a-f]{64})\//.exec(location)?.[1] as string;
+    const original = join(mediaDir, 'originals', hash.slice(0, 2), `${hash}.flac`);
+    const derived = join(mediaDir, 'derived', hash.slice(0, 2), hash);
+    expect(existsSync(original) && existsSync(derived)).toBe(true);
+    expect((await call(t.app, 'DELETE', `/api/v1/songs/${song.id}`, { session: admin })).status).toBe(204);
+    await t.app.services.events.relay.drain();
+    expect(existsSync(original) || existsSync(derived)).toBe(false);
+    expect((await fetchSigned(location)).statusCode).toBe(404);
+  });
 });
 
 describe('pictures', SLOW, () => {
