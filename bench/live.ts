@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
+import { api } from '../test/e2e/process.js';
 import { freePort, memoryMb, startService } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -55,15 +56,7 @@ async function main() {
     join(dataDir, 'server.log'),
   );
   const call = async (method: string, path: string, token?: string, body?: unknown): Promise<Json> => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return res.status === 204 ? null : res.json();
+    return (await api(base, method, path, { token, body })).body;
   };
   const sockets: Socket[] = [];
   try {

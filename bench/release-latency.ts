@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, SERVE, start, stop, waitUntilUp } from '../test/e2e/process.js';
+import { api as apiCall, freePort, SERVE, start, stop, waitUntilUp } from '../test/e2e/process.js';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '5' }, 'lead-ms': { type: 'string', default: '2000' } },
@@ -27,17 +27,11 @@ const server = start(SERVE, dataDir, port, {
 const api = `${server.base}/api/v1`;
 
 async function send(method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`${api}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  const res = await apiCall(server.base, method, path, { body, token });
+  if (res.status < 200 || res.status > 299) {
+    throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return res.body;
 }
 
 /** Reads `notification` events of an SSE stream, calling `onEvent` with each parsed one. */

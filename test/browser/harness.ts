@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { freePort, ROOT } from '../e2e/process.js';
+import { api as apiCall, freePort, ROOT } from '../e2e/process.js';
 
 /**
  * The browser suite's rig: a real server process (`src/main.ts serve`, as `npm start` runs
@@ -66,18 +66,7 @@ export async function startServer(): Promise<Server> {
     await new Promise((r) => setTimeout(r, 250));
   }
 
-  const api: Server['api'] = async (method, path, body, token) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+  const api: Server['api'] = (method, path, body, token) => apiCall(base, method, path, { body, token });
   let admin: string | undefined;
   return {
     base,

@@ -5,9 +5,9 @@ import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connected, emitAck, openChat } from '../sockets.js';
 import {
+  api,
   freePort,
   type Json,
-  json,
   post,
   SERVE,
   type Server,
@@ -30,14 +30,7 @@ describe('live chat, end to end', () => {
   const sockets: Socket[] = [];
 
   const call = (method: string, path: string, token?: string, body?: unknown) =>
-    fetch(`${server.base}/api/v1${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(json);
+    api(server.base, method, path, { token, body });
   const open = (token: unknown) => openChat(server.base, token, sockets);
   const emit = emitAck;
 

@@ -124,13 +124,33 @@ export async function stop(server: Server, signal: NodeJS.Signals = 'SIGTERM'): 
 export type Json = any;
 
 export async function json(res: Response): Promise<{ status: number; body: Json }> {
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/**
+ * One call to the API of the server at `base`, as a client makes it: the bearer token and a JSON
+ * body when given; an empty answer's body is null. The e2e, scale-out, fault and browser tests
+ * and the benches all use it.
+ */
+export function api(
+  base: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; timeoutMs?: number } = {},
+): Promise<{ status: number; body: Json }> {
+  const { token, body, timeoutMs } = options;
+  return fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+  }).then(json);
 }
 
 export function post(base: string, path: string, body: unknown, token?: string) {
-  return fetch(`${base}/api/v1${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  }).then(json);
+  return api(base, 'POST', path, { body, token });
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api as apiCall } from '../e2e/process.js';
 import { openStream } from '../sse.js';
 import { ReadyPoller, Writers, waitHealthy, waitReady } from './load.js';
 import {
@@ -27,20 +28,9 @@ import {
 const JWT_SECRET = 'fault-tests-secret-that-is-long-enough-0123456789';
 const ADMIN = { email: 'faults-admin@example.test', password: 'faults-admin-password' };
 
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field.
-async function api(base: string, method: string, path: string, token?: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: {
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+/** The shared client call, with a timeout: a request must never hang while a dependency is down. */
+const api = (base: string, method: string, path: string, token?: string, body?: unknown) =>
+  apiCall(base, method, path, { token, body, timeoutMs: 10_000 });
 
 async function signIn(base: string): Promise<string> {
   const res = await api(base, 'POST', '/auth/login', undefined, ADMIN);

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { api } from '../e2e/process.js';
 import { withDatabase } from '../global-setup.js';
 import { deleteNatsStream } from '../helpers.js';
 
@@ -121,23 +122,7 @@ export async function ready(server: Server, path = '/health/ready', timeoutMs = 
   throw new Error(`${server.name} did not become ready:\n${server.output()}`);
 }
 
-export async function api(
-  base: string,
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+export { api };
 
 export async function getJson(url: string): Promise<Json> {
   return (await fetch(url)).json();
