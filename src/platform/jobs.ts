@@ -59,6 +59,19 @@ export interface EnqueueOptions {
 }
 
 /**
+ * A job enqueued with the `uniqueKey` of one still queued or running: a queued one takes the new
+ * payload and time, a running one keeps its own (it is one job, not two).
+ */
+const SAME_KEY_REQUEUES = {
+  target: jobs.uniqueKey,
+  targetWhere: sql`${jobs.status} in ('queued', 'running')`,
+  set: {
+    payload: sql`case when ${jobs.status} = 'queued' then excluded.payload else ${jobs.payload} end`,
+    runAt: sql`case when ${jobs.status} = 'queued' then excluded.run_at else ${jobs.runAt} end`,
+  },
+};
+
+/**
  * Adds a job inside the caller's transaction, so it exists if and only if the change it belongs
  * to committed. Returns its id (the existing job's when `uniqueKey` matched one).
  */
@@ -83,14 +96,7 @@ export async function enqueueJob(
   const [row] = await tx
     .insert(jobs)
     .values(values)
-    .onConflictDoUpdate({
-      target: jobs.uniqueKey,
-      targetWhere: sql`${jobs.status} in ('queued', 'running')`,
-      set: {
-        payload: sql`case when ${jobs.status} = 'queued' then excluded.payload else ${jobs.payload} end`,
-        runAt: sql`case when ${jobs.status} = 'queued' then excluded.run_at else ${jobs.runAt} end`,
-      },
-    })
+    .onConflictDoUpdate(SAME_KEY_REQUEUES)
     .returning({ id: jobs.id });
   return row?.id ?? 0;
 }
@@ -123,14 +129,7 @@ export async function enqueueJobs(
     await tx
       .insert(jobs)
       .values(rows.slice(i, i + 500))
-      .onConflictDoUpdate({
-        target: jobs.uniqueKey,
-        targetWhere: sql`${jobs.status} in ('queued', 'running')`,
-        set: {
-          payload: sql`case when ${jobs.status} = 'queued' then excluded.payload else ${jobs.payload} end`,
-          runAt: sql`case when ${jobs.status} = 'queued' then excluded.run_at else ${jobs.runAt} end`,
-        },
-      });
+      .onConflictDoUpdate(SAME_KEY_REQUEUES);
   }
 }
 

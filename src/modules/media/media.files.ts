@@ -158,22 +158,15 @@ export async function sendFile(
     .header('accept-ranges', 'bytes')
     .header('last-modified', facts.lastModified)
     .header('etag', facts.etag);
-  const conditional =
-    request.headers['if-match'] !== undefined ||
-    request.headers['if-unmodified-since'] !== undefined ||
-    request.headers['if-none-match'] !== undefined ||
-    request.headers['if-modified-since'] !== undefined;
-  if (conditional) {
-    if (preconditionFails(request, facts)) {
-      throw new AppError(412, 'PRECONDITION_FAILED', 'Precondition failed', 'The file is not the one named');
-    }
-    if (notModified(request, facts)) {
-      return reply
-        .header('content-type', headers.contentType)
-        .header('cache-control', headers.cacheControl)
-        .code(304)
-        .send();
-    }
+  if (preconditionFails(request, facts)) {
+    throw new AppError(412, 'PRECONDITION_FAILED', 'Precondition failed', 'The file is not the one named');
+  }
+  if (notModified(request, facts)) {
+    return reply
+      .header('content-type', headers.contentType)
+      .header('cache-control', headers.cacheControl)
+      .code(304)
+      .send();
   }
   const range = rangeStillApplies(request, facts) ? requestedRange(request.headers.range, size) : undefined;
   if (range === null) {
