@@ -214,7 +214,7 @@ export function createAlbumsService(deps: CatalogDeps) {
           isVisible,
           ...release,
           releasedAt: null,
-          listed: isPublic && isVisible && artist.isVisible && release.released,
+          listed: repo.albumListed({ isPublic, isVisible, released: release.released }, artist.isVisible),
         });
         await repo.refreshArtistAlbumCount(tx, artist.id);
         // A scheduled album is announced by its release job, not now.
@@ -235,7 +235,10 @@ export function createAlbumsService(deps: CatalogDeps) {
         const isVisible = input.isVisible ?? album.isVisible;
         const release = releaseOnUpdate(album, input.publishAt, clock());
         const releasedNow = release.released && !album.released;
-        const listed = isPublic && isVisible && artist.isVisible && release.released;
+        const listed = repo.albumListed(
+          { isPublic, isVisible, released: release.released },
+          artist.isVisible,
+        );
         assertReleaseDateInYear(
           input.releaseYear ?? album.releaseYear,
           input.releaseDate === undefined ? album.releaseDate : input.releaseDate,

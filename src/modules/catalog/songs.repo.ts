@@ -7,6 +7,12 @@ import { albums, songs } from './catalog.tables.js';
 const songListedWith = (albumListed: SQL | boolean) =>
   sql`(${albumListed} and ${songs.isPublic} and ${songs.isVisible})`;
 
+/** Whether an album is listed: public, visible and released, by a visible artist. */
+export const albumListed = (
+  album: { isPublic: boolean; isVisible: boolean; released: boolean },
+  artistVisible: boolean,
+) => album.isPublic && album.isVisible && album.released && artistVisible;
+
 /** Whether a song with these switches on an album with this `listed` is listed. */
 export const songListed = (albumListed: boolean, song: { isPublic: boolean; isVisible: boolean }) =>
   albumListed && song.isPublic && song.isVisible;
