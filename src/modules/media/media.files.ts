@@ -1,6 +1,7 @@
 import { createReadStream, open } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import { AppError, NotFoundError } from '../../platform/errors.js';
 
 /**
@@ -25,10 +26,9 @@ interface FileFacts {
   lastModified: string;
   /** `lastModified` as a number, to compare with request dates (whole seconds). */
   lastModifiedMs: number;
-  checkedAt: number;
 }
 
-const known = new Map<string, FileFacts>();
+const known = new LRUCache<string, FileFacts>({ max: FACTS_ENTRIES, ttl: FACTS_TTL_MS });
 
 const missing = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
@@ -39,9 +39,8 @@ export const mediaNotFound = () => new NotFoundError('Media file', 'MEDIA_NOT_FO
 
 /** Size, ETag and Last-Modified of a regular file, or null when there is none at `path`. */
 async function factsOf(path: string): Promise<FileFacts | null> {
-  const now = performance.now();
   const cached = known.get(path);
-  if (cached && now - cached.checkedAt < FACTS_TTL_MS) return cached;
+  if (cached) return cached;
   let stats: Awaited<ReturnType<typeof stat>>;
   try {
     stats = await stat(path);
@@ -58,10 +57,7 @@ async function factsOf(path: string): Promise<FileFacts | null> {
     etag: `W/"${stats.size.toString(16)}-${stats.mtime.getTime().toString(16)}"`,
     lastModified,
     lastModifiedMs: Date.parse(lastModified),
-    checkedAt: now,
   };
-  known.delete(path);
-  if (known.size >= FACTS_ENTRIES) known.delete(known.keys().next().value as string);
   known.set(path, facts);
   return facts;
 }
