@@ -234,6 +234,25 @@ describe('cached feed pages', () => {
     expect(last.unreadCount).toBe(2);
     expect(last.items[0]).toMatchObject({ type: 'artist.album_added', album: { id: newAlbum.id } });
   });
+
+  it('sees a new song on any of many followed albums (a page keyed on a digest of their versions)', async () => {
+    const user = await register(t.app);
+    const albums = [];
+    for (let i = 0; i < 40; i++) {
+      const album = await makeAlbum(t.app, admin);
+      await follow(user, 'albums', album.id);
+      albums.push(album);
+    }
+    expect((await feed(user)).unreadCount).toBe(0);
+    const last = await makeSong(t.app, admin, albums[39]!.id);
+    expect(songIds((await feed(user)).items)).toEqual([last.id]);
+    const first = await makeSong(t.app, admin, albums[0]!.id);
+    expect(songIds((await feed(user)).items)).toEqual([first.id, last.id]);
+    await call(t.app, 'DELETE', `/api/v1/albums/${albums[20]!.id}`, { session: admin });
+    expect((await feed(user)).unreadCount).toBe(2);
+    await call(t.app, 'DELETE', `/api/v1/songs/${last.id}`, { session: admin });
+    expect(songIds((await feed(user)).items)).toEqual([first.id]);
+  });
 });
 
 describe('read marks', () => {
