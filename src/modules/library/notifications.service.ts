@@ -55,7 +55,8 @@ export interface NotificationDeps {
  * feed page depends on the catalog tags of the albums and artists the user follows or followed
  * (`albumTag`, `artistTag`), which the catalog bumps after every change to what an album's or
  * artist's cached reads show: a new, deleted, hidden or renamed song or album, a release, a
- * rename, and (the live service) an event going live. A write does no work per follower: one album's tag is bumped, whoever follows it.
+ * rename, and (the live service) an event going live. A write does no work per follower: one
+ * album's tag is bumped, whoever follows it.
  */
 export const feedTag = (userId: string) => `notifications:user:${userId}`;
 
