@@ -22,6 +22,7 @@ import {
   createPlaylistService,
   followingRoutes,
   isFollowingAlbum,
+  notificationFeedTag,
   notificationRoutes,
   playlistRoutes,
   searchPublicPlaylists,
@@ -264,7 +265,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       invalidateArtist: catalog.invalidateArtist,
     }),
   );
-  const following = createFollowingService({ db, catalog });
+  const following = createFollowingService({
+    db,
+    catalog,
+    invalidateFeedOf: (userId) => cache.invalidate(notificationFeedTag(userId)),
+  });
   const playlists = createPlaylistService({ db, cache });
   const discovery = createDiscoveryService({
     db,
@@ -284,6 +289,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   const notifications = createNotificationService({
     db,
+    cache,
     bus,
     log: app.log,
     clock,
@@ -316,7 +322,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const appPasswords = createAppPasswords(db, config.jwtSecret);
   const subsonic = createSubsonicService({ db, catalog, following, playlists, discovery, media, clock });
   registerAuth(app, tokens, identity.resolveSession);
-  const live = createLiveService({ db, jobs, clock, playlists, log: app.log });
+  const live = createLiveService({
+    db,
+    jobs,
+    clock,
+    playlists,
+    log: app.log,
+    invalidateArtist: catalog.invalidateArtist,
+  });
   // socket.io listens where the HTTP server does; with Redis its rooms span processes.
   const adapterClients = config.redisUrl && roles.has('live') ? redisPair(config.redisUrl) : undefined;
   const chat = roles.has('live')

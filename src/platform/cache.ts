@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { linkOf, type RedisLink } from './redis.js';
@@ -185,7 +186,9 @@ export class FailoverCacheStore implements CacheStore {
 
 /**
  * Read-through caching over a `CacheStore`, with tag versions and single flight: concurrent
- * misses for one key in this process share one load.
+ * misses for one key in this process share one load. The versions are read before the load,
+ * so a write that commits during the load and bumps a tag afterwards leaves the loaded value
+ * under the old versions, where it is never read again.
  */
 export class Cache {
   private readonly inflight = new Map<string, Promise<unknown>>();
@@ -199,8 +202,10 @@ export class Cache {
     options: { key: string; tags: string[]; ttlSec?: number },
     load: () => Promise<T>,
   ): Promise<T> {
-    const versions = await this.store.versions(options.tags);
-    const key = `${options.key}@${versions.join('.')}`;
+    const versions = (await this.store.versions(options.tags)).join('.');
+    // A read that depends on many tags (a notification feed: one per followed album) keys on a
+    // digest of their versions rather than on a key of kilobytes.
+    const key = `${options.key}@${versions.length > 64 ? createHash('sha256').update(versions).digest('base64url') : versions}`;
     const hit = await this.store.get<T>(key);
     if (hit !== undefined) return hit;
     const pending = this.inflight.get(key);

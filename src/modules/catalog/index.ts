@@ -31,7 +31,8 @@ export {
 } from './catalog.access.js';
 /** Bulk writes for the music folder import, inside the caller's transaction. */
 export * as catalogBulk from './catalog.bulk.js';
-export { ALBUM_LISTS_TAG } from './catalog.cache.js';
+/** Cache tags bumped after every change to what an album's or artist's cached reads show. */
+export { ALBUM_LISTS_TAG, albumTag, artistTag } from './catalog.cache.js';
 export {
   type DemoActivity,
   type DemoActivityLoader,

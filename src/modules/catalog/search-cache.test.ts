@@ -38,6 +38,31 @@ describe('GET /search', () => {
     expect(ids((await get('/api/v1/search?q=Amnessiac&type=album')).body.albums)).toEqual([album.id]);
   });
 
+  it('matches a word as a prefix, whether few or many lexicon words start with it', async () => {
+    // A prefix with at most 32 words in the lexicon is spelled out as those words; with more,
+    // it stays a prefix match. Both find the same rows, alone and beside another word.
+    const few = unique('Zephyr').replace('-', '').toLowerCase();
+    const album = await makeAlbum(t.app, admin, { title: `${few}x Overture` });
+    const fewSongs = [];
+    for (let i = 0; i < 3; i++)
+      fewSongs.push(await makeSong(t.app, admin, album.id, { title: `${few}${i} tide` }));
+    const sorted = (items: { id: string }[]) => items.map((item) => item.id).sort();
+    const found = (await get(`/api/v1/search?q=${few}&type=song,album`)).body;
+    expect(ids(found.songs).sort()).toEqual(sorted(fewSongs));
+    expect(ids(found.albums)).toEqual([album.id]);
+    expect(ids((await get(`/api/v1/search?q=${few} tide&type=song`)).body.songs).sort()).toEqual(
+      sorted(fewSongs),
+    );
+
+    const many = unique('Borealis').replace('-', '').toLowerCase();
+    const manySongs = [];
+    for (let i = 0; i < 34; i++)
+      manySongs.push(await makeSong(t.app, admin, album.id, { title: `${many}${i}` }));
+    const all = (await get(`/api/v1/search?q=${many}&type=song&limit=50`)).body.songs;
+    expect(all.total).toBe(34);
+    expect(ids(all).sort()).toEqual(sorted(manySongs));
+  }, 120_000);
+
   it('answers only the requested types', async () => {
     const res = await get('/api/v1/search?q=pyramid&type=song,album');
     expect(Object.keys(res.body).sort()).toEqual(['albums', 'songs']);

@@ -18,6 +18,8 @@ export interface FollowingDeps {
   db: Db;
   /** Cached album and artist reads show follower counts, so a follow invalidates them. */
   catalog: Pick<CatalogService, 'invalidateAlbum' | 'invalidateArtist'>;
+  /** A follow or unfollow changes the user's notification feed (its cached pages). */
+  invalidateFeedOf?: (userId: string) => Promise<void>;
 }
 
 interface PageWindow {
@@ -35,6 +37,7 @@ const artistNotFound = () => new NotFoundError('Artist', 'ARTIST_NOT_FOUND');
  */
 export function createFollowingService(deps: FollowingDeps) {
   const { db, catalog } = deps;
+  const feedChanged = (userId: string) => deps.invalidateFeedOf?.(userId);
 
   return {
     async followAlbum(user: AuthUser, albumId: string): Promise<void> {
@@ -45,7 +48,7 @@ export function createFollowingService(deps: FollowingDeps) {
         if (inserted) await incrementAlbumFollowers(tx, albumId, 1);
         return inserted;
       });
-      if (changed) await catalog.invalidateAlbum(albumId);
+      if (changed) await Promise.all([catalog.invalidateAlbum(albumId), feedChanged(user.id)]);
     },
 
     /** Anyone may end a follow they hold, even of an album hidden since; otherwise 404 as for a follow. */
@@ -58,7 +61,7 @@ export function createFollowingService(deps: FollowingDeps) {
         if (ended) await incrementAlbumFollowers(tx, albumId, -1);
         return ended;
       });
-      if (changed) await catalog.invalidateAlbum(albumId);
+      if (changed) await Promise.all([catalog.invalidateAlbum(albumId), feedChanged(user.id)]);
     },
 
     async followArtist(user: AuthUser, artistId: string): Promise<void> {
@@ -69,7 +72,7 @@ export function createFollowingService(deps: FollowingDeps) {
         if (inserted) await incrementArtistFollowers(tx, artistId, 1);
         return inserted;
       });
-      if (changed) await catalog.invalidateArtist(artistId);
+      if (changed) await Promise.all([catalog.invalidateArtist(artistId), feedChanged(user.id)]);
     },
 
     async unfollowArtist(user: AuthUser, artistId: string): Promise<void> {
@@ -81,7 +84,7 @@ export function createFollowingService(deps: FollowingDeps) {
         if (ended) await incrementArtistFollowers(tx, artistId, -1);
         return ended;
       });
-      if (changed) await catalog.invalidateArtist(artistId);
+      if (changed) await Promise.all([catalog.invalidateArtist(artistId), feedChanged(user.id)]);
     },
 
     isFollowingAlbum: (userId: string, albumId: string) => repo.isFollowingAlbum(db, userId, albumId),

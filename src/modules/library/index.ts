@@ -7,6 +7,7 @@ export { createFollowingService, type FollowingService } from './following.servi
 export { notificationRoutes } from './notifications.routes.js';
 export {
   createNotificationService,
+  feedTag as notificationFeedTag,
   type NotificationService,
   type NotificationView,
 } from './notifications.service.js';

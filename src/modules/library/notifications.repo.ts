@@ -241,6 +241,30 @@ export async function feedPage(
   };
 }
 
+/**
+ * The albums and artists whose changes can change the user's feed: those they follow or
+ * followed (an ended follow keeps what arrived while it lasted).
+ */
+export async function feedSources(
+  db: Executor,
+  userId: string,
+): Promise<{ albumIds: string[]; artistIds: string[] }> {
+  const rows = await rowsOf<{ kind: 'album' | 'artist'; id: string }>(
+    db,
+    sql`select 'album' as kind, album_id as id from ${albumFollows} where user_id = ${userId}
+        union
+        select 'album', album_id from ${albumFollowPeriods} where user_id = ${userId}
+        union
+        select 'artist', artist_id from ${artistFollows} where user_id = ${userId}
+        union
+        select 'artist', artist_id from ${artistFollowPeriods} where user_id = ${userId}`,
+  );
+  return {
+    albumIds: rows.filter((row) => row.kind === 'album').map((row) => row.id),
+    artistIds: rows.filter((row) => row.kind === 'artist').map((row) => row.id),
+  };
+}
+
 /** The notifications of `sourceIds` in the feeds of `userIds` (who of them hears of a new song). */
 export async function findBySource(db: Executor, userIds: string[], sourceIds: string[]): Promise<FeedRow[]> {
   if (!userIds.length || !sourceIds.length) return [];

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
+import type { Cache } from '../../platform/cache.js';
 import type { Clock } from '../../platform/clock.js';
 import type { Db } from '../../platform/db.js';
 import { ValidationError } from '../../platform/errors.js';
 import type { EventBus } from '../../platform/events.js';
+import { albumTag, artistTag } from '../catalog/index.js';
 import type { FeedRow, NotificationType, Position } from './notifications.repo.js';
 import * as repo from './notifications.repo.js';
 import {
@@ -37,6 +39,8 @@ export interface NotificationFeed {
 
 export interface NotificationDeps {
   db: Db;
+  /** Feed pages are cached per user; see `feedTag` for what invalidates them. */
+  cache: Cache;
   bus: EventBus;
   log: FastifyBaseLogger;
   /** Business time: a stream ends when the access token that opened it expires on it. */
@@ -44,6 +48,17 @@ export interface NotificationDeps {
   /** Whether the session a stream was opened with still holds (not logged out, blocked, deleted). */
   sessionLive: (user: AuthUser) => Promise<boolean>;
 }
+
+/**
+ * The cache tag of one user's own part of their feed: their follows and read marks. Bumped by
+ * follows and unfollows (the following service) and read marks (here). The rest of a cached
+ * feed page depends on the catalog tags of the albums and artists the user follows or followed
+ * (`albumTag`, `artistTag`), which the catalog bumps after every change to what an album's or
+ * artist's cached reads show: a new, deleted, hidden or renamed song or album, a release, a
+ * rename, and (the live service) an event going live. A write does no work per follower: one
+ * album's tag is bumped, whoever follows it.
+ */
+export const feedTag = (userId: string) => `notifications:user:${userId}`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REPLAY_BATCH = 100;
@@ -114,7 +129,7 @@ function toView(row: FeedRow): NotificationView {
 // The service
 
 export function createNotificationService(deps: NotificationDeps) {
-  const { db, bus, log, clock, sessionLive } = deps;
+  const { db, cache, bus, log, clock, sessionLive } = deps;
   const settings = {
     heartbeatMs: HEARTBEAT_MS,
     sessionCheckMs: SESSION_CHECK_MS,
@@ -213,25 +228,33 @@ export function createNotificationService(deps: NotificationDeps) {
       query: { limit: number; unreadOnly?: boolean; cursor?: string },
     ): Promise<NotificationFeed> {
       const before = query.cursor ? decodeCursor(query.cursor) : undefined;
-      const { rows, unreadCount } = await repo.feedPage(db, user.id, {
-        limit: query.limit + 1,
-        unreadOnly: query.unreadOnly,
-        before,
+      const sources = await cache.read(
+        { key: `notifications:sources:${user.id}`, tags: [feedTag(user.id)] },
+        () => repo.feedSources(db, user.id),
+      );
+      const tags = [feedTag(user.id), ...sources.albumIds.map(albumTag), ...sources.artistIds.map(artistTag)];
+      const key = `notifications:feed:${user.id}:${query.limit}:${query.unreadOnly ? 1 : 0}:${query.cursor ?? ''}`;
+      return cache.read({ key, tags }, async () => {
+        const { rows, unreadCount } = await repo.feedPage(db, user.id, {
+          limit: query.limit + 1,
+          unreadOnly: query.unreadOnly,
+          before,
+        });
+        const page = rows.slice(0, query.limit);
+        const last = page.at(-1);
+        return {
+          items: page.map(toView),
+          nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+          unreadCount,
+        };
       });
-      const page = rows.slice(0, query.limit);
-      const last = page.at(-1);
-      return {
-        items: page.map(toView),
-        nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
-        unreadCount,
-      };
     },
 
     /** Without `ids`, everything read; ids that name nothing in the caller's feed are ignored. */
     async markRead(user: AuthUser, ids: string[] | undefined): Promise<void> {
-      if (ids === undefined) return repo.markAllRead(db, user.id);
-      const sourceIds = [...new Set(ids.map((id) => sourceIdOf(user.id, id)))];
-      return repo.markRead(db, user.id, sourceIds);
+      if (ids === undefined) await repo.markAllRead(db, user.id);
+      else await repo.markRead(db, user.id, [...new Set(ids.map((id) => sourceIdOf(user.id, id)))]);
+      await cache.invalidate(feedTag(user.id));
     },
 
     /**

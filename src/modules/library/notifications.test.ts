@@ -161,6 +161,100 @@ describe('notification feed', () => {
   });
 });
 
+describe('cached feed pages', () => {
+  // Every step reads the feed first, so the next read would be served from the cache if the
+  // change did not invalidate it.
+  it('shows every change made after a read: songs, titles, names, visibility, follows, marks', async () => {
+    const user = await register(t.app);
+    const artist = await makeArtist(t.app, admin);
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id });
+    await follow(user, 'albums', album.id);
+    expect(await feed(user)).toEqual({ items: [], nextCursor: null, unreadCount: 0 });
+
+    const song = await makeSong(t.app, admin, album.id);
+    expect(songIds((await feed(user)).items)).toEqual([song.id]);
+
+    await call(t.app, 'PATCH', `/api/v1/songs/${song.id}`, {
+      session: admin,
+      body: { title: 'Renamed song' },
+    });
+    expect((await feed(user)).items[0]!.song!.title).toBe('Renamed song');
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, {
+      session: admin,
+      body: { title: 'Renamed album' },
+    });
+    expect((await feed(user)).items[0]!.album.title).toBe('Renamed album');
+    await call(t.app, 'PATCH', `/api/v1/artists/${artist.id}`, {
+      session: admin,
+      body: { name: 'Renamed artist' },
+    });
+    expect((await feed(user)).items[0]!.artist.name).toBe('Renamed artist');
+
+    // A song of an album the user follows only since the last read.
+    const other = await makeAlbum(t.app, admin);
+    const before = await makeSong(t.app, admin, other.id);
+    expect((await feed(user)).unreadCount).toBe(1);
+    await follow(user, 'albums', other.id);
+    const fresh = await makeSong(t.app, admin, other.id);
+    const both = await feed(user);
+    expect(songIds(both.items)).toEqual([fresh.id, song.id]);
+    expect(songIds(both.items)).not.toContain(before.id);
+
+    // Marks one by one and all at once (the watermark).
+    await markRead(user, { ids: [both.items[0]!.id] });
+    const marked = await feed(user);
+    expect(marked.unreadCount).toBe(1);
+    expect(marked.items.map((n) => n.readAt !== null)).toEqual([true, false]);
+    expect((await feed(user, '?unreadOnly=true')).items.map((n) => n.song?.id)).toEqual([song.id]);
+    await markRead(user);
+    expect((await feed(user)).unreadCount).toBe(0);
+    expect((await feed(user, '?unreadOnly=true')).items).toEqual([]);
+
+    // Hidden, then deleted; and an unfollow keeps what arrived, but nothing new.
+    const hide = await call(t.app, 'PATCH', `/api/v1/albums/${other.id}`, {
+      session: admin,
+      body: { isPublic: false },
+    });
+    expect(hide.status).toBe(200);
+    expect(songIds((await feed(user)).items)).toEqual([song.id]);
+    await call(t.app, 'DELETE', `/api/v1/songs/${song.id}`, { session: admin });
+    expect((await feed(user)).items).toEqual([]);
+    const kept = await makeSong(t.app, admin, album.id);
+    expect((await feed(user)).unreadCount).toBe(1);
+    await unfollow(user, 'albums', album.id);
+    expect(songIds((await feed(user)).items)).toEqual([kept.id]);
+    await makeSong(t.app, admin, album.id);
+    expect(songIds((await feed(user)).items)).toEqual([kept.id]);
+
+    // A new album of a followed artist.
+    await follow(user, 'artists', artist.id);
+    expect((await feed(user)).unreadCount).toBe(1);
+    const newAlbum = await makeAlbum(t.app, admin, { artistId: artist.id });
+    const last = await feed(user);
+    expect(last.unreadCount).toBe(2);
+    expect(last.items[0]).toMatchObject({ type: 'artist.album_added', album: { id: newAlbum.id } });
+  });
+
+  it('sees a new song on any of many followed albums (a page keyed on a digest of their versions)', async () => {
+    const user = await register(t.app);
+    const albums = [];
+    for (let i = 0; i < 40; i++) {
+      const album = await makeAlbum(t.app, admin);
+      await follow(user, 'albums', album.id);
+      albums.push(album);
+    }
+    expect((await feed(user)).unreadCount).toBe(0);
+    const last = await makeSong(t.app, admin, albums[39]!.id);
+    expect(songIds((await feed(user)).items)).toEqual([last.id]);
+    const first = await makeSong(t.app, admin, albums[0]!.id);
+    expect(songIds((await feed(user)).items)).toEqual([first.id, last.id]);
+    await call(t.app, 'DELETE', `/api/v1/albums/${albums[20]!.id}`, { session: admin });
+    expect((await feed(user)).unreadCount).toBe(2);
+    await call(t.app, 'DELETE', `/api/v1/songs/${last.id}`, { session: admin });
+    expect(songIds((await feed(user)).items)).toEqual([first.id]);
+  });
+});
+
 describe('read marks', () => {
   it('marks some read, ignores other users’ ids, and marks all read without ids', async () => {
     const alice = await register(t.app);

@@ -48,6 +48,8 @@ export interface LiveDeps {
   clock: () => Date;
   playlists: PlaylistAccess;
   log: FastifyBaseLogger;
+  /** After an event goes live: its artist's followers' cached notification feeds now miss it. */
+  invalidateArtist?: (artistId: string) => Promise<void>;
 }
 
 export const START_JOB = 'live.start';
@@ -200,7 +202,7 @@ export function createLiveService(deps: LiveDeps) {
     const now = clock();
     if (row.startsAt.getTime() > now.getTime()) return;
     const programme = (await playlists.programme(row.playlistId)) ?? [];
-    await withTx(db, async (tx) => {
+    const started = await withTx(db, async (tx) => {
       if (!programme.length) {
         if (
           await repo.transition(tx, eventId, ['scheduled'], 'cancelled', { endedAt: now, updatedAt: now })
@@ -208,7 +210,7 @@ export function createLiveService(deps: LiveDeps) {
           await recordEvent(tx, 'live.event_ended', { eventId, artistId: row.artistId });
           log.warn({ eventId }, 'live event cancelled at its start: its playlist has nothing to play');
         }
-        return;
+        return false;
       }
       if (
         !(await repo.transition(tx, eventId, ['scheduled'], 'live', {
@@ -217,7 +219,7 @@ export function createLiveService(deps: LiveDeps) {
           updatedAt: now,
         }))
       )
-        return;
+        return false;
       await recordEvent(tx, 'live.event_started', { eventId, artistId: row.artistId });
       await enqueueJob(
         tx,
@@ -225,7 +227,9 @@ export function createLiveService(deps: LiveDeps) {
         { eventId },
         { runAt: new Date(now.getTime() + programmeLength(programme)), uniqueKey: `live:end:${eventId}` },
       );
+      return true;
     });
+    if (started) await deps.invalidateArtist?.(row.artistId);
   }
 
   /** live -> ended after the last track, once (the same guard). */
