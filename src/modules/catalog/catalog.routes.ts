@@ -220,7 +220,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       const { limit = 20, offset = 0, ...query } = request.query;
       const list = await catalog.listAlbums(request.user, { ...query, limit, offset });
       setReadCaching(request, reply);
-      return replyCachedPage(request, reply, list, limit, offset);
+      // Its 200 is the cached list and the URL, nothing else: anonymous repeats may be replayed.
+      return replyCachedPage(request, reply, list, limit, offset, !request.user);
     },
   );
 
