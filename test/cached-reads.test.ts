@@ -104,6 +104,27 @@ describe('repeated anonymous album pages', () => {
     expect(replayed() - before).toBe(replays ? 1 : 0);
   });
 
+  it('include anonymous album details, answered fresh once the album changes', async () => {
+    const album = await makeAlbum(t.app, admin);
+    const url = `/api/v1/albums/${album.id}`;
+    const before = replayed();
+    const [first, second] = [await send(url), await send(url)];
+    expect(replayed() - before).toBe(replays ? 1 : 0);
+    expect(second.body).toBe(first.body);
+    expect(withoutPerRequest(second.headers)).toEqual(withoutPerRequest(first.headers));
+    expect(JSON.parse(first.body)).not.toHaveProperty('followedByMe');
+    // A signed-in reader gets their own view (followedByMe), never the recorded one.
+    expect(JSON.parse((await send(url, { headers: admin.auth })).body)).toHaveProperty('followedByMe', false);
+    const title = unique('Renamed');
+    expect((await call(t.app, 'PATCH', url, { session: admin, body: { title } })).status).toBe(200);
+    const renamed = await send(url);
+    expect(JSON.parse(renamed.body).title).toBe(title);
+    expect(renamed.headers.etag).not.toBe(first.headers.etag);
+    // Once hidden it is gone for anonymous readers at once.
+    await call(t.app, 'PATCH', url, { session: admin, body: { isVisible: false } });
+    expect((await send(url)).status).toBe(404);
+  });
+
   it('answer HEAD with the headers of GET and no body', async () => {
     const url = '/api/v1/albums?limit=4';
     const get = await send(url);

@@ -243,7 +243,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       const album = await catalog.getAlbum(request.user, request.params.id);
       setReadCaching(request, reply);
       // Signed-in callers get `followedByMe`: built for them, so serialised for them.
-      return request.user ? album : replyFromCache(request, reply, album, () => album);
+      // Anonymous: the cached record and the URL, nothing else, so repeats may be replayed.
+      return request.user ? album : replyFromCache(request, reply, album, () => album, true);
     },
   );
 
