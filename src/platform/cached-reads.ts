@@ -10,7 +10,6 @@ import type {
 } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { stillCached } from './cache.js';
-import { serializeRequest } from './logging.js';
 import type { RecordRequest } from './metrics.js';
 
 /**
@@ -222,15 +221,17 @@ export class CachedReads {
   }
 }
 
-/** What `serializeRequest` reads of a Fastify request, for the "incoming request" line. */
-function requestForLog(req: IncomingMessage, ip: string) {
-  return serializeRequest({
-    method: req.method,
-    url: req.url,
-    host: req.headers.host ?? '',
-    ip,
-    socket: req.socket,
-  } as unknown as FastifyRequest);
+/**
+ * What the logger's `req` serializer (`serializeRequest`) reads of a Fastify request, for the
+ * "incoming request" line: the logger serializes it, as it does Fastify's request.
+ */
+function requestForLog(
+  req: IncomingMessage,
+  ip: string,
+): Pick<FastifyRequest, 'method' | 'url' | 'host' | 'ip'> & {
+  socket: IncomingMessage['socket'];
+} {
+  return { method: req.method!, url: req.url!, host: req.headers.host ?? '', ip, socket: req.socket };
 }
 
 /** Headers made per request: left as slots in a recording. */
