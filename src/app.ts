@@ -63,6 +63,7 @@ import {
   type SessionResolver,
 } from './platform/auth.js';
 import { Cache, type CacheStore } from './platform/cache.js';
+import { CachedReads } from './platform/cached-reads.js';
 import { type Clock, systemClock } from './platform/clock.js';
 import { type Database, DatabaseBusyError } from './platform/db.js';
 import {
@@ -155,7 +156,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   if (config.services.kind !== 'roles') throw new Error('SERVICES=gateway runs buildGateway, not buildApp');
   const roles = config.services.roles;
   const gatewayTrust = createGatewayTrust(config.jwtSecret);
+  // Anonymous repeats of replayable cached reads are answered before Fastify (platform/cached-reads.ts).
+  const cachedReads = new CachedReads();
   const app = Fastify({
+    serverFactory: cachedReads.serverFactory,
     logger: {
       level: config.logLevel,
       redact: ['req.headers.authorization'],
@@ -231,11 +235,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerNotFound(app, app.rateLimit());
   await app.register(etag, { weak: true });
   authenticateWritesBeforeBody(app);
-  registerMetrics(app, {
+  const metrics = registerMetrics(app, {
     processMetrics: deps.processMetrics ?? false,
     enabled: config.metricsEnabled,
     token: config.metricsToken,
   });
+  cachedReads.enable(app, {
+    log: app.log,
+    requestId,
+    rateLimit: app.createRateLimit(),
+    record: metrics.record,
+    busy,
+    draining: () => app.draining,
+  });
+  app.decorate('cachedReads', cachedReads);
   await registerOpenApi(app);
 
   const { db } = deps.database;
@@ -451,6 +464,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Set on shutdown: in-flight answers close their connections. */
     draining: boolean;
+    /** Anonymous cached reads answered before routing (platform/cached-reads.ts). */
+    cachedReads: CachedReads;
     services: {
       identity: ReturnType<typeof createIdentityService>;
       cache: Cache;

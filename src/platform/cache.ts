@@ -37,6 +37,17 @@ export class MemoryCacheStore implements CacheStore {
     return this.entries.get(key)?.value as T | undefined;
   }
 
+  /**
+   * Whether a read of `key` under `tags` would still get `value`: no tag has moved past
+   * `versions`, and the entry `versionedKey` is neither expired nor evicted nor replaced.
+   */
+  holds(versionedKey: string, tags: string[], versions: number[], value: unknown): boolean {
+    for (let i = 0; i < tags.length; i++) {
+      if ((this.counters.get(tags[i]!) ?? 0) !== versions[i]) return false;
+    }
+    return this.entries.get(versionedKey)?.value === value;
+  }
+
   async set(key: string, value: unknown, ttlSec: number): Promise<void> {
     this.entries.set(key, { value }, { ttl: ttlSec * 1000 });
   }
@@ -185,6 +196,31 @@ export class FailoverCacheStore implements CacheStore {
 }
 
 /**
+ * For values the in-process store hands out: a check that a read would still hand out the same
+ * object. Values from Redis are copies and have none.
+ */
+const inProcess = new WeakMap<object, () => boolean>();
+
+/**
+ * A synchronous check that `value` (as returned by `Cache.read`) is still what the cache holds
+ * for its read: false once a tag it depends on was invalidated, or its entry expired or was
+ * evicted. Undefined when the value did not come from the in-process store (Redis values are
+ * new objects on every read), so nothing can be known about it without asking the store.
+ */
+export function stillCached(value: unknown): (() => boolean) | undefined {
+  return typeof value === 'object' && value !== null ? inProcess.get(value) : undefined;
+}
+
+/**
+ * `derived` is made from `source` alone (a view of a cached record): it stays current exactly
+ * as long as `source` does.
+ */
+export function derivedFromCached(derived: object, source: unknown): void {
+  const check = stillCached(source);
+  if (check) inProcess.set(derived, check);
+}
+
+/**
  * Read-through caching over a `CacheStore`, with tag versions and single flight: concurrent
  * misses for one key in this process share one load. The versions are read before the load,
  * so a write that commits during the load and bumps a tag afterwards leaves the loaded value
@@ -214,6 +250,11 @@ export class Cache {
       try {
         const value = await load();
         await this.store.set(key, value, options.ttlSec ?? this.defaultTtlSec);
+        const { store } = this;
+        if (store instanceof MemoryCacheStore && typeof value === 'object' && value !== null) {
+          const { tags } = options;
+          inProcess.set(value, () => store.holds(key, tags, versions, value));
+        }
         return value;
       } finally {
         this.inflight.delete(key);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
+import { replayable } from './cached-reads.js';
 import { AppError } from './errors.js';
 import { nameSchemas } from './openapi.js';
 
@@ -114,13 +115,16 @@ const URLS_PER_VALUE = 8;
 /**
  * Answers with `build()`, serialised once per cached `source` object and URL (see `served`).
  * Only for responses that depend on nothing but `source` and the URL: never for one built for
- * this caller alone.
+ * this caller alone. With `replay`, the route also vouches that its 200 needs no check besides
+ * reading `source` (see `replayable` in cached-reads.ts): later anonymous requests for the URL
+ * may then be answered from the recorded response without reaching the route.
  */
 export function replyFromCache(
   request: FastifyRequest,
   reply: FastifyReply,
   source: object,
   build: () => unknown,
+  replay = false,
 ): FastifyReply {
   let byUrl = served.get(source);
   let response = byUrl?.get(request.url);
@@ -133,6 +137,7 @@ export function replyFromCache(
     }
     if (byUrl.size < URLS_PER_VALUE) byUrl.set(request.url, response);
   }
+  if (replay) replayable(request, source, response.body);
   // Already serialised: sent as is; @fastify/etag keeps an ETag that is set and still answers 304.
   return reply
     .header('etag', response.etag)
@@ -148,8 +153,10 @@ export function replyCachedPage<T>(
   list: { items: T[]; total: number },
   limit: number,
   offset: number,
+  replay = false,
 ): FastifyReply {
-  return replyFromCache(request, reply, list, () => toPage(request, list.items, list.total, limit, offset));
+  const build = () => toPage(request, list.items, list.total, limit, offset);
+  return replyFromCache(request, reply, list, build, replay);
 }
 
 const sentAsIs = (payload: unknown) => payload as string;

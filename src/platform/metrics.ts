@@ -23,7 +23,13 @@ function hasToken(request: FastifyRequest, token: string): boolean {
  * Prometheus metrics: request counts and latency by route template (never the raw URL, which
  * would explode cardinality) and status, plus Node's process metrics.
  */
-export function registerMetrics(app: FastifyInstance, options: MetricsOptions): Registry {
+/** Counts one answered request, for answers sent outside Fastify's hooks (cached reads). */
+export type RecordRequest = (method: string, route: string, status: number, seconds: number) => void;
+
+export function registerMetrics(
+  app: FastifyInstance,
+  options: MetricsOptions,
+): { registry: Registry; record: RecordRequest } {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -41,14 +47,18 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     registers: [registry],
   });
 
-  app.addHook('onResponse', (request, reply, done) => {
-    const labels = {
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    };
+  const record: RecordRequest = (method, route, status, seconds) => {
+    const labels = { method, route, status: String(status) };
     requests.inc(labels);
-    duration.observe(labels, reply.elapsedTime / 1000);
+    duration.observe(labels, seconds);
+  };
+  app.addHook('onResponse', (request, reply, done) => {
+    record(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     done();
   });
 
@@ -62,5 +72,5 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     });
   }
   app.addHook('onClose', async () => registry.clear());
-  return registry;
+  return { registry, record };
 }

@@ -1,4 +1,5 @@
 import type { AuthUser } from '../../platform/auth.js';
+import { derivedFromCached } from '../../platform/cache.js';
 import { type Tx, withTx } from '../../platform/db.js';
 import { ForbiddenError, ValidationError } from '../../platform/errors.js';
 import { recordEvent } from '../../platform/events.js';
@@ -170,9 +171,13 @@ export function createAlbumsService(deps: CatalogDeps) {
      * cached record lives, so the route can serve it from the bytes it sent before.
      */
     async getAlbum(caller: AuthUser | null, id: string): Promise<AlbumDetailView> {
-      const { album } = await getAlbumRecord(caller, id);
-      const view = albumViewFor(caller, album);
-      if (!caller) return view;
+      const record = await getAlbumRecord(caller, id);
+      const view = albumViewFor(caller, record.album);
+      if (!caller) {
+        // The anonymous view is made from the cached record alone: it is current while that is.
+        derivedFromCached(view, record);
+        return view;
+      }
       return { ...view, followedByMe: (await deps.isFollowingAlbum?.(caller.id, id)) ?? false };
     },
 

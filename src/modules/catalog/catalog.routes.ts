@@ -220,7 +220,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       const { limit = 20, offset = 0, ...query } = request.query;
       const list = await catalog.listAlbums(request.user, { ...query, limit, offset });
       setReadCaching(request, reply);
-      return replyCachedPage(request, reply, list, limit, offset);
+      // Its 200 is the cached list and the URL, nothing else: anonymous repeats may be replayed.
+      return replyCachedPage(request, reply, list, limit, offset, !request.user);
     },
   );
 
@@ -242,7 +243,8 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       const album = await catalog.getAlbum(request.user, request.params.id);
       setReadCaching(request, reply);
       // Signed-in callers get `followedByMe`: built for them, so serialised for them.
-      return request.user ? album : replyFromCache(request, reply, album, () => album);
+      // Anonymous: the cached record and the URL, nothing else, so repeats may be replayed.
+      return request.user ? album : replyFromCache(request, reply, album, () => album, true);
     },
   );
 
