@@ -238,10 +238,11 @@ export class Cache {
     options: { key: string; tags: string[]; ttlSec?: number },
     load: () => Promise<T>,
   ): Promise<T> {
-    const versions = (await this.store.versions(options.tags)).join('.');
+    const versions = await this.store.versions(options.tags);
+    const stamp = versions.join('.');
     // A read that depends on many tags (a notification feed: one per followed album) keys on a
     // digest of their versions rather than on a key of kilobytes.
-    const key = `${options.key}@${versions.length > 64 ? createHash('sha256').update(versions).digest('base64url') : versions}`;
+    const key = `${options.key}@${stamp.length > 64 ? createHash('sha256').update(stamp).digest('base64url') : stamp}`;
     const hit = await this.store.get<T>(key);
     if (hit !== undefined) return hit;
     const pending = this.inflight.get(key);
