@@ -228,6 +228,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       if (turn) enterRequestTurn(turn, done);
       else done();
     });
+    const end = (request: object) => {
+      const turn = turns.get(request);
+      if (turn) turn.ended = true;
+    };
+    app.addHook('onResponse', (request, _reply, done) => {
+      end(request);
+      done();
+    });
+    app.addHook('onRequestAbort', (request, done) => {
+      end(request);
+      done();
+    });
   }
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,

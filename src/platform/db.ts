@@ -71,12 +71,30 @@ export class DatabaseBusyError extends Error {
 export interface RequestTurn {
   readonly arrivedAt: number;
   started: boolean;
+  /**
+   * The request has been answered (or abandoned). Timers and callbacks it left behind carry its
+   * context on (a flush it scheduled, an event it published): their statements are the server's
+   * own work from then on, queued by their own time and never refused.
+   */
+  ended?: boolean;
 }
 
 const requestTurns = new AsyncLocalStorage<RequestTurn>();
 
 /** A turn for an API request that arrived now. */
-export const newRequestTurn = (): RequestTurn => ({ arrivedAt: performance.now(), started: false });
+export const newRequestTurn = (): RequestTurn => ({
+  arrivedAt: performance.now(),
+  started: false,
+  ended: false,
+});
+
+/**
+ * Runs `fn` outside any request's turn: for work that serves several requests at once (a batch
+ * of lookups), which one request's deadline must not refuse for all of them.
+ */
+export function outsideRequestTurn<T>(fn: () => T): T {
+  return requestTurns.exit(fn);
+}
 
 /** Runs `next` (and everything it goes on to do asynchronously) as part of the request of `turn`. */
 export function enterRequestTurn<T>(turn: RequestTurn, next: () => T): T {
@@ -130,7 +148,7 @@ export function schedulePglite(
           first = i;
       }
       const next = waiting.splice(first, 1)[0]!;
-      const turn = next.turn;
+      const turn = next.turn?.ended ? undefined : next.turn;
       if (turn && !turn.started && maxWaitMs > 0 && performance.now() - turn.arrivedAt > maxWaitMs) {
         next.refuse(new DatabaseBusyError(outstanding));
         continue;
@@ -144,7 +162,8 @@ export function schedulePglite(
 
   const schedule = <T>(run: () => Promise<T>): Promise<T> => {
     outstanding++;
-    const turn = requestTurns.getStore();
+    const store = requestTurns.getStore();
+    const turn = store?.ended ? undefined : store;
     return new Promise<T>((resolve, reject) => {
       waiting.push({
         order: turn?.arrivedAt ?? performance.now(),
