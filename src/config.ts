@@ -86,6 +86,8 @@ export interface Config {
    * needing it answer 503 with Retry-After (0: no bound).
    */
   pgliteQueueMax: number;
+  /** PGLITE_QUEUE_TIMEOUT in ms: an API request waits no longer for the embedded database (0: no limit). */
+  pgliteQueueTimeoutMs: number;
   redisUrl: string | undefined;
   /** Undefined until `resolveJwtSecret` has run (main does it before building the app). */
   jwtSecret: string | undefined;

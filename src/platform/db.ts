@@ -114,8 +114,9 @@ export function enterRequestTurn<T>(turn: RequestTurn, next: () => T): T {
  *   belong to (the time they were queued for work that is not a request: jobs, the outbox relay),
  *   so a request that has started finishes before later ones take its turns;
  * - a request none of whose statements has started `maxWaitMs` after it arrived is refused
- *   (`DatabaseBusyError`, a 503 with Retry-After) rather than run late; a request that has
- *   started is never refused half-way, and work that is not a request is never refused.
+ *   (`DatabaseBusyError`, a 503 with Retry-After) at the next statement's end rather than run
+ *   late; a request that has started is never refused half-way, and work that is not a request
+ *   is never refused.
  *
  * `outstanding` counts top-level statements and transactions, waiting or running, for the bound
  * at admission (`Database.busy`).
@@ -138,26 +139,39 @@ export function schedulePglite(
   /** A statement is running, or the next one is about to be picked. */
   let active = false;
 
+  /** A request none of whose statements has started within `maxWaitMs` of its arrival. */
+  const expired = (entry: Waiting, now: number) => {
+    const turn = entry.turn;
+    return (
+      maxWaitMs > 0 && turn !== undefined && !turn.ended && !turn.started && now - turn.arrivedAt > maxWaitMs
+    );
+  };
+  const before = (a: Waiting, b: Waiting) => a.order < b.order || (a.order === b.order && a.seq < b.seq);
+
+  /**
+   * Refuses every waiting statement of a request past its deadline (so it is answered now, not
+   * when its turn would have come), then starts the oldest request's next statement.
+   */
   const startNext = () => {
-    while (waiting.length) {
-      let first = 0;
-      for (let i = 1; i < waiting.length; i++) {
-        const candidate = waiting[i]!;
-        const best = waiting[first]!;
-        if (candidate.order < best.order || (candidate.order === best.order && candidate.seq < best.seq))
-          first = i;
-      }
-      const next = waiting.splice(first, 1)[0]!;
-      const turn = next.turn?.ended ? undefined : next.turn;
-      if (turn && !turn.started && maxWaitMs > 0 && performance.now() - turn.arrivedAt > maxWaitMs) {
-        next.refuse(new DatabaseBusyError(outstanding));
+    const now = performance.now();
+    let first = -1;
+    for (let i = 0; i < waiting.length; ) {
+      const entry = waiting[i]!;
+      if (expired(entry, now)) {
+        waiting.splice(i, 1);
+        entry.refuse(new DatabaseBusyError(outstanding));
         continue;
       }
-      if (turn) turn.started = true;
-      next.start();
+      if (first < 0 || before(entry, waiting[first]!)) first = i;
+      i++;
+    }
+    if (first < 0) {
+      active = false;
       return;
     }
-    active = false;
+    const next = waiting.splice(first, 1)[0]!;
+    if (next.turn && !next.turn.ended) next.turn.started = true;
+    next.start();
   };
 
   const schedule = <T>(run: () => Promise<T>): Promise<T> => {
