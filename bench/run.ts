@@ -246,9 +246,18 @@ async function settle(base: string, pid: number): Promise<void> {
   log(`  (the server was still busy ${SETTLE_TIMEOUT_MS / 1000} s after a load phase; going on)`);
 }
 
+/** Statuses other than 2xx by count, e.g. `503 x12`: a shed request is not a success. */
+const otherStatuses = (m: Measurement) =>
+  Object.entries(m.statuses)
+    .filter(([status]) => !status.startsWith('2'))
+    .map(([status, count]) => `${status} x${count}`)
+    .join(', ');
+
 const summary = (m: Measurement) =>
   `${m.rps.toLocaleString('en-US')} req/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms` +
-  (m.unexpected || m.errors ? ` (${m.unexpected} unexpected, ${m.errors} errors)` : '');
+  (m.unexpected || m.errors
+    ? ` (${m.unexpected} unexpected${otherStatuses(m) ? `: ${otherStatuses(m)}` : ''} of ${m.requests}, ${m.errors} errors)`
+    : '');
 
 async function runScenarios(
   options: Options,

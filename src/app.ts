@@ -65,7 +65,13 @@ import {
 import { Cache, type CacheStore } from './platform/cache.js';
 import { CachedReads } from './platform/cached-reads.js';
 import { type Clock, systemClock } from './platform/clock.js';
-import { type Database, DatabaseBusyError } from './platform/db.js';
+import {
+  type Database,
+  DatabaseBusyError,
+  enterRequestTurn,
+  newRequestTurn,
+  type RequestTurn,
+} from './platform/db.js';
 import {
   AppError,
   answerClientError,
@@ -207,13 +213,37 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerErrorHandling(app);
 
   registerSecurityHeaders(app);
-  // Load shedding on the embedded database: a new API request that would queue behind
-  // PGLITE_QUEUE_MAX statements is answered 503 + Retry-After now; admitted ones always finish.
-  const { busy, queued } = deps.database;
-  if (busy && queued) {
+  // The embedded database's queue (platform/db.ts, schedulePglite) orders statements by the
+  // arrival of the API request they belong to and refuses a request that waited
+  // PGLITE_QUEUE_TIMEOUT for its first one; a new API request that would queue behind
+  // PGLITE_QUEUE_MAX statements is answered 503 + Retry-After now. Admitted ones always finish.
+  if (deps.database.kind === 'pglite') {
+    const { busy, queued } = deps.database;
+    const turns = new WeakMap<object, RequestTurn>();
     app.addHook('onRequest', (request, _reply, done) => {
-      if (request.url.startsWith('/api/') && busy()) done(new DatabaseBusyError(queued()));
+      if (!request.url.startsWith('/api/')) return done();
+      if (busy?.()) return done(new DatabaseBusyError(queued?.() ?? 0));
+      const turn = newRequestTurn();
+      turns.set(request, turn);
+      enterRequestTurn(turn, done);
+    });
+    // A body is read outside the request's asynchronous context: enter it again for the handler.
+    app.addHook('preHandler', (request, _reply, done) => {
+      const turn = turns.get(request);
+      if (turn) enterRequestTurn(turn, done);
       else done();
+    });
+    const end = (request: object) => {
+      const turn = turns.get(request);
+      if (turn) turn.ended = true;
+    };
+    app.addHook('onResponse', (request, _reply, done) => {
+      end(request);
+      done();
+    });
+    app.addHook('onRequestAbort', (request, done) => {
+      end(request);
+      done();
     });
   }
   await app.register(cors, {

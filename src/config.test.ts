@@ -28,6 +28,16 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads the embedded database queue bound and wait limit', () => {
+    expect(loadConfig({})).toMatchObject({ pgliteQueueMax: 256, pgliteQueueTimeoutMs: 5000 });
+    expect(loadConfig({ PGLITE_QUEUE_MAX: '0', PGLITE_QUEUE_TIMEOUT: '0s' })).toMatchObject({
+      pgliteQueueMax: 0,
+      pgliteQueueTimeoutMs: 0,
+    });
+    expect(loadConfig({ PGLITE_QUEUE_TIMEOUT: '1500ms' }).pgliteQueueTimeoutMs).toBe(1500);
+    expect(() => loadConfig({ PGLITE_QUEUE_TIMEOUT: '5' })).toThrow(ConfigError);
+  });
+
   it('reads TRUST_PROXY as off, a hop count or a list of addresses and ranges', () => {
     expect(loadConfig({}).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);

@@ -16,8 +16,14 @@ const Int = Type.String({ pattern: INT_PATTERN });
 const Size = Type.String({ pattern: SIZE_PATTERN });
 const Bool = Type.Enum(['true', 'false', '1', '0']);
 const NATS_NAME_PATTERN = '^[A-Za-z0-9_-]{1,32}$';
-/** Default of PGLITE_QUEUE_MAX: the statements and transactions that may wait for the embedded database. */
-export const DEFAULT_PGLITE_QUEUE_MAX = 32;
+/**
+ * Default of PGLITE_QUEUE_MAX: the statements and transactions that may wait for the embedded
+ * database. Its queue lets the server read requests while statements run, so 50 busy
+ * connections keep some 50-100 outstanding: the bound is for floods, PGLITE_QUEUE_TIMEOUT for slowness.
+ */
+export const DEFAULT_PGLITE_QUEUE_MAX = 256;
+/** Default of PGLITE_QUEUE_TIMEOUT: how long an API request may wait for the embedded database. */
+export const DEFAULT_PGLITE_QUEUE_TIMEOUT_MS = 5000;
 
 const PATTERN_HINTS: Record<string, string> = {
   [DURATION_PATTERN]: 'must be a duration such as 250ms, 120s, 15m, 12h or 30d',
@@ -35,6 +41,7 @@ const EnvSchema = Type.Object({
   HOST: Type.Optional(Type.String({ minLength: 1 })),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   PGLITE_QUEUE_MAX: Type.Optional(Int),
+  PGLITE_QUEUE_TIMEOUT: Type.Optional(Duration),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
@@ -79,6 +86,8 @@ export interface Config {
    * needing it answer 503 with Retry-After (0: no bound).
    */
   pgliteQueueMax: number;
+  /** PGLITE_QUEUE_TIMEOUT in ms: an API request waits no longer for the embedded database (0: no limit). */
+  pgliteQueueTimeoutMs: number;
   redisUrl: string | undefined;
   /** Undefined until `resolveJwtSecret` has run (main does it before building the app). */
   jwtSecret: string | undefined;
@@ -312,6 +321,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dataDir,
     databaseUrl: e.DATABASE_URL,
     pgliteQueueMax: Number(e.PGLITE_QUEUE_MAX ?? DEFAULT_PGLITE_QUEUE_MAX),
+    pgliteQueueTimeoutMs:
+      e.PGLITE_QUEUE_TIMEOUT === undefined
+        ? DEFAULT_PGLITE_QUEUE_TIMEOUT_MS
+        : parseDuration(e.PGLITE_QUEUE_TIMEOUT),
     redisUrl: e.REDIS_URL,
     jwtSecret: e.JWT_SECRET,
     accessTokenTtlSec,

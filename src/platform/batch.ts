@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { outsideRequestTurn } from './db.js';
 
 export interface BatchOptions {
   /** The most items one call of `run` gets; more wait for the next batch. */
@@ -42,8 +43,9 @@ export function batched<I, R>(
     {
       cache: false,
       maxBatchSize: options.maxBatchSize ?? 500,
-      // After the I/O of this turn: every request read in it joins the batch.
-      batchScheduleFn: (dispatch) => setImmediate(dispatch),
+      // After the I/O of this turn: every request read in it joins the batch. The batch serves
+      // all of them, so it runs outside the first one's turn on the embedded database's queue.
+      batchScheduleFn: (dispatch) => setImmediate(() => outsideRequestTurn(dispatch)),
     },
   );
   return (item) => loader.load(item);

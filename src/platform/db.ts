@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
-import { DEFAULT_PGLITE_QUEUE_MAX } from '../config.js';
+import { DEFAULT_PGLITE_QUEUE_MAX, DEFAULT_PGLITE_QUEUE_TIMEOUT_MS } from '../config.js';
 import { lockDataDir } from './datadir-lock.js';
 
 /**
@@ -34,9 +35,10 @@ export interface Database {
   /**
    * Embedded database with PGLITE_QUEUE_MAX set: true while that many statements are
    * outstanding, so new API requests are answered 503 at once instead of queueing for seconds.
+   * (Its queue also refuses a request that waited PGLITE_QUEUE_TIMEOUT: `schedulePglite`.)
    */
   busy?: () => boolean;
-  /** Statements outstanding on the embedded database (for the 503's message). */
+  /** Embedded database: statements and transactions outstanding on it (waiting or running). */
   queued?: () => number;
 }
 
@@ -48,9 +50,10 @@ export const PGLITE_EXTENSIONS = { pg_trgm };
 export { DataDirLockedError, lockDataDir } from './datadir-lock.js';
 
 /**
- * A request turned away at its start because the embedded database already has
- * `PGLITE_QUEUE_MAX` statements outstanding: it answers 503 with Retry-After at once (errors.ts)
- * rather than wait its turn behind all of them for seconds.
+ * A request turned away by the embedded database's queue: at its start, because
+ * `PGLITE_QUEUE_MAX` statements are already outstanding, or at its first statement, because it
+ * has waited `PGLITE_QUEUE_TIMEOUT` for it. It answers 503 with Retry-After (errors.ts) rather
+ * than wait its turn for seconds; nothing of the request has run on the database.
  */
 export class DatabaseBusyError extends Error {
   override name = 'DatabaseBusyError';
@@ -61,27 +64,160 @@ export class DatabaseBusyError extends Error {
 }
 
 /**
- * PGlite runs one statement at a time on this process's event loop; everything else waits in
- * its mutexes, without bound. This counts what is outstanding (top-level statements and
- * transactions, running or waiting), so that new requests can be turned away while the queue is
- * deep (`Database.busy`). Statements themselves are never refused: a request that was admitted
- * finishes its work, and jobs and the outbox relay are never shed.
+ * What the embedded database's queue knows of the API request a statement runs for: when the
+ * request arrived, and whether any statement of it has started yet. Set for the rest of a request
+ * by `enterRequestTurn` (app.ts, at `onRequest` and again at `preHandler`, after the body).
  */
-export function countPgliteQueue(client: PGlite): { client: PGlite; outstanding: () => number } {
+export interface RequestTurn {
+  readonly arrivedAt: number;
+  started: boolean;
+  /**
+   * The request has been answered (or abandoned). Timers and callbacks it left behind carry its
+   * context on (a flush it scheduled, an event it published): their statements are the server's
+   * own work from then on, queued by their own time and never refused.
+   */
+  ended?: boolean;
+}
+
+const requestTurns = new AsyncLocalStorage<RequestTurn>();
+
+/** A turn for an API request that arrived now. */
+export const newRequestTurn = (): RequestTurn => ({
+  arrivedAt: performance.now(),
+  started: false,
+  ended: false,
+});
+
+/**
+ * Runs `fn` outside any request's turn: for work that serves several requests at once (a batch
+ * of lookups), which one request's deadline must not refuse for all of them.
+ */
+export function outsideRequestTurn<T>(fn: () => T): T {
+  return requestTurns.exit(fn);
+}
+
+/** Runs `next` (and everything it goes on to do asynchronously) as part of the request of `turn`. */
+export function enterRequestTurn<T>(turn: RequestTurn, next: () => T): T {
+  return requestTurns.run(turn, next);
+}
+
+/**
+ * PGlite runs one statement at a time, synchronously, on this process's event loop, and lets
+ * every other one wait in its mutexes; a statement that finishes hands over to the next in a
+ * microtask, so while statements are queued the event loop never gets back to its sockets: new
+ * requests wait unread in the kernel for seconds, where no bound or deadline can see them, and
+ * then arrive all at once. This queue takes PGlite's place in front of it:
+ *
+ * - one top-level statement or transaction runs at a time, and the event loop turns between two
+ *   (`setImmediate`), so requests are read as they come and queue here, in view;
+ * - the oldest request goes first: statements are ordered by the arrival of the API request they
+ *   belong to (the time they were queued for work that is not a request: jobs, the outbox relay),
+ *   so a request that has started finishes before later ones take its turns;
+ * - a request none of whose statements has started `maxWaitMs` after it arrived is refused
+ *   (`DatabaseBusyError`, a 503 with Retry-After) at the next statement's end rather than run
+ *   late; a request that has started is never refused half-way, and work that is not a request
+ *   is never refused.
+ *
+ * `outstanding` counts top-level statements and transactions, waiting or running, for the bound
+ * at admission (`Database.busy`).
+ */
+export function schedulePglite(
+  client: PGlite,
+  options: { maxWaitMs?: number } = {},
+): { client: PGlite; outstanding: () => number } {
+  const maxWaitMs = options.maxWaitMs ?? 0;
+  interface Waiting {
+    order: number;
+    seq: number;
+    turn: RequestTurn | undefined;
+    start(): void;
+    refuse(error: Error): void;
+  }
+  const waiting: Waiting[] = [];
   let outstanding = 0;
-  const counted = <T>(run: () => Promise<T>): Promise<T> => {
-    outstanding++;
-    let result: Promise<T>;
-    try {
-      result = run();
-    } catch (error) {
-      outstanding--;
-      return Promise.reject(error);
+  let seq = 0;
+  /** A statement is running, or the next one is about to be picked. */
+  let active = false;
+
+  /** A request none of whose statements has started within `maxWaitMs` of its arrival. */
+  const expired = (entry: Waiting, now: number) => {
+    const turn = entry.turn;
+    return (
+      maxWaitMs > 0 && turn !== undefined && !turn.ended && !turn.started && now - turn.arrivedAt > maxWaitMs
+    );
+  };
+  const before = (a: Waiting, b: Waiting) => a.order < b.order || (a.order === b.order && a.seq < b.seq);
+
+  /**
+   * Refuses every waiting statement of a request past its deadline (so it is answered now, not
+   * when its turn would have come), then starts the oldest request's next statement.
+   */
+  const startNext = () => {
+    const now = performance.now();
+    let first = -1;
+    for (let i = 0; i < waiting.length; ) {
+      const entry = waiting[i]!;
+      if (expired(entry, now)) {
+        waiting.splice(i, 1);
+        entry.refuse(new DatabaseBusyError(outstanding));
+        continue;
+      }
+      if (first < 0 || before(entry, waiting[first]!)) first = i;
+      i++;
     }
-    return result.finally(() => {
-      outstanding--;
+    if (first < 0) {
+      active = false;
+      return;
+    }
+    const next = waiting.splice(first, 1)[0]!;
+    if (next.turn && !next.turn.ended) next.turn.started = true;
+    next.start();
+  };
+
+  const schedule = <T>(run: () => Promise<T>): Promise<T> => {
+    outstanding++;
+    const store = requestTurns.getStore();
+    const turn = store?.ended ? undefined : store;
+    return new Promise<T>((resolve, reject) => {
+      waiting.push({
+        order: turn?.arrivedAt ?? performance.now(),
+        seq: seq++,
+        turn,
+        start: () => {
+          let result: Promise<T>;
+          try {
+            result = run();
+          } catch (error) {
+            result = Promise.reject(error);
+          }
+          const done = () => {
+            outstanding--;
+            // Let the event loop read sockets and run timers before the next statement.
+            setImmediate(startNext);
+          };
+          result.then(
+            (value) => {
+              done();
+              resolve(value);
+            },
+            (error: unknown) => {
+              done();
+              reject(error);
+            },
+          );
+        },
+        refuse: (error) => {
+          outstanding--;
+          reject(error);
+        },
+      });
+      if (!active) {
+        active = true;
+        setImmediate(startNext);
+      }
     });
   };
+
   const proxy = new Proxy(client, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -89,7 +225,7 @@ export function countPgliteQueue(client: PGlite): { client: PGlite; outstanding:
         return typeof value === 'function' ? value.bind(target) : value;
       }
       return (...args: unknown[]) =>
-        counted(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        schedule(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
     },
   });
   return { client: proxy, outstanding: () => outstanding };
@@ -99,15 +235,16 @@ export function countPgliteQueue(client: PGlite): { client: PGlite; outstanding:
 export function fromPglite(
   client: PGlite,
   onClose: () => void = () => {},
-  options: { maxQueued?: number } = {},
+  options: { maxQueued?: number; maxWaitMs?: number } = {},
 ): Database {
-  const queue = countPgliteQueue(client);
+  const queue = schedulePglite(client, { maxWaitMs: options.maxWaitMs });
   const db = drizzlePglite({ client: queue.client }) as unknown as Db;
   const maxQueued = options.maxQueued ?? 0;
   return {
     kind: 'pglite',
     db,
-    ...(maxQueued > 0 ? { busy: () => queue.outstanding() >= maxQueued, queued: queue.outstanding } : {}),
+    queued: queue.outstanding,
+    ...(maxQueued > 0 ? { busy: () => queue.outstanding() >= maxQueued } : {}),
     ping: async () => {
       await client.query('select 1');
     },
@@ -244,12 +381,15 @@ export async function openDatabase(options: {
   dataDir: string;
   /** PGlite only: statements and transactions that may wait before new ones get 503 (0: no bound). */
   pgliteQueueMax?: number;
+  /** PGlite only: how long a request may wait for its first statement before it gets 503 (0: no limit). */
+  pgliteQueueTimeoutMs?: number;
 }): Promise<Database> {
   if (options.databaseUrl) return fromPostgres(options.databaseUrl);
   const unlock = lockDataDir(options.dataDir);
   try {
     return fromPglite(await openPglite(options.dataDir), unlock, {
       maxQueued: options.pgliteQueueMax ?? DEFAULT_PGLITE_QUEUE_MAX,
+      maxWaitMs: options.pgliteQueueTimeoutMs ?? DEFAULT_PGLITE_QUEUE_TIMEOUT_MS,
     });
   } catch (error) {
     unlock();
