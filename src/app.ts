@@ -275,7 +275,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     requestId,
     rateLimit: app.createRateLimit(),
     record: metrics.record,
-    busy,
+    busy: deps.database.busy,
     draining: () => app.draining,
   });
   app.decorate('cachedReads', cachedReads);
