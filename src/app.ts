@@ -86,7 +86,7 @@ import { NatsEventBus } from './platform/nats-bus.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerRateLimit } from './platform/rate-limit.js';
 import { registerSecurityHeaders } from './platform/security-headers.js';
-import { registerJsonParser, registerValidation } from './platform/validation.js';
+import { registerJsonParser, schemaCompilers } from './platform/validation.js';
 import { webPlayerRoutes } from './platform/web-player.js';
 import { type ModuleRole, type Role, roleNames } from './roles.js';
 
@@ -154,6 +154,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   if (config.services.kind !== 'roles') throw new Error('SERVICES=gateway runs buildGateway, not buildApp');
   const roles = config.services.roles;
   const gatewayTrust = createGatewayTrust(config.jwtSecret);
+  const compilers = schemaCompilers();
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -171,9 +172,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     trustProxy: trustedProxies(config.trustProxy),
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
+    // Validators and serializers compile on each route's first use (platform/validation.ts).
+    schemaController: { compilersFactory: compilers.factory },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  registerValidation(app);
+  app.decorate('compileSchemas', compilers.compilePending);
   // Fastify parses text/plain by default; JSON routes take only JSON (any other body: 415).
   app.removeContentTypeParser('text/plain');
   registerJsonParser(app);
@@ -438,6 +441,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Set on shutdown: in-flight answers close their connections. */
     draining: boolean;
+    /** Compiles the route schemas no request has used yet (they compile on first use); returns how many. */
+    compileSchemas(): number;
     services: {
       identity: ReturnType<typeof createIdentityService>;
       cache: Cache;
