@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import etag from '@fastify/etag';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
 import {
@@ -82,9 +82,9 @@ import { JobQueue } from './platform/jobs.js';
 import { jobRoutes } from './platform/jobs.routes.js';
 import { serializeRequest } from './platform/logging.js';
 import { registerMetrics } from './platform/metrics.js';
-import { NatsEventBus } from './platform/nats-bus.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerRateLimit } from './platform/rate-limit.js';
+import { newRedis } from './platform/redis.js';
 import { registerSecurityHeaders } from './platform/security-headers.js';
 import { registerJsonParser, schemaCompilers } from './platform/validation.js';
 import { webPlayerRoutes } from './platform/web-player.js';
@@ -244,7 +244,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const cache = new Cache(deps.cacheStore, config.cacheTtlSec);
   const clock = deps.clock ?? systemClock;
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec, clock);
-  const bus = deps.eventBus ?? createEventBus(config, roles, app.log);
+  const bus = deps.eventBus ?? (await createEventBus(config, roles, app.log));
   const relay = new OutboxRelay(db, bus, app.log);
   // On the embedded database no other process can hold a job, so stale ones are taken back at once.
   const jobs = new JobQueue(db, app.log, { clock, exclusive: deps.database.kind === 'pglite' });
@@ -408,7 +408,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     checks: { database: () => deps.database.ping() },
     degradable: {
       cache: () => deps.cacheStore.ping(),
-      ...(bus instanceof NatsEventBus ? { events: () => bus.ping() } : {}),
+      ...(bus.ping ? { events: () => bus.ping!() } : {}),
     },
   });
   await app.register(
@@ -461,7 +461,7 @@ declare module 'fastify' {
 
 /** Two plain connections for the socket.io Redis adapter (publish and subscribe). */
 function redisPair(url: string): { pub: Redis; sub: Redis } {
-  const connect = () => new Redis(url).on('error', () => {});
+  const connect = () => newRedis(url).on('error', () => {});
   return { pub: connect(), sub: connect() };
 }
 
@@ -478,10 +478,15 @@ async function sessionLive(resolve: SessionResolver, user: AuthUser): Promise<bo
 
 /**
  * NATS when configured (events reach every process; group handlers run where `worker` does),
- * else the in-process bus.
+ * else the in-process bus. The NATS client is loaded only then.
  */
-function createEventBus(config: Config, roles: ReadonlySet<Role>, log: FastifyInstance['log']): EventBus {
+async function createEventBus(
+  config: Config,
+  roles: ReadonlySet<Role>,
+  log: FastifyInstance['log'],
+): Promise<EventBus> {
   if (!config.natsUrl) return new LocalEventBus();
+  const { NatsEventBus } = await import('./platform/nats-bus.js');
   return new NatsEventBus({
     url: config.natsUrl,
     stream: config.natsStream,

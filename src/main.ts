@@ -5,7 +5,6 @@ import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { addDemoActivity } from './demo-activity.js';
-import { buildGateway } from './gateway/gateway.js';
 import { loadDemoCatalog } from './modules/catalog/index.js';
 import { AdminEmailTakenError } from './modules/identity/index.js';
 import { importFolder } from './modules/media/index.js';
@@ -248,6 +247,7 @@ function onShutdown(app: FastifyInstance, noticeMs: number, release: () => Promi
 async function serveGateway(baseConfig: Config): Promise<void> {
   const config = resolveJwtSecret(baseConfig);
   const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  const { buildGateway } = await import('./gateway/gateway.js');
   const app = await buildGateway(config, { redis });
   onShutdown(app, 0, async () => {
     redis?.disconnect();
