@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import etag from '@fastify/etag';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
 import {
@@ -90,11 +90,11 @@ import { JobQueue } from './platform/jobs.js';
 import { jobRoutes } from './platform/jobs.routes.js';
 import { serializeRequest } from './platform/logging.js';
 import { registerMetrics } from './platform/metrics.js';
-import { NatsEventBus } from './platform/nats-bus.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerRateLimit } from './platform/rate-limit.js';
+import { newRedis } from './platform/redis.js';
 import { registerSecurityHeaders } from './platform/security-headers.js';
-import { registerJsonParser, registerValidation } from './platform/validation.js';
+import { registerJsonParser, schemaCompilers } from './platform/validation.js';
 import { webPlayerRoutes } from './platform/web-player.js';
 import { type ModuleRole, type Role, roleNames } from './roles.js';
 
@@ -164,6 +164,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const gatewayTrust = createGatewayTrust(config.jwtSecret);
   // Anonymous repeats of replayable cached reads are answered before Fastify (platform/cached-reads.ts).
   const cachedReads = new CachedReads();
+  const compilers = schemaCompilers();
   const app = Fastify({
     serverFactory: cachedReads.serverFactory,
     logger: {
@@ -182,9 +183,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     trustProxy: trustedProxies(config.trustProxy),
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
+    // Validators and serializers compile on each route's first use (platform/validation.ts).
+    schemaController: { compilersFactory: compilers.factory },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  registerValidation(app);
+  app.decorate('compileSchemas', compilers.compilePending);
   // Fastify parses text/plain by default; JSON routes take only JSON (any other body: 415).
   app.removeContentTypeParser('text/plain');
   registerJsonParser(app);
@@ -285,7 +288,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const cache = new Cache(deps.cacheStore, config.cacheTtlSec);
   const clock = deps.clock ?? systemClock;
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec, clock);
-  const bus = deps.eventBus ?? createEventBus(config, roles, app.log);
+  const bus = deps.eventBus ?? (await createEventBus(config, roles, app.log));
   const relay = new OutboxRelay(db, bus, app.log);
   // On the embedded database no other process can hold a job, so stale ones are taken back at once.
   const jobs = new JobQueue(db, app.log, { clock, exclusive: deps.database.kind === 'pglite' });
@@ -461,7 +464,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     checks: { database: () => deps.database.ping() },
     degradable: {
       cache: () => deps.cacheStore.ping(),
-      ...(bus instanceof NatsEventBus ? { events: () => bus.ping() } : {}),
+      ...(bus.ping ? { events: () => bus.ping!() } : {}),
     },
   });
   await app.register(
@@ -496,6 +499,8 @@ declare module 'fastify' {
     draining: boolean;
     /** Anonymous cached reads answered before routing (platform/cached-reads.ts). */
     cachedReads: CachedReads;
+    /** Compiles the route schemas no request has used yet (they compile on first use); returns how many. */
+    compileSchemas(): number;
     services: {
       identity: ReturnType<typeof createIdentityService>;
       cache: Cache;
@@ -514,7 +519,7 @@ declare module 'fastify' {
 
 /** Two plain connections for the socket.io Redis adapter (publish and subscribe). */
 function redisPair(url: string): { pub: Redis; sub: Redis } {
-  const connect = () => new Redis(url).on('error', () => {});
+  const connect = () => newRedis(url).on('error', () => {});
   return { pub: connect(), sub: connect() };
 }
 
@@ -531,10 +536,15 @@ async function sessionLive(resolve: SessionResolver, user: AuthUser): Promise<bo
 
 /**
  * NATS when configured (events reach every process; group handlers run where `worker` does),
- * else the in-process bus.
+ * else the in-process bus. The NATS client is loaded only then.
  */
-function createEventBus(config: Config, roles: ReadonlySet<Role>, log: FastifyInstance['log']): EventBus {
+async function createEventBus(
+  config: Config,
+  roles: ReadonlySet<Role>,
+  log: FastifyInstance['log'],
+): Promise<EventBus> {
   if (!config.natsUrl) return new LocalEventBus();
+  const { NatsEventBus } = await import('./platform/nats-bus.js');
   return new NatsEventBus({
     url: config.natsUrl,
     stream: config.natsStream,

@@ -1,21 +1,22 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { addDemoActivity } from './demo-activity.js';
-import { buildGateway } from './gateway/gateway.js';
-import { loadDemoCatalog } from './modules/catalog/index.js';
-import { AdminEmailTakenError } from './modules/identity/index.js';
-import { importFolder } from './modules/media/index.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
 import { AppError } from './platform/errors.js';
 import { linkOf } from './platform/redis.js';
 import { resolveJwtSecret } from './platform/secrets.js';
-import { ensureWebPlayerBuilt, WEB_PLAYER_DIR } from './platform/web-player.js';
 import { ROLES } from './roles.js';
+
+/**
+ * The application (every module, Fastify and its plugins) is imported when a command needs
+ * it, not before this file runs: `serve` starts opening the database first and loads these
+ * meanwhile, as loading them and opening PGlite are the two largest parts of a start.
+ */
+const importApp = () => import('./app.js');
 
 const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -45,27 +46,32 @@ function keepDataDirPrivate(dataDir: string): void {
 /**
  * PGlite lays out a new database with files of mode 0666 whatever the umask (its file system
  * layer sets modes itself), so once it is open its directory is walked and tightened: files
- * 0600, directories 0700. Files it makes later honour the umask.
+ * 0600, directories 0700. Files it makes later honour the umask. DATA_DIR itself is 0700 by
+ * then (keepDataDirPrivate), so `serve` lets the walk (some 1,200 files) run on the thread
+ * pool while it starts, and awaits it before it listens.
  */
-function tightenDatabaseFiles(dataDir: string): void {
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        chmodSync(path, 0o700);
-        walk(path);
-      } else if (entry.isFile()) {
-        chmodSync(path, 0o600);
-      }
-    }
+async function tightenDatabaseFiles(dataDir: string): Promise<void> {
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    await Promise.all(
+      entries.map(async (entry) => {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          await chmod(path, 0o700);
+          await walk(path);
+        } else if (entry.isFile()) {
+          await chmod(path, 0o600);
+        }
+      }),
+    );
   };
   const pgdata = join(dataDir, 'pgdata');
-  if (existsSync(pgdata)) walk(pgdata);
+  if (existsSync(pgdata)) await walk(pgdata);
 }
 
 async function migrateCommand(config: Config): Promise<void> {
   const database = await openDatabase(config);
-  tightenDatabaseFiles(config.dataDir);
+  await tightenDatabaseFiles(config.dataDir);
   try {
     await migrateDatabase(database, config.databaseUrl);
     process.stdout.write(`migrations applied (${database.kind})\n`);
@@ -79,6 +85,7 @@ async function openapiCommand(config: Config, check: boolean): Promise<void> {
   const database = fromPglite(await openPglite(undefined));
   // The job queue starts with the app and needs its table.
   await migrateDatabase(database, undefined);
+  const { buildApp } = await importApp();
   const app = await buildApp(
     { ...config, jwtSecret: 'openapi-generation-only-secret-0123456789abcdef', logLevel: 'silent' },
     { database, cacheStore: createCacheStore(undefined) },
@@ -122,6 +129,10 @@ async function importCommand(baseConfig: Config, args: string[]): Promise<void> 
   let status = 1;
   try {
     await migrateDatabase(database, config.databaseUrl);
+    const [{ buildApp }, { importFolder }] = await Promise.all([
+      importApp(),
+      import('./modules/media/index.js'),
+    ]);
     const app = await buildApp(config, { database, cacheStore: createCacheStore(undefined) });
     await app.ready();
     try {
@@ -144,8 +155,19 @@ async function importCommand(baseConfig: Config, args: string[]): Promise<void> 
 
 async function serveCommand(baseConfig: Config): Promise<void> {
   const started = performance.now();
+  const loading = Promise.all([
+    importApp(),
+    import('./platform/web-player.js'),
+    import('./modules/catalog/index.js'),
+    import('./demo-activity.js'),
+    import('./modules/identity/index.js'),
+  ]);
+  // Awaited below; a failure to open the database must not leave it unhandled meanwhile.
+  loading.catch(() => {});
   const database = await openDatabase(baseConfig);
-  tightenDatabaseFiles(baseConfig.dataDir);
+  const tightened = tightenDatabaseFiles(baseConfig.dataDir);
+  // Awaited before listening; a start that fails sooner must not leave it unhandled.
+  tightened.catch(() => {});
   const config = resolveJwtSecret(baseConfig);
   let redis: Redis | undefined;
   try {
@@ -157,6 +179,13 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     await database.close();
     throw error;
   }
+  const [
+    { buildApp },
+    { ensureWebPlayerBuilt, WEB_PLAYER_DIR },
+    { loadDemoCatalog },
+    { addDemoActivity },
+    identity,
+  ] = await loading;
   const app = await buildApp(config, {
     database,
     cacheStore: createCacheStore(redis),
@@ -174,6 +203,7 @@ async function serveCommand(baseConfig: Config): Promise<void> {
       await app.close();
       await database.close();
       redis?.disconnect();
+      if (error instanceof identity.AdminEmailTakenError) fail(error.message);
       throw error;
     }
     if (created) app.log.info({ email: config.adminEmail }, 'created the configured admin account');
@@ -202,6 +232,7 @@ async function serveCommand(baseConfig: Config): Promise<void> {
     if (redis) linkOf(redis).close();
   });
 
+  await tightened;
   await app.listen({ port: config.port, host: config.host });
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   app.log.info(
@@ -248,6 +279,8 @@ function onShutdown(app: FastifyInstance, noticeMs: number, release: () => Promi
 async function serveGateway(baseConfig: Config): Promise<void> {
   const config = resolveJwtSecret(baseConfig);
   const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  // Loaded only here: the proxy (and its HTTP client) is no part of an API process.
+  const { buildGateway } = await import('./gateway/gateway.js');
   const app = await buildGateway(config, { redis });
   onShutdown(app, 0, async () => {
     redis?.disconnect();
@@ -275,7 +308,7 @@ async function main(): Promise<void> {
     if (command === 'import') return await importCommand(config, args);
     if (command === 'openapi') return await openapiCommand(config, args.includes('--check'));
   } catch (error) {
-    if (error instanceof DataDirLockedError || error instanceof AdminEmailTakenError) fail(error.message);
+    if (error instanceof DataDirLockedError) fail(error.message);
     throw error;
   }
   fail(`unknown command "${command}" (use serve, migrate, import or openapi)`);

@@ -74,6 +74,8 @@ export interface EventBus {
   /** Starts delivering (after every module has subscribed). */
   start(): Promise<void>;
   close(): Promise<void>;
+  /** A bus with a server behind it (NATS) rejects while that server does not answer. */
+  ping?(): Promise<void>;
 }
 
 /** One process is every process and every group: each handler runs for each event. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /**
  * Redis is an accelerator, never a dependency a request must wait for: commands time out
@@ -120,12 +120,20 @@ export function linkOf(redis: Redis): RedisLink {
   return link;
 }
 
+const require = createRequire(import.meta.url);
+
+/** A Redis client; ioredis loads with the first one, so a server without REDIS_URL never loads it. */
+export function newRedis(url: string, options: RedisOptions = {}): Redis {
+  const { Redis: Client } = require('ioredis') as typeof import('ioredis');
+  return new Client(url, options);
+}
+
 /**
  * A Redis connection that fails fast: commands time out after half a second, and none wait
  * in a queue while the connection is down (callers use their fallback instead).
  */
 export function connectRedis(url: string, keyPrefix = 'backbeat:'): Redis {
-  const redis = new Redis(url, {
+  const redis = newRedis(url, {
     keyPrefix,
     commandTimeout: COMMAND_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
@@ -147,7 +155,6 @@ interface StoreLike {
 }
 type StoreCtor<A extends unknown[]> = new (...args: A) => StoreLike;
 
-const require = createRequire(import.meta.url);
 const LocalStore: StoreCtor<[boolean, boolean]> = require('@fastify/rate-limit/store/LocalStore.js');
 const RedisStore: StoreCtor<
   [boolean, boolean, Redis, string]

@@ -1,6 +1,7 @@
+import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import { Ajv, type Options } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { ValidationError } from './errors.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
@@ -13,24 +14,115 @@ const BASE: Options = {
   // One error per request: allErrors opens a denial-of-service hole on large inputs.
   allErrors: false,
   addUsedSchema: false,
+  // Checking a schema against the JSON Schema meta-schema compiles the meta-schema first, a
+  // cost the first request would pay. The schemas are the code's own (TypeBox): the test that
+  // compiles every route's schemas checks them against it instead (`compilePending`).
+  validateSchema: false,
 };
 
 /** Marks a body schema as an upload: documented, but read and checked by the route itself. */
 export const UPLOAD_MARK = 'x-upload';
 
+type CompilersFactory = NonNullable<
+  NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+>;
+type Validate = ((data: unknown, context?: object) => boolean) & { errors?: unknown; schemaEnv?: unknown };
+type Serialize = (doc: unknown) => string;
+
+export interface SchemaCompilers {
+  /** For Fastify's `schemaController.compilersFactory` option. */
+  factory: CompilersFactory;
+  /**
+   * Compiles every schema no request has used yet, each request schema checked against the JSON
+   * Schema meta-schema first (throws on the first that fails); returns how many. For tests.
+   */
+  compilePending(): number;
+}
+
 /**
+ * How route schemas become validators and serializers. Both compile on a route's first use,
+ * not when the app starts: the app has some 150 routes with a validator per request part and a
+ * serializer per response status, and compiling them all (Ajv, fast-json-stringify) was the
+ * largest share of a start. Once compiled, a function is kept, and the result is the same
+ * function the eager compilers made: same errors, same output. A schema that cannot compile
+ * fails its route's first request (500) instead of the start, so a test compiles them all.
+ *
  * Two validators: query strings, path parameters and headers arrive as text, so they are
  * coerced to their schema types (and a repeated parameter becomes an array); JSON bodies are
  * already typed, so they are validated as sent: `"title": 7` is a 400, not the string "7".
+ * Serializers are Fastify's own (fast-json-stringify), one per distinct schema object: every
+ * route's problem+json answers share one.
  */
-export function registerValidation(app: FastifyInstance): void {
-  const bodies = addFormats(new Ajv({ ...BASE, coerceTypes: false }));
-  const textParts = addFormats(new Ajv({ ...BASE, coerceTypes: 'array' }));
-  app.setValidatorCompiler(({ schema, httpPart }) => {
+export function schemaCompilers(): SchemaCompilers {
+  const pending = new Set<() => void>();
+  let checkSchemas = false;
+  let bodies: Ajv | undefined;
+  let textParts: Ajv | undefined;
+  const ajvFor = (httpPart: string | undefined): Ajv => {
+    if (httpPart === 'body') {
+      bodies ??= addFormats(new Ajv({ ...BASE, coerceTypes: false }));
+      return bodies;
+    }
+    textParts ??= addFormats(new Ajv({ ...BASE, coerceTypes: 'array' }));
+    return textParts;
+  };
+
+  const validatorCompiler = ({ schema, httpPart }: { schema: unknown; httpPart?: string }): Validate => {
     // A file streamed to disk by its handler, which checks it there (size, type by its bytes).
     if (httpPart === 'body' && (schema as { [UPLOAD_MARK]?: boolean })[UPLOAD_MARK]) return () => true;
-    return (httpPart === 'body' ? bodies : textParts).compile(schema as object);
-  });
+    let validate: Validate | undefined;
+    const compile = () => {
+      pending.delete(compile);
+      const ajv = ajvFor(httpPart);
+      if (checkSchemas) ajv.validateSchema(schema as object, true);
+      validate ??= ajv.compile(schema as object) as Validate;
+      return validate;
+    };
+    pending.add(compile);
+    const lazy: Validate = (data, context) => {
+      const compiled = validate ?? compile();
+      const valid = compiled(data, context);
+      lazy.errors = compiled.errors;
+      return valid;
+    };
+    // Fastify hands Ajv's functions (they carry `schemaEnv`) the request as parent, so that
+    // a coerced or defaulted root value replaces the original; this one passes it on.
+    lazy.schemaEnv = true;
+    return lazy;
+  };
+
+  const buildSerializer = (externalSchemas?: unknown, options?: SerializerSelector.Options) => {
+    const compileWith = SerializerSelector()(externalSchemas, options);
+    const bySchema = new WeakMap<object, Serialize>();
+    return (route: SerializerSelector.RouteDefinition): Serialize => {
+      const schema = route.schema;
+      const key = typeof schema === 'object' && schema !== null ? schema : undefined;
+      let serialize = key && bySchema.get(key);
+      if (serialize) return serialize;
+      const compile = () => {
+        pending.delete(compile);
+        serialize ??= compileWith(route);
+        return serialize;
+      };
+      pending.add(compile);
+      const lazy: Serialize = (doc) => (serialize ?? compile())(doc);
+      if (key) bySchema.set(key, lazy);
+      return lazy;
+    };
+  };
+
+  return {
+    factory: { buildValidator: () => validatorCompiler as never, buildSerializer: buildSerializer as never },
+    compilePending() {
+      checkSchemas = true;
+      let count = 0;
+      for (const compile of [...pending]) {
+        compile();
+        count++;
+      }
+      return count;
+    },
+  };
 }
 
 /** Deepest nesting of arrays and objects a JSON body may have; real requests use three or four. */

@@ -1,4 +1,3 @@
-import { hash, verify } from '@node-rs/argon2';
 import type { AccessClaims, AuthUser, Role, TokenService } from '../../platform/auth.js';
 import { hashToken, newOpaqueToken } from '../../platform/auth.js';
 import { batched } from '../../platform/batch.js';
@@ -106,6 +105,15 @@ function usernameCandidate(base: string, n: number): string {
 }
 
 const usernameTaken = () => new ConflictError('This username is taken', 'USERNAME_TAKEN');
+
+/** argon2 (a native addon) loads with the first password hashed or checked, not at start. */
+let argon2: Promise<typeof import('@node-rs/argon2')> | undefined;
+const loadArgon2 = () => {
+  argon2 ??= import('@node-rs/argon2');
+  return argon2;
+};
+const hash = async (password: string) => (await loadArgon2()).hash(password);
+const verify = async (hashed: string, password: string) => (await loadArgon2()).verify(hashed, password);
 
 // Verifying against a real hash when the email is unknown keeps both failures equally slow.
 let decoyHash: Promise<string> | undefined;

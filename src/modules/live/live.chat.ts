@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createRequire } from 'node:module';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { type Namespace, Server, type Socket } from 'socket.io';
@@ -8,6 +8,8 @@ import type { AuthUser, SessionResolver, TokenService } from '../../platform/aut
 import { AppError, UnauthorizedError } from '../../platform/errors.js';
 import type { EventBus } from '../../platform/events.js';
 import { type LiveService, positionAt } from './live.service.js';
+
+const require = createRequire(import.meta.url);
 
 export interface ChatLimits {
   /** A socket that is in no event for this long is disconnected. */
@@ -121,6 +123,9 @@ export function createLiveChat(deps: ChatDeps) {
     });
   }
   if (deps.adapterClients) {
+    // Loaded only here: a process without Redis never needs the adapter.
+    const { createAdapter } =
+      require('@socket.io/redis-adapter') as typeof import('@socket.io/redis-adapter');
     io.adapter(createAdapter(deps.adapterClients.pub, deps.adapterClients.sub, { requestsTimeout: 1000 }));
   }
   const nsp: Namespace = io.of('/events');

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import cliProgress from 'cli-progress';
 import type { LibraryService, ScanView } from './media.scanner.js';
 import { ScanRunningError } from './media.scanner.js';
 
@@ -45,6 +44,8 @@ export async function importFolder(
   }
   // Elapsed time for the rate and the summary: a monotonic timer, not the business clock.
   const started = performance.now();
+  // Loaded here: only `npm run import` draws a progress bar, a server never does.
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       format:
