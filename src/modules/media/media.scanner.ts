@@ -713,10 +713,12 @@ export function createLibraryService(deps: LibraryDeps) {
     async function readTrack(file: string, root: string): Promise<TrackInfo | string> {
       let metadata: IAudioMetadata;
       try {
-        // Loaded on the first scan, not at start (serving does not need it).
+        // Loaded on the first scan, not at start (serving does not need it). Embedded pictures
+        // are skipped: the scan takes covers from files beside the music, and a picture (often
+        // hundreds of KB, in every file of an album) would only be read to be thrown away.
         const { parseFile } = await import('music-metadata');
-        metadata = await parseFile(file, { duration: false });
-        if (!metadata.format.duration) metadata = await parseFile(file, { duration: true });
+        metadata = await parseFile(file, { duration: false, skipCovers: true });
+        if (!metadata.format.duration) metadata = await parseFile(file, { duration: true, skipCovers: true });
       } catch (error) {
         return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'FILE_VANISHED' : 'NOT_AUDIO';
       }
