@@ -113,7 +113,14 @@ const loadArgon2 = () => {
   return argon2;
 };
 const hash = async (password: string) => (await loadArgon2()).hash(password);
-const verify = async (hashed: string, password: string) => (await loadArgon2()).verify(hashed, password);
+/**
+ * False for a wrong password or a hash argon2 cannot read; a failure to load argon2 itself is
+ * not a wrong password and propagates (a 500, as a start that could not load it would have failed).
+ */
+const verify = async (hashed: string, password: string) => {
+  const argon = await loadArgon2();
+  return argon.verify(hashed, password).catch(() => false);
+};
 
 // Verifying against a real hash when the email is unknown keeps both failures equally slow.
 let decoyHash: Promise<string> | undefined;
@@ -273,10 +280,10 @@ export function createIdentityService(deps: IdentityDeps) {
           ? await repo.findUserByEmail(db, normaliseEmail(input.email))
           : await repo.findUserByUsername(db, normaliseUsername(input.username!));
       if (!user) {
-        await verify(await getDecoyHash(), input.password).catch(() => false);
+        await verify(await getDecoyHash(), input.password);
         throw invalidCredentials();
       }
-      if (!(await verify(user.passwordHash, input.password).catch(() => false))) throw invalidCredentials();
+      if (!(await verify(user.passwordHash, input.password))) throw invalidCredentials();
       if (user.blocked) throw accountBlocked();
       return startSession(user);
     },
@@ -366,7 +373,7 @@ export function createIdentityService(deps: IdentityDeps) {
             { path: '/currentPassword', message: 'is required to change the password' },
           ]);
         }
-        if (!(await verify(user.passwordHash, input.currentPassword).catch(() => false))) {
+        if (!(await verify(user.passwordHash, input.currentPassword))) {
           throw new ForbiddenError('The current password is wrong', 'WRONG_PASSWORD');
         }
         changes.passwordHash = await hash(input.newPassword);
