@@ -519,6 +519,19 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     expect(tmpFiles()).toEqual([]);
   });
 
+  /** A song's signed stream URL and where its FLAC original and renditions are stored. */
+  const storedFiles = async (songId: string) => {
+    const location = String(
+      (await call(t.app, 'GET', `/api/v1/songs/${songId}/stream`, { session: user })).headers.location,
+    );
+    const hash = /audio\/([0-9a-f]{64})\//.exec(location)?.[1] as string;
+    return {
+      location,
+      original: join(mediaDir, 'originals', hash.slice(0, 2), `${hash}.flac`),
+      derived: join(mediaDir, 'derived', hash.slice(0, 2), hash),
+    };
+  };
+
   it('removes files no song plays any more, and keeps those another song still plays', async () => {
     const a = await makeSong(t.app, admin, album.id);
     const b = await makeSong(t.app, admin, album.id);
@@ -526,12 +539,7 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     await upload(a.id, bytes);
     await upload(b.id, bytes);
     await waitForJobs();
-    const location = String(
-      (await call(t.app, 'GET', `/api/v1/songs/${b.id}/stream`, { session: user })).headers.location,
-    );
-    const hash = /audio\/([0-9a-f]{64})\//.exec(location)?.[1] as string;
-    const original = join(mediaDir, 'originals', hash.slice(0, 2), `${hash}.flac`);
-    const derived = join(mediaDir, 'derived', hash.slice(0, 2), hash);
+    const { location, original, derived } = await storedFiles(b.id);
     expect(existsSync(original) && existsSync(derived)).toBe(true);
     expect((await call(t.app, 'DELETE', `/api/v1/songs/${a.id}`, { session: admin })).status).toBe(204);
     await t.app.services.events.relay.drain();
@@ -546,12 +554,7 @@ describe('audio upload, transcoding and signed streaming', SLOW, () => {
     const song = await makeSong(t.app, admin, album.id);
     await upload(song.id, readFileSync(makeTone(files, 'alone.flac', { seconds: 1, frequency: 659 })));
     await waitForJobs();
-    const location = String(
-      (await call(t.app, 'GET', `/api/v1/songs/${song.id}/stream`, { session: user })).headers.location,
-    );
-    const hash = /audio\/([0-9a-f]{64})\//.exec(location)?.[1] as string;
-    const original = join(mediaDir, 'originals', hash.slice(0, 2), `${hash}.flac`);
-    const derived = join(mediaDir, 'derived', hash.slice(0, 2), hash);
+    const { location, original, derived } = await storedFiles(song.id);
     expect(existsSync(original) && existsSync(derived)).toBe(true);
     expect((await call(t.app, 'DELETE', `/api/v1/songs/${song.id}`, { session: admin })).status).toBe(204);
     await t.app.services.events.relay.drain();
