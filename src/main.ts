@@ -7,6 +7,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { connectRedis, createCacheStore } from './platform/cache.js';
 import { DataDirLockedError, fromPglite, migrateDatabase, openDatabase, openPglite } from './platform/db.js';
 import { AppError } from './platform/errors.js';
+import { projectPath } from './platform/paths.js';
 import { linkOf } from './platform/redis.js';
 import { resolveJwtSecret } from './platform/secrets.js';
 import { ROLES } from './roles.js';
@@ -18,7 +19,7 @@ import { ROLES } from './roles.js';
  */
 const importApp = () => import('./app.js');
 
-const OPENAPI_FILE = new URL('../openapi.json', import.meta.url);
+const OPENAPI_FILE = projectPath('openapi.json');
 const SHUTDOWN_GRACE_MS = 10_000;
 /**
  * A process behind the gateway first answers "not ready" this long, so the gateway (checking

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,9 @@ declare module 'vitest' {
  * from its own copy (test/helpers.ts), so files never see each other's rows.
  */
 export default async function setup(project: TestProject) {
+  // The end-to-end tests run the server as `npm start` does, from the bundle in dist/: bring
+  // it up to date once here (a no-op when it is), not in each test file at the same time.
+  execFileSync(process.execPath, ['scripts/build-server.mjs'], { stdio: 'inherit' });
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (serverUrl) {
     const name = `backbeat_tpl_${randomBytes(4).toString('hex')}`;

@@ -2,7 +2,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
@@ -14,6 +13,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { DEFAULT_PGLITE_QUEUE_MAX, DEFAULT_PGLITE_QUEUE_TIMEOUT_MS } from '../config.js';
 import { lockDataDir } from './datadir-lock.js';
+import { projectPath } from './paths.js';
 
 /**
  * The database as the code sees it: typed by the driver only. Repositories name the tables they
@@ -42,7 +42,7 @@ export interface Database {
   queued?: () => number;
 }
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../db/migrations', import.meta.url));
+export const MIGRATIONS_DIR = projectPath('db', 'migrations');
 
 /** PGlite loads extensions per instance; every open (and every clone) must name them. */
 export const PGLITE_EXTENSIONS = { pg_trgm };

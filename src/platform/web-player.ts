@@ -1,13 +1,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { projectPath } from './paths.js';
 
 /** Where `npm install` (the `prepare` script) builds the web player. */
-export const WEB_PLAYER_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
-const WEB_ROOT = fileURLToPath(new URL('../../web', import.meta.url));
+export const WEB_PLAYER_DIR = projectPath('web', 'dist');
+const WEB_ROOT = projectPath('web');
 const VITE_CONFIG = join(WEB_ROOT, 'vite.config.ts');
 
 /**

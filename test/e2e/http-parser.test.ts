@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT } from './process.js';
+import { freePort, ROOT, SERVE } from './process.js';
 
 /**
  * What Node's HTTP parser rejects never reaches a route, so only a real server over a raw
@@ -20,7 +20,7 @@ let output = '';
 beforeAll(async () => {
   port = await freePort();
   dataDir = mkdtempSync(join(tmpdir(), 'backbeat-parser-'));
-  server = spawn('node', ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  server = spawn(SERVE[0]!, SERVE.slice(1), {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

@@ -9,7 +9,8 @@ import { withDatabase } from '../global-setup.js';
  * own embedded database in a fresh DATA_DIR, or on a new database of TEST_DATABASE_URL's server.
  */
 export const ROOT = new URL('../..', import.meta.url).pathname;
-export const SERVE = ['node', '--import', 'tsx', 'src/main.ts', 'serve'];
+/** `npm start` without npm: the bundle the suite's global set-up builds from src/. */
+export const SERVE = ['node', '--enable-source-maps', 'dist/main.js', 'serve'];
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

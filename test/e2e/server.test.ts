@@ -196,7 +196,7 @@ describe('production configuration', () => {
   it('refuses DEMO_DATA=true in production with a message naming it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
     try {
-      const server = start(['node', '--import', 'tsx', 'src/main.ts', 'serve'], dataDir, await freePort(), {
+      const server = start(SERVE, dataDir, await freePort(), {
         env: {
           NODE_ENV: 'production',
           JWT_SECRET: 'an-e2e-production-secret-of-32-bytes-or-more',
