@@ -122,6 +122,22 @@ describe('DATA_DIR lock', () => {
     expect(JSON.parse(readFileSync(join(dir, 'backbeat.lock'), 'utf8')).pid).not.toBe(process.pid);
   }, 30_000);
 
+  it('is not held by an unrelated program behind the pid of an old lock that names a pid alone', async () => {
+    // Locks written before start times were recorded hold the pid alone; the pid is recycled.
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      const dir = freshDir();
+      writeFileSync(join(dir, 'backbeat.lock'), String(sleeper.pid));
+      expect(await once(dir)).toBe('locked');
+      // A Node process behind such a pid may be the server that wrote it: the lock holds.
+      const held = freshDir();
+      writeFileSync(join(held, 'backbeat.lock'), String(process.pid));
+      expect(await once(held)).toBe('refused');
+    } finally {
+      sleeper.kill();
+    }
+  }, 30_000);
+
   it('is held by a running process it names', async () => {
     const dir = freshDir();
     const startTime = readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];

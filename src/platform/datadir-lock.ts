@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError';
@@ -121,8 +121,21 @@ function isAlive(holder: Holder): boolean {
   if (!isRunning(holder.pid)) return false;
   const bootId = readIfExistsQuietly('/proc/sys/kernel/random/boot_id')?.trim();
   if (holder.bootId && bootId && holder.bootId !== bootId) return false;
+  if (!holder.startTime) return !runsSomethingElse(holder.pid);
   const startTime = processStartTime(holder.pid);
-  return !(holder.startTime && startTime && holder.startTime !== startTime);
+  return !(startTime && holder.startTime !== startTime);
+}
+
+/**
+ * A lock that names a pid alone (written before locks recorded start times) cannot tell its
+ * writer from a later process with that pid; where the system says what the process runs, one
+ * that is not Node (a shell, a database, init) did not write it.
+ */
+function runsSomethingElse(pid: number): boolean {
+  const command = readIfExistsQuietly(`/proc/${pid}/cmdline`);
+  if (command === undefined) return false;
+  const program = basename(command.split('\0')[0] ?? '');
+  return !/node|backbeat/i.test(program);
 }
 
 function isRunning(pid: number): boolean {

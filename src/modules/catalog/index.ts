@@ -61,7 +61,7 @@ export {
 } from './catalog.schemas.js';
 export { type CatalogService, createCatalogService, type PlaylistSearch } from './catalog.service.js';
 /** Tables, for foreign keys from other modules (follows, playlist tracks, plays). */
-export { albums, artists, type SongAudio, songs } from './catalog.tables.js';
+export { albums, artists, foldedName, type SongAudio, songs } from './catalog.tables.js';
 export type {
   AlbumDetailView,
   AlbumView,

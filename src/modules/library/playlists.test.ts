@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { admin, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeSong, unique } from '../../../test/factories.js';
 import { call, register, type Session } from '../../../test/helpers.js';
+import { rowsOf } from '../../platform/db.js';
 
 useAppWithAdminAndUser();
 let alice: Session;
@@ -672,6 +673,48 @@ describe('export and import', () => {
     // Long text is reported, not echoed back whole.
     expect(res.body.unmatched[0]).toEqual({ line: 2, text: `a${' '.repeat(199)}` });
     expect(res.body.unmatched[1].text).toHaveLength(200);
+  });
+
+  it('looks each import candidate up by its folded name instead of folding the catalog per batch', async () => {
+    // Matching once joined the batch to every song, folding each title and artist name with
+    // regular expressions: the whole catalog again for every 250 entries of an import.
+    const artist = await makeArtist(t.app, admin, { name: unique('Índex Artist') });
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id });
+    const song = await makeSong(t.app, admin, album.id, { title: 'Folded  Title' });
+    const scans = async () => {
+      const [row] = await rowsOf<{ scans: string | number }>(
+        t.database.db,
+        sql`select coalesce(sum(idx_scan), 0) as scans from pg_stat_user_indexes
+          where indexrelname = 'songs_folded_match_idx'`,
+      );
+      return Number(row!.scans);
+    };
+    // Statistics reach the views when a session flushes them (PostgreSQL: within a second or so).
+    const flushed = async () => {
+      await t.database.db.execute(sql`select pg_stat_force_next_flush()`);
+      return scans();
+    };
+    const before = await flushed();
+    const res = await call(t.app, 'POST', api('/playlists/import'), {
+      session: bob,
+      body: {
+        name: 'Indexed',
+        format: 'm3u',
+        // A full batch of candidates: the old query joined them to the catalog, folding every song.
+        content: [
+          `#EXTINF:1,${artist.name.replace('Í', 'i')} - folded title\nfirst.mp3`,
+          ...Array.from({ length: 249 }, (_, i) => `#EXTINF:1,Nobody ${i} - Nothing ${i}\nx.mp3`),
+        ].join('\n'),
+      },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.matched).toEqual([{ line: 1, songId: song.id }]);
+    expect(res.body.unmatched).toHaveLength(249);
+    // One index search per candidate.
+    await vi.waitFor(async () => expect(await flushed()).toBeGreaterThanOrEqual(before + 250), {
+      timeout: 10_000,
+      interval: 200,
+    });
   });
 
   it('imports a JSON track list, including what the JSON export writes', async () => {

@@ -1,0 +1,1 @@
+CREATE INDEX "songs_folded_match_idx" ON "songs" USING btree (lower(btrim(regexp_replace(regexp_replace(normalize("title", NFKD), '[\u0300-\u036f]', '', 'g'), '\s+', ' ', 'g'))),lower(btrim(regexp_replace(regexp_replace(normalize("artist_name", NFKD), '[\u0300-\u036f]', '', 'g'), '\s+', ' ', 'g'))));
