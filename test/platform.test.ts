@@ -224,6 +224,7 @@ describe('operations endpoints', () => {
       status: 'ok',
       roles: ['identity', 'catalog', 'library', 'discovery', 'media', 'subsonic', 'live', 'worker'],
       checks: { database: 'ok', cache: 'ok' },
+      serving: true,
     });
   });
 
@@ -403,7 +404,11 @@ describe('readiness reports a failing dependency', () => {
     await broken.database.close();
     const res = await call(broken.app, 'GET', '/health/ready');
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ status: 'degraded', checks: { database: 'error', cache: 'ok' } });
+    expect(res.body).toMatchObject({
+      status: 'degraded',
+      checks: { database: 'error', cache: 'ok' },
+      serving: false,
+    });
     await broken.app.close();
   });
 });

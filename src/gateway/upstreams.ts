@@ -14,7 +14,8 @@ export interface Upstream {
 
 /**
  * The processes behind the gateway, by role, with their health: each is asked `/health/ready`
- * every second (a `503` there, such as while it shuts down, takes it out of rotation), and one
+ * every second (a `503` there, such as while it shuts down, takes it out of rotation unless it
+ * says it still serves), and one
  * that refuses a connection is taken out at once, until a check finds it ready again.
  */
 export class UpstreamPool {
@@ -107,13 +108,18 @@ export class UpstreamPool {
   }
 }
 
-/** One readiness request; ok only for a 200 within the timeout. */
+/**
+ * One readiness request; ok for a 200 within the timeout, and for a 503 that says the process
+ * still serves (`serving`: only Redis or NATS is away, which every replica shares and serves
+ * through on its fallbacks).
+ */
 async function probe(url: string): Promise<{ ok: boolean; latencyMs: number | null }> {
   const started = performance.now();
   try {
     const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
-    await response.arrayBuffer();
-    return { ok: response.status === 200, latencyMs: Math.round(performance.now() - started) };
+    const body = (await response.json().catch(() => null)) as { serving?: unknown } | null;
+    const ok = response.status === 200 || (response.status === 503 && body?.serving === true);
+    return { ok, latencyMs: Math.round(performance.now() - started) };
   } catch {
     return { ok: false, latencyMs: null };
   }

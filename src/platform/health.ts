@@ -23,22 +23,24 @@ async function runCheck(check: HealthCheck): Promise<'ok' | 'error'> {
 
 const ReadyResponse = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
-    description:
-      '"degraded" when any check fails; the answer is still 200 when only checks the process can serve without (cache, events) fail',
+    description: '"ok" (with a 200) when every check passes; "degraded" (with a 503) when any fails',
   }),
   roles: Type.Array(Type.String(), { description: 'what this process serves (SERVICES)' }),
   checks: Type.Record(Type.String(), Type.Union([Type.Literal('ok'), Type.Literal('error')])),
+  serving: Type.Boolean({
+    description:
+      'whether the process still answers requests: false while a dependency it cannot work without (the database) fails or while it shuts down; true when only the cache (Redis) or the event bus (NATS) fails and it serves on its fallbacks',
+  }),
 });
 nameSchemas({ Readiness: ReadyResponse });
 
 /**
- * Liveness (the process answers) and readiness (it can serve). `checks` are dependencies the
- * process cannot serve without (the database): one failing makes `/health/ready` a 503, so load
- * balancers and the gateway stop sending work. `degradable` checks are dependencies the process
- * has a fallback for (Redis: in-process cache and rate limits; NATS: the outbox holds events):
- * one failing is reported (`"degraded"`, `"error"` on the check) but the answer stays 200.
- * Every replica shares those dependencies, so failing readiness on them would take every
- * replica out of rotation at once for a blip the replicas can serve through.
+ * Liveness (the process answers) and readiness. Any failing check makes `/health/ready` a 503
+ * `"degraded"` naming it. `checks` are dependencies the process cannot serve without (the
+ * database); `degradable` ones have a fallback (Redis: in-process cache and rate limits; NATS:
+ * the outbox holds events). `serving` tells the two apart: the gateway keeps a process whose
+ * answer is a 503 with `serving: true` in rotation, since every replica shares those
+ * dependencies and taking them all out for a Redis blip would turn it into an outage.
  */
 export const healthRoutes: FastifyPluginAsyncTypebox<{
   roles: string[];
@@ -72,7 +74,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
         operationId: 'getReadiness',
         summary: 'Readiness: the process can serve',
         description:
-          '503 while a dependency the process cannot serve without (the database) fails, or while it shuts down. A failing cache (Redis) or event bus (NATS) is reported as "degraded" with a 200: the process serves on its fallbacks.',
+          '200 "ok" when every dependency answers; 503 "degraded" with "error" on the failing checks, or while the process shuts down. `serving` says whether it still answers requests (true while only Redis or NATS is away: it serves on its fallbacks).',
         response: { 200: ReadyResponse, 503: ReadyResponse },
       },
     },
@@ -82,11 +84,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       const results = await Promise.all(names.map((name) => runCheck(all[name]!)));
       const checks = Object.fromEntries(names.map((name, i) => [name, results[i]!]));
       const draining = opts.draining?.() ?? false;
-      const ready = !draining && Object.keys(opts.checks).every((name) => checks[name] === 'ok');
-      const healthy = ready && results.every((r) => r === 'ok');
+      const serving = !draining && Object.keys(opts.checks).every((name) => checks[name] === 'ok');
+      const healthy = serving && results.every((r) => r === 'ok');
       return reply
-        .code(ready ? 200 : 503)
-        .send({ status: healthy ? 'ok' : 'degraded', roles: opts.roles, checks });
+        .code(healthy ? 200 : 503)
+        .send({ status: healthy ? 'ok' : 'degraded', roles: opts.roles, checks, serving });
     },
   );
 };

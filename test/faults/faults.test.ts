@@ -20,8 +20,8 @@ import {
 /**
  * Fault tests on real services: a private PostgreSQL cluster, redis-server and nats-server, and
  * the server as `npm start` runs it, under a steady load of writes. The rules: an acknowledged
- * write is never lost, `/health/ready` names the failing dependency (and answers 503 only for
- * the database, which the server cannot serve without), the service recovers by itself, no
+ * write is never lost, `/health/ready` names the failing dependency with a 503 (and says it no
+ * longer serves only for the database, which the server cannot work without), the service recovers by itself, no
  * cache serves stale data after recovery, and events raised while NATS is away arrive after.
  * Each test prints its figures.
  */
@@ -165,11 +165,11 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
       lost,
       'refused or failed': writers.refusedCount,
       'healthy again after Redis restart': seconds(readyAt - restartedAt),
-      '503 answers of /health/ready': poller.notReady,
+      '/health/ready answers not serving': poller.notServing,
     });
     // Reported, but the node stays in rotation: it serves on its fallbacks.
     expect(poller.degraded('cache')).toBe(true);
-    expect(poller.notReady).toBe(0);
+    expect(poller.notServing).toBe(0);
     expect(writers.refused).toEqual(new Map());
     expect(ackedWhileDown).toBeGreaterThan(0);
     expect(lost).toBe(0);
@@ -201,10 +201,10 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
       lost,
       'refused, failed or timed out': writers.refusedCount,
       'healthy again after SIGCONT': seconds(readyAt - resumedAt),
-      '503 answers of /health/ready': poller.notReady,
+      '/health/ready answers not serving': poller.notServing,
     });
     expect(poller.degraded('cache')).toBe(true);
-    expect(poller.notReady).toBe(0);
+    expect(poller.notServing).toBe(0);
     expect(writers.refused).toEqual(new Map());
     expect(ackedWhileFrozen).toBeGreaterThan(0);
     expect(lost).toBe(0);
@@ -267,12 +267,12 @@ describe.skipIf(!!noPostgres)('on PostgreSQL and Redis', () => {
         'refused or failed': writers.refusedCount,
         'events raised while down, delivered after restart': `${arrived.length} in ${seconds(deliveredAt - restartedAt)}`,
         'healthy again after restart': seconds(healthyAt - restartedAt),
-        '503 answers of /health/ready': poller.notReady,
+        '/health/ready answers not serving': poller.notServing,
       });
       expect(arrived.sort()).toEqual([...during].sort());
       expect(server.alive).toBe(true);
       expect(poller.degraded('events')).toBe(true);
-      expect(poller.notReady).toBe(0);
+      expect(poller.notServing).toBe(0);
       expect(writers.refused).toEqual(new Map());
       expect(ackedWhileDown).toBeGreaterThan(0);
       expect(lost).toBe(0);

@@ -83,6 +83,8 @@ export interface ReadySample {
   at: number;
   status: number;
   checks: Record<string, string>;
+  /** The process's own word on whether it still answers requests (a 503 may still serve). */
+  serving: boolean;
 }
 
 /** Polls `/health/ready` every 200 ms. */
@@ -98,10 +100,15 @@ export class ReadyPoller {
       while (!this.stopping) {
         try {
           const res = await fetch(`${this.base()}/health/ready`, { signal: AbortSignal.timeout(5000) });
-          const body = (await res.json()) as { checks: Record<string, string> };
-          this.samples.push({ at: Date.now(), status: res.status, checks: body.checks });
+          const body = (await res.json()) as { checks: Record<string, string>; serving: boolean };
+          this.samples.push({
+            at: Date.now(),
+            status: res.status,
+            checks: body.checks,
+            serving: body.serving,
+          });
         } catch {
-          this.samples.push({ at: Date.now(), status: 0, checks: {} });
+          this.samples.push({ at: Date.now(), status: 0, checks: {}, serving: false });
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -119,14 +126,14 @@ export class ReadyPoller {
     return this.samples.some((s) => s.status === 503 && s.checks[check] === 'error');
   }
 
-  /** True when some sample named `check` as failed while still answering 200 (serving on a fallback). */
+  /** True when some sample answered 503 naming `check` as failed while still serving (on a fallback). */
   degraded(check: string): boolean {
-    return this.samples.some((s) => s.status === 200 && s.checks[check] === 'error');
+    return this.samples.some((s) => s.status === 503 && s.checks[check] === 'error' && s.serving);
   }
 
-  /** How many samples answered 503 (taken out of rotation). */
-  get notReady(): number {
-    return this.samples.filter((s) => s.status === 503).length;
+  /** How many samples said the process does not serve (the gateway takes it out of rotation). */
+  get notServing(): number {
+    return this.samples.filter((s) => s.status === 503 && !s.serving).length;
   }
 
   /** The first moment after `since` that the service was ready again. */
