@@ -149,3 +149,37 @@ describe('getLicense', () => {
     expect((await rest('getLicense')).license).toEqual({ valid: true, email: user.user.email });
   });
 });
+
+describe('what answers without credentials, and hostile input', () => {
+  it('answers getOpenSubsonicExtensions to anyone, in JSON and XML', async () => {
+    const json = await t.app.inject({ url: '/rest/getOpenSubsonicExtensions?f=json' });
+    expect(json.json()['subsonic-response']).toMatchObject({
+      status: 'ok',
+      openSubsonic: true,
+      openSubsonicExtensions: expect.arrayContaining([{ name: 'apiKeyAuthentication', versions: [1] }]),
+    });
+    const xml = await t.app.inject({ url: '/rest/getOpenSubsonicExtensions.view' });
+    expect(xml.body).toContain('status="ok"');
+    expect(xml.body).toContain('<openSubsonicExtensions name="formPost"><versions>1</versions>');
+    // Every other method still needs them.
+    expect(
+      (await t.app.inject({ url: '/rest/getLicense?f=json' })).json()['subsonic-response'],
+    ).toMatchObject({ status: 'failed', error: { code: 10 } });
+  });
+
+  it('refuses a NUL character in any parameter with a clear error', async () => {
+    for (const [method, query, name] of [
+      ['search3', { query: '\u0000abc' }, 'query'],
+      ['search3', { query: '<script>alert(1)</script>\u0000' }, 'query'],
+      ['getAlbumList2', { type: 'byGenre', genre: 'a\u0000' }, 'genre'],
+    ] as const) {
+      const answer = await rest(method, query);
+      expect(answer.error).toEqual({ code: 0, message: `Parameter ${name} must not contain NUL characters` });
+    }
+    const login = await t.app.inject({ url: '/rest/ping?f=json&u=%00&p=x' });
+    expect(login.json()['subsonic-response'].error).toEqual({
+      code: 0,
+      message: 'Parameter u must not contain NUL characters',
+    });
+  });
+});

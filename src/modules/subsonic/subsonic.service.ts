@@ -118,6 +118,16 @@ function nearestImage(images: Image[], size: number | undefined): Image | undefi
   return images.reduce((a, b) => (Math.abs(b.width - size) < Math.abs(a.width - size) ? b : a));
 }
 
+/** The OpenSubsonic extensions this server offers (`getOpenSubsonicExtensions`, open to anyone). */
+function extensions(): Payload {
+  return {
+    openSubsonicExtensions: [
+      { name: 'apiKeyAuthentication', versions: [1] },
+      { name: 'formPost', versions: [1] },
+    ],
+  };
+}
+
 export function createSubsonicService(deps: SubsonicDeps) {
   const { db, catalog, following, playlists, discovery, media } = deps;
   /** Now playing, per process: what each user's player last reported, and when. */
@@ -378,12 +388,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
   const handlers: Record<string, Handler> = {
     ping: async () => ({}),
     getLicense: async ({ user }) => ({ license: { valid: true, email: user.email } }),
-    getOpenSubsonicExtensions: async () => ({
-      openSubsonicExtensions: [
-        { name: 'apiKeyAuthentication', versions: [1] },
-        { name: 'formPost', versions: [1] },
-      ],
-    }),
+    getOpenSubsonicExtensions: async () => extensions(),
     getMusicFolders: async () => ({ musicFolders: { musicFolder: [MUSIC_FOLDER] } }),
     getIndexes: async ({ caller }) => ({
       indexes: {
@@ -633,6 +638,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
   };
 
   return {
+    extensions,
     /** The handler of a Subsonic method name, or undefined for methods this server does not offer. */
     handler: (method: string): Handler | undefined =>
       Object.hasOwn(handlers, method) ? handlers[method] : undefined,
