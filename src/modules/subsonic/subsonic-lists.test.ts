@@ -183,3 +183,32 @@ describe('what answers without credentials, and hostile input', () => {
     });
   });
 });
+
+describe('played (OpenSubsonic)', () => {
+  it("marks the caller's own last play on songs and albums", async () => {
+    const album = await makeAlbum(t.app, admin);
+    const [first, second] = [await makeSong(t.app, admin, album.id), await makeSong(t.app, admin, album.id)];
+    const before = (await rest('getAlbum', { id: album.id })).album;
+    expect(before.played).toBeUndefined();
+    expect(before.song.map((s: { played?: string }) => s.played)).toEqual([undefined, undefined]);
+    const start = Date.now();
+    expect((await rest('scrobble', { id: first!.id, submission: 'true' })).status).toBe('ok');
+    const after = (await rest('getAlbum', { id: album.id })).album;
+    const played = Date.parse(after.played);
+    expect(played).toBeGreaterThanOrEqual(start - 1000);
+    expect(played).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(after.song.map((s: { played?: string }) => s.played)).toEqual([after.played, undefined]);
+    expect((await rest('getSong', { id: first!.id })).song.played).toBe(after.played);
+    expect((await rest('getSong', { id: second!.id })).song.played).toBeUndefined();
+    const listed = (await rest('getAlbumList2', { type: 'recent' })).albumList2.album;
+    expect(listed.find((a: { id: string }) => a.id === album.id)?.played).toBe(after.played);
+    // Another listener's plays are not the caller's.
+    const adminPassword = (
+      await call(t.app, 'POST', '/api/v1/me/app-passwords', { session: admin, body: { name: 'x' } })
+    ).body.password;
+    const asAdmin = await t.app.inject({
+      url: `/rest/getSong?${new URLSearchParams({ u: admin.user.email!, p: adminPassword, f: 'json', id: first!.id })}`,
+    });
+    expect(asAdmin.json()['subsonic-response'].song.played).toBeUndefined();
+  });
+});

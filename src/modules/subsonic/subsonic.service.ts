@@ -151,13 +151,12 @@ export function createSubsonicService(deps: SubsonicDeps) {
     const albums = new Map(known.map((a) => [a.id, a]));
     const missing = [...new Set(list.map((s) => s.album.id))].filter((id) => !albums.has(id));
     for (const album of await getVisibleAlbums(db, missing, caller)) albums.set(album.id, album);
-    return {
-      albums,
-      starred: await songStarsOf(
-        caller.id,
-        list.map((s) => s.id),
-      ),
-    };
+    const songIds = list.map((s) => s.id);
+    const [starred, played] = await Promise.all([
+      songStarsOf(caller.id, songIds),
+      discovery.lastPlayed(caller.id, { songIds, albumIds: [] }),
+    ]);
+    return { albums, starred, played: played.songs };
   }
 
   async function songEntries(
@@ -170,8 +169,14 @@ export function createSubsonicService(deps: SubsonicDeps) {
   }
 
   async function albumEntries(caller: AuthUser, list: AlbumView[]): Promise<Payload[]> {
-    const since = await followedSince(db, caller.id, { albumIds: list.map((a) => a.id), artistIds: [] });
-    return list.map((album) => albumEntry(album, since.get(album.id)));
+    const albumIds = list.map((a) => a.id);
+    const [since, played] = await Promise.all([
+      followedSince(db, caller.id, { albumIds, artistIds: [] }),
+      discovery.lastPlayed(caller.id, { songIds: [], albumIds }),
+    ]);
+    return list.map((album) =>
+      albumEntry(album, { starred: since.get(album.id), played: played.albums.get(album.id) }),
+    );
   }
 
   async function artistEntries(caller: AuthUser, list: ArtistView[]): Promise<Payload[]> {
