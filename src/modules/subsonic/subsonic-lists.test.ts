@@ -150,6 +150,79 @@ describe('getLicense', () => {
   });
 });
 
+/** Whether two ids sit next to each other in `order`. */
+const adjacent = (order: string[], [a, b]: string[]) =>
+  Math.abs(order.indexOf(a as string) - order.indexOf(b as string)) === 1;
+
+describe('random lists', () => {
+  it('draw albums from the whole list, not a shuffled run of neighbours', async () => {
+    const order = await albumIds('newest');
+    expect(order.length).toBeGreaterThanOrEqual(3);
+    let apart = 0;
+    for (let i = 0; i < 30; i++) {
+      const two = await albumIds('random', { size: '2' });
+      expect(two).toHaveLength(2);
+      if (!adjacent(order, two)) apart++;
+    }
+    // Two neighbours every time is what a window of consecutive albums gives; a fair draw
+    // gives a pair that is not neighbours a third of the time or more.
+    expect(apart).toBeGreaterThan(0);
+  });
+
+  it('draw songs from the whole genre and years asked for (getRandomSongs)', async () => {
+    const genre = `Mix${Math.random().toString(36).slice(2, 8)}`;
+    const album = await makeAlbum(t.app, admin, { genre, releaseYear: 1980 });
+    const later = await makeAlbum(t.app, admin, { genre, releaseYear: 1990 });
+    const created: string[] = [];
+    for (let i = 0; i < 6; i++) created.push((await makeSong(t.app, admin, album.id, { genre })).id);
+    const late = (await makeSong(t.app, admin, later.id, { genre })).id;
+    const order = [...created, late];
+    let apart = 0;
+    for (let i = 0; i < 30; i++) {
+      const two = (await rest('getRandomSongs', { genre, size: '2' })).randomSongs.song.map(
+        (s: { id: string }) => s.id,
+      );
+      expect(two).toHaveLength(2);
+      expect(order).toEqual(expect.arrayContaining(two));
+      if (!adjacent(order, two)) apart++;
+    }
+    expect(apart).toBeGreaterThan(0);
+    const in1990 = await rest('getRandomSongs', { genre, fromYear: '1990', toYear: '1990', size: '10' });
+    expect(in1990.randomSongs.song.map((s: { id: string }) => s.id)).toEqual([late]);
+    const upTo1985 = await rest('getRandomSongs', { genre, toYear: '1985', size: '10' });
+    expect(new Set(upTo1985.randomSongs.song.map((s: { id: string }) => s.id))).toEqual(new Set(created));
+  });
+});
+
+describe('played (OpenSubsonic)', () => {
+  it("marks the caller's own last play on songs and albums", async () => {
+    const album = await makeAlbum(t.app, admin);
+    const [first, second] = [await makeSong(t.app, admin, album.id), await makeSong(t.app, admin, album.id)];
+    const before = (await rest('getAlbum', { id: album.id })).album;
+    expect(before.played).toBeUndefined();
+    expect(before.song.map((s: { played?: string }) => s.played)).toEqual([undefined, undefined]);
+    const start = Date.now();
+    expect((await rest('scrobble', { id: first!.id, submission: 'true' })).status).toBe('ok');
+    const after = (await rest('getAlbum', { id: album.id })).album;
+    const played = Date.parse(after.played);
+    expect(played).toBeGreaterThanOrEqual(start - 1000);
+    expect(played).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(after.song.map((s: { played?: string }) => s.played)).toEqual([after.played, undefined]);
+    expect((await rest('getSong', { id: first!.id })).song.played).toBe(after.played);
+    expect((await rest('getSong', { id: second!.id })).song.played).toBeUndefined();
+    const listed = (await rest('getAlbumList2', { type: 'recent' })).albumList2.album;
+    expect(listed.find((a: { id: string }) => a.id === album.id)?.played).toBe(after.played);
+    // Another listener's plays are not the caller's.
+    const adminPassword = (
+      await call(t.app, 'POST', '/api/v1/me/app-passwords', { session: admin, body: { name: 'x' } })
+    ).body.password;
+    const asAdmin = await t.app.inject({
+      url: `/rest/getSong?${new URLSearchParams({ u: admin.user.email!, p: adminPassword, f: 'json', id: first!.id })}`,
+    });
+    expect(asAdmin.json()['subsonic-response'].song.played).toBeUndefined();
+  });
+});
+
 describe('what answers without credentials, and hostile input', () => {
   it('answers getOpenSubsonicExtensions to anyone, in JSON and XML', async () => {
     const json = await t.app.inject({ url: '/rest/getOpenSubsonicExtensions?f=json' });
@@ -181,34 +254,5 @@ describe('what answers without credentials, and hostile input', () => {
       code: 0,
       message: 'Parameter u must not contain NUL characters',
     });
-  });
-});
-
-describe('played (OpenSubsonic)', () => {
-  it("marks the caller's own last play on songs and albums", async () => {
-    const album = await makeAlbum(t.app, admin);
-    const [first, second] = [await makeSong(t.app, admin, album.id), await makeSong(t.app, admin, album.id)];
-    const before = (await rest('getAlbum', { id: album.id })).album;
-    expect(before.played).toBeUndefined();
-    expect(before.song.map((s: { played?: string }) => s.played)).toEqual([undefined, undefined]);
-    const start = Date.now();
-    expect((await rest('scrobble', { id: first!.id, submission: 'true' })).status).toBe('ok');
-    const after = (await rest('getAlbum', { id: album.id })).album;
-    const played = Date.parse(after.played);
-    expect(played).toBeGreaterThanOrEqual(start - 1000);
-    expect(played).toBeLessThanOrEqual(Date.now() + 1000);
-    expect(after.song.map((s: { played?: string }) => s.played)).toEqual([after.played, undefined]);
-    expect((await rest('getSong', { id: first!.id })).song.played).toBe(after.played);
-    expect((await rest('getSong', { id: second!.id })).song.played).toBeUndefined();
-    const listed = (await rest('getAlbumList2', { type: 'recent' })).albumList2.album;
-    expect(listed.find((a: { id: string }) => a.id === album.id)?.played).toBe(after.played);
-    // Another listener's plays are not the caller's.
-    const adminPassword = (
-      await call(t.app, 'POST', '/api/v1/me/app-passwords', { session: admin, body: { name: 'x' } })
-    ).body.password;
-    const asAdmin = await t.app.inject({
-      url: `/rest/getSong?${new URLSearchParams({ u: admin.user.email!, p: adminPassword, f: 'json', id: first!.id })}`,
-    });
-    expect(asAdmin.json()['subsonic-response'].song.played).toBeUndefined();
   });
 });

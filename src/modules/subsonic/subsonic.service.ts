@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
 import type { Clock } from '../../platform/clock.js';
@@ -13,6 +13,8 @@ import {
   getVisibleAlbums,
   getVisibleSongs,
   type SongView,
+  songs as songTable,
+  songVisibleTo,
 } from '../catalog/index.js';
 import type { DiscoveryService } from '../discovery/index.js';
 import type { UserRow } from '../identity/index.js';
@@ -94,15 +96,6 @@ function playlistText(value: string, name: string, max: number, blankAllowed: bo
     );
   }
   return value;
-}
-
-function shuffled<T>(items: T[]): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
 }
 
 /** The MP3 rendition for a bit-rate cap: the highest that fits (0 or none: no cap). */
@@ -256,6 +249,52 @@ export function createSubsonicService(deps: SubsonicDeps) {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * Up to `size` songs drawn at random from all the caller may play (optionally of a genre and
+   * within years), not a shuffled run of neighbours: a random mix spans the whole library.
+   */
+  async function randomSongs(
+    caller: AuthUser,
+    size: number,
+    filter: { genre?: string; fromYear?: number; toYear?: number },
+  ): Promise<SongView[]> {
+    if (size === 0) return [];
+    const rows = await db
+      .select({ id: songTable.id })
+      .from(songTable)
+      .where(
+        and(
+          songVisibleTo(caller.role === 'admin' ? null : caller),
+          filter.genre ? sql`lower(${songTable.genre}) = ${filter.genre.toLowerCase()}` : undefined,
+          filter.fromYear !== undefined ? gte(songTable.releaseYear, filter.fromYear) : undefined,
+          filter.toYear !== undefined ? lte(songTable.releaseYear, filter.toYear) : undefined,
+        ),
+      )
+      .orderBy(sql`random()`)
+      .limit(size);
+    return getVisibleSongs(
+      db,
+      rows.map((row) => row.id),
+      caller,
+    );
+  }
+
+  /** Up to `size` albums drawn at random from those the caller may see. */
+  async function randomAlbums(caller: AuthUser, size: number): Promise<AlbumView[]> {
+    if (size === 0) return [];
+    const rows = await db
+      .select({ id: albumTable.id })
+      .from(albumTable)
+      .where(albumVisibleTo(caller.role === 'admin' ? null : caller))
+      .orderBy(sql`random()`)
+      .limit(size);
+    return getVisibleAlbums(
+      db,
+      rows.map((row) => row.id),
+      caller,
+    );
+  }
+
   async function albumList(call: Call): Promise<AlbumView[]> {
     const { caller, params } = call;
     const type = required(params, 'type');
@@ -294,12 +333,8 @@ export function createSubsonicService(deps: SubsonicDeps) {
         const ids = [...new Set(played.items.map((p) => p.song.album.id))].slice(offset, offset + size);
         return getVisibleAlbums(db, ids, caller);
       }
-      case 'random': {
-        const { total } = await catalog.listAlbums(caller, { sort: 'createdAt', limit: 1, offset: 0 });
-        const start = Math.floor(Math.random() * Math.max(0, total - size + 1));
-        const { items } = await catalog.listAlbums(caller, { sort: 'createdAt', limit: size, offset: start });
-        return shuffled(items);
-      }
+      case 'random':
+        return randomAlbums(caller, size);
       default:
         throw new SubsonicError(0, `Unknown list type: ${type}`);
     }
@@ -439,17 +474,13 @@ export function createSubsonicService(deps: SubsonicDeps) {
       albumList2: { album: await albumEntries(call.caller, await albumList(call)) },
     }),
     getRandomSongs: async ({ caller, params }) => {
-      const size = integer(params, 'size', 10, MAX_PAGE);
-      const genre = params.get('genre') ? [params.get('genre') as string] : undefined;
-      const { total } = await catalog.listSongs(caller, { genre, sort: 'createdAt', limit: 1, offset: 0 });
-      const start = Math.floor(Math.random() * Math.max(0, total - size + 1));
-      const { items } = await catalog.listSongs(caller, {
-        genre,
-        sort: 'createdAt',
-        limit: size,
-        offset: start,
+      const year = (name: string) => (params.get(name) ? integer(params, name, 0) : undefined);
+      const songs = await randomSongs(caller, integer(params, 'size', 10, MAX_PAGE), {
+        genre: params.get('genre') || undefined,
+        fromYear: year('fromYear'),
+        toYear: year('toYear'),
       });
-      return { randomSongs: { song: await songEntries(caller, shuffled(items)) } };
+      return { randomSongs: { song: await songEntries(caller, songs) } };
     },
     getSongsByGenre: async ({ caller, params }) => {
       const { items } = await catalog.listSongs(caller, {
