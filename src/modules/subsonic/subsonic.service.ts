@@ -177,8 +177,12 @@ export function createSubsonicService(deps: SubsonicDeps) {
     return list.map((artist) => artistEntry(artist, since.get(artist.id)));
   }
 
-  /** Every artist the caller may see, by name, grouped under their first letter. */
-  async function artistIndex(caller: AuthUser): Promise<Payload[]> {
+  /**
+   * Every artist the caller may see, by name, grouped under their first letter: as `ArtistID3`
+   * (getArtists), or as the folder index's plainer `Artist` (getIndexes), whose XML schema has
+   * no album count or cover.
+   */
+  async function artistIndex(caller: AuthUser, shape: 'id3' | 'folder'): Promise<Payload[]> {
     const all: ArtistView[] = [];
     for (let offset = 0; ; offset += MAX_PAGE) {
       const page = await catalog.listArtists(caller, { limit: MAX_PAGE, offset, sort: 'name' });
@@ -189,11 +193,21 @@ export function createSubsonicService(deps: SubsonicDeps) {
     for (const artist of all) {
       const first = artist.name.trim().charAt(0).toUpperCase();
       const key = /\p{L}/u.test(first) ? first : '#';
-      groups.set(key, [...(groups.get(key) ?? []), artist]);
+      const group = groups.get(key);
+      if (group) group.push(artist);
+      else groups.set(key, [artist]);
     }
     const entries: Payload[] = [];
-    for (const [name, members] of groups)
-      entries.push({ name, artist: await artistEntries(caller, members) });
+    for (const [name, members] of groups) {
+      const artist = await artistEntries(caller, members);
+      entries.push({
+        name,
+        artist:
+          shape === 'id3'
+            ? artist
+            : artist.map(({ id, name, starred, artistImageUrl }) => ({ id, name, starred, artistImageUrl })),
+      });
+    }
     return entries;
   }
 
@@ -434,11 +448,11 @@ export function createSubsonicService(deps: SubsonicDeps) {
       indexes: {
         lastModified: deps.clock().getTime(),
         ignoredArticles: '',
-        index: await artistIndex(caller),
+        index: await artistIndex(caller, 'folder'),
       },
     }),
     getArtists: async ({ caller }) => ({
-      artists: { ignoredArticles: '', index: await artistIndex(caller) },
+      artists: { ignoredArticles: '', index: await artistIndex(caller, 'id3') },
     }),
     getArtist: async ({ caller, params }) => {
       const id = idOf(params, 'id');

@@ -213,6 +213,43 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
     expect((await api.getIndexes()).indexes.index?.length).toBeGreaterThan(0);
   });
 
+  it('answers the client in XML too: the same entries as in JSON, in the Subsonic schema shapes', async () => {
+    const xml = async (method: string, params: Record<string, unknown> = {}) => {
+      const res = await api.custom(`${method}.view`, { ...params, f: 'xml' });
+      expect(res.headers.get('content-type')).toMatch(/^text\/xml/);
+      const body = await res.text();
+      expect(XMLValidator.validate(body)).toBe(true);
+      const doc = new XMLParser({
+        ignoreAttributes: false,
+        attributeNamePrefix: '',
+        // Repeated elements below the payload (`artists` is also getArtists' payload element).
+        isArray: (name, path) =>
+          path !== `subsonic-response.${name}` &&
+          ['index', 'artist', 'song', 'genres', 'artists', 'albumArtists'].includes(name),
+      }).parse(body)['subsonic-response'];
+      expect(doc).toMatchObject({ xmlns: 'http://subsonic.org/restapi', status: 'ok', version: '1.16.1' });
+      return doc;
+    };
+    const json = (await api.getAlbum({ id: album.id })).album;
+    const doc = (await xml('getAlbum', { id: album.id })).album;
+    expect(doc).toMatchObject({ id: album.id, name: 'Alpha & <Omega>', year: '1999', songCount: '3' });
+    expect(doc.song.map((s: { id: string }) => s.id)).toEqual(json.song?.map((s) => s.id));
+    expect(doc.song[0]).toMatchObject({
+      isDir: 'false',
+      suffix: 'flac',
+      contentType: 'audio/flac',
+      duration: '3',
+      mediaType: 'song',
+      genres: [{ name: 'Subsonica' }],
+    });
+    // getIndexes is the folder view: its XML `Artist` has no album count or cover (ArtistID3's).
+    const indexes = (await xml('getIndexes')).indexes.index.flatMap((i: { artist: object[] }) => i.artist);
+    const byId = indexes.find((a: { id: string }) => a.id === json.artistId);
+    expect(byId).toEqual({ id: json.artistId, name: json.artist });
+    const id3 = (await xml('getArtists')).artists.index.flatMap((i: { artist: object[] }) => i.artist);
+    expect(id3.find((a: { id: string }) => a.id === json.artistId)).toMatchObject({ albumCount: '1' });
+  });
+
   it('pages albums and songs in a stable order (getAlbumList2, search3 with an empty query)', async () => {
     const byGenre = await api.getAlbumList2({ type: 'byGenre', genre: 'Subsonica', size: 10 });
     expect(byGenre.albumList2.album?.map((a) => a.id)).toEqual([album.id]);
