@@ -144,6 +144,43 @@ describe('createPlaylist with a playlistId', () => {
   });
 });
 
+describe('updatePlaylist', () => {
+  it('names a playlist of the caller and checks every parameter before changing anything', async () => {
+    const song = await makeSong(t.app, admin, albums[0]!.id);
+    const mine = (await rest('createPlaylist', { name: 'Keep', songId: song.id })).playlist;
+    for (const index of ['-1', '1.5', 'abc', '']) {
+      const refused = await rest('updatePlaylist', {
+        playlistId: mine.id,
+        name: 'Renamed',
+        songIndexToRemove: index,
+      });
+      expect(refused.error).toEqual({
+        code: 0,
+        message: 'Parameter songIndexToRemove must be a non-negative integer',
+      });
+    }
+    const badSong = await rest('updatePlaylist', {
+      playlistId: mine.id,
+      name: 'Renamed',
+      songIdToAdd: 'nope',
+    });
+    expect(badSong.error).toMatchObject({ code: 70 });
+    expect((await rest('getPlaylist', { id: mine.id })).playlist).toMatchObject({
+      name: 'Keep',
+      songCount: 1,
+    });
+    // An unknown playlist, or another user's, is an error even when nothing would change.
+    const unknown = await rest('updatePlaylist', { playlistId: song.id });
+    expect(unknown.error).toMatchObject({ code: 70 });
+    const theirs = await call(t.app, 'POST', '/api/v1/playlists', {
+      session: admin,
+      body: { name: 'Theirs' },
+    });
+    expect((await rest('updatePlaylist', { playlistId: theirs.body.id })).error).toMatchObject({ code: 50 });
+    expect((await rest('updatePlaylist', { playlistId: mine.id })).status).toBe('ok');
+  });
+});
+
 describe('getLicense', () => {
   it('is always valid, for the caller', async () => {
     expect((await rest('getLicense')).license).toEqual({ valid: true, email: user.user.email });

@@ -70,14 +70,19 @@ function asId(value: string): string {
 
 const idOf = (params: Params, name: string) => asId(required(params, name));
 
-function integer(params: Params, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = params.get(name);
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
+/** One value of parameter `name` as a non-negative integer; anything else is an error (code 0). */
+function nonNegative(raw: string, name: string): number {
+  const n = raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isInteger(n) || n < 0) {
     throw new SubsonicError(0, `Parameter ${name} must be a non-negative integer`);
   }
-  return Math.min(n, max);
+  return n;
+}
+
+function integer(params: Params, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = params.get(name);
+  if (raw === undefined || raw === '') return fallback;
+  return Math.min(nonNegative(raw, name), max);
 }
 
 /** The bounds `/api/v1/playlists` holds a playlist's name and description to. */
@@ -544,15 +549,19 @@ export function createSubsonicService(deps: SubsonicDeps) {
           ? undefined
           : playlistText(rawComment, 'comment', PLAYLIST_COMMENT_MAX, true);
       const isPublic = params.get('public');
-      if (name !== undefined || comment !== undefined || isPublic !== undefined) {
-        await playlists.update(caller, id, {
-          ...(name !== undefined ? { name } : {}),
-          ...(comment !== undefined ? { description: comment || null } : {}),
-          ...(isPublic !== undefined ? { isPublic: isPublic === 'true' } : {}),
-        });
+      // Every parameter is checked before anything changes.
+      const remove = params.all('songIndexToRemove').map((raw) => nonNegative(raw, 'songIndexToRemove'));
+      const add = params.all('songIdToAdd').map(asId);
+      const patch = {
+        ...(name !== undefined ? { name } : {}),
+        ...(comment !== undefined ? { description: comment || null } : {}),
+        ...(isPublic !== undefined ? { isPublic: isPublic === 'true' } : {}),
+      };
+      // With nothing else to do, the (empty) update still checks that the playlist is the caller's.
+      if (Object.keys(patch).length || (!remove.length && !add.length)) {
+        await playlists.update(caller, id, patch);
       }
-      const remove = params.all('songIndexToRemove').map(Number).filter(Number.isInteger);
-      await editSongs(caller, id, remove, params.all('songIdToAdd').map(asId));
+      await editSongs(caller, id, remove, add);
       return {};
     },
     deletePlaylist: async ({ caller, params }) => {
