@@ -181,6 +181,23 @@ describe('updatePlaylist', () => {
   });
 });
 
+describe('album release types (OpenSubsonic)', () => {
+  it('name the catalog album type, and mark compilations', async () => {
+    for (const [albumType, releaseType] of [
+      ['single', 'Single'],
+      ['ep', 'EP'],
+      ['compilation', 'Compilation'],
+      ['album', 'Album'],
+    ] as const) {
+      const made = await makeAlbum(t.app, admin, { albumType });
+      expect((await rest('getAlbum', { id: made.id })).album).toMatchObject({
+        releaseTypes: [releaseType],
+        isCompilation: albumType === 'compilation',
+      });
+    }
+  });
+});
+
 describe('getLicense', () => {
   it('is always valid, for the caller', async () => {
     expect((await rest('getLicense')).license).toEqual({ valid: true, email: user.user.email });

@@ -71,6 +71,14 @@ export function songEntry(song: SongView, ctx: SongContext): Payload {
   };
 }
 
+/** OpenSubsonic `releaseTypes` names (MusicBrainz's) of the catalog's album types. */
+const RELEASE_TYPES: Record<AlbumView['albumType'], string> = {
+  album: 'Album',
+  single: 'Single',
+  ep: 'EP',
+  compilation: 'Compilation',
+};
+
 /** An album as a Subsonic `AlbumID3` with the OpenSubsonic additions. */
 export function albumEntry(album: AlbumView, marks: Marks): Payload {
   return {
@@ -90,10 +98,10 @@ export function albumEntry(album: AlbumView, marks: Marks): Payload {
     genres: genreList(album.genre),
     artists: [{ id: album.artist.id, name: album.artist.name }],
     displayArtist: album.artist.name,
-    releaseTypes: ['album'],
+    releaseTypes: [RELEASE_TYPES[album.albumType]],
     recordLabels: album.label ? [{ name: album.label }] : [],
     sortName: album.title.toLowerCase(),
-    isCompilation: false,
+    isCompilation: album.albumType === 'compilation',
     ...(album.releaseDate ? { originalReleaseDate: releaseDate(album.releaseDate) } : {}),
   };
 }
