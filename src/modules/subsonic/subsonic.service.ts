@@ -17,12 +17,12 @@ import {
   songVisibleTo,
 } from '../catalog/index.js';
 import type { DiscoveryService } from '../discovery/index.js';
-import type { UserRow } from '../identity/index.js';
+import { type UserRow, users } from '../identity/index.js';
 import { type FollowingService, followedSince, type PlaylistService } from '../library/index.js';
 import { CONTENT_TYPES, type MediaService, type Quality, sendFile } from '../media/index.js';
 import type { Params } from './subsonic.auth.js';
 import { ErrorCode, missingParameter, notFound, type Payload, SubsonicError } from './subsonic.response.js';
-import { songStars } from './subsonic.tables.js';
+import { nowPlaying as nowPlayingTable, songStars } from './subsonic.tables.js';
 import { albumEntry, artistEntry, type SongContext, songEntry } from './subsonic.views.js';
 
 export interface SubsonicDeps {
@@ -128,8 +128,6 @@ function extensions(): Payload {
 
 export function createSubsonicService(deps: SubsonicDeps) {
   const { db, catalog, following, playlists, discovery, media } = deps;
-  /** Now playing, per process: what each user's player last reported, and when. */
-  const nowPlaying = new Map<string, { songId: string; at: number; player: string; login: string }>();
 
   async function songStarsOf(userId: string, songIds: string[]): Promise<Map<string, Date>> {
     if (!songIds.length) return new Map();
@@ -626,21 +624,30 @@ export function createSubsonicService(deps: SubsonicDeps) {
         if (submission) await discovery.recordPlay(caller, songId, { event: 'play' });
         else {
           await catalog.getSong(caller, songId);
-          nowPlaying.set(caller.id, {
-            songId,
-            at: deps.clock().getTime(),
-            player: params.get('c') ?? '',
-            login: user.username,
-          });
+          const report = { songId, player: params.get('c') ?? '', reportedAt: deps.clock() };
+          await db
+            .insert(nowPlayingTable)
+            .values({ userId: user.id, ...report })
+            .onConflictDoUpdate({ target: nowPlayingTable.userId, set: report });
         }
       }
       return {};
     },
     getNowPlaying: async ({ caller }) => {
       const now = deps.clock().getTime();
-      for (const [userId, entry] of nowPlaying)
-        if (now - entry.at > NOW_PLAYING_MS) nowPlaying.delete(userId);
-      const current = [...nowPlaying.values()];
+      // What every process was told in the last ten minutes, newest first.
+      const current = await db
+        .select({
+          songId: nowPlayingTable.songId,
+          player: nowPlayingTable.player,
+          at: nowPlayingTable.reportedAt,
+          login: users.username,
+        })
+        .from(nowPlayingTable)
+        .innerJoin(users, eq(users.id, nowPlayingTable.userId))
+        .where(gte(nowPlayingTable.reportedAt, new Date(now - NOW_PLAYING_MS)))
+        .orderBy(desc(nowPlayingTable.reportedAt), asc(nowPlayingTable.userId))
+        .limit(MAX_PAGE);
       const songs = await getVisibleSongs(
         db,
         current.map((c) => c.songId),
@@ -657,7 +664,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
               {
                 ...songEntry(song, ctx),
                 username: c.login,
-                minutesAgo: Math.floor((now - c.at) / 60000),
+                minutesAgo: Math.max(0, Math.floor((now - c.at.getTime()) / 60000)),
                 playerId: 0,
                 playerName: c.player,
               },

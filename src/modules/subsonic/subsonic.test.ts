@@ -5,7 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makePicture, makeTone, scratchDir } from '../../../test/audio.js';
 import { admin, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeSong } from '../../../test/factories.js';
-import { buildTestApp, call, register, type Session } from '../../../test/helpers.js';
+import { buildTestApp, call, register, type Session, TEST_JWT_SECRET } from '../../../test/helpers.js';
+import { buildApp } from '../../app.js';
+import { loadConfig } from '../../config.js';
+import { createCacheStore } from '../../platform/cache.js';
 
 const mediaDir = scratchDir('backbeat-subsonic-');
 /** The app's clock runs with real time, this far ahead; a test moves it and puts it back. */
@@ -345,6 +348,34 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
       expect(await entry()).toBeUndefined();
     } finally {
       clockAheadMs = 0;
+    }
+  });
+
+  it('shows now playing from whichever process a player told (two apps on one database)', async () => {
+    // A second process of the same deployment: same database and secret, its own memory.
+    const other = await buildApp(
+      loadConfig({
+        NODE_ENV: 'test',
+        JWT_SECRET: TEST_JWT_SECRET,
+        DATA_DIR: scratchDir(),
+        MEDIA_DIR: mediaDir,
+        DEMO_DATA: 'false',
+        RATE_LIMIT_MAX: '1000000',
+      }),
+      { database: t.database, cacheStore: createCacheStore(undefined) },
+    );
+    try {
+      await other.ready();
+      await api.scrobble({ id: songs[0]!.id, submission: false });
+      const res = await other.inject({ url: `/rest/getNowPlaying?f=json&apiKey=${password}` });
+      const entries = res.json()['subsonic-response'].nowPlaying.entry ?? [];
+      expect(entries.find((e: { id: string }) => e.id === songs[0]!.id)).toMatchObject({
+        username: (await api.getUser({ username: email })).user.username,
+        playerName: 'subsonic-api',
+        minutesAgo: 0,
+      });
+    } finally {
+      await other.close();
     }
   });
 
