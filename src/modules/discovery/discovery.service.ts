@@ -339,6 +339,11 @@ export function createDiscoveryService(deps: DiscoveryDeps) {
       await counter.close();
     },
 
+    /** When the user last played each song, and any song of each album (OpenSubsonic `played`). */
+    lastPlayed(userId: string, ids: { songIds: string[]; albumIds: string[] }) {
+      return repo.lastPlayed(db, userId, ids);
+    },
+
     async recentlyPlayed(
       caller: AuthUser,
       query: { limit: number; cursor?: string },

@@ -1,4 +1,4 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, inArray, max, type SQL, sql } from 'drizzle-orm';
 import { type Db, type Executor, rowsOf, type SqlArrayType, sqlArray, withTx } from '../../platform/db.js';
 import { type SongScope, songInRowScope, songs } from '../catalog/index.js';
 import { listenerSignals, type PlayEvent, playCountGuards, playEvents } from './discovery.tables.js';
@@ -97,6 +97,38 @@ function recordRound(db: Executor, round: Entry[]) {
     select input.index, counted.song_id is not null as counted
     from input left join counted using (user_id, song_id)`,
   );
+}
+
+/**
+ * When the user's play of each song, and of any song of each album, last counted (the play
+ * guard's time): what players show as "last played". Ids never played are left out.
+ */
+export async function lastPlayed(
+  db: Executor,
+  userId: string,
+  ids: { songIds: string[]; albumIds: string[] },
+): Promise<{ songs: Map<string, Date>; albums: Map<string, Date> }> {
+  const songIds = [...new Set(ids.songIds)];
+  const albumIds = [...new Set(ids.albumIds)];
+  const [bySong, byAlbum] = await Promise.all([
+    songIds.length
+      ? db
+          .select({ id: playCountGuards.songId, at: playCountGuards.countedAt })
+          .from(playCountGuards)
+          .where(and(eq(playCountGuards.userId, userId), inArray(playCountGuards.songId, songIds)))
+      : [],
+    albumIds.length
+      ? db
+          .select({ id: songs.albumId, at: max(playCountGuards.countedAt) })
+          .from(playCountGuards)
+          .innerJoin(songs, eq(songs.id, playCountGuards.songId))
+          .where(and(eq(playCountGuards.userId, userId), inArray(songs.albumId, albumIds)))
+          .groupBy(songs.albumId)
+      : [],
+  ]);
+  const toMap = (rows: { id: string; at: Date | null }[]) =>
+    new Map(rows.flatMap((r) => (r.at ? [[r.id, r.at] as const] : [])));
+  return { songs: toMap(bySong), albums: toMap(byAlbum) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -144,8 +144,169 @@ describe('createPlaylist with a playlistId', () => {
   });
 });
 
+describe('updatePlaylist', () => {
+  it('names a playlist of the caller and checks every parameter before changing anything', async () => {
+    const song = await makeSong(t.app, admin, albums[0]!.id);
+    const mine = (await rest('createPlaylist', { name: 'Keep', songId: song.id })).playlist;
+    for (const index of ['-1', '1.5', 'abc', '']) {
+      const refused = await rest('updatePlaylist', {
+        playlistId: mine.id,
+        name: 'Renamed',
+        songIndexToRemove: index,
+      });
+      expect(refused.error).toEqual({
+        code: 0,
+        message: 'Parameter songIndexToRemove must be a non-negative integer',
+      });
+    }
+    const badSong = await rest('updatePlaylist', {
+      playlistId: mine.id,
+      name: 'Renamed',
+      songIdToAdd: 'nope',
+    });
+    expect(badSong.error).toMatchObject({ code: 70 });
+    expect((await rest('getPlaylist', { id: mine.id })).playlist).toMatchObject({
+      name: 'Keep',
+      songCount: 1,
+    });
+    // An unknown playlist, or another user's, is an error even when nothing would change.
+    const unknown = await rest('updatePlaylist', { playlistId: song.id });
+    expect(unknown.error).toMatchObject({ code: 70 });
+    const theirs = await call(t.app, 'POST', '/api/v1/playlists', {
+      session: admin,
+      body: { name: 'Theirs' },
+    });
+    expect((await rest('updatePlaylist', { playlistId: theirs.body.id })).error).toMatchObject({ code: 50 });
+    expect((await rest('updatePlaylist', { playlistId: mine.id })).status).toBe('ok');
+  });
+});
+
+describe('album release types (OpenSubsonic)', () => {
+  it('name the catalog album type, and mark compilations', async () => {
+    for (const [albumType, releaseType] of [
+      ['single', 'Single'],
+      ['ep', 'EP'],
+      ['compilation', 'Compilation'],
+      ['album', 'Album'],
+    ] as const) {
+      const made = await makeAlbum(t.app, admin, { albumType });
+      expect((await rest('getAlbum', { id: made.id })).album).toMatchObject({
+        releaseTypes: [releaseType],
+        isCompilation: albumType === 'compilation',
+      });
+    }
+  });
+});
+
 describe('getLicense', () => {
   it('is always valid, for the caller', async () => {
     expect((await rest('getLicense')).license).toEqual({ valid: true, email: user.user.email });
+  });
+});
+
+/** Whether two ids sit next to each other in `order`. */
+const adjacent = (order: string[], [a, b]: string[]) =>
+  Math.abs(order.indexOf(a as string) - order.indexOf(b as string)) === 1;
+
+describe('random lists', () => {
+  it('draw albums from the whole list, not a shuffled run of neighbours', async () => {
+    const order = await albumIds('newest');
+    expect(order.length).toBeGreaterThanOrEqual(3);
+    let apart = 0;
+    for (let i = 0; i < 30; i++) {
+      const two = await albumIds('random', { size: '2' });
+      expect(two).toHaveLength(2);
+      if (!adjacent(order, two)) apart++;
+    }
+    // Two neighbours every time is what a window of consecutive albums gives; a fair draw
+    // gives a pair that is not neighbours a third of the time or more.
+    expect(apart).toBeGreaterThan(0);
+  });
+
+  it('draw songs from the whole genre and years asked for (getRandomSongs)', async () => {
+    const genre = `Mix${Math.random().toString(36).slice(2, 8)}`;
+    const album = await makeAlbum(t.app, admin, { genre, releaseYear: 1980 });
+    const later = await makeAlbum(t.app, admin, { genre, releaseYear: 1990 });
+    const created: string[] = [];
+    for (let i = 0; i < 6; i++) created.push((await makeSong(t.app, admin, album.id, { genre })).id);
+    const late = (await makeSong(t.app, admin, later.id, { genre })).id;
+    const order = [...created, late];
+    let apart = 0;
+    for (let i = 0; i < 30; i++) {
+      const two = (await rest('getRandomSongs', { genre, size: '2' })).randomSongs.song.map(
+        (s: { id: string }) => s.id,
+      );
+      expect(two).toHaveLength(2);
+      expect(order).toEqual(expect.arrayContaining(two));
+      if (!adjacent(order, two)) apart++;
+    }
+    expect(apart).toBeGreaterThan(0);
+    const in1990 = await rest('getRandomSongs', { genre, fromYear: '1990', toYear: '1990', size: '10' });
+    expect(in1990.randomSongs.song.map((s: { id: string }) => s.id)).toEqual([late]);
+    const upTo1985 = await rest('getRandomSongs', { genre, toYear: '1985', size: '10' });
+    expect(new Set(upTo1985.randomSongs.song.map((s: { id: string }) => s.id))).toEqual(new Set(created));
+  });
+});
+
+describe('played (OpenSubsonic)', () => {
+  it("marks the caller's own last play on songs and albums", async () => {
+    const album = await makeAlbum(t.app, admin);
+    const [first, second] = [await makeSong(t.app, admin, album.id), await makeSong(t.app, admin, album.id)];
+    const before = (await rest('getAlbum', { id: album.id })).album;
+    expect(before.played).toBeUndefined();
+    expect(before.song.map((s: { played?: string }) => s.played)).toEqual([undefined, undefined]);
+    const start = Date.now();
+    expect((await rest('scrobble', { id: first!.id, submission: 'true' })).status).toBe('ok');
+    const after = (await rest('getAlbum', { id: album.id })).album;
+    const played = Date.parse(after.played);
+    expect(played).toBeGreaterThanOrEqual(start - 1000);
+    expect(played).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(after.song.map((s: { played?: string }) => s.played)).toEqual([after.played, undefined]);
+    expect((await rest('getSong', { id: first!.id })).song.played).toBe(after.played);
+    expect((await rest('getSong', { id: second!.id })).song.played).toBeUndefined();
+    const listed = (await rest('getAlbumList2', { type: 'recent' })).albumList2.album;
+    expect(listed.find((a: { id: string }) => a.id === album.id)?.played).toBe(after.played);
+    // Another listener's plays are not the caller's.
+    const adminPassword = (
+      await call(t.app, 'POST', '/api/v1/me/app-passwords', { session: admin, body: { name: 'x' } })
+    ).body.password;
+    const asAdmin = await t.app.inject({
+      url: `/rest/getSong?${new URLSearchParams({ u: admin.user.email!, p: adminPassword, f: 'json', id: first!.id })}`,
+    });
+    expect(asAdmin.json()['subsonic-response'].song.played).toBeUndefined();
+  });
+});
+
+describe('what answers without credentials, and hostile input', () => {
+  it('answers getOpenSubsonicExtensions to anyone, in JSON and XML', async () => {
+    const json = await t.app.inject({ url: '/rest/getOpenSubsonicExtensions?f=json' });
+    expect(json.json()['subsonic-response']).toMatchObject({
+      status: 'ok',
+      openSubsonic: true,
+      openSubsonicExtensions: expect.arrayContaining([{ name: 'apiKeyAuthentication', versions: [1] }]),
+    });
+    const xml = await t.app.inject({ url: '/rest/getOpenSubsonicExtensions.view' });
+    expect(xml.body).toContain('status="ok"');
+    expect(xml.body).toContain('<openSubsonicExtensions name="formPost"><versions>1</versions>');
+    // Every other method still needs them.
+    expect(
+      (await t.app.inject({ url: '/rest/getLicense?f=json' })).json()['subsonic-response'],
+    ).toMatchObject({ status: 'failed', error: { code: 10 } });
+  });
+
+  it('refuses a NUL character in any parameter with a clear error', async () => {
+    for (const [method, query, name] of [
+      ['search3', { query: '\u0000abc' }, 'query'],
+      ['search3', { query: '<script>alert(1)</script>\u0000' }, 'query'],
+      ['getAlbumList2', { type: 'byGenre', genre: 'a\u0000' }, 'genre'],
+    ] as const) {
+      const answer = await rest(method, query);
+      expect(answer.error).toEqual({ code: 0, message: `Parameter ${name} must not contain NUL characters` });
+    }
+    const login = await t.app.inject({ url: '/rest/ping?f=json&u=%00&p=x' });
+    expect(login.json()['subsonic-response'].error).toEqual({
+      code: 0,
+      message: 'Parameter u must not contain NUL characters',
+    });
   });
 });

@@ -8,6 +8,8 @@ import { ErrorCode, missingParameter, SubsonicError } from './subsonic.response.
 export interface Params {
   get(name: string): string | undefined;
   all(name: string): string[];
+  /** Every parameter name given, once each. */
+  names(): string[];
 }
 
 export interface Authenticated {

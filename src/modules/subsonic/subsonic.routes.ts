@@ -107,6 +107,7 @@ function paramsOf(request: FastifyRequest): Params {
   return {
     get: (name) => query.get(name) ?? body?.get(name) ?? undefined,
     all: (name) => [...query.getAll(name), ...(body?.getAll(name) ?? [])],
+    names: () => [...new Set([...query.keys(), ...(body?.keys() ?? [])])],
   };
 }
 
@@ -140,7 +141,16 @@ export const subsonicRoutes: FastifyPluginAsyncTypebox<SubsonicRouteOptions> = a
     handler: async (request, reply) => {
       const params = paramsOf(request);
       const format = formatOf(params.get('f'));
+      const method = (request.params as { method: string }).method.replace(/\.view$/, '');
       try {
+        // OpenSubsonic: the extensions list answers without any credentials.
+        if (method === 'getOpenSubsonicExtensions') {
+          return sendEnvelope(reply, format, opts.serverVersion, subsonic.extensions());
+        }
+        const withNul = params.names().find((name) => params.all(name).some((v) => v.includes('\u0000')));
+        if (withNul !== undefined) {
+          throw new SubsonicError(ErrorCode.generic, `Parameter ${withNul} must not contain NUL characters`);
+        }
         const limit = await failedLogins(request, { increment: false });
         if (!limit.isAllowed && limit.remaining === 0) {
           throw new AppError(
@@ -160,7 +170,6 @@ export const subsonicRoutes: FastifyPluginAsyncTypebox<SubsonicRouteOptions> = a
           }
           throw error;
         });
-        const method = (request.params as { method: string }).method.replace(/\.view$/, '');
         const handler = subsonic.handler(method);
         if (!handler) throw new SubsonicError(ErrorCode.notFound, `Unknown method: ${method}`);
         const result = await handler({ ...auth, params, request, reply });

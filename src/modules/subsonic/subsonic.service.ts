@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
 import type { Clock } from '../../platform/clock.js';
@@ -13,14 +13,16 @@ import {
   getVisibleAlbums,
   getVisibleSongs,
   type SongView,
+  songs as songTable,
+  songVisibleTo,
 } from '../catalog/index.js';
 import type { DiscoveryService } from '../discovery/index.js';
-import type { UserRow } from '../identity/index.js';
+import { type UserRow, users } from '../identity/index.js';
 import { type FollowingService, followedSince, type PlaylistService } from '../library/index.js';
 import { CONTENT_TYPES, type MediaService, type Quality, sendFile } from '../media/index.js';
 import type { Params } from './subsonic.auth.js';
 import { ErrorCode, missingParameter, notFound, type Payload, SubsonicError } from './subsonic.response.js';
-import { songStars } from './subsonic.tables.js';
+import { nowPlaying as nowPlayingTable, songStars } from './subsonic.tables.js';
 import { albumEntry, artistEntry, type SongContext, songEntry } from './subsonic.views.js';
 
 export interface SubsonicDeps {
@@ -68,14 +70,19 @@ function asId(value: string): string {
 
 const idOf = (params: Params, name: string) => asId(required(params, name));
 
-function integer(params: Params, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = params.get(name);
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
+/** One value of parameter `name` as a non-negative integer; anything else is an error (code 0). */
+function nonNegative(raw: string, name: string): number {
+  const n = raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isInteger(n) || n < 0) {
     throw new SubsonicError(0, `Parameter ${name} must be a non-negative integer`);
   }
-  return Math.min(n, max);
+  return n;
+}
+
+function integer(params: Params, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = params.get(name);
+  if (raw === undefined || raw === '') return fallback;
+  return Math.min(nonNegative(raw, name), max);
 }
 
 /** The bounds `/api/v1/playlists` holds a playlist's name and description to. */
@@ -96,15 +103,6 @@ function playlistText(value: string, name: string, max: number, blankAllowed: bo
   return value;
 }
 
-function shuffled<T>(items: T[]): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
-}
-
 /** The MP3 rendition for a bit-rate cap: the highest that fits (0 or none: no cap). */
 function qualityFor(maxBitRate: number): Quality {
   if (maxBitRate === 0 || maxBitRate >= 320) return 'high';
@@ -118,10 +116,18 @@ function nearestImage(images: Image[], size: number | undefined): Image | undefi
   return images.reduce((a, b) => (Math.abs(b.width - size) < Math.abs(a.width - size) ? b : a));
 }
 
+/** The OpenSubsonic extensions this server offers (`getOpenSubsonicExtensions`, open to anyone). */
+function extensions(): Payload {
+  return {
+    openSubsonicExtensions: [
+      { name: 'apiKeyAuthentication', versions: [1] },
+      { name: 'formPost', versions: [1] },
+    ],
+  };
+}
+
 export function createSubsonicService(deps: SubsonicDeps) {
   const { db, catalog, following, playlists, discovery, media } = deps;
-  /** Now playing, per process: what each user's player last reported, and when. */
-  const nowPlaying = new Map<string, { songId: string; at: number; player: string; login: string }>();
 
   async function songStarsOf(userId: string, songIds: string[]): Promise<Map<string, Date>> {
     if (!songIds.length) return new Map();
@@ -141,13 +147,12 @@ export function createSubsonicService(deps: SubsonicDeps) {
     const albums = new Map(known.map((a) => [a.id, a]));
     const missing = [...new Set(list.map((s) => s.album.id))].filter((id) => !albums.has(id));
     for (const album of await getVisibleAlbums(db, missing, caller)) albums.set(album.id, album);
-    return {
-      albums,
-      starred: await songStarsOf(
-        caller.id,
-        list.map((s) => s.id),
-      ),
-    };
+    const songIds = list.map((s) => s.id);
+    const [starred, played] = await Promise.all([
+      songStarsOf(caller.id, songIds),
+      discovery.lastPlayed(caller.id, { songIds, albumIds: [] }),
+    ]);
+    return { albums, starred, played: played.songs };
   }
 
   async function songEntries(
@@ -160,8 +165,14 @@ export function createSubsonicService(deps: SubsonicDeps) {
   }
 
   async function albumEntries(caller: AuthUser, list: AlbumView[]): Promise<Payload[]> {
-    const since = await followedSince(db, caller.id, { albumIds: list.map((a) => a.id), artistIds: [] });
-    return list.map((album) => albumEntry(album, since.get(album.id)));
+    const albumIds = list.map((a) => a.id);
+    const [since, played] = await Promise.all([
+      followedSince(db, caller.id, { albumIds, artistIds: [] }),
+      discovery.lastPlayed(caller.id, { songIds: [], albumIds }),
+    ]);
+    return list.map((album) =>
+      albumEntry(album, { starred: since.get(album.id), played: played.albums.get(album.id) }),
+    );
   }
 
   async function artistEntries(caller: AuthUser, list: ArtistView[]): Promise<Payload[]> {
@@ -169,8 +180,12 @@ export function createSubsonicService(deps: SubsonicDeps) {
     return list.map((artist) => artistEntry(artist, since.get(artist.id)));
   }
 
-  /** Every artist the caller may see, by name, grouped under their first letter. */
-  async function artistIndex(caller: AuthUser): Promise<Payload[]> {
+  /**
+   * Every artist the caller may see, by name, grouped under their first letter: as `ArtistID3`
+   * (getArtists), or as the folder index's plainer `Artist` (getIndexes), whose XML schema has
+   * no album count or cover.
+   */
+  async function artistIndex(caller: AuthUser, shape: 'id3' | 'folder'): Promise<Payload[]> {
     const all: ArtistView[] = [];
     for (let offset = 0; ; offset += MAX_PAGE) {
       const page = await catalog.listArtists(caller, { limit: MAX_PAGE, offset, sort: 'name' });
@@ -181,11 +196,21 @@ export function createSubsonicService(deps: SubsonicDeps) {
     for (const artist of all) {
       const first = artist.name.trim().charAt(0).toUpperCase();
       const key = /\p{L}/u.test(first) ? first : '#';
-      groups.set(key, [...(groups.get(key) ?? []), artist]);
+      const group = groups.get(key);
+      if (group) group.push(artist);
+      else groups.set(key, [artist]);
     }
     const entries: Payload[] = [];
-    for (const [name, members] of groups)
-      entries.push({ name, artist: await artistEntries(caller, members) });
+    for (const [name, members] of groups) {
+      const artist = await artistEntries(caller, members);
+      entries.push({
+        name,
+        artist:
+          shape === 'id3'
+            ? artist
+            : artist.map(({ id, name, starred, artistImageUrl }) => ({ id, name, starred, artistImageUrl })),
+      });
+    }
     return entries;
   }
 
@@ -241,6 +266,52 @@ export function createSubsonicService(deps: SubsonicDeps) {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * Up to `size` songs drawn at random from all the caller may play (optionally of a genre and
+   * within years), not a shuffled run of neighbours: a random mix spans the whole library.
+   */
+  async function randomSongs(
+    caller: AuthUser,
+    size: number,
+    filter: { genre?: string; fromYear?: number; toYear?: number },
+  ): Promise<SongView[]> {
+    if (size === 0) return [];
+    const rows = await db
+      .select({ id: songTable.id })
+      .from(songTable)
+      .where(
+        and(
+          songVisibleTo(caller.role === 'admin' ? null : caller),
+          filter.genre ? sql`lower(${songTable.genre}) = ${filter.genre.toLowerCase()}` : undefined,
+          filter.fromYear !== undefined ? gte(songTable.releaseYear, filter.fromYear) : undefined,
+          filter.toYear !== undefined ? lte(songTable.releaseYear, filter.toYear) : undefined,
+        ),
+      )
+      .orderBy(sql`random()`)
+      .limit(size);
+    return getVisibleSongs(
+      db,
+      rows.map((row) => row.id),
+      caller,
+    );
+  }
+
+  /** Up to `size` albums drawn at random from those the caller may see. */
+  async function randomAlbums(caller: AuthUser, size: number): Promise<AlbumView[]> {
+    if (size === 0) return [];
+    const rows = await db
+      .select({ id: albumTable.id })
+      .from(albumTable)
+      .where(albumVisibleTo(caller.role === 'admin' ? null : caller))
+      .orderBy(sql`random()`)
+      .limit(size);
+    return getVisibleAlbums(
+      db,
+      rows.map((row) => row.id),
+      caller,
+    );
+  }
+
   async function albumList(call: Call): Promise<AlbumView[]> {
     const { caller, params } = call;
     const type = required(params, 'type');
@@ -279,12 +350,8 @@ export function createSubsonicService(deps: SubsonicDeps) {
         const ids = [...new Set(played.items.map((p) => p.song.album.id))].slice(offset, offset + size);
         return getVisibleAlbums(db, ids, caller);
       }
-      case 'random': {
-        const { total } = await catalog.listAlbums(caller, { sort: 'createdAt', limit: 1, offset: 0 });
-        const start = Math.floor(Math.random() * Math.max(0, total - size + 1));
-        const { items } = await catalog.listAlbums(caller, { sort: 'createdAt', limit: size, offset: start });
-        return shuffled(items);
-      }
+      case 'random':
+        return randomAlbums(caller, size);
       default:
         throw new SubsonicError(0, `Unknown list type: ${type}`);
     }
@@ -378,22 +445,17 @@ export function createSubsonicService(deps: SubsonicDeps) {
   const handlers: Record<string, Handler> = {
     ping: async () => ({}),
     getLicense: async ({ user }) => ({ license: { valid: true, email: user.email } }),
-    getOpenSubsonicExtensions: async () => ({
-      openSubsonicExtensions: [
-        { name: 'apiKeyAuthentication', versions: [1] },
-        { name: 'formPost', versions: [1] },
-      ],
-    }),
+    getOpenSubsonicExtensions: async () => extensions(),
     getMusicFolders: async () => ({ musicFolders: { musicFolder: [MUSIC_FOLDER] } }),
     getIndexes: async ({ caller }) => ({
       indexes: {
         lastModified: deps.clock().getTime(),
         ignoredArticles: '',
-        index: await artistIndex(caller),
+        index: await artistIndex(caller, 'folder'),
       },
     }),
     getArtists: async ({ caller }) => ({
-      artists: { ignoredArticles: '', index: await artistIndex(caller) },
+      artists: { ignoredArticles: '', index: await artistIndex(caller, 'id3') },
     }),
     getArtist: async ({ caller, params }) => {
       const id = idOf(params, 'id');
@@ -429,17 +491,13 @@ export function createSubsonicService(deps: SubsonicDeps) {
       albumList2: { album: await albumEntries(call.caller, await albumList(call)) },
     }),
     getRandomSongs: async ({ caller, params }) => {
-      const size = integer(params, 'size', 10, MAX_PAGE);
-      const genre = params.get('genre') ? [params.get('genre') as string] : undefined;
-      const { total } = await catalog.listSongs(caller, { genre, sort: 'createdAt', limit: 1, offset: 0 });
-      const start = Math.floor(Math.random() * Math.max(0, total - size + 1));
-      const { items } = await catalog.listSongs(caller, {
-        genre,
-        sort: 'createdAt',
-        limit: size,
-        offset: start,
+      const year = (name: string) => (params.get(name) ? integer(params, name, 0) : undefined);
+      const songs = await randomSongs(caller, integer(params, 'size', 10, MAX_PAGE), {
+        genre: params.get('genre') || undefined,
+        fromYear: year('fromYear'),
+        toYear: year('toYear'),
       });
-      return { randomSongs: { song: await songEntries(caller, shuffled(items)) } };
+      return { randomSongs: { song: await songEntries(caller, songs) } };
     },
     getSongsByGenre: async ({ caller, params }) => {
       const { items } = await catalog.listSongs(caller, {
@@ -489,15 +547,19 @@ export function createSubsonicService(deps: SubsonicDeps) {
           ? undefined
           : playlistText(rawComment, 'comment', PLAYLIST_COMMENT_MAX, true);
       const isPublic = params.get('public');
-      if (name !== undefined || comment !== undefined || isPublic !== undefined) {
-        await playlists.update(caller, id, {
-          ...(name !== undefined ? { name } : {}),
-          ...(comment !== undefined ? { description: comment || null } : {}),
-          ...(isPublic !== undefined ? { isPublic: isPublic === 'true' } : {}),
-        });
+      // Every parameter is checked before anything changes.
+      const remove = params.all('songIndexToRemove').map((raw) => nonNegative(raw, 'songIndexToRemove'));
+      const add = params.all('songIdToAdd').map(asId);
+      const patch = {
+        ...(name !== undefined ? { name } : {}),
+        ...(comment !== undefined ? { description: comment || null } : {}),
+        ...(isPublic !== undefined ? { isPublic: isPublic === 'true' } : {}),
+      };
+      // With nothing else to do, the (empty) update still checks that the playlist is the caller's.
+      if (Object.keys(patch).length || (!remove.length && !add.length)) {
+        await playlists.update(caller, id, patch);
       }
-      const remove = params.all('songIndexToRemove').map(Number).filter(Number.isInteger);
-      await editSongs(caller, id, remove, params.all('songIdToAdd').map(asId));
+      await editSongs(caller, id, remove, add);
       return {};
     },
     deletePlaylist: async ({ caller, params }) => {
@@ -562,21 +624,30 @@ export function createSubsonicService(deps: SubsonicDeps) {
         if (submission) await discovery.recordPlay(caller, songId, { event: 'play' });
         else {
           await catalog.getSong(caller, songId);
-          nowPlaying.set(caller.id, {
-            songId,
-            at: deps.clock().getTime(),
-            player: params.get('c') ?? '',
-            login: user.username,
-          });
+          const report = { songId, player: params.get('c') ?? '', reportedAt: deps.clock() };
+          await db
+            .insert(nowPlayingTable)
+            .values({ userId: user.id, ...report })
+            .onConflictDoUpdate({ target: nowPlayingTable.userId, set: report });
         }
       }
       return {};
     },
     getNowPlaying: async ({ caller }) => {
       const now = deps.clock().getTime();
-      for (const [userId, entry] of nowPlaying)
-        if (now - entry.at > NOW_PLAYING_MS) nowPlaying.delete(userId);
-      const current = [...nowPlaying.values()];
+      // What every process was told in the last ten minutes, newest first.
+      const current = await db
+        .select({
+          songId: nowPlayingTable.songId,
+          player: nowPlayingTable.player,
+          at: nowPlayingTable.reportedAt,
+          login: users.username,
+        })
+        .from(nowPlayingTable)
+        .innerJoin(users, eq(users.id, nowPlayingTable.userId))
+        .where(gte(nowPlayingTable.reportedAt, new Date(now - NOW_PLAYING_MS)))
+        .orderBy(desc(nowPlayingTable.reportedAt), asc(nowPlayingTable.userId))
+        .limit(MAX_PAGE);
       const songs = await getVisibleSongs(
         db,
         current.map((c) => c.songId),
@@ -593,7 +664,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
               {
                 ...songEntry(song, ctx),
                 username: c.login,
-                minutesAgo: Math.floor((now - c.at) / 60000),
+                minutesAgo: Math.max(0, Math.floor((now - c.at.getTime()) / 60000)),
                 playerId: 0,
                 playerName: c.player,
               },
@@ -633,6 +704,7 @@ export function createSubsonicService(deps: SubsonicDeps) {
   };
 
   return {
+    extensions,
     /** The handler of a Subsonic method name, or undefined for methods this server does not offer. */
     handler: (method: string): Handler | undefined =>
       Object.hasOwn(handlers, method) ? handlers[method] : undefined,

@@ -48,3 +48,22 @@ export const songStars = pgTable(
     index('subsonic_song_stars_song_id_idx').on(t.songId),
   ],
 );
+
+/**
+ * What each user's player last reported playing (`scrobble` with `submission=false`), shared by
+ * every process so `getNowPlaying` answers the same whichever one serves it.
+ */
+export const nowPlaying = pgTable(
+  'subsonic_now_playing',
+  {
+    userId: uuid('user_id')
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    songId: uuid('song_id')
+      .notNull()
+      .references(() => songs.id, { onDelete: 'cascade' }),
+    player: text('player').notNull(),
+    reportedAt: at('reported_at').notNull(),
+  },
+  (t) => [index('subsonic_now_playing_reported_at_idx').on(t.reportedAt)],
+);

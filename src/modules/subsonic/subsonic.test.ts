@@ -5,7 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makePicture, makeTone, scratchDir } from '../../../test/audio.js';
 import { admin, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeSong } from '../../../test/factories.js';
-import { buildTestApp, call, register, type Session } from '../../../test/helpers.js';
+import { buildTestApp, call, register, type Session, TEST_JWT_SECRET } from '../../../test/helpers.js';
+import { buildApp } from '../../app.js';
+import { loadConfig } from '../../config.js';
+import { createCacheStore } from '../../platform/cache.js';
 
 const mediaDir = scratchDir('backbeat-subsonic-');
 /** The app's clock runs with real time, this far ahead; a test moves it and puts it back. */
@@ -213,6 +216,43 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
     expect((await api.getIndexes()).indexes.index?.length).toBeGreaterThan(0);
   });
 
+  it('answers the client in XML too: the same entries as in JSON, in the Subsonic schema shapes', async () => {
+    const xml = async (method: string, params: Record<string, unknown> = {}) => {
+      const res = await api.custom(`${method}.view`, { ...params, f: 'xml' });
+      expect(res.headers.get('content-type')).toMatch(/^text\/xml/);
+      const body = await res.text();
+      expect(XMLValidator.validate(body)).toBe(true);
+      const doc = new XMLParser({
+        ignoreAttributes: false,
+        attributeNamePrefix: '',
+        // Repeated elements below the payload (`artists` is also getArtists' payload element).
+        isArray: (name, path) =>
+          path !== `subsonic-response.${name}` &&
+          ['index', 'artist', 'song', 'genres', 'artists', 'albumArtists'].includes(name),
+      }).parse(body)['subsonic-response'];
+      expect(doc).toMatchObject({ xmlns: 'http://subsonic.org/restapi', status: 'ok', version: '1.16.1' });
+      return doc;
+    };
+    const json = (await api.getAlbum({ id: album.id })).album;
+    const doc = (await xml('getAlbum', { id: album.id })).album;
+    expect(doc).toMatchObject({ id: album.id, name: 'Alpha & <Omega>', year: '1999', songCount: '3' });
+    expect(doc.song.map((s: { id: string }) => s.id)).toEqual(json.song?.map((s) => s.id));
+    expect(doc.song[0]).toMatchObject({
+      isDir: 'false',
+      suffix: 'flac',
+      contentType: 'audio/flac',
+      duration: '3',
+      mediaType: 'song',
+      genres: [{ name: 'Subsonica' }],
+    });
+    // getIndexes is the folder view: its XML `Artist` has no album count or cover (ArtistID3's).
+    const indexes = (await xml('getIndexes')).indexes.index.flatMap((i: { artist: object[] }) => i.artist);
+    const byId = indexes.find((a: { id: string }) => a.id === json.artistId);
+    expect(byId).toEqual({ id: json.artistId, name: json.artist });
+    const id3 = (await xml('getArtists')).artists.index.flatMap((i: { artist: object[] }) => i.artist);
+    expect(id3.find((a: { id: string }) => a.id === json.artistId)).toMatchObject({ albumCount: '1' });
+  });
+
   it('pages albums and songs in a stable order (getAlbumList2, search3 with an empty query)', async () => {
     const byGenre = await api.getAlbumList2({ type: 'byGenre', genre: 'Subsonica', size: 10 });
     expect(byGenre.albumList2.album?.map((a) => a.id)).toEqual([album.id]);
@@ -308,6 +348,34 @@ describe('browsing, lists, stars, playlists and streaming', SLOW, () => {
       expect(await entry()).toBeUndefined();
     } finally {
       clockAheadMs = 0;
+    }
+  });
+
+  it('shows now playing from whichever process a player told (two apps on one database)', async () => {
+    // A second process of the same deployment: same database and secret, its own memory.
+    const other = await buildApp(
+      loadConfig({
+        NODE_ENV: 'test',
+        JWT_SECRET: TEST_JWT_SECRET,
+        DATA_DIR: scratchDir(),
+        MEDIA_DIR: mediaDir,
+        DEMO_DATA: 'false',
+        RATE_LIMIT_MAX: '1000000',
+      }),
+      { database: t.database, cacheStore: createCacheStore(undefined) },
+    );
+    try {
+      await other.ready();
+      await api.scrobble({ id: songs[0]!.id, submission: false });
+      const res = await other.inject({ url: `/rest/getNowPlaying?f=json&apiKey=${password}` });
+      const entries = res.json()['subsonic-response'].nowPlaying.entry ?? [];
+      expect(entries.find((e: { id: string }) => e.id === songs[0]!.id)).toMatchObject({
+        username: (await api.getUser({ username: email })).user.username,
+        playerName: 'subsonic-api',
+        minutesAgo: 0,
+      });
+    } finally {
+      await other.close();
     }
   });
 

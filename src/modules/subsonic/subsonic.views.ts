@@ -6,6 +6,14 @@ import type { Payload } from './subsonic.response.js';
 export interface SongContext {
   albums: Map<string, AlbumView>;
   starred: Map<string, Date>;
+  /** When the caller last played each song (OpenSubsonic `played`). */
+  played: Map<string, Date>;
+}
+
+/** The caller's own marks on an album or artist: since when it is starred, when last played. */
+export interface Marks {
+  starred?: Date;
+  played?: Date;
 }
 
 /** Cover art ids: an album's id, or `ar-` and an artist's id. */
@@ -44,6 +52,7 @@ export function songEntry(song: SongView, ctx: SongContext): Payload {
     playCount: song.playCount,
     created: song.createdAt,
     starred: ctx.starred.get(song.id)?.toISOString(),
+    played: ctx.played.get(song.id)?.toISOString(),
     albumId: song.album.id,
     artistId: song.artist.id,
     type: 'music',
@@ -62,8 +71,16 @@ export function songEntry(song: SongView, ctx: SongContext): Payload {
   };
 }
 
+/** OpenSubsonic `releaseTypes` names (MusicBrainz's) of the catalog's album types. */
+const RELEASE_TYPES: Record<AlbumView['albumType'], string> = {
+  album: 'Album',
+  single: 'Single',
+  ep: 'EP',
+  compilation: 'Compilation',
+};
+
 /** An album as a Subsonic `AlbumID3` with the OpenSubsonic additions. */
-export function albumEntry(album: AlbumView, starred: Date | undefined): Payload {
+export function albumEntry(album: AlbumView, marks: Marks): Payload {
   return {
     id: album.id,
     name: album.title,
@@ -73,17 +90,18 @@ export function albumEntry(album: AlbumView, starred: Date | undefined): Payload
     songCount: album.songCount,
     duration: seconds(album.durationMs),
     created: album.createdAt,
-    starred: starred?.toISOString(),
+    starred: marks.starred?.toISOString(),
+    played: marks.played?.toISOString(),
     year: album.releaseYear,
     genre: album.genre,
     musicBrainzId: '',
     genres: genreList(album.genre),
     artists: [{ id: album.artist.id, name: album.artist.name }],
     displayArtist: album.artist.name,
-    releaseTypes: ['album'],
+    releaseTypes: [RELEASE_TYPES[album.albumType]],
     recordLabels: album.label ? [{ name: album.label }] : [],
     sortName: album.title.toLowerCase(),
-    isCompilation: false,
+    isCompilation: album.albumType === 'compilation',
     ...(album.releaseDate ? { originalReleaseDate: releaseDate(album.releaseDate) } : {}),
   };
 }
