@@ -179,21 +179,24 @@ export function createLiveChat(deps: ChatDeps) {
   async function mayPost(userId: string): Promise<boolean> {
     if (deps.redis) {
       try {
-        // A sliding window: the times of the user's recent posts in a sorted set.
+        // A sliding window: the times of the user's recent posts in a sorted set. The post is
+        // added and the window counted in one MULTI, so concurrent posts (several sockets, several
+        // processes) are counted one after the other; a post over the limit takes itself out again.
         const key = `live:chat:${userId}`;
         const now = nowMs();
+        const member = `${now}:${randomBytes(6).toString('hex')}`;
         const results = await deps.redis
           .multi()
           .zremrangebyscore(key, 0, now - limits.messageWindowMs)
+          .zadd(key, now, member)
           .zcard(key)
-          .exec();
-        if ((results?.[1]?.[1] as number) >= limits.messagesPerWindow) return false;
-        await deps.redis
-          .multi()
-          .zadd(key, now, `${now}:${Math.random()}`)
           .pexpire(key, limits.messageWindowMs)
           .exec();
-        return true;
+        const error = results?.find(([failed]) => failed)?.[0];
+        if (!results || error) throw error ?? new Error('the MULTI was discarded');
+        if ((results[2]![1] as number) <= limits.messagesPerWindow) return true;
+        await deps.redis.zrem(key, member).catch(() => {});
+        return false;
       } catch {
         // Redis away: this process's own counts.
       }

@@ -407,6 +407,23 @@ describe('the chat', () => {
     expect(await post('a new window')).toBe(true);
   });
 
+  it("counts a burst of one user's messages from several sockets against one window", async () => {
+    const event = await createEvent({ startsAt: inMinutes(30) });
+    const poster = await register(t.app);
+    const pair = [open(poster), open(poster)];
+    await Promise.all(pair.map(connected));
+    for (const socket of pair) expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        emit(pair[i % 2]!, 'message', { eventId: event.id, text: `burst ${i}` }),
+      ),
+    );
+    expect(answers.filter((a) => a.ok)).toHaveLength(5);
+    expect(answers.filter((a) => a.code === 'RATE_LIMITED')).toHaveLength(7);
+    const history = await api('GET', `/events/${event.id}/messages?limit=100`, poster);
+    expect(history.body.items).toHaveLength(5);
+  });
+
   it('survives garbage payloads and refuses what it must', async () => {
     const event = await createEvent({ startsAt: inMinutes(30) });
     const socket = open(listener);
