@@ -270,6 +270,54 @@ describe('the scheduler', () => {
     ).toBe(false);
   });
 
+  it('never plays, nor names, a private playlist the host artist cannot see', async () => {
+    const owner = await register(t.app);
+    const songs = (await api('GET', `/playlists/${playlistId}`, host)).body.tracks.map(
+      (track: { song: { id: string } }) => track.song.id,
+    );
+    const withSongs = async (session: Session, isPublic: boolean) => {
+      const made = await api('POST', '/playlists', session, { name: 'Not the host’s', isPublic });
+      expect(
+        (await api('POST', `/playlists/${made.body.id}/tracks`, session, { songIds: songs })).status,
+      ).toBe(200);
+      return made.body.id as string;
+    };
+    // An admin scheduling for the artist sees every playlist; the host does not.
+    for (const secret of [await withSongs(owner, false), await withSongs(admin, false)]) {
+      const res = await api('POST', '/events', admin, {
+        title: 'x',
+        playlistId: secret,
+        startsAt: inMinutes(5),
+        artistId,
+      });
+      expect([res.status, res.body.code]).toEqual([400, 'UNKNOWN_PLAYLIST']);
+      const scheduled = await createEvent({ startsAt: inMinutes(5) });
+      const moved = await api('PATCH', `/events/${scheduled.id}`, admin, { playlistId: secret });
+      expect([moved.status, moved.body.code]).toEqual([400, 'UNKNOWN_PLAYLIST']);
+      expect((await api('DELETE', `/events/${scheduled.id}`, host)).status).toBe(204);
+    }
+    // The host's own private playlist is theirs to play.
+    const own = await withSongs(host, false);
+    expect((await createEvent({ playlistId: own, startsAt: inMinutes(30) })).playlist).toMatchObject({
+      id: own,
+    });
+
+    // A public playlist its owner makes private before the start: no longer named, and not played.
+    const turned = await withSongs(owner, true);
+    const event = await createEvent({ playlistId: turned, startsAt: inMinutes(1) });
+    expect(event.playlist).toMatchObject({ id: turned });
+    expect((await api('PATCH', `/playlists/${turned}`, owner, { isPublic: false })).status).toBe(200);
+    expect((await api('GET', `/events/${event.id}`)).body.playlist).toBeNull();
+    now += 60_000;
+    await runDueJobs();
+    expect((await api('GET', `/events/${event.id}`)).body).toMatchObject({
+      status: 'cancelled',
+      nowPlaying: null,
+    });
+    const feed = (await api('GET', '/me/notifications', follower)).body;
+    expect(feed.items.some((n: { event: { id: string } | null }) => n.event?.id === event.id)).toBe(false);
+  });
+
   it('computes positions from the start and the durations', () => {
     const programme = DURATIONS.map((durationMs, i) => ({ songId: `s${i}`, durationMs }));
     const start = new Date(0);
