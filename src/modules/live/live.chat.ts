@@ -283,6 +283,17 @@ export function createLiveChat(deps: ChatDeps) {
     'every-process',
   );
 
+  // A session ended or the user was blocked or deleted (in any process): check their sockets now.
+  deps.bus.subscribe(
+    'identity.sessions_ended',
+    async (event) => {
+      const { userId } = event.payload;
+      const theirs = [...nsp.sockets.values()].filter((socket) => states.get(socket)?.user.id === userId);
+      await checkSessions(theirs);
+    },
+    'every-process',
+  );
+
   /** Reads a handler's arguments: the payload when it is an object, and an ack that is always callable. */
   function argsOf(args: unknown[]): { payload: Record<string, unknown> | undefined; ack: Ack } {
     const last = args[args.length - 1];
@@ -404,12 +415,12 @@ export function createLiveChat(deps: ChatDeps) {
   });
 
   /**
-   * Ends the sockets whose session ended (logout, password change, block, deletion) or whose
-   * access token expired.
+   * Ends the sockets (all of this process's by default) whose session ended (logout, password
+   * change, block, deletion) or whose access token expired.
    */
-  async function checkSessions(): Promise<void> {
+  async function checkSessions(sockets: Iterable<Socket> = nsp.sockets.values()): Promise<void> {
     const verdicts = new Map<string, Promise<boolean>>();
-    for (const socket of nsp.sockets.values()) {
+    for (const socket of sockets) {
       const state = states.get(socket);
       if (!state) continue;
       if (tokenExpired(state)) {

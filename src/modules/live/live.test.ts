@@ -515,24 +515,41 @@ describe('the chat', () => {
     expect(await next<string>(idle, 'disconnect')).toBe('io server disconnect');
   });
 
-  it('disconnects the sockets of a session that ended or a user who was blocked', async () => {
+  it('disconnects the sockets of a session that ended or a user who was blocked, at once', async () => {
     const gone = await register(t.app);
     const blocked = await register(t.app);
+    const changer = await register(t.app, { password: 'first-password-1' });
+    const other = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: changer.user.email, password: 'first-password-1' },
+    });
+    expect(other.status).toBe(200);
     const event = await createEvent({ startsAt: inMinutes(30) });
     const first = open(gone);
     const second = open(blocked);
-    await Promise.all([connected(first), connected(second)]);
-    await emit(first, 'join', { eventId: event.id });
-    await emit(second, 'join', { eventId: event.id });
+    const elsewhere = open({ token: other.body.accessToken });
+    const kept = open(changer);
+    const sockets = [first, second, elsewhere, kept];
+    await Promise.all(sockets.map(connected));
+    for (const socket of sockets) expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
     const firstGone = next<string>(first, 'disconnect');
     const secondGone = next<string>(second, 'disconnect');
+    const elsewhereGone = next<string>(elsewhere, 'disconnect');
+    // No periodic check runs here (sessionCheckMs is a minute): the session's end itself does it.
     expect((await api('POST', '/auth/logout', gone, { refreshToken: gone.refreshToken })).status).toBe(204);
     expect((await api('PATCH', `/admin/users/${blocked.user.id}`, admin, { blocked: true })).status).toBe(
       200,
     );
-    await t.app.services.chat!.checkSessions();
+    const changed = await api('PATCH', '/me', changer, {
+      currentPassword: 'first-password-1',
+      newPassword: 'second-password-2',
+    });
+    expect(changed.status).toBe(200);
     expect(await firstGone).toBe('io server disconnect');
     expect(await secondGone).toBe('io server disconnect');
+    expect(await elsewhereGone).toBe('io server disconnect');
+    // The session that changed the password goes on.
+    expect((await emit(kept, 'message', { eventId: event.id, text: 'still here' })).ok).toBe(true);
+    expect(kept.connected).toBe(true);
     const refused = await connected(open(blocked)).catch((e: Error & { data?: { code: string } }) => e);
     expect((refused as Error & { data?: { code: string } }).data?.code).toBe('ACCOUNT_BLOCKED');
   });
