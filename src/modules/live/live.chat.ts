@@ -132,6 +132,8 @@ export function createLiveChat(deps: ChatDeps) {
   const states = new WeakMap<Socket, SocketState>();
   /** Track-change timers of the rooms with sockets in this process. */
   const trackTimers = new Map<string, NodeJS.Timeout>();
+  /** What each room in this process was last told: the programme index, or -1 for nothing playing. */
+  const pushedTrack = new Map<string, number>();
   const localPosts = new Map<string, number[]>();
   const counted = new Map<string, { at: number; n: number }>();
 
@@ -230,8 +232,13 @@ export function createLiveChat(deps: ChatDeps) {
     if (!nsp.adapter.rooms.get(room)?.size) return;
     const row = await live.find(eventId);
     if (row?.status !== 'live' || !row.programme || !row.wentLiveAt) return;
-    nsp.local.to(room).emit('nowPlaying', await live.nowPlayingOf(row));
     const at = positionAt(row.programme, row.wentLiveAt, live.clock());
+    // Once per change: a timer that fires a little early, or the end of the last track followed
+    // by the event's end, does not tell the room the same thing twice.
+    if (pushedTrack.get(eventId) !== (at?.index ?? -1)) {
+      pushedTrack.set(eventId, at?.index ?? -1);
+      nsp.local.to(room).emit('nowPlaying', await live.nowPlayingOf(row));
+    }
     if (!at) return;
     const delay = at.startedAtMs + row.programme[at.index]!.durationMs - nowMs();
     const timer = setTimeout(
@@ -251,6 +258,7 @@ export function createLiveChat(deps: ChatDeps) {
     if (!eventId) return;
     clearTimeout(trackTimers.get(eventId));
     trackTimers.delete(eventId);
+    pushedTrack.delete(eventId);
     counted.delete(eventId);
   });
 
@@ -269,7 +277,8 @@ export function createLiveChat(deps: ChatDeps) {
       const room = roomOf(eventId);
       if (!nsp.adapter.rooms.get(room)?.size) return;
       const row = await live.find(eventId);
-      nsp.local.to(room).emit('nowPlaying', null);
+      if (pushedTrack.get(eventId) !== -1) nsp.local.to(room).emit('nowPlaying', null);
+      pushedTrack.set(eventId, -1);
       nsp.local.to(room).emit('event_ended', { id: eventId, status: row?.status ?? 'cancelled' });
       // The chat is closed: listeners leave, and sockets in no other event start their idle time.
       for (const socket of await nsp.local.in(room).fetchSockets()) {
@@ -482,6 +491,7 @@ export function createLiveChat(deps: ChatDeps) {
       clearInterval(sweep);
       for (const timer of trackTimers.values()) clearTimeout(timer);
       trackTimers.clear();
+      pushedTrack.clear();
       nsp.disconnectSockets(true);
       // Not io.close(): that would close the HTTP server, which Fastify closes itself.
       io.engine.close();
