@@ -20,6 +20,8 @@ export interface ChatLimits {
   maxRoomsPerSocket: number;
   /** `join`s one socket may send per minute. */
   maxJoinsPerMinute: number;
+  /** Sockets one user may hold open in one process (a flood of connections is refused). */
+  maxSocketsPerUser: number;
   /** Messages one user may post per window, across their sockets. */
   messagesPerWindow: number;
   messageWindowMs: number;
@@ -30,6 +32,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = {
   sessionCheckMs: 15_000,
   maxRoomsPerSocket: 5,
   maxJoinsPerMinute: 20,
+  maxSocketsPerUser: 20,
   messagesPerWindow: 5,
   messageWindowMs: 10_000,
 };
@@ -136,6 +139,15 @@ export function createLiveChat(deps: ChatDeps) {
   const pushedTrack = new Map<string, number>();
   const localPosts = new Map<string, number[]>();
   const counted = new Map<string, { at: number; n: number }>();
+  /** This process's open sockets of each user (an entry goes with the user's last socket). */
+  const userSockets = new Map<string, Set<Socket>>();
+  const tooManySockets = () =>
+    new AppError(
+      429,
+      'TOO_MANY_CONNECTIONS',
+      'Too many requests',
+      `A user may hold ${limits.maxSocketsPerUser} chat connections at once; close one first`,
+    );
 
   nsp.use(async (socket, next) => {
     try {
@@ -145,6 +157,7 @@ export function createLiveChat(deps: ChatDeps) {
       }
       const { expiresAtMs, ...claims } = await tokens.verifyAccess(token);
       const user = await resolveSession(claims);
+      if ((userSockets.get(user.id)?.size ?? 0) >= limits.maxSocketsPerUser) throw tooManySockets();
       states.set(socket, { user, expiresAtMs, joins: [] });
       next();
     } catch (error) {
@@ -296,9 +309,7 @@ export function createLiveChat(deps: ChatDeps) {
   deps.bus.subscribe(
     'identity.sessions_ended',
     async (event) => {
-      const { userId } = event.payload;
-      const theirs = [...nsp.sockets.values()].filter((socket) => states.get(socket)?.user.id === userId);
-      await checkSessions(theirs);
+      await checkSessions([...(userSockets.get(event.payload.userId) ?? [])]);
     },
     'every-process',
   );
@@ -345,6 +356,15 @@ export function createLiveChat(deps: ChatDeps) {
       socket.disconnect(true);
       return;
     }
+    // Counted here, where nothing awaits between the check and the add (handshakes that raced
+    // past the check in the middleware are cut here).
+    const theirs = userSockets.get(state.user.id) ?? new Set<Socket>();
+    if (theirs.size >= limits.maxSocketsPerUser) {
+      socket.disconnect(true);
+      return;
+    }
+    theirs.add(socket);
+    userSockets.set(state.user.id, theirs);
     armIdle(socket, state);
     armExpiry(socket, state);
 
@@ -420,6 +440,8 @@ export function createLiveChat(deps: ChatDeps) {
     socket.on('disconnect', () => {
       clearTimeout(state.idle);
       clearTimeout(state.expiry);
+      theirs.delete(socket);
+      if (!theirs.size && userSockets.get(state.user.id) === theirs) userSockets.delete(state.user.id);
     });
   });
 

@@ -515,6 +515,33 @@ describe('the chat', () => {
     expect(await next<string>(idle, 'disconnect')).toBe('io server disconnect');
   });
 
+  it("refuses a flood of one user's connections, and takes a new one when one closes", async () => {
+    const crowd = await register(t.app);
+    const mine = Array.from({ length: 20 }, () => open(crowd));
+    await Promise.all(mine.map(connected));
+    const refused = await connected(open(crowd)).catch(
+      (e: Error & { data?: { code: string; status: number } }) => e,
+    );
+    expect((refused as Error & { data?: { code: string; status: number } }).data).toMatchObject({
+      code: 'TOO_MANY_CONNECTIONS',
+      status: 429,
+    });
+    // Someone else is not affected, and a closed socket frees its place.
+    await connected(open(listener));
+    const closed = next<string>(mine[0]!, 'disconnect');
+    mine[0]!.disconnect();
+    await closed;
+    await expect
+      .poll(async () =>
+        connected(open(crowd)).then(
+          () => true,
+          () => false,
+        ),
+      )
+      .toBe(true);
+    for (const socket of mine) socket.disconnect();
+  });
+
   it('disconnects the sockets of a session that ended or a user who was blocked, at once', async () => {
     const gone = await register(t.app);
     const blocked = await register(t.app);
