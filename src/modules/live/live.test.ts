@@ -12,6 +12,7 @@ import {
   type TestApp,
 } from '../../../test/helpers.js';
 import { connected, emitAck, openChat } from '../../../test/sockets.js';
+import { openStream } from '../../../test/sse.js';
 import { outboxEvents } from '../../platform/events.js';
 import { jobs } from '../../platform/jobs.js';
 import { positionAt } from './live.service.js';
@@ -176,11 +177,24 @@ describe('events over HTTP', () => {
 describe('the scheduler', () => {
   it('takes an event live at its start, plays the programme and ends it after the last track', async () => {
     const event = await createEvent({ startsAt: inMinutes(1) });
+    const stream = await openStream(url, follower);
+    expect(stream.response.status).toBe(200);
     await runDueJobs();
     expect((await api('GET', `/events/${event.id}`)).body.status).toBe('scheduled');
 
     now += 60_000;
     await runDueJobs();
+    // The follower's open notification stream hears of it too.
+    const pushed = await stream.next(
+      (e) => e.event === 'notification' && JSON.parse(e.data ?? '{}').type === 'event.started',
+      10_000,
+    );
+    stream.close();
+    expect(JSON.parse(pushed.data!)).toMatchObject({
+      type: 'event.started',
+      event: { id: event.id, title: 'Listening party' },
+      artist: { id: artistId },
+    });
     const live = (await api('GET', `/events/${event.id}`)).body;
     expect(live.status).toBe('live');
     expect(live.nowPlaying).toMatchObject({ positionMs: 0, startedAt: new Date(now).toISOString() });
