@@ -14,6 +14,11 @@ export interface EventMap {
   /** A listening event went live (its host's followers are notified) or ended or was cancelled. */
   'live.event_started': { eventId: string; artistId: string };
   'live.event_ended': { eventId: string; artistId: string };
+  /**
+   * Sessions of a user ended (logout, password change, refresh-token reuse) or the user was
+   * blocked or deleted: what holds a connection open for them (chat sockets) checks it again.
+   */
+  'identity.sessions_ended': { userId: string };
 }
 export type EventType = keyof EventMap;
 

@@ -27,6 +27,7 @@ describe('live chat, end to end', () => {
   let eventId: string;
   let host: Json;
   let fan: Json;
+  const shortSongs: Json[] = [];
   const sockets: Socket[] = [];
 
   const call = (method: string, path: string, token?: string, body?: unknown) =>
@@ -57,6 +58,14 @@ describe('live chat, end to end', () => {
         durationMs: 120_000,
       })
     ).body;
+    for (const [title, durationMs] of [
+      ['Short one', 1500],
+      ['Short two', 2000],
+    ] as const) {
+      shortSongs.push(
+        (await call('POST', `/albums/${album.id}/songs`, admin.accessToken, { title, durationMs })).body,
+      );
+    }
     host = (
       await post(server.base, '/auth/register', {
         email: 'live-host@example.test',
@@ -121,4 +130,34 @@ describe('live chat, end to end', () => {
     expect(removed.status).toBe(204);
     expect(await gone).toEqual({ id: sent.message.id });
   });
+
+  it("pushes nowPlaying at each track change, as the server's clock decides, then ends the event", async () => {
+    const playlist = (await call('POST', '/playlists', host.accessToken, { name: 'Short set' })).body;
+    await call('POST', `/playlists/${playlist.id}/tracks`, host.accessToken, {
+      songIds: shortSongs.map((s) => s.id),
+    });
+    const created = await call('POST', '/events', host.accessToken, {
+      title: 'Quick listen',
+      playlistId: playlist.id,
+      startsAt: new Date(Date.now() + 3000).toISOString(),
+    });
+    expect(created.status).toBe(201);
+    const socket = open(fan.accessToken);
+    await connected(socket);
+    const pushes: Json[] = [];
+    socket.on('nowPlaying', (nowPlaying: Json) => pushes.push(nowPlaying));
+    const ended = new Promise<Json>((resolve) => socket.once('event_ended', resolve));
+    expect(await emit(socket, 'join', { eventId: created.body.id })).toMatchObject({ ok: true });
+    // Goes live 3 s from now (within the job queue's poll, 1 s), plays 1.5 s + 2 s, ends.
+    expect(await ended).toEqual({ id: created.body.id, status: 'ended' });
+    // Each change once: the two songs, then nothing (the last track's end and the event's end
+    // are one change).
+    expect(pushes.map((p) => p?.song.title ?? null)).toEqual(['Short one', 'Short two', null]);
+    const [first, second] = pushes;
+    expect(Date.parse(second.startedAt) - Date.parse(first.startedAt)).toBe(1500);
+    // Pushed at the change, not later: the position is a few milliseconds into the song.
+    expect(second.positionMs).toBeLessThan(1500);
+    const event = (await call('GET', `/events/${created.body.id}`)).body;
+    expect(event).toMatchObject({ status: 'ended', nowPlaying: null });
+  }, 30_000);
 });

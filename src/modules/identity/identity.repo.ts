@@ -206,22 +206,28 @@ export async function rotateRefreshToken(
   await db.update(sessions).set({ expiresAt: values.expiresAt }).where(eq(sessions.id, sessionId));
 }
 
-export async function revokeSession(db: Executor, sessionId: string): Promise<void> {
-  await db
+/** Revokes a session; the user it belonged to when this revoked it, else undefined (gone or revoked before). */
+export async function revokeSession(db: Executor, sessionId: string): Promise<string | undefined> {
+  const [row] = await db
     .update(sessions)
     .set({ revokedAt: new Date() })
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+    .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+    .returning({ userId: sessions.userId });
+  return row?.userId;
 }
 
+/** Revokes every session of the user but one; how many it revoked. */
 export async function revokeOtherSessions(
   db: Executor,
   userId: string,
   keepSessionId: string,
-): Promise<void> {
-  await db
+): Promise<number> {
+  const rows = await db
     .update(sessions)
     .set({ revokedAt: new Date() })
-    .where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId), isNull(sessions.revokedAt)));
+    .where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId), isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id });
+  return rows.length;
 }
 
 /** A user's avatar, written by the media module. */

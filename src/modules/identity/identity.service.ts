@@ -9,6 +9,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../../platform/errors.js';
+import { recordEvent } from '../../platform/events.js';
 import type { Image } from '../../platform/http.js';
 import { artistExists } from '../catalog/index.js';
 import type { UserRow } from './identity.repo.js';
@@ -144,6 +145,15 @@ export const REFRESH_REUSE_WINDOW_MS = 10_000;
 
 const invalidCredentials = () => new UnauthorizedError('Email or password is wrong', 'INVALID_CREDENTIALS');
 const accountBlocked = () => new ForbiddenError('This account is blocked', 'ACCOUNT_BLOCKED');
+
+/**
+ * Tells every process, once the transaction commits, that sessions of the user ended (or the
+ * user was blocked or deleted): the chat then disconnects their sockets at once rather than at
+ * its next periodic check.
+ */
+async function sessionsEnded(tx: Tx, userId: string | undefined): Promise<void> {
+  if (userId) await recordEvent(tx, 'identity.sessions_ended', { userId });
+}
 
 export function createIdentityService(deps: IdentityDeps) {
   const { db, tokens } = deps;
@@ -301,7 +311,7 @@ export function createIdentityService(deps: IdentityDeps) {
         if (!spent) return { error: 'invalid' as const };
         const successor = spent.reused ? await successorInReuseWindow(tx, spent, presentedHash) : undefined;
         if (spent.reused && !successor) {
-          await repo.revokeSession(tx, spent.sessionId);
+          await sessionsEnded(tx, await repo.revokeSession(tx, spent.sessionId));
           return { error: 'reused' as const };
         }
         const found = await repo.findSessionWithUser(tx, spent.sessionId);
@@ -333,7 +343,7 @@ export function createIdentityService(deps: IdentityDeps) {
     async logout(refreshToken: string) {
       await withTx(db, async (tx) => {
         const spent = await repo.spendRefreshToken(tx, hashToken(refreshToken), clock());
-        if (spent) await repo.revokeSession(tx, spent.sessionId);
+        if (spent) await sessionsEnded(tx, await repo.revokeSession(tx, spent.sessionId));
       });
     },
 
@@ -380,7 +390,9 @@ export function createIdentityService(deps: IdentityDeps) {
       }
       const updated = await withTx(db, async (tx) => {
         const row = await repo.updateUser(tx, user.id, changes);
-        if (changes.passwordHash) await repo.revokeOtherSessions(tx, user.id, caller.sessionId);
+        if (changes.passwordHash && (await repo.revokeOtherSessions(tx, user.id, caller.sessionId))) {
+          await sessionsEnded(tx, user.id);
+        }
         return row!;
       }).catch((error: unknown) => {
         if (isUniqueViolation(error, 'users_username_key')) throw usernameTaken();
@@ -445,6 +457,7 @@ export function createIdentityService(deps: IdentityDeps) {
           artistId,
           ...(input.blocked !== undefined ? { blocked: input.blocked } : {}),
         });
+        if (input.blocked && !user.blocked) await sessionsEnded(tx, id);
         return toUserView(updated!, true);
       });
     },
@@ -456,6 +469,7 @@ export function createIdentityService(deps: IdentityDeps) {
         const followUps = [];
         for (const hook of deps.userDeletionHooks ?? []) followUps.push(await hook(tx, id));
         await repo.deleteUser(tx, id);
+        await sessionsEnded(tx, id);
         return followUps;
       });
       for (const followUp of afterCommit) if (followUp) await followUp();

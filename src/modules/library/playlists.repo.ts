@@ -36,6 +36,27 @@ export async function findPlaylistCard(db: Executor, id: string): Promise<Playli
   return row;
 }
 
+/**
+ * Who may see the playlists of `ids` besides admins: public ones everyone, private ones their
+ * owner (and, for a live event, the artist the owner's account belongs to). Missing ids are gone.
+ */
+export function findPlaylistAudiences(
+  db: Executor,
+  ids: string[],
+): Promise<{ id: string; name: string; isPublic: boolean; ownerArtistId: string | null }[]> {
+  if (!ids.length) return Promise.resolve([]);
+  return db
+    .select({
+      id: playlists.id,
+      name: playlists.name,
+      isPublic: playlists.isPublic,
+      ownerArtistId: users.artistId,
+    })
+    .from(playlists)
+    .innerJoin(users, eq(users.id, playlists.ownerId))
+    .where(inArray(playlists.id, ids));
+}
+
 /** Takes the playlist's row lock: every edit of one playlist runs one after the other. */
 export async function lockPlaylist(tx: Executor, id: string): Promise<PlaylistRow | undefined> {
   const [row] = await tx.select().from(playlists).where(eq(playlists.id, id)).for('update');

@@ -344,10 +344,17 @@ export function createPlaylistService(deps: PlaylistDeps) {
       return row && maySee(caller, row) ? { id: row.id, name: row.name } : undefined;
     },
 
-    /** Names of playlists by id; deleted ones are missing. */
-    async names(ids: string[]): Promise<Map<string, string>> {
-      const rows = await Promise.all([...new Set(ids)].map((id) => repo.findPlaylistCard(db, id)));
-      return new Map(rows.flatMap((row) => (row ? [[row.id, row.name] as const] : [])));
+    /**
+     * Playlists by id as a listening event's host artist sees them: those that are public or
+     * belong to an account of that artist (ids missing from the map are deleted or hidden from it).
+     */
+    async seenByArtist(artistId: string, ids: string[]): Promise<Map<string, { id: string; name: string }>> {
+      const rows = await repo.findPlaylistAudiences(db, [...new Set(ids)]);
+      return new Map(
+        rows
+          .filter((row) => row.isPublic || row.ownerArtistId === artistId)
+          .map((row) => [row.id, { id: row.id, name: row.name }] as const),
+      );
     },
 
     /**

@@ -20,6 +20,8 @@ export interface ChatLimits {
   maxRoomsPerSocket: number;
   /** `join`s one socket may send per minute. */
   maxJoinsPerMinute: number;
+  /** Sockets one user may hold open in one process (a flood of connections is refused). */
+  maxSocketsPerUser: number;
   /** Messages one user may post per window, across their sockets. */
   messagesPerWindow: number;
   messageWindowMs: number;
@@ -30,6 +32,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = {
   sessionCheckMs: 15_000,
   maxRoomsPerSocket: 5,
   maxJoinsPerMinute: 20,
+  maxSocketsPerUser: 20,
   messagesPerWindow: 5,
   messageWindowMs: 10_000,
 };
@@ -132,8 +135,19 @@ export function createLiveChat(deps: ChatDeps) {
   const states = new WeakMap<Socket, SocketState>();
   /** Track-change timers of the rooms with sockets in this process. */
   const trackTimers = new Map<string, NodeJS.Timeout>();
+  /** What each room in this process was last told: the programme index, or -1 for nothing playing. */
+  const pushedTrack = new Map<string, number>();
   const localPosts = new Map<string, number[]>();
   const counted = new Map<string, { at: number; n: number }>();
+  /** This process's open sockets of each user (an entry goes with the user's last socket). */
+  const userSockets = new Map<string, Set<Socket>>();
+  const tooManySockets = () =>
+    new AppError(
+      429,
+      'TOO_MANY_CONNECTIONS',
+      'Too many requests',
+      `A user may hold ${limits.maxSocketsPerUser} chat connections at once; close one first`,
+    );
 
   nsp.use(async (socket, next) => {
     try {
@@ -143,6 +157,7 @@ export function createLiveChat(deps: ChatDeps) {
       }
       const { expiresAtMs, ...claims } = await tokens.verifyAccess(token);
       const user = await resolveSession(claims);
+      if ((userSockets.get(user.id)?.size ?? 0) >= limits.maxSocketsPerUser) throw tooManySockets();
       states.set(socket, { user, expiresAtMs, joins: [] });
       next();
     } catch (error) {
@@ -179,21 +194,24 @@ export function createLiveChat(deps: ChatDeps) {
   async function mayPost(userId: string): Promise<boolean> {
     if (deps.redis) {
       try {
-        // A sliding window: the times of the user's recent posts in a sorted set.
+        // A sliding window: the times of the user's recent posts in a sorted set. The post is
+        // added and the window counted in one MULTI, so concurrent posts (several sockets, several
+        // processes) are counted one after the other; a post over the limit takes itself out again.
         const key = `live:chat:${userId}`;
         const now = nowMs();
+        const member = `${now}:${randomBytes(6).toString('hex')}`;
         const results = await deps.redis
           .multi()
           .zremrangebyscore(key, 0, now - limits.messageWindowMs)
+          .zadd(key, now, member)
           .zcard(key)
-          .exec();
-        if ((results?.[1]?.[1] as number) >= limits.messagesPerWindow) return false;
-        await deps.redis
-          .multi()
-          .zadd(key, now, `${now}:${Math.random()}`)
           .pexpire(key, limits.messageWindowMs)
           .exec();
-        return true;
+        const error = results?.find(([failed]) => failed)?.[0];
+        if (!results || error) throw error ?? new Error('the MULTI was discarded');
+        if ((results[2]![1] as number) <= limits.messagesPerWindow) return true;
+        await deps.redis.zrem(key, member).catch(() => {});
+        return false;
       } catch {
         // Redis away: this process's own counts.
       }
@@ -227,8 +245,13 @@ export function createLiveChat(deps: ChatDeps) {
     if (!nsp.adapter.rooms.get(room)?.size) return;
     const row = await live.find(eventId);
     if (row?.status !== 'live' || !row.programme || !row.wentLiveAt) return;
-    nsp.local.to(room).emit('nowPlaying', await live.nowPlayingOf(row));
     const at = positionAt(row.programme, row.wentLiveAt, live.clock());
+    // Once per change: a timer that fires a little early, or the end of the last track followed
+    // by the event's end, does not tell the room the same thing twice.
+    if (pushedTrack.get(eventId) !== (at?.index ?? -1)) {
+      pushedTrack.set(eventId, at?.index ?? -1);
+      nsp.local.to(room).emit('nowPlaying', await live.nowPlayingOf(row));
+    }
     if (!at) return;
     const delay = at.startedAtMs + row.programme[at.index]!.durationMs - nowMs();
     const timer = setTimeout(
@@ -248,6 +271,7 @@ export function createLiveChat(deps: ChatDeps) {
     if (!eventId) return;
     clearTimeout(trackTimers.get(eventId));
     trackTimers.delete(eventId);
+    pushedTrack.delete(eventId);
     counted.delete(eventId);
   });
 
@@ -266,7 +290,8 @@ export function createLiveChat(deps: ChatDeps) {
       const room = roomOf(eventId);
       if (!nsp.adapter.rooms.get(room)?.size) return;
       const row = await live.find(eventId);
-      nsp.local.to(room).emit('nowPlaying', null);
+      if (pushedTrack.get(eventId) !== -1) nsp.local.to(room).emit('nowPlaying', null);
+      pushedTrack.set(eventId, -1);
       nsp.local.to(room).emit('event_ended', { id: eventId, status: row?.status ?? 'cancelled' });
       // The chat is closed: listeners leave, and sockets in no other event start their idle time.
       for (const socket of await nsp.local.in(room).fetchSockets()) {
@@ -276,6 +301,15 @@ export function createLiveChat(deps: ChatDeps) {
         const state = states.get(local);
         if (state && !joinedRooms(local).length) armIdle(local, state);
       }
+    },
+    'every-process',
+  );
+
+  // A session ended or the user was blocked or deleted (in any process): check their sockets now.
+  deps.bus.subscribe(
+    'identity.sessions_ended',
+    async (event) => {
+      await checkSessions([...(userSockets.get(event.payload.userId) ?? [])]);
     },
     'every-process',
   );
@@ -322,6 +356,15 @@ export function createLiveChat(deps: ChatDeps) {
       socket.disconnect(true);
       return;
     }
+    // Counted here, where nothing awaits between the check and the add (handshakes that raced
+    // past the check in the middleware are cut here).
+    const theirs = userSockets.get(state.user.id) ?? new Set<Socket>();
+    if (theirs.size >= limits.maxSocketsPerUser) {
+      socket.disconnect(true);
+      return;
+    }
+    theirs.add(socket);
+    userSockets.set(state.user.id, theirs);
     armIdle(socket, state);
     armExpiry(socket, state);
 
@@ -397,16 +440,18 @@ export function createLiveChat(deps: ChatDeps) {
     socket.on('disconnect', () => {
       clearTimeout(state.idle);
       clearTimeout(state.expiry);
+      theirs.delete(socket);
+      if (!theirs.size && userSockets.get(state.user.id) === theirs) userSockets.delete(state.user.id);
     });
   });
 
   /**
-   * Ends the sockets whose session ended (logout, password change, block, deletion) or whose
-   * access token expired.
+   * Ends the sockets (all of this process's by default) whose session ended (logout, password
+   * change, block, deletion) or whose access token expired.
    */
-  async function checkSessions(): Promise<void> {
+  async function checkSessions(sockets: Iterable<Socket> = nsp.sockets.values()): Promise<void> {
     const verdicts = new Map<string, Promise<boolean>>();
-    for (const socket of nsp.sockets.values()) {
+    for (const socket of sockets) {
       const state = states.get(socket);
       if (!state) continue;
       if (tokenExpired(state)) {
@@ -468,6 +513,7 @@ export function createLiveChat(deps: ChatDeps) {
       clearInterval(sweep);
       for (const timer of trackTimers.values()) clearTimeout(timer);
       trackTimers.clear();
+      pushedTrack.clear();
       nsp.disconnectSockets(true);
       // Not io.close(): that would close the HTTP server, which Fastify closes itself.
       io.engine.close();

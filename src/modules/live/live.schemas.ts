@@ -22,7 +22,7 @@ export const EventSchema = Type.Object({
   description: Type.Union([Type.String(), Type.Null()]),
   host: Type.Object({ id: Id, name: Type.String() }, { description: 'the hosting artist' }),
   playlist: Type.Union([Type.Object({ id: Id, name: Type.String() }), Type.Null()], {
-    description: 'null once the playlist was deleted',
+    description: 'null once the playlist was deleted, or made private by someone other than the host',
   }),
   startsAt: Timestamp,
   status: Type.Enum(EVENT_STATUSES),

@@ -38,7 +38,8 @@ export interface MessageView {
 /** What the live module needs of playlists (the library's playlist service provides it). */
 export interface PlaylistAccess {
   visibleTo(caller: AuthUser, id: string): Promise<{ id: string; name: string } | undefined>;
-  names(ids: string[]): Promise<Map<string, string>>;
+  /** The playlists of `ids` an artist's accounts may see (public, or one of theirs), by id. */
+  seenByArtist(artistId: string, ids: string[]): Promise<Map<string, { id: string; name: string }>>;
   programme(id: string): Promise<ProgrammeTrack[] | undefined>;
 }
 
@@ -120,8 +121,16 @@ export function createLiveService(deps: LiveDeps) {
     return caller.artistId;
   }
 
-  async function assertPlaylist(caller: AuthUser, playlistId: string): Promise<void> {
-    if (!(await playlists.visibleTo(caller, playlistId))) {
+  /**
+   * The playlist must be one the caller and the host artist can both see: an admin scheduling
+   * for an artist cannot put someone else's private playlist (or their own) in a public event.
+   */
+  async function assertPlaylist(caller: AuthUser, artistId: string, playlistId: string): Promise<void> {
+    const [mine, host] = await Promise.all([
+      playlists.visibleTo(caller, playlistId),
+      playlists.seenByArtist(artistId, [playlistId]),
+    ]);
+    if (!mine || !host.has(playlistId)) {
       throw new ValidationError(
         'playlistId names no playlist you can see',
         [{ path: '/playlistId', message: 'names no playlist you can see' }],
@@ -161,13 +170,19 @@ export function createLiveService(deps: LiveDeps) {
 
   async function toViews(rows: repo.EventRow[]): Promise<EventView[]> {
     const now = clock();
-    const [names, counts] = await Promise.all([
-      playlists.names(rows.map((row) => row.playlistId)),
+    const byHost = new Map<string, string[]>();
+    for (const row of rows) byHost.set(row.artistId, [...(byHost.get(row.artistId) ?? []), row.playlistId]);
+    const [seen, counts] = await Promise.all([
+      Promise.all(
+        [...byHost].map(
+          async ([artistId, ids]) => [artistId, await playlists.seenByArtist(artistId, ids)] as const,
+        ),
+      ).then((entries) => new Map(entries)),
       countListeners(rows.map((row) => row.id)),
     ]);
     return Promise.all(
       rows.map(async (row) => {
-        const name = names.get(row.playlistId);
+        const name = seen.get(row.artistId)?.get(row.playlistId)?.name;
         return {
           id: row.id,
           title: row.title,
@@ -194,14 +209,16 @@ export function createLiveService(deps: LiveDeps) {
    * scheduled -> live, once: the conditional UPDATE is the guard, so two workers (or a job
    * run again after a crash) cannot both take it live, and the notification event and the
    * end job commit with the transition. An event with nothing left to play (playlist deleted,
-   * emptied or only hidden songs) is cancelled instead.
+   * emptied, only hidden songs, or made private by an owner who is not the host) is cancelled instead.
    */
   async function goLive(eventId: string): Promise<void> {
     const row = await repo.findEvent(db, eventId);
     if (row?.status !== 'scheduled') return;
     const now = clock();
     if (row.startsAt.getTime() > now.getTime()) return;
-    const programme = (await playlists.programme(row.playlistId)) ?? [];
+    // A playlist its owner made private since (unless the owner is the host) is not played.
+    const seen = await playlists.seenByArtist(row.artistId, [row.playlistId]);
+    const programme = seen.has(row.playlistId) ? ((await playlists.programme(row.playlistId)) ?? []) : [];
     const started = await withTx(db, async (tx) => {
       if (!programme.length) {
         if (
@@ -296,7 +313,7 @@ export function createLiveService(deps: LiveDeps) {
       const artistId = await hostArtist(caller, input.artistId);
       const startsAt = new Date(input.startsAt);
       assertFuture(startsAt);
-      await assertPlaylist(caller, input.playlistId);
+      await assertPlaylist(caller, artistId, input.playlistId);
       const id = await withTx(db, async (tx) => {
         const eventId = await repo.insertEvent(tx, {
           artistId,
@@ -332,7 +349,7 @@ export function createLiveService(deps: LiveDeps) {
       }
       const startsAt = input.startsAt === undefined ? undefined : new Date(input.startsAt);
       if (startsAt) assertFuture(startsAt);
-      if (input.playlistId !== undefined) await assertPlaylist(caller, input.playlistId);
+      if (input.playlistId !== undefined) await assertPlaylist(caller, row.artistId, input.playlistId);
       await withTx(db, async (tx) => {
         const changed = await repo.updateScheduled(tx, id, now, {
           ...(input.title !== undefined ? { title: input.title } : {}),

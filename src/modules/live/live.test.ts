@@ -12,6 +12,7 @@ import {
   type TestApp,
 } from '../../../test/helpers.js';
 import { connected, emitAck, openChat } from '../../../test/sockets.js';
+import { openStream } from '../../../test/sse.js';
 import { outboxEvents } from '../../platform/events.js';
 import { jobs } from '../../platform/jobs.js';
 import { positionAt } from './live.service.js';
@@ -176,11 +177,24 @@ describe('events over HTTP', () => {
 describe('the scheduler', () => {
   it('takes an event live at its start, plays the programme and ends it after the last track', async () => {
     const event = await createEvent({ startsAt: inMinutes(1) });
+    const stream = await openStream(url, follower);
+    expect(stream.response.status).toBe(200);
     await runDueJobs();
     expect((await api('GET', `/events/${event.id}`)).body.status).toBe('scheduled');
 
     now += 60_000;
     await runDueJobs();
+    // The follower's open notification stream hears of it too.
+    const pushed = await stream.next(
+      (e) => e.event === 'notification' && JSON.parse(e.data ?? '{}').type === 'event.started',
+      10_000,
+    );
+    stream.close();
+    expect(JSON.parse(pushed.data!)).toMatchObject({
+      type: 'event.started',
+      event: { id: event.id, title: 'Listening party' },
+      artist: { id: artistId },
+    });
     const live = (await api('GET', `/events/${event.id}`)).body;
     expect(live.status).toBe('live');
     expect(live.nowPlaying).toMatchObject({ positionMs: 0, startedAt: new Date(now).toISOString() });
@@ -268,6 +282,54 @@ describe('the scheduler', () => {
         [gone.id, hollow.id].includes(n.event?.id ?? ''),
       ),
     ).toBe(false);
+  });
+
+  it('never plays, nor names, a private playlist the host artist cannot see', async () => {
+    const owner = await register(t.app);
+    const songs = (await api('GET', `/playlists/${playlistId}`, host)).body.tracks.map(
+      (track: { song: { id: string } }) => track.song.id,
+    );
+    const withSongs = async (session: Session, isPublic: boolean) => {
+      const made = await api('POST', '/playlists', session, { name: 'Not the host’s', isPublic });
+      expect(
+        (await api('POST', `/playlists/${made.body.id}/tracks`, session, { songIds: songs })).status,
+      ).toBe(200);
+      return made.body.id as string;
+    };
+    // An admin scheduling for the artist sees every playlist; the host does not.
+    for (const secret of [await withSongs(owner, false), await withSongs(admin, false)]) {
+      const res = await api('POST', '/events', admin, {
+        title: 'x',
+        playlistId: secret,
+        startsAt: inMinutes(5),
+        artistId,
+      });
+      expect([res.status, res.body.code]).toEqual([400, 'UNKNOWN_PLAYLIST']);
+      const scheduled = await createEvent({ startsAt: inMinutes(5) });
+      const moved = await api('PATCH', `/events/${scheduled.id}`, admin, { playlistId: secret });
+      expect([moved.status, moved.body.code]).toEqual([400, 'UNKNOWN_PLAYLIST']);
+      expect((await api('DELETE', `/events/${scheduled.id}`, host)).status).toBe(204);
+    }
+    // The host's own private playlist is theirs to play.
+    const own = await withSongs(host, false);
+    expect((await createEvent({ playlistId: own, startsAt: inMinutes(30) })).playlist).toMatchObject({
+      id: own,
+    });
+
+    // A public playlist its owner makes private before the start: no longer named, and not played.
+    const turned = await withSongs(owner, true);
+    const event = await createEvent({ playlistId: turned, startsAt: inMinutes(1) });
+    expect(event.playlist).toMatchObject({ id: turned });
+    expect((await api('PATCH', `/playlists/${turned}`, owner, { isPublic: false })).status).toBe(200);
+    expect((await api('GET', `/events/${event.id}`)).body.playlist).toBeNull();
+    now += 60_000;
+    await runDueJobs();
+    expect((await api('GET', `/events/${event.id}`)).body).toMatchObject({
+      status: 'cancelled',
+      nowPlaying: null,
+    });
+    const feed = (await api('GET', '/me/notifications', follower)).body;
+    expect(feed.items.some((n: { event: { id: string } | null }) => n.event?.id === event.id)).toBe(false);
   });
 
   it('computes positions from the start and the durations', () => {
@@ -407,6 +469,23 @@ describe('the chat', () => {
     expect(await post('a new window')).toBe(true);
   });
 
+  it("counts a burst of one user's messages from several sockets against one window", async () => {
+    const event = await createEvent({ startsAt: inMinutes(30) });
+    const poster = await register(t.app);
+    const pair = [open(poster), open(poster)];
+    await Promise.all(pair.map(connected));
+    for (const socket of pair) expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        emit(pair[i % 2]!, 'message', { eventId: event.id, text: `burst ${i}` }),
+      ),
+    );
+    expect(answers.filter((a) => a.ok)).toHaveLength(5);
+    expect(answers.filter((a) => a.code === 'RATE_LIMITED')).toHaveLength(7);
+    const history = await api('GET', `/events/${event.id}/messages?limit=100`, poster);
+    expect(history.body.items).toHaveLength(5);
+  });
+
   it('survives garbage payloads and refuses what it must', async () => {
     const event = await createEvent({ startsAt: inMinutes(30) });
     const socket = open(listener);
@@ -450,24 +529,68 @@ describe('the chat', () => {
     expect(await next<string>(idle, 'disconnect')).toBe('io server disconnect');
   });
 
-  it('disconnects the sockets of a session that ended or a user who was blocked', async () => {
+  it("refuses a flood of one user's connections, and takes a new one when one closes", async () => {
+    const crowd = await register(t.app);
+    const mine = Array.from({ length: 20 }, () => open(crowd));
+    await Promise.all(mine.map(connected));
+    const refused = await connected(open(crowd)).catch(
+      (e: Error & { data?: { code: string; status: number } }) => e,
+    );
+    expect((refused as Error & { data?: { code: string; status: number } }).data).toMatchObject({
+      code: 'TOO_MANY_CONNECTIONS',
+      status: 429,
+    });
+    // Someone else is not affected, and a closed socket frees its place.
+    await connected(open(listener));
+    const closed = next<string>(mine[0]!, 'disconnect');
+    mine[0]!.disconnect();
+    await closed;
+    await expect
+      .poll(async () =>
+        connected(open(crowd)).then(
+          () => true,
+          () => false,
+        ),
+      )
+      .toBe(true);
+    for (const socket of mine) socket.disconnect();
+  });
+
+  it('disconnects the sockets of a session that ended or a user who was blocked, at once', async () => {
     const gone = await register(t.app);
     const blocked = await register(t.app);
+    const changer = await register(t.app, { password: 'first-password-1' });
+    const other = await call(t.app, 'POST', '/api/v1/auth/login', {
+      body: { email: changer.user.email, password: 'first-password-1' },
+    });
+    expect(other.status).toBe(200);
     const event = await createEvent({ startsAt: inMinutes(30) });
     const first = open(gone);
     const second = open(blocked);
-    await Promise.all([connected(first), connected(second)]);
-    await emit(first, 'join', { eventId: event.id });
-    await emit(second, 'join', { eventId: event.id });
+    const elsewhere = open({ token: other.body.accessToken });
+    const kept = open(changer);
+    const sockets = [first, second, elsewhere, kept];
+    await Promise.all(sockets.map(connected));
+    for (const socket of sockets) expect((await emit(socket, 'join', { eventId: event.id })).ok).toBe(true);
     const firstGone = next<string>(first, 'disconnect');
     const secondGone = next<string>(second, 'disconnect');
+    const elsewhereGone = next<string>(elsewhere, 'disconnect');
+    // No periodic check runs here (sessionCheckMs is a minute): the session's end itself does it.
     expect((await api('POST', '/auth/logout', gone, { refreshToken: gone.refreshToken })).status).toBe(204);
     expect((await api('PATCH', `/admin/users/${blocked.user.id}`, admin, { blocked: true })).status).toBe(
       200,
     );
-    await t.app.services.chat!.checkSessions();
+    const changed = await api('PATCH', '/me', changer, {
+      currentPassword: 'first-password-1',
+      newPassword: 'second-password-2',
+    });
+    expect(changed.status).toBe(200);
     expect(await firstGone).toBe('io server disconnect');
     expect(await secondGone).toBe('io server disconnect');
+    expect(await elsewhereGone).toBe('io server disconnect');
+    // The session that changed the password goes on.
+    expect((await emit(kept, 'message', { eventId: event.id, text: 'still here' })).ok).toBe(true);
+    expect(kept.connected).toBe(true);
     const refused = await connected(open(blocked)).catch((e: Error & { data?: { code: string } }) => e);
     expect((refused as Error & { data?: { code: string } }).data?.code).toBe('ACCOUNT_BLOCKED');
   });
