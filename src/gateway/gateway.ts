@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
-import { requestId } from '../app.js';
+import { requestId, trustedProxies } from '../app.js';
 import type { Config } from '../config.js';
 import { AppError, registerErrorHandling, registerNotFound } from '../platform/errors.js';
 import {
@@ -59,6 +59,9 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     genReqId: requestId,
     requestIdHeader: false,
     bodyLimit: BUFFERED_BODY_LIMIT,
+    // Behind a load balancer (TRUST_PROXY), the client is the one it names: that address is
+    // what the gateway rate-limits and passes on in X-Forwarded-For.
+    trustProxy: trustedProxies(config.trustProxy),
   }).withTypeProvider<TypeBoxTypeProvider>();
   const pool = new UpstreamPool(config.gatewayUpstreams, app.log);
   const roleFor = createRoleRouter(GATEWAY_ROUTES);
