@@ -202,6 +202,21 @@ describe('gateway: forwarding headers', () => {
     await g.close();
   });
 
+  it('passes every path of the route table to its role', async () => {
+    const roles = new Set(GATEWAY_ROUTES.map(([, role]) => role));
+    const g = await gateway([...roles].map((role) => `${role}=${echoUrl}`).join(','));
+    await allReady(g);
+    for (const [pattern] of GATEWAY_ROUTES) {
+      // socket.io has a route of its own (WebSocket upgrades; see the live tests).
+      if (pattern.startsWith('/socket.io')) continue;
+      const url = pattern.replace(/:\w+/g, 'x1').replace(/\*$/, 'x2');
+      const res = await g.inject({ method: 'GET', url });
+      expect({ url, status: res.statusCode }).toEqual({ url, status: 200 });
+      expect(res.json()).toHaveProperty(GATEWAY_HEADER);
+    }
+    await g.close();
+  });
+
   it('names the client a trusted load balancer in front of it names (TRUST_PROXY)', async () => {
     const g = await gateway(`catalog=${echoUrl}`, { TRUST_PROXY: '10.0.0.1' });
     await allReady(g);

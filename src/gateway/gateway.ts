@@ -201,7 +201,18 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     // The stricter credential limit, counted here once rather than by identity.
     const authLimit = { rateLimit: { max: config.rateLimitAuthMax, timeWindow: config.rateLimitWindowMs } };
     proxied.route({ method: [...everyMethod], url: '/api/v1/auth/*', config: authLimit, handler: route });
-    for (const url of ['/api/v1', '/api/v1/*', '/rest', '/rest/*', '/openapi.json', '/docs', '/docs/*']) {
+    // `/media/*`: the signed URLs the API redirects streams and pictures to.
+    const urls = [
+      '/api/v1',
+      '/api/v1/*',
+      '/rest',
+      '/rest/*',
+      '/media/*',
+      '/openapi.json',
+      '/docs',
+      '/docs/*',
+    ];
+    for (const url of urls) {
       proxied.route({ method: [...everyMethod], url, handler: route });
     }
   });
