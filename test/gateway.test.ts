@@ -139,6 +139,39 @@ describe('gateway routing', () => {
     await g.close();
   });
 
+  it('retries an idempotent request on another process when the first dies under it, and not a POST', async () => {
+    // A process that accepts the connection and dies before answering (killed mid-request).
+    const { createServer: createHttpServer } = await import('node:http');
+    let died = 0;
+    const dying = createHttpServer((req, res) => {
+      if (req.url === '/health/ready') return res.end('{}');
+      died++;
+      req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+    const urlDying = `http://127.0.0.1:${(dying.address() as { port: number }).port}`;
+    const g = await gateway(`catalog=${urlDying} ${urlB}`);
+    await allReady(g);
+    // Round robin sends the first request to the dying process: it is answered by the other.
+    const read = await call(g, 'GET', '/api/v1/albums');
+    expect([read.status, died]).toEqual([200, 1]);
+    // The dying process is out of rotation until a check finds it ready, which the next one does.
+    const bothReady = async () =>
+      (await call(g, 'GET', '/health/services')).body.services.catalog.every(
+        (u: { status: string }) => u.status === 'ok',
+      );
+    for (let i = 0; i < 150 && !(await bothReady()); i++) await new Promise((r) => setTimeout(r, 100));
+    // A POST that reached a process may have done its work there: never sent twice.
+    const statuses = [];
+    for (let i = 0; i < 2; i++) {
+      statuses.push((await call(g, 'POST', '/api/v1/albums', { body: { title: 'x' } })).status);
+    }
+    expect(died).toBe(2);
+    expect(statuses).toContain(502);
+    await g.close();
+    await new Promise<void>((resolve) => dying.close(() => resolve()));
+  });
+
   it('forwards bodies and enforces the rate limit itself, once', async () => {
     const g = await gateway(`identity=${urlA},catalog=${urlA}`, { RATE_LIMIT_MAX: '3' });
     await allReady(g);
