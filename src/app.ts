@@ -298,6 +298,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec, clock);
   const bus = deps.eventBus ?? (await createEventBus(config, roles, app.log));
   const relay = new OutboxRelay(db, bus, app.log);
+  // Across processes, what one invalidates leaves the others' in-process entries too.
+  if (bus.broadcastInvalidation && bus.onInvalidation) {
+    cache.shareInvalidations((tags) => bus.broadcastInvalidation!(tags));
+    bus.onInvalidation((tags) => {
+      cache
+        .invalidateHere(tags)
+        .catch((error: unknown) => app.log.error({ err: error }, 'cache invalidation failed'));
+    });
+  }
   // On the embedded database no other process can hold a job, so stale ones are taken back at once.
   const jobs = new JobQueue(db, app.log, { clock, exclusive: deps.database.kind === 'pglite' });
   // Modules depend on the catalog, never the other way round: what the catalog shows of
