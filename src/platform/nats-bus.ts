@@ -62,8 +62,13 @@ export class NatsEventBus implements EventBus {
 
   /** Core NATS, not the stream: a cache message is only worth something now. */
   broadcastInvalidation(tags: string[]): void {
-    if (!this.connection || !this.connected) return;
-    this.connection.publish(this.invalidationSubject(), invalidationCodec.encode({ from: this.id, tags }));
+    if (!this.connection || !this.connected || this.closed) return;
+    try {
+      this.connection.publish(this.invalidationSubject(), invalidationCodec.encode({ from: this.id, tags }));
+    } catch (error) {
+      // Never the write's failure: the other processes' entries then last until their TTL.
+      this.options.log.warn({ err: error }, 'cache invalidation not sent');
+    }
   }
 
   onInvalidation(handler: (tags: string[]) => void): void {
