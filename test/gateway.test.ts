@@ -139,6 +139,39 @@ describe('gateway routing', () => {
     await g.close();
   });
 
+  it('retries an idempotent request on another process when the first dies under it, and not a POST', async () => {
+    // A process that accepts the connection and dies before answering (killed mid-request).
+    const { createServer: createHttpServer } = await import('node:http');
+    let died = 0;
+    const dying = createHttpServer((req, res) => {
+      if (req.url === '/health/ready') return res.end('{}');
+      died++;
+      req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+    const urlDying = `http://127.0.0.1:${(dying.address() as { port: number }).port}`;
+    const g = await gateway(`catalog=${urlDying} ${urlB}`);
+    await allReady(g);
+    // Round robin sends the first request to the dying process: it is answered by the other.
+    const read = await call(g, 'GET', '/api/v1/albums');
+    expect([read.status, died]).toEqual([200, 1]);
+    // The dying process is out of rotation until a check finds it ready, which the next one does.
+    const bothReady = async () =>
+      (await call(g, 'GET', '/health/services')).body.services.catalog.every(
+        (u: { status: string }) => u.status === 'ok',
+      );
+    for (let i = 0; i < 150 && !(await bothReady()); i++) await new Promise((r) => setTimeout(r, 100));
+    // A POST that reached a process may have done its work there: never sent twice.
+    const statuses = [];
+    for (let i = 0; i < 2; i++) {
+      statuses.push((await call(g, 'POST', '/api/v1/albums', { body: { title: 'x' } })).status);
+    }
+    expect(died).toBe(2);
+    expect(statuses).toContain(502);
+    await g.close();
+    await new Promise<void>((resolve) => dying.close(() => resolve()));
+  });
+
   it('forwards bodies and enforces the rate limit itself, once', async () => {
     const g = await gateway(`identity=${urlA},catalog=${urlA}`, { RATE_LIMIT_MAX: '3' });
     await allReady(g);
@@ -151,6 +184,146 @@ describe('gateway routing', () => {
     for (let i = 0; i < 4; i++) statuses.push((await call(g, 'GET', `/api/v1/albums/${albumOnA.id}`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
     await g.close();
+  });
+});
+
+describe('gateway: forwarding headers', () => {
+  /** An upstream that answers every request with the headers it received. */
+  let echo: import('node:http').Server;
+  let echoUrl: string;
+  beforeAll(async () => {
+    const { createServer: createHttpServer } = await import('node:http');
+    echo = createHttpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(req.url === '/health/ready' ? { status: 'ok' } : req.headers));
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    echoUrl = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => echo.close(() => resolve())));
+
+  const forged = {
+    'x-forwarded-for': '6.6.6.6',
+    'x-forwarded-host': 'evil.example',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-port': '8443',
+    forwarded: 'for=6.6.6.6',
+    [GATEWAY_HEADER]: 'forged-proof',
+    'x-request-id': 'fwd-1',
+  };
+
+  it("drops the client's X-Forwarded-* and sets its own, with its proof and the request id", async () => {
+    const g = await gateway(`catalog=${echoUrl}`);
+    await allReady(g);
+    const res = await g.inject({
+      method: 'GET',
+      url: '/api/v1/albums',
+      headers: { ...forged, host: 'music.example.test' },
+      remoteAddress: '203.0.113.5',
+    });
+    expect(res.statusCode).toBe(200);
+    const seen = res.json();
+    expect(seen).toMatchObject({
+      'x-forwarded-for': '203.0.113.5',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'music.example.test',
+      [GATEWAY_HEADER]: gatewayProof(TEST_JWT_SECRET),
+      'x-request-id': 'fwd-1',
+    });
+    expect(seen).not.toHaveProperty('forwarded');
+    expect(seen).not.toHaveProperty('x-forwarded-port');
+    await g.close();
+  });
+
+  it('passes every path of the route table to its role', async () => {
+    const roles = new Set(GATEWAY_ROUTES.map(([, role]) => role));
+    const g = await gateway([...roles].map((role) => `${role}=${echoUrl}`).join(','));
+    await allReady(g);
+    for (const [pattern] of GATEWAY_ROUTES) {
+      // socket.io has a route of its own (WebSocket upgrades; see the live tests).
+      if (pattern.startsWith('/socket.io')) continue;
+      const url = pattern.replace(/:\w+/g, 'x1').replace(/\*$/, 'x2');
+      const res = await g.inject({ method: 'GET', url });
+      expect({ url, status: res.statusCode }).toEqual({ url, status: 200 });
+      expect(res.json()).toHaveProperty(GATEWAY_HEADER);
+    }
+    await g.close();
+  });
+
+  it('names the client a trusted load balancer in front of it names (TRUST_PROXY)', async () => {
+    const g = await gateway(`catalog=${echoUrl}`, { TRUST_PROXY: '10.0.0.1' });
+    await allReady(g);
+    const seen = async (remoteAddress: string) =>
+      (
+        await g.inject({
+          method: 'GET',
+          url: '/api/v1/albums',
+          headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.9', 'x-forwarded-proto': 'https' },
+          remoteAddress,
+        })
+      ).json();
+    expect(await seen('10.0.0.1')).toMatchObject({
+      'x-forwarded-for': '198.51.100.9',
+      'x-forwarded-proto': 'https',
+    });
+    // Anyone else is the client, whatever it claims.
+    expect(await seen('203.0.113.5')).toMatchObject({
+      'x-forwarded-for': '203.0.113.5',
+      'x-forwarded-proto': 'http',
+    });
+    await g.close();
+  });
+});
+
+describe('gateway: limits only the service can judge', () => {
+  // A process with a small credential budget: 2 password checks or failed sign-ins per client.
+  let strict: TestApp;
+  let g: FastifyInstance;
+  beforeAll(async () => {
+    strict = await buildTestApp({ RATE_LIMIT_AUTH_MAX: '2' });
+    const url = await listen(strict.app);
+    g = await gateway(`identity=${url},subsonic=${url}`);
+    await allReady(g);
+  });
+  afterAll(async () => {
+    await g.close();
+    await strict.close();
+  });
+
+  /** A Subsonic sign-in with a wrong password, from a client at `address`, through the gateway. */
+  const failedSubsonicLogin = (address: string) =>
+    g.inject({
+      method: 'GET',
+      url: '/rest/ping.view?u=nobody&p=wrong-password&v=1.16.1&c=test&f=json',
+      remoteAddress: address,
+    });
+
+  it('counts Subsonic failed sign-ins per client behind the gateway', async () => {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await failedSubsonicLogin('203.0.113.7')).statusCode);
+    expect(statuses).toEqual([200, 200, 429]);
+    // Another client behind the same gateway has its own budget.
+    const other = await failedSubsonicLogin('203.0.113.8');
+    expect(other.statusCode).toBe(200);
+    expect(other.json()['subsonic-response'].error.code).toBe(40);
+  });
+
+  it('counts password checks per account behind the gateway', async () => {
+    const registered = await call(g, 'POST', '/api/v1/auth/register', {
+      body: { email: 'checks@example.test', password: 'correct-horse-battery', displayName: 'C' },
+    });
+    expect(registered.status).toBe(201);
+    const auth = { authorization: `Bearer ${registered.body.accessToken}` };
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await call(g, 'PATCH', '/api/v1/me', {
+        headers: auth,
+        body: { currentPassword: `guess-${i}-wrong`, newPassword: 'another-horse-battery' },
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 2)).not.toContain(429);
+    expect(statuses[2]).toBe(429);
   });
 });
 

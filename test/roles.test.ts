@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createCacheStore } from '../src/platform/cache.js';
 import { GATEWAY_HEADER, gatewayProof } from '../src/platform/gateway-trust.js';
+import { enqueueJob } from '../src/platform/jobs.js';
 import { buildTestApp, call, deleteNatsStream, TEST_JWT_SECRET, type TestApp } from './helpers.js';
 
 /** A process serving some roles only; its events go over NATS (connected in the background). */
@@ -27,6 +31,43 @@ describe('SERVICES picks the routes a process mounts', () => {
   it('lists its roles in /health/ready', async () => {
     const ready = await call(catalogOnly.app, 'GET', '/health/ready');
     expect(ready.body.roles).toEqual(['catalog']);
+  });
+});
+
+describe('the worker role', () => {
+  it('runs the jobs; a process without it only enqueues them', async () => {
+    // A worker process on the same database as the catalog-only one.
+    const worker = await buildApp(
+      loadConfig({
+        NODE_ENV: 'test',
+        JWT_SECRET: TEST_JWT_SECRET,
+        SERVICES: 'worker',
+        NATS_URL,
+        NATS_STREAM,
+      }),
+      { database: catalogOnly.database, cacheStore: createCacheStore(undefined) },
+    );
+    await worker.ready();
+    try {
+      const ranOn: string[] = [];
+      for (const [name, app] of [
+        ['catalog', catalogOnly.app],
+        ['worker', worker],
+      ] as const) {
+        app.services.jobs.register('test.roles', {
+          concurrency: 1,
+          run: async () => {
+            ranOn.push(name);
+          },
+        });
+      }
+      for (let i = 0; i < 3; i++) await enqueueJob(catalogOnly.database.db, 'test.roles', { i });
+      catalogOnly.app.services.jobs.wake();
+      await worker.services.jobs.idle(['test.roles'], 15_000);
+      expect(ranOn).toEqual(['worker', 'worker', 'worker']);
+    } finally {
+      await worker.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
-import { requestId } from '../app.js';
+import { requestId, trustedProxies } from '../app.js';
 import type { Config } from '../config.js';
 import { AppError, registerErrorHandling, registerNotFound } from '../platform/errors.js';
 import {
@@ -59,6 +59,9 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     genReqId: requestId,
     requestIdHeader: false,
     bodyLimit: BUFFERED_BODY_LIMIT,
+    // Behind a load balancer (TRUST_PROXY), the client is the one it names: that address is
+    // what the gateway rate-limits and passes on in X-Forwarded-For.
+    trustProxy: trustedProxies(config.trustProxy),
   }).withTypeProvider<TypeBoxTypeProvider>();
   const pool = new UpstreamPool(config.gatewayUpstreams, app.log);
   const roleFor = createRoleRouter(GATEWAY_ROUTES);
@@ -198,7 +201,18 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     // The stricter credential limit, counted here once rather than by identity.
     const authLimit = { rateLimit: { max: config.rateLimitAuthMax, timeWindow: config.rateLimitWindowMs } };
     proxied.route({ method: [...everyMethod], url: '/api/v1/auth/*', config: authLimit, handler: route });
-    for (const url of ['/api/v1', '/api/v1/*', '/rest', '/rest/*', '/openapi.json', '/docs', '/docs/*']) {
+    // `/media/*`: the signed URLs the API redirects streams and pictures to.
+    const urls = [
+      '/api/v1',
+      '/api/v1/*',
+      '/rest',
+      '/rest/*',
+      '/media/*',
+      '/openapi.json',
+      '/docs',
+      '/docs/*',
+    ];
+    for (const url of urls) {
       proxied.route({ method: [...everyMethod], url, handler: route });
     }
   });

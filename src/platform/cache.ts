@@ -19,6 +19,11 @@ export interface CacheStore {
   /** Current values of version counters (0 when never bumped), after the store's epoch if it has one. */
   versions(tags: string[]): Promise<number[]>;
   bump(tags: string[]): Promise<void>;
+  /**
+   * Bumps the counters this process keeps in its own memory, for tags another process
+   * invalidated (its write already bumped any shared store). Absent: the store keeps none.
+   */
+  bumpLocal?(tags: string[]): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -62,6 +67,10 @@ export class MemoryCacheStore implements CacheStore {
 
   async bump(tags: string[]): Promise<void> {
     for (const tag of tags) this.counters.set(tag, (this.counters.get(tag) ?? 0) + 1);
+  }
+
+  bumpLocal(tags: string[]): Promise<void> {
+    return this.bump(tags);
   }
 
   async ping(): Promise<void> {}
@@ -173,6 +182,11 @@ export class FailoverCacheStore implements CacheStore {
     return this.either((store) => store.bump(tags));
   }
 
+  /** The memory side only: it is what this process reads while Redis is away. */
+  bumpLocal(tags: string[]): Promise<void> {
+    return this.local.bump(tags);
+  }
+
   /** Ready only with Redis: the fallback keeps requests working, but the node is degraded. */
   async ping(): Promise<void> {
     if (!this.link.available) throw new Error('Redis is unavailable');
@@ -228,6 +242,7 @@ export function derivedFromCached(derived: object, source: unknown): void {
  */
 export class Cache {
   private readonly inflight = new Map<string, Promise<unknown>>();
+  private peers: ((tags: string[]) => void) | undefined;
 
   constructor(
     readonly store: CacheStore,
@@ -265,9 +280,27 @@ export class Cache {
     return loading;
   }
 
-  /** Makes every cached read that depends on one of `tags` miss from now on. */
-  invalidate(...tags: string[]): Promise<void> {
-    return this.store.bump(tags);
+  /**
+   * Makes every cached read that depends on one of `tags` miss from now on, here and, through
+   * `shareInvalidations`, in the other processes' own memory.
+   */
+  async invalidate(...tags: string[]): Promise<void> {
+    await this.store.bump(tags);
+    if (tags.length) this.peers?.(tags);
+  }
+
+  /**
+   * Sends the tags this process invalidates to the other processes (over the event bus), whose
+   * in-process entries a shared store cannot reach: its only store without Redis, and the
+   * fallback one while Redis is away. `invalidateHere` is the receiving side.
+   */
+  shareInvalidations(send: (tags: string[]) => void): void {
+    this.peers = send;
+  }
+
+  /** Tags another process invalidated: only this process's own entries, nothing sent on. */
+  async invalidateHere(tags: string[]): Promise<void> {
+    await this.store.bumpLocal?.(tags);
   }
 }
 

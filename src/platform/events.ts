@@ -81,6 +81,12 @@ export interface EventBus {
   close(): Promise<void>;
   /** A bus with a server behind it (NATS) rejects while that server does not answer. */
   ping?(): Promise<void>;
+  /**
+   * A bus across processes: sends cache tags to every other process (at most once: a message
+   * lost while the server is away leaves entries there until their TTL), and takes theirs.
+   */
+  broadcastInvalidation?(tags: string[]): void;
+  onInvalidation?(handler: (tags: string[]) => void): void;
 }
 
 /** One process is every process and every group: each handler runs for each event. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   AckPolicy,
@@ -33,6 +34,7 @@ export interface NatsBusOptions {
 
 type AnyHandler = EventHandler<EventType>;
 const codec = JSONCodec<{ id: number; type: EventType; payload: unknown; occurredAt: string }>();
+const invalidationCodec = JSONCodec<{ from: string; tags: string[] }>();
 
 /**
  * The event bus across processes, on NATS JetStream. The outbox relay publishes each committed
@@ -52,8 +54,30 @@ export class NatsEventBus implements EventBus {
   private readonly reading: ConsumerMessages[] = [];
   private readonly loops: Promise<void>[] = [];
   private setup: Promise<void> | undefined;
+  /** This process, so that it skips its own invalidations. */
+  private readonly id = randomUUID();
+  private readonly invalidationHandlers: Array<(tags: string[]) => void> = [];
 
   constructor(private readonly options: NatsBusOptions) {}
+
+  /** Core NATS, not the stream: a cache message is only worth something now. */
+  broadcastInvalidation(tags: string[]): void {
+    if (!this.connection || !this.connected || this.closed) return;
+    try {
+      this.connection.publish(this.invalidationSubject(), invalidationCodec.encode({ from: this.id, tags }));
+    } catch (error) {
+      // Never the write's failure: the other processes' entries then last until their TTL.
+      this.options.log.warn({ err: error }, 'cache invalidation not sent');
+    }
+  }
+
+  onInvalidation(handler: (tags: string[]) => void): void {
+    this.invalidationHandlers.push(handler);
+  }
+
+  private invalidationSubject(): string {
+    return `${this.options.stream}.cache.invalidate`;
+  }
 
   subscribe<K extends EventType>(type: K, handler: EventHandler<K>, delivery: Delivery): void {
     if (this.setup) throw new Error('subscribe before the bus starts');
@@ -122,6 +146,20 @@ export class NatsEventBus implements EventBus {
     this.connection = connection;
     this.connected = true;
     void this.watchStatus(connection);
+    // Before anything else, so that invalidations reach this process from its first moments
+    // (a subscription carries over reconnects by itself).
+    connection.subscribe(this.invalidationSubject(), {
+      callback: (error, message) => {
+        if (error) return;
+        try {
+          const { from, tags } = invalidationCodec.decode(message.data);
+          if (from === this.id || !Array.isArray(tags)) return;
+          for (const handler of this.invalidationHandlers) handler(tags);
+        } catch (failure) {
+          this.options.log.warn({ err: failure }, 'ignored a malformed cache invalidation');
+        }
+      },
+    });
     await this.ensureStreamAndConsumers(connection);
     this.jetstream = connection.jetstream();
     log.info({ stream: this.options.stream }, 'NATS event bus connected');

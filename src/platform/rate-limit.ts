@@ -6,6 +6,14 @@ import { AppError } from './errors.js';
 import { failoverRateLimitStore } from './redis.js';
 
 /**
+ * For limiters a service applies itself, on what only it can judge (a failed sign-in, a
+ * password check of an account): counted for every request, those through the gateway too,
+ * which cannot tell. Give it as `allowList` to `createRateLimit`, which otherwise takes the
+ * global one (requests the gateway counted already).
+ */
+export const COUNT_EVERY_REQUEST = () => false;
+
+/**
  * Requests per client per window, with RateLimit-* headers and a problem+json 429. Counters
  * live in Redis when there is one, so every node (or every gateway) shares them. Requests that
  * `exempt` accepts are not counted here (they were counted where they entered).

@@ -69,6 +69,9 @@ export function createRun(label: string) {
         PORT: String(port),
         HOST: '127.0.0.1',
         DATA_DIR: join(dataDir, name),
+        // One MEDIA_DIR for the run, as deploy/ mounts one volume: a file one process stores,
+        // the worker transcodes and another process streams.
+        MEDIA_DIR: join(dataDir, 'media'),
         DATABASE_URL: withDatabase(POSTGRES, database),
         REDIS_URL,
         NATS_URL,

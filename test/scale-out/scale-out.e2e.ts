@@ -1,12 +1,17 @@
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTone, scratchDir } from '../audio.js';
 import { openStream } from '../sse.js';
 import { api, createRun, getJson, type Json, ready, type Server } from './cluster.js';
 
 /**
  * Backbeat as separate services, as deployed: a gateway, two API processes serving identity,
- * catalog, library and discovery, and a worker, on PostgreSQL, Redis and NATS.
+ * catalog, library and discovery, two media processes serving media and subsonic, and a
+ * worker, on PostgreSQL, Redis and NATS. (The live role has its own run, live.e2e.ts.)
  */
 const API_ROLES = 'identity,catalog,library,discovery';
+const MEDIA_ROLES = 'media,subsonic';
+const files = scratchDir();
 const run = createRun('scale');
 const ADMIN = run.admin;
 const RUN = ADMIN.email.split('@')[0];
@@ -14,6 +19,8 @@ const RUN = ADMIN.email.split('@')[0];
 let worker: Server;
 let api1: Server;
 let api2: Server;
+let media1: Server;
+let media2: Server;
 let gateway: Server;
 
 beforeAll(async () => {
@@ -25,19 +32,25 @@ beforeAll(async () => {
     ADMIN_PASSWORD: ADMIN.password,
   });
   await ready(worker);
-  [api1, api2] = await Promise.all([
+  [api1, api2, media1, media2] = await Promise.all([
     run.start('api1', { SERVICES: API_ROLES }),
     run.start('api2', { SERVICES: API_ROLES }),
+    run.start('media1', { SERVICES: MEDIA_ROLES }),
+    run.start('media2', { SERVICES: MEDIA_ROLES }),
   ]);
-  await Promise.all([ready(api1), ready(api2)]);
-  const upstreams = API_ROLES.split(',')
-    .map((role) => `${role}=${api1.base} ${api2.base}`)
-    .join(',');
+  await Promise.all([ready(api1), ready(api2), ready(media1), ready(media2)]);
+  const upstreams = [
+    ...API_ROLES.split(',').map((role) => `${role}=${api1.base} ${api2.base}`),
+    ...MEDIA_ROLES.split(',').map((role) => `${role}=${media1.base} ${media2.base}`),
+  ].join(',');
   gateway = await run.start('gateway', { SERVICES: 'gateway', GATEWAY_UPSTREAMS: upstreams });
   await ready(gateway, '/health/services');
 });
 
-afterAll(() => run.cleanup());
+afterAll(async () => {
+  await run.cleanup();
+  rmSync(files, { recursive: true, force: true });
+});
 
 describe('scale-out: gateway, two API processes and a worker', () => {
   let adminToken: string;
@@ -52,10 +65,12 @@ describe('scale-out: gateway, two API processes and a worker', () => {
       'library',
       'discovery',
     ]);
+    expect((await getJson(`${media1.base}/health/ready`)).roles).toEqual(['media', 'subsonic']);
     expect((await getJson(`${worker.base}/health/ready`)).roles).toEqual(['worker']);
     const services = await getJson(`${gateway.base}/health/services`);
     expect(services.status).toBe('ok');
     expect(services.services.catalog.map((u: Json) => u.status)).toEqual(['ok', 'ok']);
+    expect(services.services.subsonic.map((u: Json) => u.status)).toEqual(['ok', 'ok']);
   });
 
   it('signs in and writes through the gateway', async () => {
@@ -114,6 +129,63 @@ describe('scale-out: gateway, two API processes and a worker', () => {
     for (const server of [api1, api2, gateway]) {
       expect((await api(server.base, 'GET', `/albums/${album.id}`)).body.title).toBe('Second title');
     }
+  });
+
+  it('stores an upload on one process, transcodes it on the worker and streams it from every media process', async () => {
+    const created = await api(gateway.base, 'POST', `/albums/${album.id}/songs`, {
+      token: adminToken,
+      body: { title: 'Tone', durationMs: 3_000 },
+    });
+    expect(created.status).toBe(201);
+    const songId = created.body.id;
+    const auth = { authorization: `Bearer ${adminToken}` };
+    // Streamed through the gateway to a media process (never held by the gateway).
+    const uploaded = await fetch(`${gateway.base}/api/v1/songs/${songId}/audio`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'audio/flac' },
+      body: new Uint8Array(readFileSync(makeTone(files, 'scale.flac', { seconds: 3 }))),
+    });
+    expect(uploaded.status).toBe(202);
+    // The worker (no routes) runs the transcode, on the files the media process stored.
+    const deadline = Date.now() + 90_000;
+    let audio: Json;
+    do {
+      await new Promise((r) => setTimeout(r, 250));
+      audio = (await api(gateway.base, 'GET', `/songs/${songId}`)).body.audio;
+    } while (audio.status === 'processing' && Date.now() < deadline);
+    expect(audio.status).toBe('ready');
+
+    // Each media process serves the rendition the worker wrote, by the signed URL and over Subsonic.
+    const password = (
+      await api(gateway.base, 'POST', '/me/app-passwords', { token: adminToken, body: { name: 'scale' } })
+    ).body.password;
+    const subsonic = new URLSearchParams({
+      u: ADMIN.email,
+      p: password,
+      v: '1.16.1',
+      c: 'scale',
+      id: songId,
+    });
+    const sizes = [];
+    for (const server of [media1, media2, gateway]) {
+      const redirect = await fetch(`${server.base}/api/v1/songs/${songId}/stream?quality=low`, {
+        headers: auth,
+        redirect: 'manual',
+      });
+      expect(redirect.status).toBe(302);
+      const file = await fetch(new URL(redirect.headers.get('location')!, server.base));
+      expect([server.name, file.status]).toEqual([server.name, 200]);
+      sizes.push((await file.arrayBuffer()).byteLength);
+      const streamed = await fetch(`${server.base}/rest/stream.view?${subsonic}`);
+      expect([server.name, streamed.status, streamed.headers.get('content-type')]).toEqual([
+        server.name,
+        200,
+        expect.stringMatching(/^audio\//),
+      ]);
+      expect((await streamed.arrayBuffer()).byteLength).toBeGreaterThan(1_000);
+    }
+    expect(sizes[0]).toBeGreaterThan(1_000);
+    expect(new Set(sizes).size).toBe(1);
   });
 
   it('loses no accepted request while an API process shuts down', async () => {

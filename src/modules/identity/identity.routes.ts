@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import { AppError } from '../../platform/errors.js';
 import { IdParams, pageOf, problems, toPage } from '../../platform/http.js';
+import { COUNT_EVERY_REQUEST } from '../../platform/rate-limit.js';
 import {
   AdminUpdateUserBody,
   AdminUsersQuery,
@@ -257,6 +258,8 @@ function limitPasswordChecks(app: FastifyInstance, opts: IdentityRouteOptions): 
     max: opts.authRateLimitMax,
     timeWindow: opts.rateLimitWindowMs,
     keyGenerator: (request) => `password-check:${request.user!.id}`,
+    // Per account, which the gateway does not know: counted here for requests through it too.
+    allowList: COUNT_EVERY_REQUEST,
   });
   return async function passwordCheckLimit(request, reply) {
     if ((request.body as { currentPassword?: string } | undefined)?.currentPassword === undefined) return;

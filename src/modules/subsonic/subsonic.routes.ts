@@ -6,6 +6,7 @@ import type { Db } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { IdParams, problems } from '../../platform/http.js';
 import { nameSchemas } from '../../platform/openapi.js';
+import { COUNT_EVERY_REQUEST } from '../../platform/rate-limit.js';
 import type { AppPasswords } from './app-passwords.js';
 import { authenticate, type Params } from './subsonic.auth.js';
 import { ErrorCode, formatOf, SubsonicError, sendEnvelope, toSubsonicError } from './subsonic.response.js';
@@ -123,6 +124,8 @@ export const subsonicRoutes: FastifyPluginAsyncTypebox<SubsonicRouteOptions> = a
     max: opts.authRateLimitMax,
     timeWindow: opts.rateLimitWindowMs,
     keyGenerator: (request) => `subsonic-auth:${request.ip}`,
+    // Only this process knows a sign-in failed: counted here for requests through the gateway too.
+    allowList: COUNT_EVERY_REQUEST,
   });
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
