@@ -116,7 +116,10 @@ function nearestImage(images: Image[], size: number | undefined): Image | undefi
   return images.reduce((a, b) => (Math.abs(b.width - size) < Math.abs(a.width - size) ? b : a));
 }
 
-/** The OpenSubsonic extensions this server offers (`getOpenSubsonicExtensions`, open to anyone). */
+/**
+ * The OpenSubsonic extensions this server offers: `getOpenSubsonicExtensions`, which the route
+ * answers before any sign-in (the spec opens it to anyone), so it is not among the handlers.
+ */
 function extensions(): Payload {
   return {
     openSubsonicExtensions: [
@@ -445,7 +448,6 @@ export function createSubsonicService(deps: SubsonicDeps) {
   const handlers: Record<string, Handler> = {
     ping: async () => ({}),
     getLicense: async ({ user }) => ({ license: { valid: true, email: user.email } }),
-    getOpenSubsonicExtensions: async () => extensions(),
     getMusicFolders: async () => ({ musicFolders: { musicFolder: [MUSIC_FOLDER] } }),
     getIndexes: async ({ caller }) => ({
       indexes: {
