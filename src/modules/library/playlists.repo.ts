@@ -322,9 +322,6 @@ export async function playlistIdsTouchedBy(tx: Executor, userId: string): Promis
   return [...owned, ...followed].map((row) => row.id);
 }
 
-/** Matched on both sides in the form `songs_folded_match_idx` indexes. */
-const folded = foldedName;
-
 export interface WantedSong {
   /** The import entry this candidate belongs to. */
   entry: number;
@@ -353,16 +350,16 @@ export async function matchSongs(db: Executor, wanted: WantedSong[]): Promise<Ma
     db,
     sql`select distinct on (w.entry) w.entry, m.id as song_id
       from (
-        select entry, rank, ${folded(sql`artist`)} as artist, ${folded(sql`title`)} as title,
-          ${folded(sql`album`)} as album
+        select entry, rank, ${foldedName(sql`artist`)} as artist, ${foldedName(sql`title`)} as title,
+          ${foldedName(sql`album`)} as album
         from unnest(${column('entry', 'int')}, ${column('rank', 'int')}, ${column('artist', 'text')},
           ${column('title', 'text')}, ${column('album', 'text')}) as u(entry, rank, artist, title, album)
       ) w
       cross join lateral (
         select ${songs.id} from ${songs}
         inner join ${albums} on ${albums.id} = ${songs.albumId}
-        where ${folded(songs.title)} = w.title and ${folded(songs.artistName)} = w.artist and ${songListed}
-        order by (w.album is not null and ${folded(albums.title)} = w.album) desc,
+        where ${foldedName(songs.title)} = w.title and ${foldedName(songs.artistName)} = w.artist and ${songListed}
+        order by (w.album is not null and ${foldedName(albums.title)} = w.album) desc,
           ${songs.playCount} desc, ${songs.id} asc
         limit 1
       ) m
