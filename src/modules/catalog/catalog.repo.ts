@@ -1,8 +1,8 @@
 import { and, asc, count, eq, getTableColumns, inArray, not, type SQL, sql } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../platform/db.js';
 import { listedAlbum, listedSong } from './catalog.listed.js';
-import { matchesText, relevanceOrder, searchQuery, withinCandidates } from './catalog.search.js';
+import { matchesText, relevanceOrder, SEARCH_CANDIDATES, searchQuery } from './catalog.search.js';
 import { type AlbumType, albums, artists, songs, sortKey } from './catalog.tables.js';
 
 /**
@@ -79,28 +79,54 @@ async function matcherOf(db: Executor, filter: { q?: string; search?: string | n
   return filter.search !== undefined ? filter.search : searchQuery(db, filter.q);
 }
 
-/** Counts every candidate of a relevance page in the page's own statement, before it is cut. */
-const candidateCount = sql<number>`count(*) over ()`.mapWith(Number);
-
-/**
- * A page and its total. A relevance page carries its total (`candidateCount`, at most
- * SEARCH_CANDIDATES rows to count), so one statement does; only a page past the end has no row
- * to carry it, and is counted apart (an empty first page has nothing to count). Any other page is counted apart, at the same time.
- */
+/** A page and its total, counted at the same time. */
 async function pageAndTotal<R>(
-  ranked: boolean,
-  offset: number,
-  page: Promise<(R & { total?: number })[]>,
+  page: Promise<R[]>,
   total: () => Promise<{ total: number }[]>,
 ): Promise<{ rows: R[]; total: number }> {
-  if (!ranked) {
-    const [rows, [totals]] = await Promise.all([page, total()]);
-    return { rows, total: totals?.total ?? 0 };
-  }
-  const rows = await page;
+  const [rows, [totals]] = await Promise.all([page, total()]);
+  return { rows, total: totals?.total ?? 0 };
+}
+
+/**
+ * A relevance page: the first SEARCH_CANDIDATES rows of `matching` (as the full-text index
+ * yields them), ranked by `order`, cut to the window. The candidates are a subquery carrying
+ * the page's columns under the table's own name, so each is read once: selecting their ids and
+ * then looking every one up again by primary key cost 500 index probes per search (4 of a song
+ * search's 19 ms at size L). Each row carries the count of candidates (`count(*) over ()`, at
+ * most SEARCH_CANDIDATES), so one statement answers; only a page past the end has no row to
+ * carry it and counts apart (an empty first page has nothing to count).
+ */
+async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Record<string, AnyPgColumn>>(
+  db: Executor,
+  from: { table: PgTable; name: string; columns: C; ranking: E },
+  matching: SQL | undefined,
+  order: (candidate: C & E) => SQL[],
+  window: PageWindow,
+): Promise<{ rows: R[]; total: number }> {
+  const subquery = db
+    .select({ ...from.columns, ...from.ranking })
+    .from(from.table)
+    .where(matching)
+    .limit(SEARCH_CANDIDATES)
+    // Typed as a table: drizzle cannot follow a generic selection through a subquery.
+    .as(from.name) as unknown as PgTable;
+  const field = (key: string) => (subquery as unknown as Record<string, AnyPgColumn>)[key]!;
+  const columns = Object.fromEntries(Object.keys(from.columns).map((key) => [key, field(key)])) as C;
+  const candidate = Object.fromEntries(
+    Object.keys({ ...from.columns, ...from.ranking }).map((key) => [key, field(key)]),
+  ) as C & E;
+  const rows = (await db
+    .select({ ...columns, total: sql<number>`count(*) over ()`.mapWith(Number) })
+    .from(subquery)
+    .orderBy(...order(candidate))
+    .limit(window.limit)
+    .offset(window.offset)) as unknown as (R & { total: number })[];
   const carried = rows[0]?.total;
-  const counted = carried ?? (offset === 0 ? 0 : ((await total())[0]?.total ?? 0));
-  return { rows: rows.map(({ total: _, ...row }) => row as R), total: counted };
+  const total =
+    carried ??
+    (window.offset === 0 ? 0 : ((await db.select({ total: count() }).from(subquery))[0]?.total ?? 0));
+  return { rows: rows.map(({ total: _, ...row }) => row as R), total };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,26 +167,29 @@ export async function listArtists(
         )}]::text[]`
       : undefined,
   );
-  const where =
-    filter.sort === 'relevance' && search !== undefined
-      ? withinCandidates(artists, artists.id, matching)
-      : matching;
+  if (filter.sort === 'relevance' && search !== undefined) {
+    const q = filter.q ?? '';
+    return rankedPage<ArtistRow, typeof artistColumns, Record<string, never>>(
+      db,
+      { table: artists, name: 'artists', columns: artistColumns, ranking: {} },
+      matching,
+      (c) => relevanceOrder(q, [c.name], c.name, c.id),
+      filter,
+    );
+  }
   const order =
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [artists.name], artists.name, artists.id)
       : sortOrder(artistSortColumns[filter.sort.field], filter.sort.descending, artists.id);
-  const ranked = filter.sort === 'relevance' && search !== undefined;
   return pageAndTotal<ArtistRow>(
-    ranked,
-    filter.offset,
     db
-      .select(ranked ? { ...artistColumns, total: candidateCount } : artistColumns)
+      .select(artistColumns)
       .from(artists)
-      .where(where)
+      .where(matching)
       .orderBy(...order)
       .limit(filter.limit)
       .offset(filter.offset),
-    () => db.select({ total: count() }).from(artists).where(where),
+    () => db.select({ total: count() }).from(artists).where(matching),
   );
 }
 
@@ -236,45 +265,47 @@ export async function listAlbums(
 ): Promise<{ rows: AlbumRow[]; total: number }> {
   const search = await matcherOf(db, filter);
   const matching = albumConditions(filter, search);
-  const where =
-    filter.sort === 'relevance' && search !== undefined
-      ? withinCandidates(albums, albums.id, matching)
-      : matching;
-  const order =
-    filter.sort === 'relevance'
-      ? relevanceOrder(filter.q ?? '', [albums.title, albums.artistName], albums.searchText, albums.id)
-      : sortOrder(albumSortColumns[filter.sort.field], filter.sort.descending, albums.id);
+  if (filter.sort === 'relevance' && search !== undefined) {
+    const q = filter.q ?? '';
+    return rankedPage<AlbumRow, typeof albumColumns, { searchText: typeof albums.searchText }>(
+      db,
+      { table: albums, name: 'albums', columns: albumColumns, ranking: { searchText: albums.searchText } },
+      matching,
+      (c) => relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
+      filter,
+    );
+  }
+  if (filter.sort === 'relevance') {
+    // No words to match (`q` was blank after normalising): nothing is ranked.
+    return pageAndTotal<AlbumRow>(
+      db
+        .select(albumColumns)
+        .from(albums)
+        .where(matching)
+        .orderBy(...relevanceOrder('', [albums.title, albums.artistName], albums.searchText, albums.id))
+        .limit(filter.limit)
+        .offset(filter.offset),
+      () => db.select({ total: count() }).from(albums).where(matching),
+    );
+  }
+  const order = sortOrder(albumSortColumns[filter.sort.field], filter.sort.descending, albums.id);
   // A sorted page is picked by id first: with a genre and year filter, the ids and every sort
   // column come from `albums_listed_genre_year_idx` alone (index-only), and only the page's
   // rows are read from the table, instead of every matching row being read to be sorted.
-  const page =
-    filter.sort === 'relevance'
-      ? where
-      : sql`${albums.id} in (${db
-          .select({ id: albums.id })
-          .from(albums)
-          .where(where)
-          .orderBy(...order)
-          .limit(filter.limit)
-          .offset(filter.offset)})`;
-  const ranked = filter.sort === 'relevance' && search !== undefined;
+  const page = sql`${albums.id} in (${db
+    .select({ id: albums.id })
+    .from(albums)
+    .where(matching)
+    .orderBy(...order)
+    .limit(filter.limit)
+    .offset(filter.offset)})`;
   return pageAndTotal<AlbumRow>(
-    ranked,
-    filter.offset,
-    filter.sort === 'relevance'
-      ? db
-          .select(ranked ? { ...albumColumns, total: candidateCount } : albumColumns)
-          .from(albums)
-          .where(page)
-          .orderBy(...order)
-          .limit(filter.limit)
-          .offset(filter.offset)
-      : db
-          .select(albumColumns)
-          .from(albums)
-          .where(page)
-          .orderBy(...order),
-    () => db.select({ total: count() }).from(albums).where(where),
+    db
+      .select(albumColumns)
+      .from(albums)
+      .where(page)
+      .orderBy(...order),
+    () => db.select({ total: count() }).from(albums).where(matching),
   );
 }
 
@@ -323,26 +354,34 @@ export async function listSongs(
     filter.genres?.length ? lowerIn(songs.genre, filter.genres) : undefined,
     search !== undefined ? matchesText(search, songs.searchVector) : undefined,
   );
-  const where =
-    filter.sort === 'relevance' && search !== undefined
-      ? withinCandidates(songs, songs.id, matching)
-      : matching;
+  if (filter.sort === 'relevance' && search !== undefined) {
+    const q = filter.q ?? '';
+    const { rows, total } = await rankedPage<
+      Omit<SongRow, 'albumTitle'>,
+      typeof songColumns,
+      { searchText: typeof songs.searchText }
+    >(
+      db,
+      { table: songs, name: 'songs', columns: songColumns, ranking: { searchText: songs.searchText } },
+      matching,
+      (c) => relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
+      filter,
+    );
+    return { rows: await withAlbumTitles(db, rows), total };
+  }
   const order =
     filter.sort === 'relevance'
       ? relevanceOrder(filter.q ?? '', [songs.title, songs.artistName], songs.searchText, songs.id)
       : sortOrder(songSortColumns[filter.sort.field], filter.sort.descending, songs.id);
-  const ranked = filter.sort === 'relevance' && search !== undefined;
   const { rows: page, total } = await pageAndTotal<Omit<SongRow, 'albumTitle'>>(
-    ranked,
-    filter.offset,
     db
-      .select(ranked ? { ...songColumns, total: candidateCount } : songColumns)
+      .select(songColumns)
       .from(songs)
-      .where(where)
+      .where(matching)
       .orderBy(...order)
       .limit(filter.limit)
       .offset(filter.offset),
-    () => db.select({ total: count() }).from(songs).where(where),
+    () => db.select({ total: count() }).from(songs).where(matching),
   );
   return { rows: await withAlbumTitles(db, page), total };
 }

@@ -1,5 +1,5 @@
 import { asc, or, type SQL, sql } from 'drizzle-orm';
-import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { type Executor, rowsOf } from '../../platform/db.js';
 
 /**
@@ -76,14 +76,6 @@ export async function searchQuery(db: Executor, q: string): Promise<string | nul
 /** Rows whose full-text document matches a `searchQuery` (null: nothing matches). */
 export const matchesText = (query: string | null, vector: AnyPgColumn): SQL =>
   query === null ? sql`false` : sql`${vector} @@ to_tsquery('simple', ${query})`;
-
-/**
- * Bounds a relevance search: the rows of `where` become the first SEARCH_CANDIDATES the index
- * yields, so ranking and counting never touch more. The cap decides which rows are ranked only
- * when more than SEARCH_CANDIDATES rows match every word, i.e. for very common words.
- */
-export const withinCandidates = (table: PgTable, id: AnyPgColumn, where: SQL | undefined): SQL =>
-  sql`${id} in (select ${id} from ${table} where ${where ?? sql`true`} limit ${SEARCH_CANDIDATES})`;
 
 /** Relevance order for a lower-cased `q`: exact names first, then prefixes, then similarity. */
 export function relevanceOrder(q: string, names: AnyPgColumn[], text: AnyPgColumn, id: AnyPgColumn): SQL[] {
