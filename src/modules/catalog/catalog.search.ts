@@ -8,7 +8,8 @@ import { type Executor, rowsOf } from '../../platform/db.js';
  * title (kept by triggers, a few thousand rows where the catalog has millions): each word
  * matches itself as a prefix (spelled out as the lexicon's words with that prefix, when they are
  * few) and the lexicon words closest to it by trigram similarity
- * ("teardorp" -> "teardrop", "radiohed" -> "radiohead"). The result is one full-text query,
+ * ("teardorp" -> "teardrop", "radiohed" -> "radiohead"), and, for a word no lexicon word
+ * starts with, the words one edit away ("otsi" -> "otis"). The result is one full-text query,
  * answered by the GIN index on each table's `search_vector`; at most SEARCH_CANDIDATES rows
  * are then ranked.
  */
@@ -18,6 +19,14 @@ export const MAX_QUERY_WORDS = 8;
 
 /** Lexicon words a query word may stand for, besides itself: enough for a typo's neighbours. */
 const SIMILAR_WORDS = 4;
+
+/**
+ * Shortest query word whose one-edit neighbours are looked up (`catalog_word_deletes`), and
+ * only when no lexicon word starts with it: a slip in a short word leaves few trigrams in
+ * common ("otsi" and "otis": similarity 0.25), while a word the lexicon knows, or a prefix of
+ * one, is left to mean what it says.
+ */
+const NEAR_MIN_LENGTH = 4;
 
 /**
  * Lexicon words a query word's prefix may stand for, spelled out. A prefix in a tsquery
@@ -44,31 +53,38 @@ const operand = (word: string) => `'${word.replace(/\\/g, '\\\\').replace(/'/g, 
  * one-letter word among others is matched whole, since its prefix is a large part of the index.
  */
 export async function searchQuery(db: Executor, q: string): Promise<string | null> {
-  const rows = await rowsOf<{ word: string; similar: string[]; completions: string[] }>(
+  const rows = await rowsOf<{ word: string; similar: string[]; near: string[]; completions: string[] }>(
     db,
-    sql`select q.word,
+    sql`select q.word, c.completions,
                array(select w.word from catalog_search_words w
                       where length(q.word) > 2 and w.word % q.word and w.word <> q.word
                       order by w.word <-> q.word, w.word
                       limit ${SIMILAR_WORDS}) as similar,
                array(select w.word from catalog_search_words w
-                      where w.word like replace(replace(replace(q.word, '!', '!!'), '%', '!%'), '_', '!_') || '%' escape '!'
-                        and starts_with(w.word, q.word)
-                      order by w.word
-                      limit ${PREFIX_WORDS + 1}) as completions
-          from unnest(tsvector_to_array(to_tsvector('simple', ${q}))) as q(word)`,
+                      where cardinality(c.completions) = 0 and length(q.word) >= ${NEAR_MIN_LENGTH}
+                        and (w.deletes && (catalog_word_deletes(q.word) || q.word)
+                             or w.word = any(catalog_word_deletes(q.word)))
+                      order by w.word <-> q.word, w.word
+                      limit ${SIMILAR_WORDS}) as near
+          from unnest(tsvector_to_array(to_tsvector('simple', ${q}))) as q(word)
+          cross join lateral (
+            select array(select w.word from catalog_search_words w
+                         where w.word like replace(replace(replace(q.word, '!', '!!'), '%', '!%'), '_', '!_') || '%' escape '!'
+                           and starts_with(w.word, q.word)
+                         order by w.word
+                         limit ${PREFIX_WORDS + 1}) as completions) c`,
   );
   const words = rows.slice(0, MAX_QUERY_WORDS);
   if (!words.length) return null;
   return words
-    .map(({ word, similar, completions }) => {
+    .map(({ word, similar, near, completions }) => {
       const self =
         word.length === 1 && words.length > 1
           ? [operand(word)]
           : completions.length && completions.length <= PREFIX_WORDS
             ? completions.map(operand)
             : [`${operand(word)}:*`];
-      return `(${[...new Set([...self, ...similar.map(operand)])].join(' | ')})`;
+      return `(${[...new Set([...self, ...near.map(operand), ...similar.map(operand)])].join(' | ')})`;
     })
     .join(' & ');
 }

@@ -38,6 +38,21 @@ describe('GET /search', () => {
     expect(ids((await get('/api/v1/search?q=Amnessiac&type=album')).body.albums)).toEqual([album.id]);
   });
 
+  it('finds a short word despite a slip that leaves too few trigrams in common', async () => {
+    // "kivx" and "kvox" share 1 and 2 of their trigrams with "kvix" (similarity 0.11 and 0.25,
+    // under the 0.3 of `%`): only the one-edit neighbours of the lexicon find them.
+    const slipped = await makeSong(t.app, admin, album.id, { title: 'Kvix Lantern' });
+    for (const q of ['kivx lantern', 'kvox', 'kvxi', 'kvixe lantern']) {
+      expect(ids((await get(`/api/v1/search?q=${encodeURIComponent(q)}&type=song`)).body.songs), q).toEqual([
+        slipped.id,
+      ]);
+    }
+    // A word the lexicon knows means what it says: its one-edit neighbours are not added.
+    const other = await makeSong(t.app, admin, album.id, { title: 'Kvox Harbor' });
+    expect(ids((await get('/api/v1/search?q=kvox&type=song')).body.songs)).toEqual([other.id]);
+    expect(ids((await get('/api/v1/search?q=kvix&type=song')).body.songs)).toEqual([slipped.id]);
+  });
+
   it('matches a word as a prefix, whether few or many lexicon words start with it', async () => {
     // A prefix with at most 32 words in the lexicon is spelled out as those words; with more,
     // it stays a prefix match. Both find the same rows, alone and beside another word.
