@@ -26,7 +26,7 @@ const SIMILAR_WORDS = 4;
  * common ("otsi" and "otis": similarity 0.25), while a word the lexicon knows, or a prefix of
  * one, is left to mean what it says.
  */
-const NEAR_MIN_LENGTH = 4;
+const NEAR_MIN_LENGTH = 3;
 
 /**
  * Lexicon words a query word's prefix may stand for, spelled out. A prefix in a tsquery
