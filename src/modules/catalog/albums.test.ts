@@ -424,6 +424,40 @@ describe('browsing albums', () => {
     expect(ids((await get('/api/v1/albums?q=rainbows%20radiohead')).body)).toContain(album.id);
     expect(ids((await get('/api/v1/albums?q=zzzqqqxxx')).body)).toEqual([]);
   });
+
+  it('combines a search with list filters, ranked or sorted, and pages past the end', async () => {
+    const genre = unique('Shoegaze');
+    const artist = await makeArtist(t.app, admin, { name: unique('Slowdive') });
+    const lp = await makeAlbum(t.app, admin, {
+      artistId: artist.id,
+      genre,
+      title: 'Souvlaki Space',
+      releaseYear: 1993,
+    });
+    const ep = await makeAlbum(t.app, admin, {
+      artistId: artist.id,
+      genre,
+      title: 'Souvlaki Outtakes',
+      releaseYear: 1994,
+      albumType: 'ep',
+    });
+    await makeAlbum(t.app, admin, {
+      artistId: artist.id,
+      genre: 'Pop',
+      title: 'Souvlaki Radio',
+      releaseYear: 1993,
+    });
+    const filters = `genre=${genre}&genre=other&type=album&type=ep&yearFrom=1990&yearTo=1999&artist=${encodeURIComponent(artist.name)}`;
+    for (const sort of ['', '&sort=title']) {
+      const page = await get(`/api/v1/albums?q=souvlaki&${filters}${sort}`);
+      expect(page.status).toBe(200);
+      expect(ids(page.body).sort()).toEqual([lp.id, ep.id].sort());
+      expect(page.body.total).toBe(2);
+      const beyond = await get(`/api/v1/albums?q=souvlaki&${filters}${sort}&offset=40`);
+      expect(beyond.body).toMatchObject({ items: [], total: 2 });
+    }
+    expect(ids((await get(`/api/v1/albums?q=souvlaki&genre=${genre}&type=ep`)).body)).toEqual([ep.id]);
+  });
 });
 
 describe('visibility', () => {

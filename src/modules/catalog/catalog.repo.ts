@@ -269,7 +269,8 @@ type AlbumValues = ReturnType<typeof albumValues>;
  */
 function albumConditions(
   filter: AlbumFilter,
-  value: (name: keyof AlbumValues) => unknown = (name) => albumValues(filter)[name],
+  // One parameter each: drizzle would spell a bare array out as a row, `($1, $2)`.
+  value: (name: keyof AlbumValues) => unknown = (name) => sql.param(albumValues(filter)[name]),
 ): SQL | undefined {
   const { scope } = filter;
   return and(
