@@ -115,14 +115,21 @@ export function createRun(label: string) {
 /** Waits for `path` to answer 200: migrated, connected, serving. */
 export async function ready(server: Server, path = '/health/ready', timeoutMs = 240_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // What the last probe saw, for the error: a process that never listened and one whose
+  // readiness names a failing check are different failures.
+  let last = 'no answer yet';
   while (Date.now() < deadline) {
     if (server.process.exitCode !== null) throw new Error(`${server.name} exited:\n${server.output()}`);
     try {
-      if ((await fetch(`${server.base}${path}`)).status === 200) return;
-    } catch {}
+      const response = await fetch(`${server.base}${path}`);
+      if (response.status === 200) return;
+      last = `${response.status} ${await response.text()}`;
+    } catch (error) {
+      last = `${(error as Error).message} (${((error as Error).cause as Error | undefined)?.message ?? 'no cause'})`;
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${server.name} did not become ready:\n${server.output()}`);
+  throw new Error(`${server.name} did not become ready; last probe of ${path}: ${last}\n${server.output()}`);
 }
 
 export { api };
