@@ -246,45 +246,51 @@ const yearConditions = (
   filter.yearTo !== undefined ? sql`${column} <= ${filter.yearTo}` : undefined,
 ];
 
-/** The values an album list's conditions take, by name (see `albumConditions`). */
+/** A filter's value when it filters anything: an empty string or list does not. */
+const given = <T>(value: T): T | undefined =>
+  value === '' || (Array.isArray(value) && value.length === 0) ? undefined : value;
+
+/**
+ * The values an album list's conditions take, by name; undefined where the filter is not set.
+ * Which of them are set decides the SQL (`albumConditions`) and the statement's shape
+ * (`sortedAlbumPage`), so both read it from here.
+ */
 function albumValues(filter: AlbumFilter) {
   return {
     scopeArtistId: filter.scope.kind === 'own' ? filter.scope.artistId : undefined,
-    genres: filter.genres,
-    artistId: filter.artistId,
-    artistName: filter.artistName,
+    genres: given(filter.genres),
+    artistId: given(filter.artistId),
+    artistName: given(filter.artistName),
     year: filter.year,
     yearFrom: filter.yearFrom,
     yearTo: filter.yearTo,
-    types: filter.types,
+    types: given(filter.types),
   };
 }
 
 type AlbumValues = ReturnType<typeof albumValues>;
 
 /**
- * The conditions of an album list. Which filters are set decides the SQL; `value` gives each
- * value, as itself or as a placeholder of a statement built once per shape of filter
- * (`sortedAlbumPage`).
+ * The conditions of an album list. `slot` gives each value as a placeholder of a statement
+ * built once per shape of filter (`sortedAlbumPage`); without it the values are parameters.
  */
-function albumConditions(
-  filter: AlbumFilter,
+function albumConditions(filter: AlbumFilter, slot?: (name: keyof AlbumValues) => unknown): SQL | undefined {
+  const values = albumValues(filter);
   // One parameter each: drizzle would spell a bare array out as a row, `($1, $2)`.
-  value: (name: keyof AlbumValues) => unknown = (name) => sql.param(albumValues(filter)[name]),
-): SQL | undefined {
-  const { scope } = filter;
+  const value = slot ?? ((name: keyof AlbumValues) => sql.param(values[name]));
+  const set = (name: keyof AlbumValues) => values[name] !== undefined;
   return and(
-    scope.kind === 'own'
+    set('scopeArtistId')
       ? sql`(${listedAlbum()} or ${albums.artistId} = ${value('scopeArtistId')})`
-      : albumInScope(scope),
-    filter.genres?.length ? sql`lower(${albums.genre}) = any(${value('genres')}::text[])` : undefined,
-    filter.artistId ? sql`${albums.artistId} = ${value('artistId')}` : undefined,
+      : albumInScope(filter.scope),
+    set('genres') ? sql`lower(${albums.genre}) = any(${value('genres')}::text[])` : undefined,
+    set('artistId') ? sql`${albums.artistId} = ${value('artistId')}` : undefined,
     // Through the artists' name index, then the albums' artist index: no scan of albums.
-    filter.artistName ? sql`${albums.artistId} in ${artistsNamed(value('artistName'))}` : undefined,
-    filter.year !== undefined ? sql`${albums.releaseYear} = ${value('year')}` : undefined,
-    filter.yearFrom !== undefined ? sql`${albums.releaseYear} >= ${value('yearFrom')}` : undefined,
-    filter.yearTo !== undefined ? sql`${albums.releaseYear} <= ${value('yearTo')}` : undefined,
-    filter.types?.length ? sql`${albums.albumType} = any(${value('types')}::text[])` : undefined,
+    set('artistName') ? sql`${albums.artistId} in ${artistsNamed(value('artistName'))}` : undefined,
+    set('year') ? sql`${albums.releaseYear} = ${value('year')}` : undefined,
+    set('yearFrom') ? sql`${albums.releaseYear} >= ${value('yearFrom')}` : undefined,
+    set('yearTo') ? sql`${albums.releaseYear} <= ${value('yearTo')}` : undefined,
+    set('types') ? sql`${albums.albumType} = any(${value('types')}::text[])` : undefined,
   );
 }
 
@@ -333,12 +339,8 @@ const slot = (name: keyof AlbumValues | keyof PageWindow | 'search') => sql.plac
 function sortedAlbumStatements(db: Executor, filter: AlbumFilter, sort: Sort<AlbumSortField>) {
   const where = and(
     albumConditions(filter, slot),
-    // A search (`q` with a sort of its own): its matcher is a parameter; null matches nothing.
-    filter.search === undefined
-      ? undefined
-      : filter.search === null
-        ? sql`false`
-        : sql`${albums.searchVector} @@ to_tsquery('simple', ${slot('search')})`,
+    // A search (`q` with a sort of its own): its matcher is a parameter too.
+    filter.search === undefined ? undefined : matchesText(filter.search, albums.searchVector, slot('search')),
   );
   const order = sortOrder(albumSortColumns[sort.field], sort.descending, albums.id);
   // The page is picked by id first: with a genre and year filter, the ids and every sort column
@@ -374,39 +376,34 @@ type SortedAlbumStatements = ReturnType<typeof sortedAlbumStatements>;
  */
 const sortedAlbumCache = new WeakMap<Executor, Map<string, SortedAlbumStatements>>();
 
-function shapeOf(filter: AlbumFilter, sort: Sort<AlbumSortField>): string {
-  const set = (value: unknown) => (value === undefined || (Array.isArray(value) && !value.length) ? 0 : 1);
-  return [
-    filter.scope.kind,
-    set(filter.genres),
-    set(filter.artistId),
-    set(filter.artistName),
-    set(filter.year),
-    set(filter.yearFrom),
-    set(filter.yearTo),
-    set(filter.types),
-    filter.search === undefined ? 0 : filter.search === null ? 'none' : 1,
-    sort.field,
-    sort.descending ? 1 : 0,
-  ].join(':');
-}
-
 async function sortedAlbumPage(
   db: Executor,
   filter: AlbumFilter & PageWindow,
   sort: Sort<AlbumSortField>,
 ): Promise<{ rows: AlbumRow[]; total: number }> {
-  const byShape = sortedAlbumCache.get(db) ?? new Map<string, SortedAlbumStatements>();
-  sortedAlbumCache.set(db, byShape);
-  const shape = shapeOf(filter, sort);
-  const statements = byShape.get(shape) ?? sortedAlbumStatements(db, filter, sort);
-  byShape.set(shape, statements);
   const values = {
     ...albumValues(filter),
     search: filter.search,
     limit: filter.limit,
     offset: filter.offset,
   };
+  // The shape: which values are set (a search's matcher may also be null, matching nothing).
+  const shape = [
+    filter.scope.kind,
+    ...Object.values(values).map((value) => (value === undefined ? 0 : value === null ? 'null' : 1)),
+    sort.field,
+    sort.descending,
+  ].join(':');
+  let byShape = sortedAlbumCache.get(db);
+  if (!byShape) {
+    byShape = new Map();
+    sortedAlbumCache.set(db, byShape);
+  }
+  let statements = byShape.get(shape);
+  if (!statements) {
+    statements = sortedAlbumStatements(db, filter, sort);
+    byShape.set(shape, statements);
+  }
   const rows = await statements.page.execute(values);
   if (rows.length) return { rows: rows.map(({ total: _, ...row }) => row), total: rows[0]!.total };
   if (filter.offset === 0) return { rows: [], total: 0 };

@@ -89,9 +89,12 @@ export async function searchQuery(db: Executor, q: string): Promise<string | nul
     .join(' & ');
 }
 
-/** Rows whose full-text document matches a `searchQuery` (null: nothing matches). */
-export const matchesText = (query: string | null, vector: AnyPgColumn): SQL =>
-  query === null ? sql`false` : sql`${vector} @@ to_tsquery('simple', ${query})`;
+/**
+ * Rows whose full-text document matches a `searchQuery` (null: nothing matches). `param` stands
+ * for the query in a statement built once and run with other values (a placeholder).
+ */
+export const matchesText = (query: string | null, vector: AnyPgColumn, param: unknown = query): SQL =>
+  query === null ? sql`false` : sql`${vector} @@ to_tsquery('simple', ${param})`;
 
 /** Relevance order for a lower-cased `q`: exact names first, then prefixes, then similarity. */
 export function relevanceOrder(q: string, names: AnyPgColumn[], text: AnyPgColumn, id: AnyPgColumn): SQL[] {
