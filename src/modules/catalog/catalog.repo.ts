@@ -111,11 +111,8 @@ async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Re
     .limit(SEARCH_CANDIDATES)
     // Typed as a table: drizzle cannot follow a generic selection through a subquery.
     .as(from.name) as unknown as PgTable;
-  const field = (key: string) => (subquery as unknown as Record<string, AnyPgColumn>)[key]!;
-  const columns = Object.fromEntries(Object.keys(from.columns).map((key) => [key, field(key)])) as C;
-  const candidate = Object.fromEntries(
-    Object.keys({ ...from.columns, ...from.ranking }).map((key) => [key, field(key)]),
-  ) as C & E;
+  const candidate = subquery as unknown as C & E;
+  const columns = Object.fromEntries(Object.keys(from.columns).map((key) => [key, candidate[key]])) as C;
   const rows = (await db
     .select({ ...columns, total: sql<number>`count(*) over ()`.mapWith(Number) })
     .from(subquery)
