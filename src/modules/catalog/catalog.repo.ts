@@ -296,11 +296,13 @@ export async function listAlbums(
   filter: AlbumFilter & PageWindow & { sort: SortOrRelevance<AlbumSortField> },
 ): Promise<{ rows: AlbumRow[]; total: number }> {
   const search = await matcherOf(db, filter);
+  if (filter.sort !== 'relevance') return sortedAlbumPage(db, { ...filter, search }, filter.sort);
+  // Ranked pages are built per request (the sorted ones keep theirs per shape).
   const matching = and(
     albumConditions(filter),
     search !== undefined ? matchesText(search, albums.searchVector) : undefined,
   );
-  if (filter.sort === 'relevance' && search !== undefined) {
+  if (search !== undefined) {
     const q = filter.q ?? '';
     return rankedPage<AlbumRow, typeof albumColumns, { searchText: typeof albums.searchText }>(
       db,
@@ -310,20 +312,17 @@ export async function listAlbums(
       filter,
     );
   }
-  if (filter.sort === 'relevance') {
-    // No words to match (`q` was blank after normalising): nothing is ranked.
-    return pageAndTotal<AlbumRow>(
-      db
-        .select(albumColumns)
-        .from(albums)
-        .where(matching)
-        .orderBy(...relevanceOrder('', [albums.title, albums.artistName], albums.searchText, albums.id))
-        .limit(filter.limit)
-        .offset(filter.offset),
-      () => db.select({ total: count() }).from(albums).where(matching),
-    );
-  }
-  return sortedAlbumPage(db, { ...filter, search }, filter.sort);
+  // No words to match (`q` was blank after normalising): nothing is ranked.
+  return pageAndTotal<AlbumRow>(
+    db
+      .select(albumColumns)
+      .from(albums)
+      .where(matching)
+      .orderBy(...relevanceOrder('', [albums.title, albums.artistName], albums.searchText, albums.id))
+      .limit(filter.limit)
+      .offset(filter.offset),
+    () => db.select({ total: count() }).from(albums).where(matching),
+  );
 }
 
 /** A placeholder of the statements `sortedAlbumPage` keeps, filled from `AlbumValues` and the window. */
