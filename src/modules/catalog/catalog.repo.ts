@@ -1,4 +1,4 @@
-import { and, asc, count, eq, getTableColumns, inArray, not, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, getTableName, inArray, not, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../platform/db.js';
 import { listedAlbum, listedSong } from './catalog.listed.js';
@@ -99,7 +99,7 @@ async function pageAndTotal<R>(
  */
 async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Record<string, AnyPgColumn>>(
   db: Executor,
-  from: { table: PgTable; name: string; columns: C; ranking: E },
+  from: { table: PgTable; columns: C; ranking: E },
   matching: SQL | undefined,
   order: (candidate: C & E) => SQL[],
   window: PageWindow,
@@ -110,7 +110,7 @@ async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Re
     .where(matching)
     .limit(SEARCH_CANDIDATES)
     // Typed as a table: drizzle cannot follow a generic selection through a subquery.
-    .as(from.name) as unknown as PgTable;
+    .as(getTableName(from.table)) as unknown as PgTable;
   const candidate = subquery as unknown as C & E;
   const columns = Object.fromEntries(Object.keys(from.columns).map((key) => [key, candidate[key]])) as C;
   const rows = (await db
@@ -168,7 +168,7 @@ export async function listArtists(
     const q = filter.q ?? '';
     return rankedPage<ArtistRow, typeof artistColumns, Record<string, never>>(
       db,
-      { table: artists, name: 'artists', columns: artistColumns, ranking: {} },
+      { table: artists, columns: artistColumns, ranking: {} },
       matching,
       (c) => relevanceOrder(q, [c.name], c.name, c.id),
       filter,
@@ -306,7 +306,7 @@ export async function listAlbums(
     const q = filter.q ?? '';
     return rankedPage<AlbumRow, typeof albumColumns, { searchText: typeof albums.searchText }>(
       db,
-      { table: albums, name: 'albums', columns: albumColumns, ranking: { searchText: albums.searchText } },
+      { table: albums, columns: albumColumns, ranking: { searchText: albums.searchText } },
       matching,
       (c) => relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
       filter,
@@ -459,7 +459,7 @@ export async function listSongs(
       { searchText: typeof songs.searchText }
     >(
       db,
-      { table: songs, name: 'songs', columns: songColumns, ranking: { searchText: songs.searchText } },
+      { table: songs, columns: songColumns, ranking: { searchText: songs.searchText } },
       matching,
       (c) => relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
       filter,
