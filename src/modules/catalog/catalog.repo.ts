@@ -58,6 +58,37 @@ export const albumInScope = (scope: Scope) => scoped(scope, listedAlbum(), album
 export const songInScope = (scope: Scope) => scoped(scope, listedSong(), songs.artistId);
 export const artistInScope = (scope: Scope) => scoped(scope, sql`${artists.isVisible}`, artists.id);
 
+type AlbumRanking = { searchText: typeof albums.searchText };
+type SongRanking = { searchText: typeof songs.searchText };
+
+/** The three tables as searched by relevance (see `RankedSource`). */
+const artistSearch = {
+  table: artists,
+  columns: artistColumns,
+  ranking: {},
+  order: (q: unknown, c: typeof artistColumns) => relevanceOrder(q, [c.name], c.name, c.id),
+  listed: artistInScope({ kind: 'listed' }) as SQL,
+  vector: artists.searchVector,
+};
+const albumSearch = {
+  table: albums,
+  columns: albumColumns,
+  ranking: { searchText: albums.searchText },
+  order: (q: unknown, c: typeof albumColumns & AlbumRanking) =>
+    relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
+  listed: albumInScope({ kind: 'listed' }) as SQL,
+  vector: albums.searchVector,
+};
+const songSearch = {
+  table: songs,
+  columns: songColumns,
+  ranking: { searchText: songs.searchText },
+  order: (q: unknown, c: typeof songColumns & SongRanking) =>
+    relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
+  listed: songInScope({ kind: 'listed' }) as SQL,
+  vector: songs.searchVector,
+};
+
 /**
  * `songInScope` for statements that serve several callers at once: the caller's scope comes per
  * row as SQL expressions (`seesAll`: boolean, `ownArtistId`: uuid or null), see `songScopeOf`.
@@ -89,21 +120,36 @@ async function pageAndTotal<R>(
 }
 
 /**
- * A relevance page: the first SEARCH_CANDIDATES rows of `matching` (as the full-text index
- * yields them), ranked by `order`, cut to the window. The candidates are a subquery carrying
- * the page's columns under the table's own name, so each is read once: selecting their ids and
- * then looking every one up again by primary key cost 500 index probes per search (4 of a song
- * search's 19 ms at size L). Each row carries the count of candidates (`count(*) over ()`, at
- * most SEARCH_CANDIDATES), so one statement answers; only a page past the end has no row to
- * carry it and counts apart (an empty first page has nothing to count).
+ * A table searched by relevance: the page's columns, those its ranking reads besides, its
+ * relevance order for a lower-cased `q` (which may be a placeholder), and for a plain search its
+ * listed condition and full-text column.
  */
-async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Record<string, AnyPgColumn>>(
+interface RankedSource<C extends Record<string, AnyPgColumn>, E extends Record<string, AnyPgColumn>> {
+  table: PgTable;
+  columns: C;
+  ranking: E;
+  order: (q: unknown, candidate: C & E) => SQL[];
+  listed: SQL;
+  vector: AnyPgColumn;
+}
+
+/**
+ * The statements of a relevance page: the first SEARCH_CANDIDATES rows of `matching` (as the
+ * full-text index yields them), ranked by the source's order, cut to the window; and their count
+ * alone. The candidates are a subquery carrying the page's columns under the table's own name,
+ * so each is read once: selecting their ids and then looking every one up again by primary key
+ * cost 500 index probes per search (4 of a song search's 19 ms at size L). Each row carries the
+ * count of candidates (`count(*) over ()`, at most SEARCH_CANDIDATES), so one statement answers;
+ * only a page past the end has no row to carry it and counts apart (an empty first page has
+ * nothing to count).
+ */
+function rankedStatements<C extends Record<string, AnyPgColumn>, E extends Record<string, AnyPgColumn>>(
   db: Executor,
-  from: { table: PgTable; columns: C; ranking: E },
+  from: RankedSource<C, E>,
   matching: SQL | undefined,
-  order: (candidate: C & E) => SQL[],
-  window: PageWindow,
-): Promise<{ rows: R[]; total: number }> {
+  q: unknown,
+  window: { limit: unknown; offset: unknown },
+) {
   const subquery = db
     .select({ ...from.columns, ...from.ranking })
     .from(from.table)
@@ -113,17 +159,105 @@ async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Re
     .as(getTableName(from.table)) as unknown as PgTable;
   const candidate = subquery as unknown as C & E;
   const columns = Object.fromEntries(Object.keys(from.columns).map((key) => [key, candidate[key]])) as C;
-  const rows = (await db
-    .select({ ...columns, total: sql<number>`count(*) over ()`.mapWith(Number) })
-    .from(subquery)
-    .orderBy(...order(candidate))
-    .limit(window.limit)
-    .offset(window.offset)) as unknown as (R & { total: number })[];
+  return {
+    page: db
+      .select({ ...columns, total: sql<number>`count(*) over ()`.mapWith(Number) })
+      .from(subquery)
+      .orderBy(...from.order(q, candidate))
+      .limit(window.limit as number)
+      .offset(window.offset as number),
+    total: db.select({ total: count() }).from(subquery),
+  };
+}
+
+/** A relevance page's rows and total from its statements' results (see `rankedStatements`). */
+async function rankedResult<R>(
+  page: Promise<unknown[]>,
+  total: () => Promise<{ total: number }[]>,
+  window: PageWindow,
+): Promise<{ rows: R[]; total: number }> {
+  const rows = (await page) as (R & { total: number })[];
   const carried = rows[0]?.total;
-  const total =
-    carried ??
-    (window.offset === 0 ? 0 : ((await db.select({ total: count() }).from(subquery))[0]?.total ?? 0));
-  return { rows: rows.map(({ total: _, ...row }) => row as R), total };
+  const counted = carried ?? (window.offset === 0 ? 0 : ((await total())[0]?.total ?? 0));
+  return { rows: rows.map(({ total: _, ...row }) => row as R), total: counted };
+}
+
+/** A relevance page built for this request's conditions (filters, scopes other than listed). */
+async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Record<string, AnyPgColumn>>(
+  db: Executor,
+  from: RankedSource<C, E>,
+  matching: SQL | undefined,
+  q: string,
+  window: PageWindow,
+): Promise<{ rows: R[]; total: number }> {
+  const statements = rankedStatements(db, from, matching, q, window);
+  return rankedResult<R>(statements.page, () => statements.total, window);
+}
+
+/**
+ * Statements built once per executor and key. Building a statement's SQL with drizzle costs
+ * CPU on every request (about 360 us for an album page's two, 2 ms for a search's), while the
+ * values change; each run is still an unnamed statement, planned for its own values.
+ */
+function builtOnce<T>(
+  cache: WeakMap<Executor, Map<string, T>>,
+  db: Executor,
+  key: string,
+  build: () => T,
+): T {
+  let byKey = cache.get(db);
+  if (!byKey) {
+    byKey = new Map();
+    cache.set(db, byKey);
+  }
+  let built = byKey.get(key);
+  if (!built) {
+    built = build();
+    byKey.set(key, built);
+  }
+  return built;
+}
+
+/** A placeholder of the statements `plainSearchPage` keeps. */
+const searchSlot = (name: 'search' | 'q' | keyof PageWindow) => sql.placeholder(name);
+
+function plainSearchStatements<C extends Record<string, AnyPgColumn>, E extends Record<string, AnyPgColumn>>(
+  db: Executor,
+  from: RankedSource<C, E>,
+) {
+  const statements = rankedStatements(
+    db,
+    from,
+    and(from.listed, matchesText('', from.vector, searchSlot('search'))),
+    searchSlot('q'),
+    { limit: searchSlot('limit'), offset: searchSlot('offset') },
+  );
+  // An empty name: an unnamed statement, planned for each run's words (a common word's matches
+  // are read in table order, a rare word's through the index).
+  return { page: statements.page.prepare(''), total: statements.total.prepare('') };
+}
+
+/** Built statements of plain searches, per executor and table (see `plainSearchPage`). */
+const plainSearchCache = new WeakMap<Executor, Map<string, ReturnType<typeof plainSearchStatements>>>();
+
+/**
+ * A plain search's page: what users see, ranked, with no filter but `q` (`/search`, and `q`
+ * alone on a list), through statements built once per table.
+ */
+async function plainSearchPage<
+  R,
+  C extends Record<string, AnyPgColumn>,
+  E extends Record<string, AnyPgColumn>,
+>(
+  db: Executor,
+  from: RankedSource<C, E>,
+  values: { search: string; q: string } & PageWindow,
+): Promise<{ rows: R[]; total: number }> {
+  const built = builtOnce(plainSearchCache, db, getTableName(from.table), () =>
+    plainSearchStatements(db, from),
+  );
+  const params: Record<string, unknown> = { ...values };
+  return rankedResult<R>(built.page.execute(params), () => built.total.execute(params), values);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,6 +288,15 @@ export async function listArtists(
   filter: ArtistFilter & PageWindow & { sort: SortOrRelevance<ArtistSortField> },
 ): Promise<{ rows: ArtistRow[]; total: number }> {
   const search = await matcherOf(db, filter);
+  const q = filter.q ?? '';
+  if (filter.sort === 'relevance' && search && filter.scope.kind === 'listed' && !filter.genres?.length) {
+    const window = { limit: filter.limit, offset: filter.offset };
+    return plainSearchPage<ArtistRow, typeof artistColumns, Record<string, never>>(db, artistSearch, {
+      search,
+      q,
+      ...window,
+    });
+  }
   const matching = and(
     artistInScope(filter.scope),
     search !== undefined ? matchesText(search, artists.searchVector) : undefined,
@@ -165,18 +308,17 @@ export async function listArtists(
       : undefined,
   );
   if (filter.sort === 'relevance' && search !== undefined) {
-    const q = filter.q ?? '';
     return rankedPage<ArtistRow, typeof artistColumns, Record<string, never>>(
       db,
-      { table: artists, columns: artistColumns, ranking: {} },
+      artistSearch,
       matching,
-      (c) => relevanceOrder(q, [c.name], c.name, c.id),
+      q,
       filter,
     );
   }
   const order =
     filter.sort === 'relevance'
-      ? relevanceOrder(filter.q ?? '', [artists.name], artists.name, artists.id)
+      ? relevanceOrder(q, [artists.name], artists.name, artists.id)
       : sortOrder(artistSortColumns[filter.sort.field], filter.sort.descending, artists.id);
   return pageAndTotal<ArtistRow>(
     db
@@ -297,20 +439,26 @@ export async function listAlbums(
 ): Promise<{ rows: AlbumRow[]; total: number }> {
   const search = await matcherOf(db, filter);
   if (filter.sort !== 'relevance') return sortedAlbumPage(db, { ...filter, search }, filter.sort);
-  // Ranked pages are built per request (the sorted ones keep theirs per shape).
+  const q = filter.q ?? '';
+  // What users see, with no filter but `q`: statements kept per table (see `plainSearchPage`).
+  const plain =
+    filter.scope.kind === 'listed' &&
+    Object.values(albumValues(filter)).every((value) => value === undefined);
+  if (plain && search) {
+    const window = { limit: filter.limit, offset: filter.offset };
+    return plainSearchPage<AlbumRow, typeof albumColumns, AlbumRanking>(db, albumSearch, {
+      search,
+      q,
+      ...window,
+    });
+  }
+  // Other ranked pages are built per request (the sorted ones keep theirs per shape).
   const matching = and(
     albumConditions(filter),
     search !== undefined ? matchesText(search, albums.searchVector) : undefined,
   );
   if (search !== undefined) {
-    const q = filter.q ?? '';
-    return rankedPage<AlbumRow, typeof albumColumns, { searchText: typeof albums.searchText }>(
-      db,
-      { table: albums, columns: albumColumns, ranking: { searchText: albums.searchText } },
-      matching,
-      (c) => relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
-      filter,
-    );
+    return rankedPage<AlbumRow, typeof albumColumns, AlbumRanking>(db, albumSearch, matching, q, filter);
   }
   // No words to match (`q` was blank after normalising): nothing is ranked.
   return pageAndTotal<AlbumRow>(
@@ -367,8 +515,8 @@ type SortedAlbumStatements = ReturnType<typeof sortedAlbumStatements>;
 
 /**
  * Built statements of sorted album pages, per executor and shape of filter (scope kind, which
- * filters are set, sort). Building a page's SQL with drizzle cost about 360 us of CPU per request
- * (two statements, measured in a loop), a large part of what an uncached page costs the server.
+ * filters are set, sort): building a page's SQL was a large part of what an uncached page cost
+ * the server.
  */
 const sortedAlbumCache = new WeakMap<Executor, Map<string, SortedAlbumStatements>>();
 
@@ -390,16 +538,7 @@ async function sortedAlbumPage(
     sort.field,
     sort.descending,
   ].join(':');
-  let byShape = sortedAlbumCache.get(db);
-  if (!byShape) {
-    byShape = new Map();
-    sortedAlbumCache.set(db, byShape);
-  }
-  let statements = byShape.get(shape);
-  if (!statements) {
-    statements = sortedAlbumStatements(db, filter, sort);
-    byShape.set(shape, statements);
-  }
+  const statements = builtOnce(sortedAlbumCache, db, shape, () => sortedAlbumStatements(db, filter, sort));
   const rows = await statements.page.execute(values);
   if (rows.length) return { rows: rows.map(({ total: _, ...row }) => row), total: rows[0]!.total };
   if (filter.offset === 0) return { rows: [], total: 0 };
@@ -453,17 +592,35 @@ export async function listSongs(
   );
   if (filter.sort === 'relevance' && search !== undefined) {
     const q = filter.q ?? '';
-    const { rows, total } = await rankedPage<
-      Omit<SongRow, 'albumTitle'>,
-      typeof songColumns,
-      { searchText: typeof songs.searchText }
-    >(
-      db,
-      { table: songs, columns: songColumns, ranking: { searchText: songs.searchText } },
-      matching,
-      (c) => relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
-      filter,
-    );
+    // What users see, with no filter but `q`: statements kept per table (see `plainSearchPage`).
+    const plain =
+      filter.scope.kind === 'listed' &&
+      !filter.albumId &&
+      !filter.artistId &&
+      !filter.artistName &&
+      filter.year === undefined &&
+      filter.yearFrom === undefined &&
+      filter.yearTo === undefined &&
+      !filter.genres?.length;
+    const window = { limit: filter.limit, offset: filter.offset };
+    const { rows, total } =
+      plain && search
+        ? await plainSearchPage<Omit<SongRow, 'albumTitle'>, typeof songColumns, SongRanking>(
+            db,
+            songSearch,
+            {
+              search,
+              q,
+              ...window,
+            },
+          )
+        : await rankedPage<Omit<SongRow, 'albumTitle'>, typeof songColumns, SongRanking>(
+            db,
+            songSearch,
+            matching,
+            q,
+            filter,
+          );
     return { rows: await withAlbumTitles(db, rows), total };
   }
   const order =

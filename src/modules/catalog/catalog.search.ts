@@ -96,8 +96,11 @@ export async function searchQuery(db: Executor, q: string): Promise<string | nul
 export const matchesText = (query: string | null, vector: AnyPgColumn, param: unknown = query): SQL =>
   query === null ? sql`false` : sql`${vector} @@ to_tsquery('simple', ${param})`;
 
-/** Relevance order for a lower-cased `q`: exact names first, then prefixes, then similarity. */
-export function relevanceOrder(q: string, names: AnyPgColumn[], text: AnyPgColumn, id: AnyPgColumn): SQL[] {
+/**
+ * Relevance order for a lower-cased `q`: exact names first, then prefixes, then similarity. `q`
+ * may be a placeholder of a statement built once.
+ */
+export function relevanceOrder(q: unknown, names: AnyPgColumn[], text: AnyPgColumn, id: AnyPgColumn): SQL[] {
   const exact = or(...names.map((n) => sql`lower(${n}) = ${q}`));
   const prefix = or(...names.map((n) => sql`starts_with(lower(${n}), ${q})`));
   return [

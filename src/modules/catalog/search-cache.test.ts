@@ -124,6 +124,10 @@ describe('GET /search', () => {
     expect(res.body.albums.next).toMatch(/^\/api\/v1\/search\?/);
     expect(res.body.albums.next).toContain(`q=${word}`);
     expect((await get(res.body.albums.next)).body.albums.items).toHaveLength(1);
+    // A page past the last match has no row to carry the total: it is counted apart.
+    const beyond = await get(`/api/v1/search?q=${word}&type=album&limit=2&offset=4`);
+    expect(beyond.body.albums).toMatchObject({ items: [], total: 3, offset: 4 });
+    expect((await get(`/api/v1/albums?q=${word}&offset=4`)).body).toMatchObject({ items: [], total: 3 });
   });
 
   it('hides what the caller may not see, and shows an artist their own', async () => {
