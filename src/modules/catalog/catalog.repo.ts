@@ -70,24 +70,25 @@ const artistSearch = {
   listed: artistInScope({ kind: 'listed' }) as SQL,
   vector: artists.searchVector,
 };
-const albumSearch = {
-  table: albums,
-  columns: albumColumns,
-  ranking: { searchText: albums.searchText },
-  order: (q: unknown, c: typeof albumColumns & AlbumRanking) =>
-    relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
-  listed: albumInScope({ kind: 'listed' }) as SQL,
-  vector: albums.searchVector,
-};
-const songSearch = {
-  table: songs,
-  columns: songColumns,
-  ranking: { searchText: songs.searchText },
-  order: (q: unknown, c: typeof songColumns & SongRanking) =>
-    relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
-  listed: songInScope({ kind: 'listed' }) as SQL,
-  vector: songs.searchVector,
-};
+
+/** Albums or songs, ranked on the title and the artist's name over their `search_text`. */
+function titledSearch<
+  T extends typeof albums | typeof songs,
+  C extends { id: AnyPgColumn; title: AnyPgColumn; artistName: AnyPgColumn },
+>(table: T, columns: C, listed: SQL | undefined) {
+  const searchText = table.searchText as T['searchText'];
+  return {
+    table,
+    columns,
+    ranking: { searchText },
+    order: (q: unknown, c: C & { searchText: T['searchText'] }) =>
+      relevanceOrder(q, [c.title, c.artistName], c.searchText, c.id),
+    listed: listed as SQL,
+    vector: table.searchVector,
+  };
+}
+const albumSearch = titledSearch(albums, albumColumns, albumInScope({ kind: 'listed' }));
+const songSearch = titledSearch(songs, songColumns, songInScope({ kind: 'listed' }));
 
 /**
  * `songInScope` for statements that serve several callers at once: the caller's scope comes per
