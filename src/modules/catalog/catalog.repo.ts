@@ -88,7 +88,13 @@ function titledSearch<
   };
 }
 const albumSearch = titledSearch(albums, albumColumns, albumInScope({ kind: 'listed' }));
-const songSearch = titledSearch(songs, songColumns, songInScope({ kind: 'listed' }));
+const songSearch = {
+  ...titledSearch(songs, songColumns, songInScope({ kind: 'listed' })),
+  // The album's title by primary key, for the page's rows only.
+  also: (c: typeof songColumns) => ({
+    albumTitle: sql<string>`(select ${albums.title} from ${albums} where ${albums.id} = ${c.albumId})`,
+  }),
+};
 
 /**
  * `songInScope` for statements that serve several callers at once: the caller's scope comes per
@@ -132,6 +138,8 @@ interface RankedSource<C extends Record<string, AnyPgColumn>, E extends Record<s
   order: (q: unknown, candidate: C & E) => SQL[];
   listed: SQL;
   vector: AnyPgColumn;
+  /** Fields of a page's rows looked up elsewhere (PostgreSQL reads them after the cut). */
+  also?: (candidate: C & E) => Record<string, SQL>;
 }
 
 /**
@@ -162,7 +170,7 @@ function rankedStatements<C extends Record<string, AnyPgColumn>, E extends Recor
   const columns = Object.fromEntries(Object.keys(from.columns).map((key) => [key, candidate[key]])) as C;
   return {
     page: db
-      .select({ ...columns, total: sql<number>`count(*) over ()`.mapWith(Number) })
+      .select({ ...columns, ...from.also?.(candidate), total: sql<number>`count(*) over ()`.mapWith(Number) })
       .from(subquery)
       .orderBy(...from.order(q, candidate))
       .limit(window.limit as number)
@@ -582,6 +590,25 @@ export async function listSongs(
   filter: SongFilter & PageWindow & { sort: SortOrRelevance<SongSortField> },
 ): Promise<{ rows: SongRow[]; total: number }> {
   const search = await matcherOf(db, filter);
+  const q = filter.q ?? '';
+  // What users see, with no filter but `q`: statements kept per table (see `plainSearchPage`).
+  const plain =
+    filter.scope.kind === 'listed' &&
+    !filter.albumId &&
+    !filter.artistId &&
+    !filter.artistName &&
+    filter.year === undefined &&
+    filter.yearFrom === undefined &&
+    filter.yearTo === undefined &&
+    !filter.genres?.length;
+  if (filter.sort === 'relevance' && plain && search) {
+    const window = { limit: filter.limit, offset: filter.offset };
+    return plainSearchPage<SongRow, typeof songColumns, SongRanking>(db, songSearch, {
+      search,
+      q,
+      ...window,
+    });
+  }
   const matching = and(
     songInScope(filter.scope),
     filter.albumId ? eq(songs.albumId, filter.albumId) : undefined,
@@ -592,41 +619,11 @@ export async function listSongs(
     search !== undefined ? matchesText(search, songs.searchVector) : undefined,
   );
   if (filter.sort === 'relevance' && search !== undefined) {
-    const q = filter.q ?? '';
-    // What users see, with no filter but `q`: statements kept per table (see `plainSearchPage`).
-    const plain =
-      filter.scope.kind === 'listed' &&
-      !filter.albumId &&
-      !filter.artistId &&
-      !filter.artistName &&
-      filter.year === undefined &&
-      filter.yearFrom === undefined &&
-      filter.yearTo === undefined &&
-      !filter.genres?.length;
-    const window = { limit: filter.limit, offset: filter.offset };
-    const { rows, total } =
-      plain && search
-        ? await plainSearchPage<Omit<SongRow, 'albumTitle'>, typeof songColumns, SongRanking>(
-            db,
-            songSearch,
-            {
-              search,
-              q,
-              ...window,
-            },
-          )
-        : await rankedPage<Omit<SongRow, 'albumTitle'>, typeof songColumns, SongRanking>(
-            db,
-            songSearch,
-            matching,
-            q,
-            filter,
-          );
-    return { rows: await withAlbumTitles(db, rows), total };
+    return rankedPage<SongRow, typeof songColumns, SongRanking>(db, songSearch, matching, q, filter);
   }
   const order =
     filter.sort === 'relevance'
-      ? relevanceOrder(filter.q ?? '', [songs.title, songs.artistName], songs.searchText, songs.id)
+      ? relevanceOrder(q, [songs.title, songs.artistName], songs.searchText, songs.id)
       : sortOrder(songSortColumns[filter.sort.field], filter.sort.descending, songs.id);
   const { rows: page, total } = await pageAndTotal<Omit<SongRow, 'albumTitle'>>(
     db

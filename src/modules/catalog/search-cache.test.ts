@@ -22,6 +22,14 @@ describe('GET /search', () => {
     expect(ids(res.body.artists)).toContain(radiohead.id);
     expect(ids(res.body.albums)).toContain(album.id);
     expect(ids(res.body.songs)).toContain(song.id);
+    // A song carries its album's title, whether found by /search or by a list's q.
+    const found = res.body.songs.items.find((s: { id: string }) => s.id === song.id);
+    expect(found.album).toEqual({ id: album.id, title: 'Amnesiac' });
+    const listed = (await get('/api/v1/songs?q=pyramid%20song')).body.items;
+    expect(listed.find((s: { id: string }) => s.id === song.id).album).toEqual({
+      id: album.id,
+      title: 'Amnesiac',
+    });
     expect(res.body.playlists).toEqual({
       items: [],
       total: 0,
