@@ -640,7 +640,10 @@ export async function listSongs(
 
 /**
  * Adds album titles to a page of songs by primary key. Joining before the page is cut would
- * make PostgreSQL join every matching song (a hash join over all albums) only to keep 20.
+ * make PostgreSQL join every matching song (a hash join over all albums) only to keep 20. A
+ * relevance page reads them in its own statement instead (`songSearch.also`), since its sort
+ * puts the lookup after the cut; a sorted list read along an index would look up every row its
+ * offset skips.
  */
 async function withAlbumTitles(db: Executor, page: Omit<SongRow, 'albumTitle'>[]): Promise<SongRow[]> {
   if (!page.length) return [];
