@@ -238,7 +238,8 @@ export function derivedFromCached(derived: object, source: unknown): void {
  * Read-through caching over a `CacheStore`, with tag versions and single flight: concurrent
  * misses for one key in this process share one load. The versions are read before the load,
  * so a write that commits during the load and bumps a tag afterwards leaves the loaded value
- * under the old versions, where it is never read again.
+ * under the old versions, where it is never read again. `load` is given those versions (the
+ * stamp), for a loader that keeps derived data of its own per version (`AlbumDirectory`).
  */
 export class Cache {
   private readonly inflight = new Map<string, Promise<unknown>>();
@@ -251,7 +252,7 @@ export class Cache {
 
   async read<T>(
     options: { key: string; tags: string[]; ttlSec?: number },
-    load: () => Promise<T>,
+    load: (stamp: string) => Promise<T>,
   ): Promise<T> {
     const versions = await this.store.versions(options.tags);
     const stamp = versions.join('.');
@@ -264,7 +265,7 @@ export class Cache {
     if (pending) return pending as Promise<T>;
     const loading = (async () => {
       try {
-        const value = await load();
+        const value = await load(stamp);
         await this.store.set(key, value, options.ttlSec ?? this.defaultTtlSec);
         const { store } = this;
         if (store instanceof MemoryCacheStore && typeof value === 'object' && value !== null) {

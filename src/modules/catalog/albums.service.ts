@@ -3,6 +3,7 @@ import { derivedFromCached } from '../../platform/cache.js';
 import { type Tx, withTx } from '../../platform/db.js';
 import { ForbiddenError, ValidationError } from '../../platform/errors.js';
 import { recordEvent } from '../../platform/events.js';
+import { createAlbumDirectory } from './album-directory.js';
 import {
   albumNotFound,
   assertAdminForVisible,
@@ -66,6 +67,8 @@ export interface AlbumInput {
 export function createAlbumsService(deps: CatalogDeps) {
   const { db, cache } = deps;
   const clock = deps.clock ?? (() => new Date());
+  // Browsed pages of listed albums, answered from memory while the album lists are unchanged.
+  const directory = createAlbumDirectory(db, cache);
 
   /** The users' view, once per cached album (so repeat reads get the same object). */
   const publicAlbumViews = new WeakMap<AlbumDetailView, AlbumDetailView>();
@@ -116,8 +119,9 @@ export function createAlbumsService(deps: CatalogDeps) {
       sort,
       ...window,
     })}`;
-    return cache.read({ key, tags: [ALBUM_LISTS_TAG] }, async () => {
-      const { rows, total } = await repo.listAlbums(db, { scope, ...filter, sort, ...window });
+    return cache.read({ key, tags: [ALBUM_LISTS_TAG] }, async (stamp) => {
+      const page = { scope, ...filter, sort, ...window };
+      const { rows, total } = directory.page(stamp, page) ?? (await repo.listAlbums(db, page));
       return { items: rows.map((r) => forViewer(toAlbumView(r), admin)), total };
     });
   }

@@ -374,7 +374,7 @@ export const ALBUM_SORTS = [
 ] as const;
 export type AlbumSortField = (typeof ALBUM_SORTS)[number];
 
-const albumSortColumns: Record<AlbumSortField, SQL | AnyPgColumn> = {
+export const albumSortColumns: Record<AlbumSortField, SQL | AnyPgColumn> = {
   releaseYear: albums.releaseYear,
   title: sortKey(albums.title),
   createdAt: albums.createdAt,
