@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import {
   ALBUM_RELEASE_JOB,
   albumReleaseJob,
+  type CatalogService,
   catalogRoutes,
   createCatalogService,
 } from './modules/catalog/index.js';
@@ -464,6 +465,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   });
   app.decorate('services', {
     identity,
+    catalog,
     cache,
     events: { bus, relay },
     notifications,
@@ -520,6 +522,7 @@ declare module 'fastify' {
     compileSchemas(): number;
     services: {
       identity: ReturnType<typeof createIdentityService>;
+      catalog: CatalogService;
       cache: Cache;
       events: { bus: EventBus; relay: OutboxRelay };
       notifications: ReturnType<typeof createNotificationService>;

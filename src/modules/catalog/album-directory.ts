@@ -29,6 +29,9 @@ export const DIRECTORY_MAX_ALBUMS = 250_000;
 /** Time spent rebuilding is at most 1 / REBUILD_SHARE of the time: after a build of d ms, wait 9d. */
 const REBUILD_SHARE = 10;
 
+/** A directory is built again once this share of its lifetime (the cache's TTL) has passed. */
+const RENEW_AT = 0.75;
+
 /** After finding more than DIRECTORY_MAX_ALBUMS, look again this much later. */
 const TOO_LARGE_RETRY_MS = 10 * 60_000;
 
@@ -53,6 +56,15 @@ interface Built {
   /** Album indexes in each sort's order (ties by id), over all albums and per genre code. */
   orders: Map<OrderKey, Int32Array>;
   byGenre: Map<OrderKey, Int32Array>[];
+  /** Albums per (release year, type), per genre code and over every genre: a page's total. */
+  histograms: YearHistogram[];
+  everyGenre: YearHistogram;
+}
+
+/** Album counts from the year `from` on: `counts[(year - from) * typeCount + typeCode]`. */
+interface YearHistogram {
+  from: number;
+  counts: Int32Array;
 }
 
 const orderKey = (field: AlbumSortField, descending: boolean): OrderKey =>
@@ -100,14 +112,18 @@ const codeOf = (codes: Map<string, number>, value: string) => {
  * directory's order is the database's, not a re-implementation of it.
  */
 async function load(db: Executor, stamp: string, builtAt: number): Promise<Built | undefined> {
-  const ranks = Object.fromEntries(
-    ALBUM_SORTS.map((field) => [
-      `rank_${field}`,
-      sql<number>`dense_rank() over (order by ${albumSortColumns[field] as SQL})`.mapWith(Number),
-    ]),
-  ) as Record<`rank_${AlbumSortField}`, SQL<number>>;
+  // One array of ranks, in ALBUM_SORTS order, so a row sheds it by destructuring: deleting
+  // properties would leave 100k objects in V8's slow dictionary mode (twice the memory).
+  const ranks = sql.join(
+    ALBUM_SORTS.map((field) => sql`(dense_rank() over (order by ${albumSortColumns[field] as SQL}))::int`),
+    sql`, `,
+  );
   const read = await db
-    .select({ ...albumColumns, genreKey: sql<string>`lower(${albums.genre})`, ...ranks })
+    .select({
+      ...albumColumns,
+      genreKey: sql<string>`lower(${albums.genre})`,
+      ranks: sql<number[]>`array[${ranks}]`,
+    })
     .from(albums)
     .where(listedAlbum())
     .orderBy(asc(albums.id))
@@ -126,29 +142,27 @@ async function load(db: Executor, stamp: string, builtAt: number): Promise<Built
     year: new Int32Array(n),
     orders: new Map(),
     byGenre: [],
+    histograms: [],
+    everyGenre: { from: 0, counts: new Int32Array(0) },
   };
-  const rankOf = Object.fromEntries(ALBUM_SORTS.map((field) => [field, new Int32Array(n)])) as Record<
-    AlbumSortField,
-    Int32Array
-  >;
+  const rankOf = ALBUM_SORTS.map(() => new Int32Array(n));
   read.forEach((entry, i) => {
-    const { genreKey, ...rest } = entry;
-    const row = { ...rest } as Record<string, unknown>;
-    for (const field of ALBUM_SORTS) {
-      rankOf[field][i] = entry[`rank_${field}`];
-      delete row[`rank_${field}`];
-    }
+    const { genreKey, ranks: rowRanks, ...row } = entry;
+    rowRanks.forEach((rank, s) => {
+      rankOf[s]![i] = Number(rank);
+    });
     built.rows[i] = row as AlbumRow;
     built.genre[i] = codeOf(built.genreCodes, genreKey);
     built.type[i] = codeOf(built.typeCodes, entry.albumType);
     built.year[i] = entry.releaseYear;
   });
   const genres = built.genreCodes.size;
+  Object.assign(built, histogramsOf(built));
   built.byGenre = Array.from({ length: genres }, () => new Map());
   const perGenre = new Int32Array(genres);
   for (let i = 0; i < n; i++) perGenre[built.genre[i]!]!++;
-  for (const field of ALBUM_SORTS) {
-    const rank = rankOf[field];
+  for (const [s, field] of ALBUM_SORTS.entries()) {
+    const rank = rankOf[s]!;
     const maxRank = rank.reduce((max, r) => Math.max(max, r), 0);
     for (const descending of [false, true]) {
       const key = orderKey(field, descending);
@@ -170,37 +184,91 @@ async function load(db: Executor, stamp: string, builtAt: number): Promise<Built
 
 const NOTHING = new Int32Array(0);
 
+/** Year histograms of every genre code (one pass each over the albums), and of them all. */
+function histogramsOf(built: Built): { histograms: YearHistogram[]; everyGenre: YearHistogram } {
+  const genres = built.genreCodes.size;
+  const width = built.typeCodes.size;
+  const from = new Array<number>(genres + 1).fill(Infinity);
+  const to = new Array<number>(genres + 1).fill(-Infinity);
+  const every = genres;
+  for (let i = 0; i < built.year.length; i++) {
+    for (const g of [built.genre[i]!, every]) {
+      from[g] = Math.min(from[g]!, built.year[i]!);
+      to[g] = Math.max(to[g]!, built.year[i]!);
+    }
+  }
+  const all = from.map((start, g) =>
+    start > to[g]!
+      ? { from: 0, counts: NOTHING }
+      : { from: start, counts: new Int32Array((to[g]! - start + 1) * width) },
+  );
+  for (let i = 0; i < built.year.length; i++) {
+    for (const g of [built.genre[i]!, every]) {
+      all[g]!.counts[(built.year[i]! - all[g]!.from) * width + built.type[i]!]!++;
+    }
+  }
+  return { histograms: all.slice(0, genres), everyGenre: all[every]! };
+}
+
+/** Matches of a release-year range (inclusive) and a set of type codes (all when undefined). */
+function countIn(
+  built: Built,
+  histogram: YearHistogram,
+  lo: number,
+  hi: number,
+  types: number[] | undefined,
+): number {
+  const width = built.typeCodes.size;
+  let total = 0;
+  const last = Math.min(hi, histogram.from + histogram.counts.length / width - 1);
+  for (let y = Math.max(lo, histogram.from); y <= last; y++) {
+    const row = (y - histogram.from) * width;
+    if (types) for (const t of types) total += histogram.counts[row + t]!;
+    else for (let t = 0; t < width; t++) total += histogram.counts[row + t]!;
+  }
+  return total;
+}
+
 /** The page and total of `query` from `built`, exactly as `listAlbums` would answer them. */
 function answer(built: Built, query: DirectoryQuery & { sort: Sort<AlbumSortField> }) {
   const key = orderKey(query.sort.field, query.sort.descending);
-  const genres = given(query.genres)?.map((g) => built.genreCodes.get(g) ?? -1);
-  const types = given(query.types)?.map((type) => built.typeCodes.get(type) ?? -1);
-  let order = built.orders.get(key)!;
-  let genreSet: Set<number> | undefined;
-  if (genres && new Set(genres).size === 1) {
-    // One genre: scan only its albums.
-    order = genres[0]! < 0 ? NOTHING : built.byGenre[genres[0]!]!.get(key)!;
-  } else if (genres) {
-    genreSet = new Set(genres);
-  }
-  const typeSet = types && new Set(types);
+  const genres = given(query.genres) && [...new Set(query.genres!.map((g) => built.genreCodes.get(g) ?? -1))];
+  const types = given(query.types) && [...new Set(query.types!.map((t) => built.typeCodes.get(t) ?? -1))];
   const { year, yearFrom, yearTo, limit, offset } = query;
+  // The years every condition allows: `year`, `yearFrom` and `yearTo` all hold.
+  const lo = Math.max(year ?? -Infinity, yearFrom ?? -Infinity);
+  const hi = Math.min(year ?? Infinity, yearTo ?? Infinity);
+  const knownTypes = types?.filter((t) => t >= 0);
+  const histograms = genres
+    ? genres.flatMap((g) => (g >= 0 ? [built.histograms[g]!] : []))
+    : [built.everyGenre];
+  const total = histograms.reduce((sum, histogram) => sum + countIn(built, histogram, lo, hi, knownTypes), 0);
+
   const rows: AlbumRow[] = [];
-  let total = 0;
-  for (let k = 0; k < order.length; k++) {
+  if (offset >= total) return { rows, total };
+  // One genre: walk only its albums; several: walk all, keeping theirs.
+  const order =
+    genres?.length === 1
+      ? genres[0]! < 0
+        ? NOTHING
+        : built.byGenre[genres[0]!]!.get(key)!
+      : built.orders.get(key)!;
+  const genreSet = genres && genres.length > 1 ? new Set(genres) : undefined;
+  const typeSet = knownTypes && new Set(knownTypes);
+  let skipped = 0;
+  for (let k = 0; k < order.length && rows.length < limit; k++) {
     const i = order[k]!;
     const y = built.year[i]!;
     if (
+      y < lo ||
+      y > hi ||
       (genreSet && !genreSet.has(built.genre[i]!)) ||
-      (typeSet && !typeSet.has(built.type[i]!)) ||
-      (year !== undefined && y !== year) ||
-      (yearFrom !== undefined && y < yearFrom) ||
-      (yearTo !== undefined && y > yearTo)
+      (typeSet && !typeSet.has(built.type[i]!))
     ) {
       continue;
     }
-    if (total >= offset && rows.length < limit) rows.push(built.rows[i]!);
-    total++;
+    if (skipped < offset) skipped++;
+    else rows.push(built.rows[i]!);
   }
   return { rows, total };
 }
@@ -211,6 +279,8 @@ export interface AlbumDirectory {
    * undefined (the caller asks the database), and a build starts if one is due.
    */
   page(stamp: string, query: DirectoryQuery): { rows: AlbumRow[]; total: number } | undefined;
+  /** Whether the query is one the directory answers when it is current. */
+  answers(query: DirectoryQuery): boolean;
   /** Builds the directory now (for tests and warm-up); resolves when it is done or failed. */
   refresh(): Promise<void>;
 }
@@ -229,8 +299,7 @@ export function createAlbumDirectory(
   function build(): Promise<void> {
     building ??= (async () => {
       const started = now();
-      // The old one is stale (that is why a build started): let it go before reading anew.
-      built = undefined;
+      // The current one, if any, answers for its own version until the new one replaces it.
       let tooLarge = false;
       try {
         // Versions first, then the rows: a write committed meanwhile is in the rows but bumped
@@ -252,10 +321,17 @@ export function createAlbumDirectory(
   return {
     page(stamp, query) {
       if (!answerable(query)) return undefined;
-      if (built && built.stamp === stamp && now() - built.builtAt < lifetimeMs) return answer(built, query);
-      if (now() >= nextBuildAt) void build();
+      const due = now() >= nextBuildAt;
+      const age = now() - (built?.builtAt ?? 0);
+      if (built?.stamp === stamp && age < lifetimeMs) {
+        // Built again ahead of its expiry, so that pages need not fall back meanwhile.
+        if (due && age > lifetimeMs * RENEW_AT) void build();
+        return answer(built, query);
+      }
+      if (due) void build();
       return undefined;
     },
+    answers: answerable,
     refresh: build,
   };
 }
