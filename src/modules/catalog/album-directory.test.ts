@@ -191,6 +191,33 @@ describe('album directory', () => {
     expect(directory.page(at, query)).toEqual(await listAlbums(t.database.db, query));
   });
 
+  it('is built again once the lists are quiet, not while writes keep coming', async () => {
+    let clock = 5_000_000;
+    const directory = createAlbumDirectory(t.database.db, cache, () => clock);
+    const query: DirectoryQuery = {
+      scope: { kind: 'listed' },
+      sort: { field: 'title', descending: false },
+      limit: 2,
+      offset: 0,
+    };
+    // A write every 200 ms for 5 s: every page finds a new version, and no build starts.
+    for (let i = 0; i < 25; i++) {
+      await cache.invalidate(ALBUM_LISTS_TAG);
+      expect(directory.page(await stamp(), query)).toBeUndefined();
+      clock += 200;
+    }
+    expect(directory.builds).toBe(0);
+    // One version for a second: the next page starts a build, and pages after it are answered.
+    const at = await stamp();
+    expect(directory.page(at, query)).toBeUndefined();
+    clock += 1_000;
+    expect(directory.page(at, query)).toBeUndefined();
+    expect(directory.builds).toBe(1);
+    await directory.refresh();
+    expect(directory.builds).toBe(1);
+    expect(directory.page(at, query)).toEqual(await listAlbums(t.database.db, query));
+  });
+
   it('over HTTP, a browsed page shows a follow at once, while the directory is warm', async () => {
     const rock = unique('genre');
     const albums = await Promise.all(

@@ -29,6 +29,9 @@ export const DIRECTORY_MAX_ALBUMS = 250_000;
 /** Time spent rebuilding is at most 1 / REBUILD_SHARE of the time: after a build of d ms, wait 9d. */
 const REBUILD_SHARE = 10;
 
+/** A stale directory is built again only after the lists have kept one version this long (or a build's time). */
+const QUIET_MS = 1000;
+
 /** A directory is built again once this share of its lifetime (the cache's TTL) has passed. */
 const RENEW_AT = 0.75;
 
@@ -283,6 +286,8 @@ export interface AlbumDirectory {
   answers(query: DirectoryQuery): boolean;
   /** Builds the directory now (for tests and warm-up); resolves when it is done or failed. */
   refresh(): Promise<void>;
+  /** Builds started so far. */
+  readonly builds: number;
 }
 
 export function createAlbumDirectory(
@@ -293,11 +298,18 @@ export function createAlbumDirectory(
   let built: Built | undefined;
   let building: Promise<void> | undefined;
   let nextBuildAt = 0;
+  let lastBuildMs = 0;
+  // The lists' version pages last saw, and since when: a build waits for the lists to be quiet.
+  let seenStamp: string | undefined;
+  let seenSince = 0;
   // A cached list lives this long; so does a directory, whatever missed invalidations there were.
   const lifetimeMs = cache.defaultTtlSec * 1000;
 
+  let builds = 0;
+
   function build(): Promise<void> {
     building ??= (async () => {
+      builds++;
       const started = now();
       // The current one, if any, answers for its own version until the new one replaces it.
       let tooLarge = false;
@@ -310,8 +322,8 @@ export function createAlbumDirectory(
       } catch {
         // The database path answers (and reports) while the directory cannot be built.
       } finally {
-        const took = now() - started;
-        nextBuildAt = now() + (tooLarge ? TOO_LARGE_RETRY_MS : took * (REBUILD_SHARE - 1));
+        lastBuildMs = now() - started;
+        nextBuildAt = now() + (tooLarge ? TOO_LARGE_RETRY_MS : lastBuildMs * (REBUILD_SHARE - 1));
         building = undefined;
       }
     })();
@@ -328,10 +340,20 @@ export function createAlbumDirectory(
         if (due && age > lifetimeMs * RENEW_AT) void build();
         return answer(built, query);
       }
-      if (due) void build();
+      // Stale. Build again only once the lists have kept one version for as long as a build
+      // takes (a second at least): under a stream of writes each new directory would be stale
+      // before it answered a page, and building it cost the pages more than it gave them.
+      if (stamp !== seenStamp) {
+        seenStamp = stamp;
+        seenSince = now();
+      }
+      if (due && now() - seenSince >= Math.max(QUIET_MS, lastBuildMs)) void build();
       return undefined;
     },
     answers: answerable,
     refresh: build,
+    get builds() {
+      return builds;
+    },
   };
 }
