@@ -10,6 +10,7 @@ import {
   type AlbumSortField,
   albumColumns,
   albumSortColumns,
+  given,
   type Sort,
   type SortOrRelevance,
 } from './catalog.repo.js';
@@ -23,7 +24,7 @@ import { albums } from './catalog.tables.js';
 // longer than a cached list lives; otherwise the database answers and the directory is built
 // again in the background. See "Album directory" in docs/architecture.md.
 
-/** Above this many listed albums no directory is kept (about 1 KB each): the database answers. */
+/** Above this many listed albums no directory is kept (about 800 bytes each): the database answers. */
 export const DIRECTORY_MAX_ALBUMS = 250_000;
 
 /** Time spent rebuilding is at most 1 / REBUILD_SHARE of the time: after a build of d ms, wait 9d. */
@@ -72,10 +73,6 @@ interface YearHistogram {
 
 const orderKey = (field: AlbumSortField, descending: boolean): OrderKey =>
   `${field}:${descending ? 'desc' : 'asc'}`;
-
-/** `value` when it filters anything: an empty string or list does not (as the statements judge it). */
-const given = <T>(value: T): T | undefined =>
-  value === '' || (Array.isArray(value) && value.length === 0) ? undefined : value;
 
 /** Whether the directory can answer the page: the listed scope, browsing filters and a sort. */
 function answerable(query: DirectoryQuery): query is DirectoryQuery & { sort: Sort<AlbumSortField> } {

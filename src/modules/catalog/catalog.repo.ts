@@ -118,7 +118,7 @@ async function matcherOf(db: Executor, filter: { q?: string; search?: string | n
 }
 
 /** A filter's value when it filters anything: an empty string or list does not. */
-const given = <T>(value: T): T | undefined =>
+export const given = <T>(value: T): T | undefined =>
   value === '' || (Array.isArray(value) && value.length === 0) ? undefined : value;
 
 /**
