@@ -3,8 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { ALBUM_LISTS_TAG } from '../src/modules/catalog/index.js';
 import { createCacheStore } from '../src/platform/cache.js';
-import { makeAlbum } from './factories.js';
+import { makeAlbum, unique } from './factories.js';
 import {
   buildTestApp,
   call,
@@ -67,5 +68,45 @@ describe('in-process caches across processes (NATS, no Redis)', () => {
       await new Promise((r) => setTimeout(r, 50));
     } while (Date.now() < deadline);
     expect(title).toBe('Renamed on a');
+  });
+
+  it("leaves no process's album directory answering after a write on one process", async () => {
+    const [a, b] = nodes as [FastifyInstance, FastifyInstance];
+    const admin = await createAdmin(a);
+    const genre = unique('genre');
+    await makeAlbum(a, admin, { genre });
+    const directory = b.services.catalog.albumDirectory;
+    const stampOf = async (app: FastifyInstance) =>
+      (await app.services.cache.store.versions([ALBUM_LISTS_TAG])).join('.');
+    const query = {
+      scope: { kind: 'listed' as const },
+      genres: [genre.toLowerCase()],
+      sort: { field: 'title' as const, descending: false },
+      limit: 20,
+      offset: 0,
+    };
+    // b's directory is current and answers the page (built again if a's invalidations for the
+    // first album arrived after a build had read the version).
+    let before = '';
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+      await directory.refresh();
+      before = await stampOf(b);
+      if (directory.page(before, query)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(directory.page(before, query)?.total).toBe(1);
+
+    await makeAlbum(a, admin, { genre });
+    // Once a's invalidation reaches b, b's pages count the new album: never the directory's old
+    // answer (each URL is new to b, so it is not a cached response either).
+    const deadline = Date.now() + 5_000;
+    let total = 0;
+    for (let limit = 1; total !== 2 && Date.now() < deadline; limit++) {
+      total = (await call(b, 'GET', `/api/v1/albums?genre=${genre}&sort=title&limit=${limit}`)).body.total;
+      if (total !== 2) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(total).toBe(2);
+    expect(await stampOf(b)).not.toBe(before);
+    expect(directory.page(await stampOf(b), query)).toBeUndefined();
   });
 });
