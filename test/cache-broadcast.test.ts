@@ -76,8 +76,7 @@ describe('in-process caches across processes (NATS, no Redis)', () => {
     const genre = unique('genre');
     await makeAlbum(a, admin, { genre });
     const directory = b.services.catalog.albumDirectory;
-    const stampOf = async (app: FastifyInstance) =>
-      (await app.services.cache.store.versions([ALBUM_LISTS_TAG])).join('.');
+    const stampOf = (app: FastifyInstance) => app.services.cache.stamp([ALBUM_LISTS_TAG]);
     const query = {
       scope: { kind: 'listed' as const },
       genres: [genre.toLowerCase()],

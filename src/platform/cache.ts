@@ -250,8 +250,17 @@ export class Cache {
     readonly defaultTtlSec: number,
   ) {}
 
+  /** The versions of `tags` as one string: what a cached read's key carries (see `read`). */
+  async stamp(tags: string[]): Promise<string> {
+    return (await this.store.versions(tags)).join('.');
+  }
+
+  /**
+   * `keep`, asked after a load, says whether to store what it returned (default: always): a
+   * loader may answer a request without its answer being worth keeping.
+   */
   async read<T>(
-    options: { key: string; tags: string[]; ttlSec?: number },
+    options: { key: string; tags: string[]; ttlSec?: number; keep?: () => boolean },
     load: (stamp: string) => Promise<T>,
   ): Promise<T> {
     const versions = await this.store.versions(options.tags);
@@ -266,6 +275,7 @@ export class Cache {
     const loading = (async () => {
       try {
         const value = await load(stamp);
+        if (options.keep && !options.keep()) return value;
         await this.store.set(key, value, options.ttlSec ?? this.defaultTtlSec);
         const { store } = this;
         if (store instanceof MemoryCacheStore && typeof value === 'object' && value !== null) {

@@ -69,13 +69,11 @@ function queries(): DirectoryQuery[] {
 }
 
 describe('album directory', () => {
-  let store: MemoryCacheStore;
   let cache: Cache;
-  const stamp = async () => (await store.versions([ALBUM_LISTS_TAG])).join('.');
+  const stamp = () => cache.stamp([ALBUM_LISTS_TAG]);
 
   beforeAll(async () => {
-    store = new MemoryCacheStore();
-    cache = new Cache(store, 60);
+    cache = new Cache(new MemoryCacheStore(), 60);
     const artists = await Promise.all([0, 1, 2].map(() => makeArtist(t.app, admin)));
     let n = 0;
     for (const title of TITLES) {
@@ -216,6 +214,21 @@ describe('album directory', () => {
     await directory.refresh();
     expect(directory.builds).toBe(1);
     expect(directory.page(at, query)).toEqual(await listAlbums(t.database.db, query));
+  });
+
+  it('keeps a page it answered in the response cache from its second request on', async () => {
+    const { catalog, cache: appCache } = t.app.services;
+    await catalog.albumDirectory.refresh();
+    const query = { genre: ['rock'], sort: '-releaseYear', limit: 3, offset: 0 };
+    const [first, second, third] = [
+      await catalog.listAlbums(null, query),
+      await catalog.listAlbums(null, query),
+      await catalog.listAlbums(null, query),
+    ];
+    expect(second).toEqual(first);
+    // The first answer was not kept (a new object came next); the second was, and is read back.
+    expect(second).not.toBe(first);
+    if (appCache.store.kind === 'memory') expect(third).toBe(second);
   });
 
   it('over HTTP, a browsed page shows a follow at once, while the directory is warm', async () => {

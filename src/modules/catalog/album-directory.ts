@@ -279,8 +279,6 @@ export interface AlbumDirectory {
    * undefined (the caller asks the database), and a build starts if one is due.
    */
   page(stamp: string, query: DirectoryQuery): { rows: AlbumRow[]; total: number } | undefined;
-  /** Whether the query is one the directory answers when it is current. */
-  answers(query: DirectoryQuery): boolean;
   /** Builds the directory now (for tests and warm-up); resolves when it is done or failed. */
   refresh(): Promise<void>;
   /** Builds started so far. */
@@ -313,7 +311,7 @@ export function createAlbumDirectory(
       try {
         // Versions first, then the rows: a write committed meanwhile is in the rows but bumped
         // after the stamp, so the directory is already stale for it, never wrong.
-        const stamp = (await cache.store.versions([ALBUM_LISTS_TAG])).join('.');
+        const stamp = await cache.stamp([ALBUM_LISTS_TAG]);
         built = await load(db, stamp, started);
         tooLarge = built === undefined;
       } catch {
@@ -347,7 +345,6 @@ export function createAlbumDirectory(
       if (due && now() - seenSince >= Math.max(QUIET_MS, lastBuildMs)) void build();
       return undefined;
     },
-    answers: answerable,
     refresh: build,
     get builds() {
       return builds;

@@ -132,26 +132,20 @@ export function createAlbumsService(deps: CatalogDeps) {
       ...window,
     })}`;
     const page = { scope, ...filter, sort, ...window };
-    const fromDirectory = (stamp: string) => {
-      const found = directory.page(stamp, page);
-      return (
-        found && {
-          items: found.rows.map((row) => (admin ? toAlbumView(row) : directoryView(row))),
-          total: found.total,
-        }
-      );
-    };
     // Admission: most browsed pages are asked for once, and the directory answers one in
     // microseconds, while caching it kept its 8 KB body alive (collector work for nothing). A
-    // page is cached from its second request on, when a repeat is likely.
-    if (directory.answers(page) && !askedOnce.has(key)) {
-      askedOnce.set(key, true);
-      const answered = fromDirectory((await cache.store.versions([ALBUM_LISTS_TAG])).join('.'));
-      if (answered) return answered;
-    }
-    return cache.read({ key, tags: [ALBUM_LISTS_TAG] }, async (stamp) => {
-      const answered = fromDirectory(stamp);
-      if (answered) return answered;
+    // page the directory answers is kept from its second request on, when a repeat is likely.
+    let keep = true;
+    return cache.read({ key, tags: [ALBUM_LISTS_TAG], keep: () => keep }, async (stamp) => {
+      const found = directory.page(stamp, page);
+      if (found) {
+        keep = askedOnce.has(key);
+        askedOnce.set(key, true);
+        return {
+          items: found.rows.map((row) => (admin ? toAlbumView(row) : directoryView(row))),
+          total: found.total,
+        };
+      }
       const { rows, total } = await repo.listAlbums(db, page);
       return { items: rows.map((r) => forViewer(toAlbumView(r), admin)), total };
     });
