@@ -65,6 +65,9 @@ interface Built {
   everyGenre: YearHistogram;
 }
 
+/** What the build reads per album, before the orders and counts made from it. */
+type Columns = Pick<Built, 'rows' | 'genreCodes' | 'typeCodes' | 'genre' | 'type' | 'year'>;
+
 /** Album counts from the year `from` on: `counts[(year - from) * typeCount + typeCode]`. */
 interface YearHistogram {
   from: number;
@@ -131,19 +134,13 @@ async function load(db: Executor, stamp: string, builtAt: number): Promise<Built
   if (read.length > DIRECTORY_MAX_ALBUMS) return undefined;
 
   const n = read.length;
-  const built: Built = {
-    stamp,
-    builtAt,
+  const columns: Columns = {
     rows: new Array<AlbumRow>(n),
     genreCodes: new Map(),
     typeCodes: new Map(),
     genre: new Int32Array(n),
     type: new Int32Array(n),
     year: new Int32Array(n),
-    orders: new Map(),
-    byGenre: [],
-    histograms: [],
-    everyGenre: { from: 0, counts: new Int32Array(0) },
   };
   const rankOf = ALBUM_SORTS.map(() => new Int32Array(n));
   read.forEach((entry, i) => {
@@ -151,41 +148,46 @@ async function load(db: Executor, stamp: string, builtAt: number): Promise<Built
     rowRanks.forEach((rank, s) => {
       rankOf[s]![i] = Number(rank);
     });
-    built.rows[i] = row as AlbumRow;
-    built.genre[i] = codeOf(built.genreCodes, genreKey);
-    built.type[i] = codeOf(built.typeCodes, entry.albumType);
-    built.year[i] = entry.releaseYear;
+    columns.rows[i] = row as AlbumRow;
+    columns.genre[i] = codeOf(columns.genreCodes, genreKey);
+    columns.type[i] = codeOf(columns.typeCodes, entry.albumType);
+    columns.year[i] = entry.releaseYear;
   });
-  const genres = built.genreCodes.size;
-  Object.assign(built, histogramsOf(built));
-  built.byGenre = Array.from({ length: genres }, () => new Map());
+  return { stamp, builtAt, ...columns, ...ordersOf(columns, rankOf), ...histogramsOf(columns) };
+}
+
+/** Each sort's order (either way) over all albums, and split by genre keeping that order. */
+function ordersOf(columns: Columns, rankOf: Int32Array[]): Pick<Built, 'orders' | 'byGenre'> {
+  const genres = columns.genreCodes.size;
+  const orders: Built['orders'] = new Map();
+  const byGenre: Built['byGenre'] = Array.from({ length: genres }, () => new Map());
   const perGenre = new Int32Array(genres);
-  for (let i = 0; i < n; i++) perGenre[built.genre[i]!]!++;
+  for (const g of columns.genre) perGenre[g]!++;
   for (const [s, field] of ALBUM_SORTS.entries()) {
     const rank = rankOf[s]!;
     const maxRank = rank.reduce((max, r) => Math.max(max, r), 0);
     for (const descending of [false, true]) {
       const key = orderKey(field, descending);
       const order = orderOf(rank, maxRank, descending);
-      built.orders.set(key, order);
+      orders.set(key, order);
       const parts = Array.from(perGenre, (size) => new Int32Array(size));
       const filled = new Int32Array(genres);
       for (const i of order) {
-        const g = built.genre[i]!;
+        const g = columns.genre[i]!;
         parts[g]![filled[g]!++] = i;
       }
       parts.forEach((part, g) => {
-        built.byGenre[g]!.set(key, part);
+        byGenre[g]!.set(key, part);
       });
     }
   }
-  return built;
+  return { orders, byGenre };
 }
 
 const NOTHING = new Int32Array(0);
 
 /** Year histograms of every genre code (one pass each over the albums), and of them all. */
-function histogramsOf(built: Built): { histograms: YearHistogram[]; everyGenre: YearHistogram } {
+function histogramsOf(built: Columns): Pick<Built, 'histograms' | 'everyGenre'> {
   const genres = built.genreCodes.size;
   const width = built.typeCodes.size;
   const from = new Array<number>(genres + 1).fill(Infinity);
