@@ -25,7 +25,7 @@ import { albums } from './catalog.tables.js';
 // again in the background. See "Album directory" in docs/architecture.md.
 
 /** Above this many listed albums no directory is kept (about 800 bytes each): the database answers. */
-export const DIRECTORY_MAX_ALBUMS = 250_000;
+const DIRECTORY_MAX_ALBUMS = 250_000;
 
 /** Time spent rebuilding is at most 1 / REBUILD_SHARE of the time: after a build of d ms, wait 9d. */
 const REBUILD_SHARE = 10;

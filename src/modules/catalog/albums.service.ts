@@ -65,6 +65,19 @@ export interface AlbumInput {
   publishAt?: string | null;
 }
 
+/** `make(key)` once per key object, kept for as long as the key lives. */
+function oncePer<K extends object, V>(make: (key: K) => V): (key: K) => V {
+  const made = new WeakMap<K, V>();
+  return (key) => {
+    let value = made.get(key);
+    if (value === undefined) {
+      value = make(key);
+      made.set(key, value);
+    }
+    return value;
+  };
+}
+
 export function createAlbumsService(deps: CatalogDeps) {
   const { db, cache } = deps;
   const clock = deps.clock ?? (() => new Date());
@@ -72,26 +85,11 @@ export function createAlbumsService(deps: CatalogDeps) {
   const directory = createAlbumDirectory(db, cache);
   // The users' view of a directory row, made once: the directory hands out the same rows until
   // it is built again (dates formatted per row and request were a tenth of a page's CPU).
-  const directoryViews = new WeakMap<AlbumRow, AlbumView>();
+  const directoryView = oncePer((row: AlbumRow): AlbumView => forViewer(toAlbumView(row), false));
   const askedOnce = new LRUCache<string, true>({ max: 10_000 });
-  function directoryView(row: AlbumRow): AlbumView {
-    const known = directoryViews.get(row);
-    if (known) return known;
-    const view = forViewer(toAlbumView(row), false);
-    directoryViews.set(row, view);
-    return view;
-  }
 
   /** The users' view, once per cached album (so repeat reads get the same object). */
-  const publicAlbumViews = new WeakMap<AlbumDetailView, AlbumDetailView>();
-  function publicAlbumView(album: AlbumDetailView): AlbumDetailView {
-    let view = publicAlbumViews.get(album);
-    if (!view) {
-      view = albumForReader(album, false);
-      publicAlbumViews.set(album, view);
-    }
-    return view;
-  }
+  const publicAlbumView = oncePer((album: AlbumDetailView) => albumForReader(album, false));
 
   /** The album detail as `caller` sees it: admins all, the owner their hidden songs too. */
   function albumViewFor(caller: AuthUser | null, album: AlbumDetailView): AlbumDetailView {
