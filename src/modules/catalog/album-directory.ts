@@ -1,6 +1,7 @@
 import { asc, type SQL, sql } from 'drizzle-orm';
 import type { Cache } from '../../platform/cache.js';
 import type { Executor } from '../../platform/db.js';
+import { memoryCopy } from '../../platform/memory-copy.js';
 import { ALBUM_LISTS_TAG } from './catalog.cache.js';
 import { listedAlbum } from './catalog.listed.js';
 import {
@@ -27,18 +28,6 @@ import { albums } from './catalog.tables.js';
 /** Above this many listed albums no directory is kept (about 800 bytes each): the database answers. */
 const DIRECTORY_MAX_ALBUMS = 250_000;
 
-/** Time spent rebuilding is at most 1 / REBUILD_SHARE of the time: after a build of d ms, wait 9d. */
-const REBUILD_SHARE = 10;
-
-/** A stale directory is built again only after the lists have kept one version this long (or a build's time). */
-const QUIET_MS = 1000;
-
-/** A directory is built again once this share of its lifetime (the cache's TTL) has passed. */
-const RENEW_AT = 0.75;
-
-/** After finding more than DIRECTORY_MAX_ALBUMS, look again this much later. */
-const TOO_LARGE_RETRY_MS = 10 * 60_000;
-
 export type DirectoryQuery = AlbumFilter & {
   sort: SortOrRelevance<AlbumSortField>;
   limit: number;
@@ -48,8 +37,6 @@ export type DirectoryQuery = AlbumFilter & {
 type OrderKey = `${AlbumSortField}:${'asc' | 'desc'}`;
 
 interface Built {
-  stamp: string;
-  builtAt: number;
   /** Listed albums in id order: an album's index is its place in that order. */
   rows: AlbumRow[];
   genreCodes: Map<string, number>;
@@ -114,7 +101,7 @@ const codeOf = (codes: Map<string, number>, value: string) => {
  * expressions the page statements order by (`albumSortColumns`: collation, nulls), so the
  * directory's order is the database's, not a re-implementation of it.
  */
-async function load(db: Executor, stamp: string, builtAt: number): Promise<Built | undefined> {
+async function load(db: Executor): Promise<Built | undefined> {
   // One array of ranks, in ALBUM_SORTS order, so a row sheds it by destructuring: deleting
   // properties would leave 100k objects in V8's slow dictionary mode (twice the memory).
   const ranks = sql.join(
@@ -153,7 +140,7 @@ async function load(db: Executor, stamp: string, builtAt: number): Promise<Built
     columns.type[i] = codeOf(columns.typeCodes, entry.albumType);
     columns.year[i] = entry.releaseYear;
   });
-  return { stamp, builtAt, ...columns, ...ordersOf(columns, rankOf), ...histogramsOf(columns) };
+  return { ...columns, ...ordersOf(columns, rankOf), ...histogramsOf(columns) };
 }
 
 /** Each sort's order (either way) over all albums, and split by genre keeping that order. */
@@ -292,64 +279,16 @@ export function createAlbumDirectory(
   cache: Cache,
   now: () => number = Date.now,
 ): AlbumDirectory {
-  let built: Built | undefined;
-  let building: Promise<void> | undefined;
-  let nextBuildAt = 0;
-  let lastBuildMs = 0;
-  // The lists' version pages last saw, and since when: a build waits for the lists to be quiet.
-  let seenStamp: string | undefined;
-  let seenSince = 0;
-  // A cached list lives this long; so does a directory, whatever missed invalidations there were.
-  const lifetimeMs = cache.defaultTtlSec * 1000;
-
-  let builds = 0;
-
-  function build(): Promise<void> {
-    building ??= (async () => {
-      builds++;
-      const started = now();
-      // The current one, if any, answers for its own version until the new one replaces it.
-      let tooLarge = false;
-      try {
-        // Versions first, then the rows: a write committed meanwhile is in the rows but bumped
-        // after the stamp, so the directory is already stale for it, never wrong.
-        const stamp = await cache.stamp([ALBUM_LISTS_TAG]);
-        built = await load(db, stamp, started);
-        tooLarge = built === undefined;
-      } catch {
-        // The database path answers (and reports) while the directory cannot be built.
-      } finally {
-        lastBuildMs = now() - started;
-        nextBuildAt = now() + (tooLarge ? TOO_LARGE_RETRY_MS : lastBuildMs * (REBUILD_SHARE - 1));
-        building = undefined;
-      }
-    })();
-    return building;
-  }
-
+  const copy = memoryCopy(cache, [ALBUM_LISTS_TAG], () => load(db), { now });
   return {
     page(stamp, query) {
       if (!answerable(query)) return undefined;
-      const due = now() >= nextBuildAt;
-      const age = now() - (built?.builtAt ?? 0);
-      if (built?.stamp === stamp && age < lifetimeMs) {
-        // Built again ahead of its expiry, so that pages need not fall back meanwhile.
-        if (due && age > lifetimeMs * RENEW_AT) void build();
-        return answer(built, query);
-      }
-      // Stale. Build again only once the lists have kept one version for as long as a build
-      // takes (a second at least): under a stream of writes each new directory would be stale
-      // before it answered a page, and building it cost the pages more than it gave them.
-      if (stamp !== seenStamp) {
-        seenStamp = stamp;
-        seenSince = now();
-      }
-      if (due && now() - seenSince >= Math.max(QUIET_MS, lastBuildMs)) void build();
-      return undefined;
+      const built = copy.at(stamp);
+      return built && answer(built, query);
     },
-    refresh: build,
+    refresh: () => copy.refresh(),
     get builds() {
-      return builds;
+      return copy.builds;
     },
   };
 }
