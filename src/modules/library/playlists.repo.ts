@@ -95,15 +95,19 @@ async function pageOfCards(
       ? query.innerJoin(playlistFollows, eq(playlistFollows.playlistId, playlists.id))
       : query;
   };
-  const [rows, [totals]] = await Promise.all([
-    joined(cardColumns)
-      .where(where)
-      .orderBy(...order)
-      .limit(window.limit)
-      .offset(window.offset) as Promise<PlaylistCardRow[]>,
-    joined({ total: count() }).where(where) as Promise<{ total: number }[]>,
-  ]);
-  return { rows, total: totals?.total ?? 0 };
+  // The total rides on the page's rows (one statement); only a page past the end counts apart.
+  const found = (await joined({ ...cardColumns, total: sql<number>`count(*) over ()`.mapWith(Number) })
+    .where(where)
+    .orderBy(...order)
+    .limit(window.limit)
+    .offset(window.offset)) as (PlaylistCardRow & { total: number })[];
+  const carried = found[0]?.total;
+  const counted =
+    carried ??
+    (window.offset === 0
+      ? 0
+      : (((await joined({ total: count() }).where(where)) as { total: number }[])[0]?.total ?? 0));
+  return { rows: found.map(({ total: _, ...row }) => row as PlaylistCardRow), total: counted };
 }
 
 /** How many public playlists a user owns (the public profile's number). */
