@@ -327,6 +327,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       log: app.log,
       invalidateAlbum: catalog.invalidateAlbum,
       invalidateArtist: catalog.invalidateArtist,
+      invalidateSearch: catalog.invalidateSearch,
     }),
   );
   const following = createFollowingService({

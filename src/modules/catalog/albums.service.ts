@@ -17,7 +17,14 @@ import {
   scopeKey,
   unknownArtist,
 } from './catalog.access.js';
-import { ALBUM_LISTS_TAG, type AlbumRecord, albumTag, artistTag, loadAlbumRecord } from './catalog.cache.js';
+import {
+  ALBUM_LISTS_TAG,
+  type AlbumRecord,
+  albumTag,
+  artistTag,
+  loadAlbumRecord,
+  SEARCH_TAG,
+} from './catalog.cache.js';
 import {
   assertReleaseDateInYear,
   assertYearRange,
@@ -257,7 +264,7 @@ export function createAlbumsService(deps: CatalogDeps) {
         } else await scheduleRelease(tx, row.id, release.publishAt!);
         return row;
       });
-      await cache.invalidate(ALBUM_LISTS_TAG, albumTag(row.id), artistTag(row.artistId));
+      await cache.invalidate(ALBUM_LISTS_TAG, SEARCH_TAG, albumTag(row.id), artistTag(row.artistId));
       return forViewer(toAlbumView(row), isAdmin(caller));
     },
 
@@ -304,7 +311,7 @@ export function createAlbumsService(deps: CatalogDeps) {
         }
         return row;
       });
-      await cache.invalidate(ALBUM_LISTS_TAG, albumTag(id), artistTag(row.artistId));
+      await cache.invalidate(ALBUM_LISTS_TAG, SEARCH_TAG, albumTag(id), artistTag(row.artistId));
       return forViewer(toAlbumView(row), isAdmin(caller));
     },
 
@@ -317,7 +324,7 @@ export function createAlbumsService(deps: CatalogDeps) {
         await recordEvent(tx, 'catalog.album_deleted', { albumId: id, artistId: artist.id });
         return artist.id;
       });
-      await cache.invalidate(ALBUM_LISTS_TAG, albumTag(id), artistTag(artistId));
+      await cache.invalidate(ALBUM_LISTS_TAG, SEARCH_TAG, albumTag(id), artistTag(artistId));
     },
 
     /** An album the caller may manage (its cover): 404 when they may not see it, 403 when not theirs. */

@@ -10,7 +10,7 @@ import {
   isAdmin,
   listScope,
 } from './catalog.access.js';
-import { ALBUM_LISTS_TAG, albumTag, artistTag } from './catalog.cache.js';
+import { ALBUM_LISTS_TAG, albumTag, artistTag, SEARCH_TAG } from './catalog.cache.js';
 import { chooseSort, cleanGenres, normaliseGenres, type Window } from './catalog.input.js';
 import * as repo from './catalog.queries.js';
 import type { ArtistRow, ArtistSortField } from './catalog.repo.js';
@@ -97,7 +97,7 @@ export function createArtistsService(deps: CatalogDeps, listAlbums: AlbumsServic
           genres: cleanGenres(input.genres ?? []),
         }),
       );
-      await cache.invalidate(artistTag(row.id));
+      await cache.invalidate(SEARCH_TAG, artistTag(row.id));
       return forViewer(toArtistView(row), isAdmin(caller));
     },
 
@@ -130,7 +130,11 @@ export function createArtistsService(deps: CatalogDeps, listAlbums: AlbumsServic
         }),
       );
       const albumTags = [...touchedAlbums].map(albumTag);
-      await cache.invalidate(artistTag(id), ...(albumTags.length ? [ALBUM_LISTS_TAG, ...albumTags] : []));
+      await cache.invalidate(
+        SEARCH_TAG,
+        artistTag(id),
+        ...(albumTags.length ? [ALBUM_LISTS_TAG, ...albumTags] : []),
+      );
       return forViewer(toArtistView(row), isAdmin(caller));
     },
 
@@ -145,7 +149,7 @@ export function createArtistsService(deps: CatalogDeps, listAlbums: AlbumsServic
         }
         await repo.deleteArtist(tx, id);
       });
-      await cache.invalidate(artistTag(id));
+      await cache.invalidate(SEARCH_TAG, artistTag(id));
     },
 
     /** An artist the caller may manage (its image). */

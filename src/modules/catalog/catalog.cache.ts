@@ -7,6 +7,11 @@ import { type AlbumDetailView, toAlbumView, toSongView } from './catalog.views.j
 
 /** Every cached album list depends on this tag. */
 export const ALBUM_LISTS_TAG = 'catalog:albums';
+/**
+ * What a search finds depends on this tag: bumped by every write to a name (artist, album, song)
+ * or to what is listed, not by counters (the search index, see search-index.ts).
+ */
+export const SEARCH_TAG = 'catalog:search';
 const albumTag = (id: string) => `catalog:album:${id}`;
 const artistTag = (id: string) => `catalog:artist:${id}`;
 

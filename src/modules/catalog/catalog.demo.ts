@@ -2,7 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import type { Role } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
 import { type Db, type Tx, withTx } from '../../platform/db.js';
-import { ALBUM_LISTS_TAG } from './catalog.cache.js';
+import { ALBUM_LISTS_TAG, SEARCH_TAG } from './catalog.cache.js';
 import * as repo from './catalog.queries.js';
 import type { albums, artists, songs } from './catalog.tables.js';
 
@@ -276,7 +276,7 @@ export async function loadDemoCatalog(deps: {
     return { activity: await deps.addActivity?.(tx, catalog) };
   });
   if (!loaded) return null;
-  await deps.cache.invalidate(ALBUM_LISTS_TAG);
+  await deps.cache.invalidate(ALBUM_LISTS_TAG, SEARCH_TAG);
 
   const accounts: (DemoAccount & { displayName: string; artistId?: string })[] = [
     {

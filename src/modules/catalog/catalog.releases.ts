@@ -79,6 +79,8 @@ export interface ReleaseDeps {
   /** The catalog service's cache invalidation, after the release committed. */
   invalidateAlbum: (albumId: string) => Promise<void>;
   invalidateArtist: (artistId: string) => Promise<void>;
+  /** What search finds changed (a released album is listed). */
+  invalidateSearch: () => Promise<void>;
 }
 
 /**
@@ -122,6 +124,7 @@ export function albumReleaseJob(deps: ReleaseDeps): JobHandler<ReleasePayload> {
       }
       await deps.invalidateAlbum(released.id);
       await deps.invalidateArtist(released.artistId);
+      await deps.invalidateSearch();
     },
   };
 }

@@ -1,4 +1,17 @@
-import { and, asc, count, eq, getTableColumns, getTableName, inArray, not, type SQL, sql } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  Column,
+  count,
+  eq,
+  getTableColumns,
+  getTableName,
+  inArray,
+  is,
+  not,
+  type SQL,
+  sql,
+} from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../platform/db.js';
 import { listedAlbum, listedSong } from './catalog.listed.js';
@@ -103,7 +116,7 @@ const songSearch = {
 export const songInRowScope = (seesAll: SQL, ownArtistId: SQL): SQL =>
   sql`(${listedSong()} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
 
-export { MAX_QUERY_WORDS, searchQuery } from './catalog.search.js';
+export { MAX_QUERY_WORDS, queryWords, searchQuery } from './catalog.search.js';
 
 function sortOrder(expression: SQL | AnyPgColumn, descending: boolean, id: AnyPgColumn): SQL[] {
   return [descending ? sql`${expression} desc` : sql`${expression} asc`, asc(id)];
@@ -286,6 +299,89 @@ async function plainSearchPage<
   );
   const values = { search, q, limit: window.limit, offset: window.offset };
   return rankedResult<R>(built.page.execute(values), () => built.total.execute(values), window);
+}
+
+/** Rows of one table by id as a JSON array, the fields named by their keys in `fields`. */
+function rowsAsJson(
+  fields: Record<string, AnyPgColumn | SQL>,
+  table: PgTable,
+  id: AnyPgColumn,
+  ids: SQL,
+): SQL {
+  const list = sql.join(
+    Object.entries(fields).map(([key, field]) => sql`${field} as ${sql.identifier(key)}`),
+    sql`, `,
+  );
+  return sql`(select coalesce(json_agg(r), '[]'::json) from (select ${list} from ${table} where ${id} = any(${ids}::uuid[])) r)`;
+}
+
+/** A row from its JSON form, each column's value as the driver would have given it. */
+function fromJson<R>(fields: Record<string, AnyPgColumn | SQL>, json: Record<string, unknown>): R {
+  const row: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(fields)) {
+    const value = json[key] ?? null;
+    row[key] = value !== null && is(field, Column) ? field.mapFromDriverValue(value) : value;
+  }
+  return row as R;
+}
+
+const songByIdFields = { ...songColumns, ...songSearch.also(songColumns) };
+
+/** The statement of `rowsByIds`: one round trip for the three tables. */
+function byIdStatement(db: Executor) {
+  const slot = (name: string) => sql`${sql.placeholder(name)}`;
+  return db
+    .select({
+      artists: rowsAsJson(artistColumns, artists, artists.id, slot('artists')),
+      albums: rowsAsJson(albumColumns, albums, albums.id, slot('albums')),
+      songs: rowsAsJson(songByIdFields, songs, songs.id, slot('songs')),
+    })
+    .from(sql`(select 1) as one`)
+    .prepare('catalog_rows_by_id');
+}
+
+const byIdCache = new WeakMap<Executor, Map<string, ReturnType<typeof byIdStatement>>>();
+
+/** In the order of `ids`, leaving out ids without a row. */
+const inOrder = <R extends { id: string }>(ids: string[], rows: R[]) => {
+  const found = new Map(rows.map((row) => [row.id, row]));
+  return ids.flatMap((id) => found.get(id) ?? []);
+};
+
+/**
+ * Artists, albums and songs by id, each in the order of its `ids` (ids without a row are left
+ * out), in one statement: the pages of a search whose order the search index decided. Songs
+ * carry their album's title.
+ */
+export async function rowsByIds(
+  db: Executor,
+  ids: { artist: string[]; album: string[]; song: string[] },
+): Promise<{ artist: ArtistRow[]; album: AlbumRow[]; song: SongRow[] }> {
+  const statement = builtOnce(byIdCache, db, 'rows', () => byIdStatement(db));
+  const array = (values: string[]) => `{${values.join(',')}}`;
+  const [found] = (await statement.execute({
+    artists: array(ids.artist),
+    albums: array(ids.album),
+    songs: array(ids.song),
+  })) as {
+    artists: Record<string, unknown>[];
+    albums: Record<string, unknown>[];
+    songs: Record<string, unknown>[];
+  }[];
+  return {
+    artist: inOrder(
+      ids.artist,
+      found!.artists.map((r) => fromJson<ArtistRow>(artistColumns, r)),
+    ),
+    album: inOrder(
+      ids.album,
+      found!.albums.map((r) => fromJson<AlbumRow>(albumColumns, r)),
+    ),
+    song: inOrder(
+      ids.song,
+      found!.songs.map((r) => fromJson<SongRow>(songByIdFields, r)),
+    ),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

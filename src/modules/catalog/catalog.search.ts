@@ -18,7 +18,7 @@ import { type Executor, rowsOf } from '../../platform/db.js';
 export const MAX_QUERY_WORDS = 8;
 
 /** Lexicon words a query word may stand for, besides itself: enough for a typo's neighbours. */
-const SIMILAR_WORDS = 4;
+export const SIMILAR_WORDS = 4;
 
 /**
  * Shortest query word whose one-edit neighbours are looked up (`catalog_word_deletes`), and
@@ -26,7 +26,7 @@ const SIMILAR_WORDS = 4;
  * common ("otsi" and "otis": similarity 0.25), while a word the lexicon knows, or a prefix of
  * one, is left to mean what it says.
  */
-const NEAR_MIN_LENGTH = 3;
+export const NEAR_MIN_LENGTH = 3;
 
 /**
  * Lexicon words a query word's prefix may stand for, spelled out. A prefix in a tsquery
@@ -87,6 +87,18 @@ export async function searchQuery(db: Executor, q: string): Promise<string | nul
       return `(${[...new Set([...self, ...near.map(operand), ...similar.map(operand)])].join(' | ')})`;
     })
     .join(' & ');
+}
+
+/**
+ * The words of `q` as the `simple` configuration spells them (sorted, as a tsvector keeps them),
+ * the first MAX_QUERY_WORDS: what `searchQuery` looks up, for the search index.
+ */
+export async function queryWords(db: Executor, q: string): Promise<string[]> {
+  const [row] = await rowsOf<{ words: string[] }>(
+    db,
+    sql`select tsvector_to_array(to_tsvector('simple', ${q})) as words`,
+  );
+  return (row?.words ?? []).slice(0, MAX_QUERY_WORDS);
 }
 
 /**

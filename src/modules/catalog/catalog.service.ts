@@ -4,6 +4,7 @@ import type { Db } from '../../platform/db.js';
 import { createAlbumsService } from './albums.service.js';
 import { createArtistsService } from './artists.service.js';
 import { isAdmin, listScope } from './catalog.access.js';
+import { SEARCH_TAG } from './catalog.cache.js';
 import type { Window } from './catalog.input.js';
 import * as repo from './catalog.queries.js';
 import type { SearchType } from './catalog.schemas.js';
@@ -17,6 +18,7 @@ import {
   toArtistView,
   toSongView,
 } from './catalog.views.js';
+import { createSearchIndex, type IndexedType, plainQueryWords } from './search-index.js';
 import { createSongsService } from './songs.service.js';
 
 /** Playlist search, supplied by the playlists module; without it search finds no playlists. */
@@ -49,13 +51,49 @@ export function createCatalogService(deps: CatalogDeps) {
   const albums = createAlbumsService(deps);
   const artists = createArtistsService(deps, albums.listAlbums);
   const songs = createSongsService(deps);
+  const searchIndex = createSearchIndex(db, deps.cache);
+
+  /**
+   * A plain search's pages from the search index (the rows read by id in one statement), or
+   * undefined when it cannot answer.
+   */
+  async function fromIndex(q: string, window: Window, types: IndexedType[]) {
+    const searcher = searchIndex.at(await deps.cache.stamp([SEARCH_TAG]));
+    if (!searcher) return undefined;
+    const words = plainQueryWords(q) ?? (await repo.queryWords(db, q));
+    const pages = searcher({ q, words, ...window }, types);
+    const idsOf = (type: IndexedType) => pages.get(type)?.ids ?? [];
+    const rows = await repo.rowsByIds(db, {
+      artist: idsOf('artist'),
+      album: idsOf('album'),
+      song: idsOf('song'),
+    });
+    const pageOf = <R>(type: IndexedType, found: R[]) => {
+      const page = pages.get(type);
+      return page && { rows: found, total: page.total };
+    };
+    return {
+      artist: pageOf('artist', rows.artist),
+      album: pageOf('album', rows.album),
+      song: pageOf('song', rows.song),
+    };
+  }
 
   return {
     ...artists,
     ...albums,
     ...songs,
+    searchIndex,
 
     // ------------------------------------------------------------------ search
+    /**
+     * Call after a committed change, made outside this service, to names or to what is listed
+     * (the music folder import, scheduled releases): what search finds changed.
+     */
+    invalidateSearch(): Promise<void> {
+      return deps.cache.invalidate(SEARCH_TAG);
+    },
+
     /** Each requested type is one relevance-ordered page; playlists come from `searchPlaylists`. */
     async search(caller: AuthUser | null, query: { q: string; types: SearchType[] } & Window) {
       const scope = listScope(caller, undefined);
@@ -63,38 +101,26 @@ export function createCatalogService(deps: CatalogDeps) {
       const q = normaliseQuery(query.q) ?? '';
       const window = { limit: query.limit, offset: query.offset };
       const types = [...new Set(query.types)];
-      // One lexicon lookup serves every type searched.
-      const search =
-        q && types.some((type) => type !== 'playlist') ? await repo.searchQuery(db, q) : undefined;
+      const catalogTypes = types.filter((type): type is IndexedType => type !== 'playlist');
+      // What users see, by relevance: the search index's answer when it has one, then the
+      // page's rows by id. Otherwise one lexicon lookup serves every type searched.
+      const indexed =
+        q && scope.kind === 'listed' && catalogTypes.length
+          ? await fromIndex(q, window, catalogTypes)
+          : undefined;
+      const search = !indexed && q && catalogTypes.length ? await repo.searchQuery(db, q) : undefined;
+      const relevance = { scope, q, search, sort: 'relevance', ...window } as const;
       const searches = {
         album: async () => {
-          const { rows, total } = await repo.listAlbums(db, {
-            scope,
-            q,
-            search,
-            sort: 'relevance',
-            ...window,
-          });
+          const { rows, total } = indexed?.album ?? (await repo.listAlbums(db, relevance));
           return { albums: { items: rows.map((r) => forViewer(toAlbumView(r), admin)), total } };
         },
         artist: async () => {
-          const { rows, total } = await repo.listArtists(db, {
-            scope,
-            q,
-            search,
-            sort: 'relevance',
-            ...window,
-          });
+          const { rows, total } = indexed?.artist ?? (await repo.listArtists(db, relevance));
           return { artists: { items: rows.map((r) => forViewer(toArtistView(r), admin)), total } };
         },
         song: async () => {
-          const { rows, total } = await repo.listSongs(db, {
-            scope,
-            q,
-            search,
-            sort: 'relevance',
-            ...window,
-          });
+          const { rows, total } = indexed?.song ?? (await repo.listSongs(db, relevance));
           return { songs: { items: rows.map((r) => forViewer(toSongView(r), admin)), total } };
         },
         playlist: async () => ({

@@ -204,6 +204,7 @@ describe('scheduled releases', () => {
           log: silent,
           invalidateAlbum: () => t.app.services.cache.invalidate('catalog:albums'),
           invalidateArtist: async () => {},
+          invalidateSearch: () => t.app.services.cache.invalidate('catalog:search'),
         }),
       );
       second.start();

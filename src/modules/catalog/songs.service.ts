@@ -12,7 +12,7 @@ import {
   listScope,
   songNotFound,
 } from './catalog.access.js';
-import { ALBUM_LISTS_TAG, albumTag } from './catalog.cache.js';
+import { ALBUM_LISTS_TAG, albumTag, SEARCH_TAG } from './catalog.cache.js';
 import { assertYearRange, chooseSort, normaliseGenres, type Window } from './catalog.input.js';
 import * as repo from './catalog.queries.js';
 import type { SongSortField } from './catalog.repo.js';
@@ -109,7 +109,7 @@ export function createSongsService(deps: CatalogDeps) {
         await recordEvent(tx, 'catalog.song_added', { songId, albumId, artistId: album.artistId });
         return (await repo.findSong(tx, songId))!;
       });
-      await cache.invalidate(ALBUM_LISTS_TAG, albumTag(albumId));
+      await cache.invalidate(ALBUM_LISTS_TAG, SEARCH_TAG, albumTag(albumId));
       return forViewer(toSongView(row), isAdmin(caller));
     },
 
@@ -205,7 +205,12 @@ export function createSongsService(deps: CatalogDeps) {
         return { row: (await repo.findSong(tx, id))!, countersChanged };
       });
       // Album lists show the album's song count and total duration; nothing else of a song.
-      await cache.invalidate(albumTag(row.albumId), ...(countersChanged ? [ALBUM_LISTS_TAG] : []));
+      // Search shows its title and whether it is listed.
+      await cache.invalidate(
+        SEARCH_TAG,
+        albumTag(row.albumId),
+        ...(countersChanged ? [ALBUM_LISTS_TAG] : []),
+      );
       return forViewer(toSongView(row), isAdmin(caller));
     },
 
@@ -221,7 +226,7 @@ export function createSongsService(deps: CatalogDeps) {
         });
         return song.albumId;
       });
-      await cache.invalidate(ALBUM_LISTS_TAG, albumTag(albumId));
+      await cache.invalidate(ALBUM_LISTS_TAG, SEARCH_TAG, albumTag(albumId));
     },
 
     /** A song the caller may manage (its media): 404 when they may not see it, 403 when not theirs. */

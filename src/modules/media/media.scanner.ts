@@ -699,6 +699,7 @@ export function createLibraryService(deps: LibraryDeps) {
 
       await catalog.invalidateAlbum(...outcome.touched);
       for (const artistId of new Set(outcome.artists)) await catalog.invalidateArtist(artistId);
+      await catalog.invalidateSearch();
       deps.jobs.wake();
       for (const item of outcome.linked) count(item.songId ? 'updated' : 'added');
       for (const [item, code] of outcome.failed) fail(item.file, code);
@@ -848,6 +849,7 @@ export function createLibraryService(deps: LibraryDeps) {
     });
     if (outcome.albums.length) await catalog.invalidateAlbum(...outcome.albums);
     for (const artistId of outcome.artists) await catalog.invalidateArtist(artistId);
+    await catalog.invalidateSearch();
   }
 
   /** A scan whose job failed for good (its folder vanished, or it kept crashing) says so. */

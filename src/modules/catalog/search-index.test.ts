@@ -1,0 +1,297 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { admin, get, ids, t, useAppWithAdminAndUser } from '../../../test/context.js';
+import { makeAlbum, makeArtist, makeArtistAccount, makeSong } from '../../../test/factories.js';
+import { call } from '../../../test/helpers.js';
+import { Cache, MemoryCacheStore } from '../../platform/cache.js';
+import { SEARCH_TAG } from './catalog.cache.js';
+import { listAlbums, listArtists, listSongs, queryWords } from './catalog.repo.js';
+import { normaliseQuery } from './catalog.service.js';
+import { createSearchIndex, INDEXED_TYPES, type IndexedType, plainQueryWords } from './search-index.js';
+
+useAppWithAdminAndUser();
+
+// Names that share words and prefixes, differ by one letter, repeat words, carry accents,
+// punctuation and digits: what the lexicon's prefixes, neighbours and similar words act on.
+const ARTISTS = [
+  'Radiohead',
+  'The Radio Dept',
+  'Radio Moscow',
+  'Björk',
+  'AC/DC',
+  'Sigur Rós',
+  'Otis Redding',
+  'Massive Attack',
+  'La La Band',
+  'Teardrop Explodes',
+  'Blur',
+  'The Blues Brothers',
+  'X',
+];
+const ALBUM_TITLES = [
+  'OK Computer',
+  'Amnesiac',
+  'Kid A',
+  'Pet Sounds',
+  'Love',
+  'Loveless',
+  'Lover',
+  'Rock-n-Roll High School',
+  '1999',
+  'Ágætis byrjun',
+  'Mezzanine',
+  'The Teardrop',
+  'Heat Wave',
+  'Radio Radio',
+  'A B C',
+];
+const SONG_TITLES = [
+  'Teardrop',
+  'Pyramid Song',
+  'Paranoid Android',
+  'Karma Police',
+  'Love Song',
+  'Lovesong',
+  'Love Me Do',
+  'Lover You Should Have Come Over',
+  'Radio Ga Ga',
+  'La La Land',
+  'Hoppípolla',
+  'Otis',
+  'Song 2',
+  "Don't Stop",
+  'Highway to Hell',
+  'Back in Black',
+  'Angel',
+  'Angels',
+  'Black Star',
+  'Blackstar',
+  'Star',
+  'Stars',
+  'Rock and Roll',
+  'a',
+  'I',
+];
+
+/** One slip of each kind in a word: a letter dropped, doubled, changed, two swapped. */
+function slips(word: string): string[] {
+  if (word.length < 3) return [];
+  const i = Math.floor(word.length / 2);
+  return [
+    word.slice(0, i) + word.slice(i + 1),
+    word.slice(0, i) + word[i] + word.slice(i),
+    `${word.slice(0, i)}x${word.slice(i + 1)}`,
+    word.slice(0, i - 1) + word[i] + word[i - 1] + word.slice(i + 1),
+  ];
+}
+
+function queries(): string[] {
+  const names = [...ARTISTS, ...ALBUM_TITLES, ...SONG_TITLES];
+  const words = [...new Set(names.flatMap((n) => n.toLowerCase().split(/[^\p{L}\p{N}]+/u)).filter(Boolean))];
+  const asked = [
+    ...names,
+    ...words,
+    ...words.flatMap(slips),
+    ...words.flatMap((w) => [w.slice(0, 1), w.slice(0, 2), w.slice(0, 4)]),
+    'radiohed',
+    'teardorp',
+    'otsi',
+    'bjork',
+    'sigur ros',
+    'acdc',
+    'ac dc',
+    'the radio',
+    'radio r',
+    'a love',
+    'love a',
+    'x radio',
+    'la la',
+    'the the the',
+    'kid a radiohead',
+    'rock n roll',
+    'rock-n-roll',
+    'nothing matches this',
+    "don't",
+    '!!!',
+    'love love love love love love love love love love',
+  ];
+  return [...new Set(asked.map((q) => normaliseQuery(q)!).filter(Boolean))];
+}
+
+const WINDOWS = [
+  { limit: 20, offset: 0 },
+  { limit: 3, offset: 2 },
+];
+
+describe('search index', () => {
+  beforeAll(async () => {
+    const artists = [];
+    for (const name of ARTISTS) artists.push(await makeArtist(t.app, admin, { name }));
+    const albums = [];
+    for (const [i, title] of ALBUM_TITLES.entries()) {
+      albums.push(await makeAlbum(t.app, admin, { artistId: artists[i % artists.length]!.id, title }));
+    }
+    for (const [i, title] of SONG_TITLES.entries()) {
+      for (const album of [albums[i % albums.length]!, albums[(i * 7 + 3) % albums.length]!]) {
+        await makeSong(t.app, admin, album.id, { title });
+      }
+    }
+    // What users do not see: a hidden artist, a private album, a private song.
+    const hidden = await makeArtist(t.app, admin, { name: 'Radiohead Hidden' });
+    await call(t.app, 'PATCH', `/api/v1/artists/${hidden.id}`, {
+      session: admin,
+      body: { isVisible: false },
+    });
+    const closed = await makeAlbum(t.app, admin, { artistId: artists[0]!.id, title: 'Radio Private' });
+    await call(t.app, 'PATCH', `/api/v1/albums/${closed.id}`, { session: admin, body: { isPublic: false } });
+    const secret = await makeSong(t.app, admin, albums[0]!.id, { title: 'Teardrop Secret' });
+    await call(t.app, 'PATCH', `/api/v1/songs/${secret.id}`, { session: admin, body: { isPublic: false } });
+  });
+
+  it('answers every plain search as the database statements do', async () => {
+    const db = t.database.db;
+    const cache = new Cache(new MemoryCacheStore(), 60);
+    const index = createSearchIndex(db, cache);
+    await index.refresh();
+    const searcher = index.at(await cache.stamp([SEARCH_TAG]));
+    expect(searcher).toBeDefined();
+    const lists = {
+      artist: listArtists,
+      album: listAlbums,
+      song: listSongs,
+    } as const;
+    let compared = 0;
+    let found = 0;
+    for (const q of queries()) {
+      const words = await queryWords(db, q);
+      const plain = plainQueryWords(q);
+      if (plain) expect(plain, q).toEqual(words);
+      // Past the end too, for a few.
+      for (const window of compared < 60 ? [...WINDOWS, { limit: 5, offset: 600 }] : WINDOWS) {
+        const pages = searcher!({ q, words, ...window }, [...INDEXED_TYPES]);
+        for (const type of INDEXED_TYPES) {
+          const list = lists[type] as (
+            db: unknown,
+            filter: object,
+          ) => Promise<{ rows: { id: string }[]; total: number }>;
+          const expected = await list(db, { scope: { kind: 'listed' }, q, sort: 'relevance', ...window });
+          const page = pages.get(type)!;
+          expect({ q, type, ...window, ids: page.ids, total: page.total }).toEqual({
+            q,
+            type,
+            ...window,
+            ids: expected.rows.map((r) => r.id),
+            total: expected.total,
+          });
+          compared++;
+          found += page.ids.length;
+        }
+      }
+    }
+    // The comparison covered pages with rows, not just empty ones.
+    expect(compared).toBeGreaterThan(1000);
+    expect(found).toBeGreaterThan(2000);
+  });
+
+  it('answers only at the version it was built at', async () => {
+    const cache = new Cache(new MemoryCacheStore(), 60);
+    const index = createSearchIndex(t.database.db, cache);
+    expect(index.at(await cache.stamp([SEARCH_TAG]))).toBeUndefined();
+    await index.refresh();
+    const before = await cache.stamp([SEARCH_TAG]);
+    expect(index.at(before)).toBeDefined();
+    await cache.invalidate(SEARCH_TAG);
+    expect(index.at(await cache.stamp([SEARCH_TAG]))).toBeUndefined();
+  });
+
+  it('serves /search from a warm index and shows every kind of write at once', async () => {
+    const { catalog } = t.app.services;
+    const search = async (q: string, type: IndexedType) => {
+      const res = await get(`/api/v1/search?q=${encodeURIComponent(q)}&type=${type}`);
+      expect(res.status).toBe(200);
+      return res.body[`${type}s`];
+    };
+    const warm = async () => {
+      await catalog.searchIndex.refresh();
+      const searcher = catalog.searchIndex.at(await t.app.services.cache.stamp([SEARCH_TAG]));
+      expect(searcher).toBeDefined();
+    };
+
+    // The same answer, field for field, from the database and then from the index.
+    const asked = ['teardorp', 'radiohed', 'love', 'ac/dc', 'sigur ros', 'kid a radiohead'];
+    const fromDatabase = [];
+    for (const q of asked) fromDatabase.push((await get(`/api/v1/search?q=${encodeURIComponent(q)}`)).body);
+    expect(catalog.searchIndex.builds).toBe(0);
+    await warm();
+    for (const [i, q] of asked.entries()) {
+      expect((await get(`/api/v1/search?q=${encodeURIComponent(q)}`)).body).toEqual(fromDatabase[i]);
+    }
+    const teardrop = await search('teardorp', 'song');
+    expect(teardrop.items.map((s: { title: string }) => s.title)).toContain('Teardrop');
+    expect(teardrop.items.map((s: { title: string }) => s.title)).not.toContain('Teardrop Secret');
+    // A song carries its album's title as the database path gives it.
+    expect(teardrop.items[0].album.title).toEqual(expect.any(String));
+
+    // A new song.
+    const artist = await makeArtist(t.app, admin, { name: 'Zanzibar Quartet' });
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id, title: 'Quartet Live' });
+    await warm();
+    const song = await makeSong(t.app, admin, album.id, { title: 'Xylophone Morning' });
+    expect(ids(await search('xylophon', 'song'))).toEqual([song.id]);
+
+    // A rename.
+    await warm();
+    await call(t.app, 'PATCH', `/api/v1/songs/${song.id}`, {
+      session: admin,
+      body: { title: 'Vibraphone Evening' },
+    });
+    expect(ids(await search('xylophone', 'song'))).toEqual([]);
+    expect(ids(await search('vibraphone', 'song'))).toEqual([song.id]);
+
+    // A song made private, then an album, then an artist hidden, then one renamed.
+    await warm();
+    await call(t.app, 'PATCH', `/api/v1/songs/${song.id}`, { session: admin, body: { isPublic: false } });
+    expect(ids(await search('vibraphone', 'song'))).toEqual([]);
+    await warm();
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, { session: admin, body: { isPublic: false } });
+    expect(ids(await search('quartet live', 'album'))).toEqual([]);
+    await warm();
+    await call(t.app, 'PATCH', `/api/v1/artists/${artist.id}`, {
+      session: admin,
+      body: { isVisible: false },
+    });
+    expect(ids(await search('zanzibar', 'artist'))).toEqual([]);
+    await call(t.app, 'PATCH', `/api/v1/artists/${artist.id}`, { session: admin, body: { isVisible: true } });
+    await warm();
+    await call(t.app, 'PATCH', `/api/v1/artists/${artist.id}`, {
+      session: admin,
+      body: { name: 'Zanzibar Trio' },
+    });
+    expect(ids(await search('zanzibar trio', 'artist'))).toEqual([artist.id]);
+
+    // A deletion.
+    const gone = await makeSong(t.app, admin, album.id, { title: 'Ephemeral Tune' });
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, { session: admin, body: { isPublic: true } });
+    await warm();
+    expect(ids(await search('ephemeral', 'song'))).toEqual([gone.id]);
+    await call(t.app, 'DELETE', `/api/v1/songs/${gone.id}`, { session: admin });
+    expect(ids(await search('ephemeral', 'song'))).toEqual([]);
+  });
+
+  it('leaves an artist account its own unlisted songs, and admins their view', async () => {
+    const artist = await makeArtist(t.app, admin, { name: 'Quiet Owner' });
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id, title: 'Owned Album' });
+    const song = await makeSong(t.app, admin, album.id, { title: 'Unheard Melody' });
+    await call(t.app, 'PATCH', `/api/v1/songs/${song.id}`, { session: admin, body: { isPublic: false } });
+    const owner = await makeArtistAccount(t.app, admin, artist.id);
+    await t.app.services.catalog.searchIndex.refresh();
+    expect(ids((await get('/api/v1/search?q=unheard&type=song')).body.songs)).toEqual([]);
+    const own = await call(t.app, 'GET', '/api/v1/search?q=unheard&type=song', { session: owner });
+    expect(ids(own.body.songs)).toEqual([song.id]);
+    // Admins search what users see, with the fields only admins get.
+    const asAdmin = await call(t.app, 'GET', '/api/v1/search?q=owned&type=album', { session: admin });
+    expect(ids(asAdmin.body.albums)).toEqual([album.id]);
+    expect(asAdmin.body.albums.items[0]).toHaveProperty('isVisible', true);
+    const asUser = await get('/api/v1/search?q=owned&type=album');
+    expect(asUser.body.albums.items[0]).not.toHaveProperty('isVisible');
+  });
+});

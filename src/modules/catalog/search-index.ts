@@ -1,0 +1,635 @@
+import { type SQL, sql } from 'drizzle-orm';
+import type { Cache } from '../../platform/cache.js';
+import { type Executor, rowsOf } from '../../platform/db.js';
+import { memoryCopy } from '../../platform/memory-copy.js';
+import { SEARCH_TAG } from './catalog.cache.js';
+import { MAX_QUERY_WORDS, NEAR_MIN_LENGTH, SEARCH_CANDIDATES, SIMILAR_WORDS } from './catalog.search.js';
+import { uniqueTrigramCodes, wordSimilarityTo } from './trigrams.js';
+
+// ---------------------------------------------------------------------------------------------
+// The search index: what a plain search (`/search`, the listed catalog, ranked by relevance)
+// reads, held in this process's memory, so that a search costs microseconds of JavaScript and
+// one fetch of the page's rows by primary key instead of five statements (about 7.5 ms of
+// PostgreSQL per search at size L). It answers exactly as `catalog.search.ts` and the relevance
+// statements of `catalog.repo.ts` do:
+// - each query word stands for the lexicon's words with it as a prefix (one-letter words among
+//   others: the word itself), its one-edit neighbours when no lexicon word starts with it, and
+//   its SIMILAR_WORDS closest lexicon words by trigram similarity (pg_trgm's `%` and `<->`,
+//   re-implemented in trigrams.ts and checked against PostgreSQL by its tests);
+// - a row matches when every query word has one of its words among the row's own words (the
+//   full-text query's `&` of `|`), and the first SEARCH_CANDIDATES matches are ranked: exact
+//   name, then prefix, then `word_similarity`, then id.
+// The only difference: past SEARCH_CANDIDATES matches, which ones are ranked is unspecified in
+// both; the database takes them in its scan's order, the index in id order.
+// The index answers only at the version of SEARCH_TAG it was built at (every write to a name
+// or to what is listed bumps it) and no longer than a cached read lives. See "Search index" in
+// docs/architecture.md.
+
+/**
+ * Above this many listed rows of one type no index is kept: the database answers. (Below 2^21,
+ * the sort by id packs a row's index beside its id's first 32 bits in one double.)
+ */
+const INDEX_MAX_ROWS = 2_000_000;
+
+/** Table pages read per statement while building (2 MB): rows come in the table's own order. */
+const BUILD_PAGES = 256;
+
+/**
+ * How long an index lives at least, whatever the cache's TTL: every write through the app makes
+ * it stale at once (SEARCH_TAG), so its lifetime only bounds writes that bypass the app, while
+ * a build costs seconds of CPU at a million songs (6 s at size L).
+ */
+const INDEX_LIFETIME_MS = 10 * 60_000;
+
+/** Rows handled between two turns of the event loop while building. */
+const BUILD_SLICE = 50_000;
+
+/** The threshold of pg_trgm's `%` (its default `pg_trgm.similarity_threshold`). */
+const SIMILARITY_THRESHOLD = 0.3;
+
+export type IndexedType = 'artist' | 'album' | 'song';
+export const INDEXED_TYPES: readonly IndexedType[] = ['artist', 'album', 'song'];
+
+/** The lexicon: every word of every name (`catalog_search_words`, plus any a row has beyond it). */
+interface Lexicon {
+  /** Sorted (code unit order): the words with a prefix are a range of ids. */
+  words: string[];
+  idOf: Map<string, number>;
+  /** Unique trigrams per word, and the words having each trigram. */
+  trigramCount: Uint16Array;
+  byTrigram: Map<number, Int32Array>;
+  /** Words of three letters or more by each of their spellings with one letter deleted. */
+  byDelete: Map<string, number | number[]>;
+}
+
+/** The listed rows of one type, in id order (a row's index is its place in that order). */
+interface Rows {
+  count: number;
+  /** Row i's id: 16 bytes from 16 * i. */
+  ids: Buffer;
+  /** The names searched, one after another (in the order read): row i's is `text.slice(start[i], end[i])`. */
+  text: string;
+  start: Int32Array;
+  end: Int32Array;
+  /** Where the title ends in the row's text (title, a space, the artist's name); artists: the end. */
+  titleEnd: Int32Array;
+  /** Row i's word ids: `words[wordStart[i]..wordStart[i + 1])`. */
+  words: Int32Array;
+  wordStart: Int32Array;
+  /** The rows of word w, ascending: `postings[postingStart[w]..postingStart[w + 1])`. */
+  postings: Int32Array;
+  postingStart: Int32Array;
+  /** Two scratch bitmaps of one bit per row, all zero between searches (see `candidatesOf`). */
+  bitmaps: [Uint32Array, Uint32Array];
+}
+
+interface Built {
+  lexicon: Lexicon;
+  rows: Record<IndexedType, Rows>;
+}
+
+/** What a query word stands for: lexicon ids `lo..hi-1` (its completions) and `extra` ids. */
+interface Alternatives {
+  lo: number;
+  hi: number;
+  extra: number[];
+}
+
+export interface IndexedSearch {
+  /** Lower-cased, single spaces (what the relevance order compares names with). */
+  q: string;
+  /** The query's words as the `simple` text search configuration spells them, sorted. */
+  words: string[];
+  limit: number;
+  offset: number;
+}
+
+/** A type's page: the ids of its rows in order, and the total (at most SEARCH_CANDIDATES). */
+export interface IndexedPage {
+  ids: string[];
+  total: number;
+}
+
+export type Searcher = (query: IndexedSearch, types: IndexedType[]) => Map<IndexedType, IndexedPage>;
+
+export interface SearchIndex {
+  /**
+   * The index built at `stamp` (the cache's stamp of SEARCH_TAG), as a function giving the
+   * pages of a plain search for each of `types`; else undefined (the caller asks the database),
+   * and a build starts if one is due.
+   */
+  at(stamp: string): Searcher | undefined;
+  /** Builds the index now (for tests and warm-up); resolves when it is done or failed. */
+  refresh(): Promise<void>;
+  /** Builds started so far. */
+  readonly builds: number;
+}
+
+/**
+ * A query's words when the database need not be asked for them: lower-case ASCII letters and
+ * digits between single spaces, which the `simple` configuration keeps as they are; else
+ * undefined (punctuation, accents: `to_tsvector` decides).
+ */
+export function plainQueryWords(q: string): string[] | undefined {
+  if (!/^[a-z0-9]+( [a-z0-9]+)*$/.test(q)) return undefined;
+  return [...new Set(q.split(' '))].sort().slice(0, MAX_QUERY_WORDS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building
+
+/** Every lexicon word's one-letter deletions (as `catalog_word_deletes` spells them). */
+const deletesOf = (chars: string[]): string[] =>
+  chars.map((_, i) => chars.slice(0, i).join('') + chars.slice(i + 1).join(''));
+
+function lexiconOf(words: string[]): Lexicon {
+  words.sort();
+  const idOf = new Map<string, number>();
+  const trigramCount = new Uint16Array(words.length);
+  const lists = new Map<number, number[]>();
+  const byDelete = new Map<string, number | number[]>();
+  words.forEach((word, id) => {
+    idOf.set(word, id);
+    const trigrams = uniqueTrigramCodes(word);
+    trigramCount[id] = Math.min(trigrams.length, 0xffff);
+    for (const t of trigrams) {
+      const list = lists.get(t);
+      if (list) list.push(id);
+      else lists.set(t, [id]);
+    }
+    const chars = Array.from(word);
+    if (chars.length < NEAR_MIN_LENGTH) return;
+    for (const spelling of new Set(deletesOf(chars))) {
+      const known = byDelete.get(spelling);
+      if (known === undefined) byDelete.set(spelling, id);
+      else if (typeof known === 'number') byDelete.set(spelling, [known, id]);
+      else known.push(id);
+    }
+  });
+  const byTrigram = new Map<number, Int32Array>();
+  for (const [t, list] of lists) byTrigram.set(t, Int32Array.from(list));
+  return { words, idOf, trigramCount, byTrigram, byDelete };
+}
+
+interface Source {
+  table: string;
+  listed: SQL;
+  title: SQL;
+  artistName: SQL | undefined;
+}
+
+const SOURCES: Record<IndexedType, Source> = {
+  artist: { table: 'artists', listed: sql`is_visible`, title: sql`name`, artistName: undefined },
+  album: { table: 'albums', listed: sql`listed`, title: sql`title`, artistName: sql`artist_name` },
+  song: { table: 'songs', listed: sql`listed`, title: sql`title`, artistName: sql`artist_name` },
+};
+
+interface ReadRow {
+  key: string;
+  title: string;
+  artist_name: string | null;
+  words: string;
+}
+
+/** A growable Int32Array. */
+class Ints {
+  values = new Int32Array(1024);
+  length = 0;
+  push(value: number) {
+    if (this.length === this.values.length) {
+      const grown = new Int32Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = value;
+  }
+}
+
+/**
+ * Rows of one type as read, in the table's order, compact from the start (the words as
+ * lexicon ids) so that a build of a million rows leaves little for the collector.
+ */
+interface Reading {
+  count: number;
+  ids: Buffer[];
+  /** The rows' texts, joined per batch, and where each row's ends in them all. */
+  text: string[];
+  textEnd: Ints;
+  titleLength: Ints;
+  words: Ints;
+  /** Row i's words are `words[wordEnd[i - 1]..wordEnd[i])`. */
+  wordEnd: Ints;
+}
+
+/** Lets the event loop turn between slices of a build's work. */
+const breather = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A word's lexicon id; a word the lexicon lacks gets the next id (and the lexicon is sorted again later). */
+function wordId(lexicon: Map<string, number>, word: string): number {
+  let id = lexicon.get(word);
+  if (id === undefined) {
+    id = lexicon.size;
+    lexicon.set(word, id);
+  }
+  return id;
+}
+
+/**
+ * Every listed row of a type, read page range by page range in the table's own order (a
+ * sequential read: in id order, each row was a random heap access, 20 us apiece at 1M songs).
+ * Rows written meanwhile may be missed or seen twice, but such writes came after the version
+ * the build read, so the index is already stale for them and never answers.
+ */
+async function readRows(db: Executor, source: Source, lexicon: Map<string, number>): Promise<Reading> {
+  const reading: Reading = {
+    count: 0,
+    ids: [],
+    text: [],
+    textEnd: new Ints(),
+    titleLength: new Ints(),
+    words: new Ints(),
+    wordEnd: new Ints(),
+  };
+  let length = 0;
+  const [size] = await rowsOf<{ pages: number }>(
+    db,
+    sql`select (pg_relation_size(${source.table}::regclass) / current_setting('block_size')::int)::int as pages`,
+  );
+  for (let page = 0; page <= (size?.pages ?? 0); page += BUILD_PAGES) {
+    const batch = await rowsOf<ReadRow>(
+      db,
+      sql`select id::text as key, ${source.title} as title, ${source.artistName ?? sql`null`} as artist_name,
+                 array_to_string(tsvector_to_array(search_vector), ' ') as words
+            from ${sql.identifier(source.table)}
+           where ${source.listed}
+             and ctid >= ${`(${page},0)`}::tid and ctid < ${`(${page + BUILD_PAGES},0)`}::tid`,
+    );
+    const ids = Buffer.alloc(16 * batch.length);
+    const texts: string[] = [];
+    batch.forEach((row, i) => {
+      ids.write(row.key.replaceAll('-', ''), 16 * i, 16, 'hex');
+      const text = row.artist_name === null ? row.title : `${row.title} ${row.artist_name}`;
+      texts.push(text);
+      length += text.length;
+      reading.textEnd.push(length);
+      reading.titleLength.push(row.title.length);
+      if (row.words) for (const word of row.words.split(' ')) reading.words.push(wordId(lexicon, word));
+      reading.wordEnd.push(reading.words.length);
+    });
+    reading.ids.push(ids);
+    reading.text.push(texts.join(''));
+    reading.count += batch.length;
+    if (reading.count > INDEX_MAX_ROWS) break;
+  }
+  return reading;
+}
+
+/** A stable counting sort of rows by the two bytes of their ids at `at`. */
+function byDigit(order: Int32Array, ids: Buffer, at: number): Int32Array {
+  const starts = new Int32Array(0x10001);
+  for (let k = 0; k < order.length; k++) {
+    const i = 16 * order[k]! + at;
+    starts[((ids[i]! << 8) | ids[i + 1]!) + 1]!++;
+  }
+  for (let d = 1; d <= 0x10000; d++) starts[d]! += starts[d - 1]!;
+  const sorted = new Int32Array(order.length);
+  for (let k = 0; k < order.length; k++) {
+    const i = 16 * order[k]! + at;
+    sorted[starts[(ids[i]! << 8) | ids[i + 1]!]!++] = order[k]!;
+  }
+  return sorted;
+}
+
+/**
+ * The rows' indexes in id order: a radix sort by the ids' bytes, two at a time from the last
+ * (O(n); a comparison sort of a million ids took most of a second, and time-ordered ids share
+ * their leading bytes by the thousand), a turn of the event loop between passes.
+ */
+async function idOrder(ids: Buffer): Promise<Int32Array> {
+  let order: Int32Array = new Int32Array(ids.length / 16);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  for (let at = 14; at >= 0; at -= 2) {
+    order = byDigit(order, ids, at);
+    await breather();
+  }
+  return order;
+}
+
+/** The rows in id order, each word's rows, and words as ids of the sorted lexicon (`renumber`). */
+async function rowsOfReading(reading: Reading, renumber: Int32Array, wordCount: number): Promise<Rows> {
+  const read = Buffer.concat(reading.ids);
+  const n = reading.count;
+  const order = await idOrder(read);
+  const ids = Buffer.alloc(16 * n);
+  const start = new Int32Array(n);
+  const end = new Int32Array(n);
+  const titleEnd = new Int32Array(n);
+  const textEnd = reading.textEnd.values;
+  const wordStart = new Int32Array(n + 1);
+  const words = new Int32Array(reading.words.length);
+  const postingStart = new Int32Array(wordCount + 1);
+  const readWords = reading.words.values;
+  const wordEnd = reading.wordEnd.values;
+  for (let i = 0; i < n; i++) {
+    const from = order[i]!;
+    read.copy(ids, 16 * i, 16 * from, 16 * from + 16);
+    start[i] = from === 0 ? 0 : textEnd[from - 1]!;
+    end[i] = textEnd[from]!;
+    titleEnd[i] = start[i]! + reading.titleLength.values[from]!;
+    let k = wordStart[i]!;
+    for (let j = from === 0 ? 0 : wordEnd[from - 1]!; j < wordEnd[from]!; j++) {
+      const id = renumber[readWords[j]!]!;
+      words[k++] = id;
+      postingStart[id + 1]!++;
+    }
+    wordStart[i + 1] = k;
+    if (i % BUILD_SLICE === BUILD_SLICE - 1) await breather();
+  }
+  for (let w = 1; w <= wordCount; w++) postingStart[w]! += postingStart[w - 1]!;
+  const postings = new Int32Array(words.length);
+  const filled = postingStart.slice(0, -1);
+  for (let i = 0; i < n; i++) {
+    for (let k = wordStart[i]!; k < wordStart[i + 1]!; k++) postings[filled[words[k]!]!++] = i;
+    if (i % BUILD_SLICE === BUILD_SLICE - 1) await breather();
+  }
+  const text = reading.text.join('');
+  const bitmaps: Rows['bitmaps'] = [new Uint32Array((n >>> 5) + 1), new Uint32Array((n >>> 5) + 1)];
+  return { count: n, ids, text, start, end, titleEnd, words, wordStart, postings, postingStart, bitmaps };
+}
+
+async function load(db: Executor): Promise<Built | undefined> {
+  // Ids as read: the lexicon's words first, then any word a row has beyond them.
+  const readIds = new Map<string, number>();
+  for (const { word } of await rowsOf<{ word: string }>(db, sql`select word from catalog_search_words`)) {
+    wordId(readIds, word);
+  }
+  const readings = {} as Record<IndexedType, Reading>;
+  for (const type of INDEXED_TYPES) {
+    readings[type] = await readRows(db, SOURCES[type], readIds);
+    if (readings[type].count > INDEX_MAX_ROWS) return undefined;
+  }
+  const lexicon = lexiconOf([...readIds.keys()]);
+  const renumber = new Int32Array(readIds.size);
+  for (const [word, id] of readIds) renumber[id] = lexicon.idOf.get(word)!;
+  const rows = {} as Record<IndexedType, Rows>;
+  for (const type of INDEXED_TYPES) {
+    await breather();
+    rows[type] = await rowsOfReading(readings[type], renumber, lexicon.words.length);
+  }
+  return { lexicon, rows };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Searching
+
+/** First index in `lo..hi` where `past` holds (it holds from some index on). */
+function firstWhere(lo: number, hi: number, past: (i: number) => boolean): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (past(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** pg_trgm's `similarity` (float4) to a query word of each lexicon word sharing a trigram with it. */
+function similarities(lexicon: Lexicon, queryTrigrams: number[]): Map<number, number> {
+  const shared = new Map<number, number>();
+  for (const t of queryTrigrams) {
+    const list = lexicon.byTrigram.get(t);
+    if (list) for (const id of list) shared.set(id, (shared.get(id) ?? 0) + 1);
+  }
+  const result = new Map<number, number>();
+  for (const [id, count] of shared) {
+    const similarity = Math.fround(count / (queryTrigrams.length + lexicon.trigramCount[id]! - count));
+    result.set(id, similarity);
+  }
+  return result;
+}
+
+const distanceOf = (similarity: number) => Math.fround(1 - similarity);
+
+/** The SIMILAR_WORDS nearest of `ids` to the word (by `<->`, then the word), as the lexicon query orders them. */
+function nearest(ids: Iterable<number>, similarityOf: (id: number) => number): number[] {
+  return [...ids]
+    .map((id) => ({ id, distance: distanceOf(similarityOf(id)) }))
+    .sort((a, b) => a.distance - b.distance || a.id - b.id)
+    .slice(0, SIMILAR_WORDS)
+    .map(({ id }) => id);
+}
+
+/** What each query word stands for (see `searchQuery`, which builds the same as a tsquery). */
+function alternativesOf(lexicon: Lexicon, words: string[]): Alternatives[] {
+  const { words: all } = lexicon;
+  return words.map((word) => {
+    const lo = firstWhere(0, all.length, (i) => all[i]! >= word);
+    const hi = firstWhere(lo, all.length, (i) => !all[i]!.startsWith(word));
+    const chars = Array.from(word);
+    if (chars.length === 1 && words.length > 1) {
+      const id = lexicon.idOf.get(word);
+      return { lo: 0, hi: 0, extra: id === undefined ? [] : [id] };
+    }
+    const extra = new Set<number>();
+    const trigrams = uniqueTrigramCodes(word);
+    const similarity = similarities(lexicon, trigrams);
+    const similarityOf = (id: number) => similarity.get(id) ?? 0;
+    if (hi === lo && chars.length >= NEAR_MIN_LENGTH) {
+      // One edit away: a word with a deletion in common, or one that is a deletion of it.
+      const neighbours = new Set<number>();
+      const spellings = deletesOf(chars);
+      for (const spelling of [...spellings, word]) {
+        const known = lexicon.byDelete.get(spelling);
+        if (typeof known === 'number') neighbours.add(known);
+        else if (known) for (const id of known) neighbours.add(id);
+      }
+      for (const spelling of spellings) {
+        const id = lexicon.idOf.get(spelling);
+        if (id !== undefined) neighbours.add(id);
+      }
+      for (const id of nearest(neighbours, similarityOf)) extra.add(id);
+    }
+    if (chars.length > 2) {
+      const close = [...similarity.keys()].filter(
+        (id) => similarity.get(id)! >= SIMILARITY_THRESHOLD && lexicon.words[id] !== word,
+      );
+      for (const id of nearest(close, similarityOf)) extra.add(id);
+    }
+    return { lo, hi, extra: [...extra].filter((id) => id < lo || id >= hi) };
+  });
+}
+
+/** The lexicon ids `alternatives` stand for. */
+const idsOf = (a: Alternatives): number[] => {
+  const ids: number[] = [];
+  for (let w = a.lo; w < a.hi; w++) ids.push(w);
+  return ids.concat(a.extra);
+};
+
+/**
+ * The rows of `lists` (lexicon ids) that `accept` takes, ascending, each once, the first `limit`
+ * of them: a k-way merge of the words' rows, which stops as soon as it has them.
+ */
+function firstRowsOf(rows: Rows, lists: number[], limit: number, accept: (row: number) => boolean): number[] {
+  const { postings, postingStart } = rows;
+  const heap = lists
+    .map((w) => ({ at: postingStart[w]!, end: postingStart[w + 1]! }))
+    .filter((c) => c.at < c.end);
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && postings[heap[l]!.at]! < postings[heap[m]!.at]!) m = l;
+      if (r < heap.length && postings[heap[r]!.at]! < postings[heap[m]!.at]!) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
+  };
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  const found: number[] = [];
+  let last = -1;
+  while (heap.length && found.length < limit) {
+    const top = heap[0]!;
+    const row = postings[top.at]!;
+    if (row !== last && accept(row)) found.push(row);
+    last = row;
+    top.at++;
+    if (top.at === top.end) {
+      heap[0] = heap[heap.length - 1]!;
+      heap.pop();
+    }
+    down(0);
+  }
+  return found;
+}
+
+const postingsOf = (rows: Rows, lists: number[]) =>
+  lists.reduce((sum, w) => sum + rows.postingStart[w + 1]! - rows.postingStart[w]!, 0);
+
+/** Sets the bits of `lists`' rows in `bitmap` (one bit per row). */
+function mark(rows: Rows, lists: number[], bitmap: Uint32Array): void {
+  const { postings, postingStart } = rows;
+  for (const w of lists) {
+    for (let k = postingStart[w]!; k < postingStart[w + 1]!; k++) {
+      const row = postings[k]!;
+      bitmap[row >>> 5]! |= 1 << (row & 31);
+    }
+  }
+}
+
+/**
+ * The first SEARCH_CANDIDATES rows (in id order) having, for every query word, one of the words
+ * it stands for. `bits[w]` says which query words lexicon word w stands for; `all` is every bit.
+ * One query word: its rows, merged in order until there are enough. Several: the rows of the
+ * two rarest as bitmaps (one bit per row), intersected and read in order; a row they share is
+ * checked against the other query words through its own words.
+ */
+function candidatesOf(rows: Rows, alternatives: Alternatives[], bits: Uint8Array, all: number): number[] {
+  if (!alternatives.length) return [];
+  const lists = alternatives.map(idsOf);
+  if (lists.length === 1) return firstRowsOf(rows, lists[0]!, SEARCH_CANDIDATES, () => true);
+  const bySize = lists.map((ids) => ({ ids, size: postingsOf(rows, ids) })).sort((a, b) => a.size - b.size);
+  const [rarest, next] = [rows.bitmaps[0], rows.bitmaps[1]];
+  mark(rows, bySize[0]!.ids, rarest);
+  mark(rows, bySize[1]!.ids, next);
+  const { words, wordStart } = rows;
+  const checked = lists.length > 2;
+  const found: number[] = [];
+  for (let i = 0; i < rarest.length; i++) {
+    let both = rarest[i]! & next[i]!;
+    rarest[i] = 0;
+    next[i] = 0;
+    while (both !== 0 && found.length < SEARCH_CANDIDATES) {
+      const bit = 31 - Math.clz32(both & -both);
+      both &= both - 1;
+      const row = (i << 5) | bit;
+      if (checked) {
+        let has = 0;
+        for (let j = wordStart[row]!; j < wordStart[row + 1]!; j++) has |= bits[words[j]!]!;
+        if (has !== all) continue;
+      }
+      found.push(row);
+    }
+  }
+  return found;
+}
+
+const uuidAt = (ids: Buffer, i: number) => {
+  const hex = ids.toString('hex', 16 * i, 16 * i + 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+};
+
+/** Whether `name` lower-cased starts with `q` (lower case), lowering only as much of it as needed. */
+const startsWithLower = (name: string, q: string) =>
+  name.length >= q.length &&
+  name
+    .slice(0, q.length + 1)
+    .toLowerCase()
+    .startsWith(q);
+
+/** 0 when a name lower-cased is `q`, 1 when one starts with it, else 2 (see `relevanceOrder`). */
+function tierOf(names: string[], q: string): number {
+  let tier = 2;
+  for (const name of names) {
+    if (!startsWithLower(name, q)) continue;
+    if (name.toLowerCase() === q) return 0;
+    tier = 1;
+  }
+  return tier;
+}
+
+/** The candidates ranked as `relevanceOrder` does: exact name, prefix, word similarity, id. */
+function ranked(rows: Rows, candidates: number[], q: string, artists: boolean): number[] {
+  const similarityTo = wordSimilarityTo(q);
+  const keyed = candidates.map((row) => {
+    const text = rows.text.slice(rows.start[row]!, rows.end[row]!);
+    const cut = rows.titleEnd[row]! - rows.start[row]!;
+    const names = artists ? [text] : [text.slice(0, cut), text.slice(cut + 1)];
+    return { row, tier: tierOf(names, q), similarity: similarityTo(text) };
+  });
+  keyed.sort((a, b) => a.tier - b.tier || b.similarity - a.similarity || a.row - b.row);
+  return keyed.map(({ row }) => row);
+}
+
+function searchBuilt(
+  built: Built,
+  query: IndexedSearch,
+  types: IndexedType[],
+): Map<IndexedType, IndexedPage> {
+  const alternatives = alternativesOf(built.lexicon, query.words);
+  const bits = new Uint8Array(built.lexicon.words.length);
+  alternatives.forEach((a, i) => {
+    for (const w of idsOf(a)) bits[w]! |= 1 << i;
+  });
+  const all = (1 << alternatives.length) - 1;
+  const pages = new Map<IndexedType, IndexedPage>();
+  for (const type of types) {
+    const rows = built.rows[type];
+    const candidates = candidatesOf(rows, alternatives, bits, all);
+    const order =
+      query.offset < candidates.length ? ranked(rows, candidates, query.q, type === 'artist') : [];
+    pages.set(type, {
+      ids: order.slice(query.offset, query.offset + query.limit).map((row) => uuidAt(rows.ids, row)),
+      total: candidates.length,
+    });
+  }
+  return pages;
+}
+
+export function createSearchIndex(db: Executor, cache: Cache, now: () => number = Date.now): SearchIndex {
+  const copy = memoryCopy(cache, [SEARCH_TAG], () => load(db), {
+    now,
+    lifetimeMs: Math.max(cache.defaultTtlSec * 1000, INDEX_LIFETIME_MS),
+  });
+  return {
+    at(stamp) {
+      const built = copy.at(stamp);
+      return built && ((query, types) => searchBuilt(built, query, types));
+    },
+    refresh: () => copy.refresh(),
+    get builds() {
+      return copy.builds;
+    },
+  };
+}
