@@ -315,12 +315,24 @@ function rowsAsJson(
   return sql`(select coalesce(json_agg(r), '[]'::json) from (select ${list} from ${table} where ${id} = any(${ids}::uuid[])) r)`;
 }
 
+/** Per field of a JSON row: its key, and how its column maps a driver value (none for SQL). */
+type JsonFields = [key: string, map: ((value: unknown) => unknown) | undefined][];
+const jsonFieldsOf = new WeakMap<object, JsonFields>();
+
 /** A row from its JSON form, each column's value as the driver would have given it. */
 function fromJson<R>(fields: Record<string, AnyPgColumn | SQL>, json: Record<string, unknown>): R {
+  let mapped = jsonFieldsOf.get(fields);
+  if (!mapped) {
+    mapped = Object.entries(fields).map(([key, field]) => [
+      key,
+      is(field, Column) ? (value: unknown) => field.mapFromDriverValue(value) : undefined,
+    ]);
+    jsonFieldsOf.set(fields, mapped);
+  }
   const row: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(fields)) {
+  for (const [key, map] of mapped) {
     const value = json[key] ?? null;
-    row[key] = value !== null && is(field, Column) ? field.mapFromDriverValue(value) : value;
+    row[key] = value !== null && map ? map(value) : value;
   }
   return row as R;
 }

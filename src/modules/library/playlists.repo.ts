@@ -143,27 +143,66 @@ export function listFollowedPlaylists(db: Executor, userId: string, window: Page
   );
 }
 
+/** The condition and order of a public playlist search for `q` (a value or a placeholder). */
+function publicSearch(q: unknown, pattern: unknown) {
+  const name = sql`lower(${playlists.name})`;
+  return {
+    where: and(
+      eq(playlists.isPublic, true),
+      sql`(${q}::text <% ${playlists.name} or ${playlists.name} ilike ${pattern}::text)`,
+    ),
+    order: [
+      sql`case when ${name} = ${q}::text then 0 when starts_with(${name}, ${q}::text) then 1 else 2 end`,
+      sql`word_similarity(${q}::text, ${playlists.name}) desc`,
+      asc(playlists.id),
+    ],
+  };
+}
+
+/** `searchPublicPlaylists`' page as a statement built once per executor (values as placeholders). */
+function publicSearchStatement(db: Executor) {
+  const { where, order } = publicSearch(sql.placeholder('q'), sql.placeholder('pattern'));
+  return db
+    .select({ ...cardColumns, total: sql<number>`count(*) over ()`.mapWith(Number) })
+    .from(playlists)
+    .innerJoin(users, eq(users.id, playlists.ownerId))
+    .where(where)
+    .orderBy(...order)
+    .limit(sql.placeholder('limit'))
+    .offset(sql.placeholder('offset'))
+    .prepare('');
+}
+
+const publicSearchStatements = new WeakMap<Executor, ReturnType<typeof publicSearchStatement>>();
+
 /**
  * Public playlists whose name matches `q` (lower-cased): trigram word similarity tolerates
  * typos, a substring match finds short words trigrams miss; the GIN trigram index answers both.
- * Order: exact name, then prefix, then closest match.
+ * Order: exact name, then prefix, then closest match. Every search runs the same statement,
+ * built once (building it with drizzle cost more than running it on an empty table).
  */
-export function searchPublicPlaylists(db: Executor, query: PageWindow & { q: string }) {
+export async function searchPublicPlaylists(
+  db: Executor,
+  query: PageWindow & { q: string },
+): Promise<{ rows: PlaylistCardRow[]; total: number }> {
   const pattern = `%${query.q.replace(/[\\%_]/g, '\\$&')}%`;
-  const name = sql`lower(${playlists.name})`;
-  return pageOfCards(
-    db,
-    and(
-      eq(playlists.isPublic, true),
-      sql`(${query.q} <% ${playlists.name} or ${playlists.name} ilike ${pattern})`,
-    ),
-    [
-      sql`case when ${name} = ${query.q} then 0 when starts_with(${name}, ${query.q}) then 1 else 2 end`,
-      sql`word_similarity(${query.q}, ${playlists.name}) desc`,
-      asc(playlists.id),
-    ],
-    query,
-  );
+  let statement = publicSearchStatements.get(db);
+  if (!statement) {
+    statement = publicSearchStatement(db);
+    publicSearchStatements.set(db, statement);
+  }
+  const found = (await statement.execute({
+    q: query.q,
+    pattern,
+    limit: query.limit,
+    offset: query.offset,
+  })) as (PlaylistCardRow & { total: number })[];
+  // A page past the end has no row to carry the total: the general path counts it.
+  if (!found.length && query.offset > 0) {
+    const { where, order } = publicSearch(query.q, pattern);
+    return pageOfCards(db, where, order, query);
+  }
+  return { rows: found.map(({ total: _, ...row }) => row as PlaylistCardRow), total: found[0]?.total ?? 0 };
 }
 
 /**
