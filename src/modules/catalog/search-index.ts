@@ -520,14 +520,13 @@ function mark(rows: Rows, lists: number[], bitmap: Uint32Array): void {
 
 /**
  * The first SEARCH_CANDIDATES rows (in id order) having, for every query word, one of the words
- * it stands for. `bits[w]` says which query words lexicon word w stands for; `all` is every bit.
+ * it stands for (`lists`, lexicon ids per query word). `bits[w]` says which query words lexicon word w stands for; `all` is every bit.
  * One query word: its rows, merged in order until there are enough. Several: the rows of the
  * two rarest as bitmaps (one bit per row), intersected and read in order; a row they share is
  * checked against the other query words through its own words.
  */
-function candidatesOf(rows: Rows, alternatives: Alternatives[], bits: Uint8Array, all: number): number[] {
-  if (!alternatives.length) return [];
-  const lists = alternatives.map(idsOf);
+function candidatesOf(rows: Rows, lists: number[][], bits: Uint8Array, all: number): number[] {
+  if (!lists.length) return [];
   if (lists.length === 1) return firstRowsOf(rows, lists[0]!, SEARCH_CANDIDATES, () => true);
   const bySize = lists.map((ids) => ({ ids, size: postingsOf(rows, ids) })).sort((a, b) => a.size - b.size);
   const [rarest, next] = [rows.bitmaps[0], rows.bitmaps[1]];
@@ -561,12 +560,17 @@ const uuidAt = (ids: Buffer, i: number) => {
 };
 
 /** Whether `name` lower-cased starts with `q` (lower case), lowering only as much of it as needed. */
-const startsWithLower = (name: string, q: string) =>
-  name.length >= q.length &&
-  name
+function startsWithLower(name: string, q: string): boolean {
+  if (name.length < q.length) return false;
+  // Most names are told apart by their first character, without lowering anything (an ASCII
+  // character lowers to itself or, for a capital, to itself | 0x20).
+  const first = name.charCodeAt(0);
+  if (first <= 0x7f && (first | 0x20) !== (q.charCodeAt(0) | 0x20)) return false;
+  return name
     .slice(0, q.length + 1)
     .toLowerCase()
     .startsWith(q);
+}
 
 /** 0 when a name lower-cased is `q`, 1 when one starts with it, else 2 (see `relevanceOrder`). */
 function tierOf(names: string[], q: string): number {
@@ -582,14 +586,20 @@ function tierOf(names: string[], q: string): number {
 /** The candidates ranked as `relevanceOrder` does: exact name, prefix, word similarity, id. */
 function ranked(rows: Rows, candidates: number[], q: string, artists: boolean): number[] {
   const similarityTo = wordSimilarityTo(q);
-  const keyed = candidates.map((row) => {
+  const m = candidates.length;
+  const tier = new Uint8Array(m);
+  const similarity = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const row = candidates[i]!;
     const text = rows.text.slice(rows.start[row]!, rows.end[row]!);
     const cut = rows.titleEnd[row]! - rows.start[row]!;
-    const names = artists ? [text] : [text.slice(0, cut), text.slice(cut + 1)];
-    return { row, tier: tierOf(names, q), similarity: similarityTo(text) };
-  });
-  keyed.sort((a, b) => a.tier - b.tier || b.similarity - a.similarity || a.row - b.row);
-  return keyed.map(({ row }) => row);
+    tier[i] = tierOf(artists ? [text] : [text.slice(0, cut), text.slice(cut + 1)], q);
+    similarity[i] = similarityTo(text);
+  }
+  // Candidates are in id order: among equals, the lower index is the lower id.
+  const order = Array.from({ length: m }, (_, i) => i);
+  order.sort((a, b) => tier[a]! - tier[b]! || similarity[b]! - similarity[a]! || a - b);
+  return order.map((i) => candidates[i]!);
 }
 
 function searchBuilt(
@@ -597,16 +607,16 @@ function searchBuilt(
   query: IndexedSearch,
   types: IndexedType[],
 ): Map<IndexedType, IndexedPage> {
-  const alternatives = alternativesOf(built.lexicon, query.words);
+  const lists = alternativesOf(built.lexicon, query.words).map(idsOf);
   const bits = new Uint8Array(built.lexicon.words.length);
-  alternatives.forEach((a, i) => {
-    for (const w of idsOf(a)) bits[w]! |= 1 << i;
+  lists.forEach((ids, i) => {
+    for (const w of ids) bits[w]! |= 1 << i;
   });
-  const all = (1 << alternatives.length) - 1;
+  const all = (1 << lists.length) - 1;
   const pages = new Map<IndexedType, IndexedPage>();
   for (const type of types) {
     const rows = built.rows[type];
-    const candidates = candidatesOf(rows, alternatives, bits, all);
+    const candidates = candidatesOf(rows, lists, bits, all);
     const order =
       query.offset < candidates.length ? ranked(rows, candidates, query.q, type === 'artist') : [];
     pages.set(type, {
