@@ -22,13 +22,10 @@ import { uniqueTrigramCodes, wordSimilarityTo } from './trigrams.js';
 // The only difference: past SEARCH_CANDIDATES matches, which ones are ranked is unspecified in
 // both; the database takes them in its scan's order, the index in id order.
 // The index answers only at the version of SEARCH_TAG it was built at (every write to a name
-// or to what is listed bumps it) and no longer than a cached read lives. See "Search index" in
-// docs/architecture.md.
+// or to what is listed bumps it) and for INDEX_LIFETIME_MS at most. See "Search" (fifth round)
+// in docs/architecture.md.
 
-/**
- * Above this many listed rows of one type no index is kept: the database answers. (Below 2^21,
- * the sort by id packs a row's index beside its id's first 32 bits in one double.)
- */
+/** Above this many listed rows of one type no index is kept: the database answers. */
 const INDEX_MAX_ROWS = 2_000_000;
 
 /** Table pages read per statement while building (2 MB): rows come in the table's own order. */
