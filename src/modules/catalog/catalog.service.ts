@@ -103,23 +103,29 @@ export function createCatalogService(deps: CatalogDeps) {
       const types = [...new Set(query.types)];
       const catalogTypes = types.filter((type): type is IndexedType => type !== 'playlist');
       // What users see, by relevance: the search index's answer when it has one, then the
-      // page's rows by id. Otherwise one lexicon lookup serves every type searched.
-      const indexed =
-        q && scope.kind === 'listed' && catalogTypes.length
-          ? await fromIndex(q, window, catalogTypes)
-          : undefined;
-      const search = !indexed && q && catalogTypes.length ? await repo.searchQuery(db, q) : undefined;
-      const relevance = { scope, q, search, sort: 'relevance', ...window } as const;
+      // page's rows by id. Otherwise one lexicon lookup serves every type searched. Playlists
+      // need neither, and run meanwhile.
+      const matched = (async () => {
+        const indexed =
+          q && scope.kind === 'listed' && catalogTypes.length
+            ? await fromIndex(q, window, catalogTypes)
+            : undefined;
+        const search = !indexed && q && catalogTypes.length ? await repo.searchQuery(db, q) : undefined;
+        return { indexed, relevance: { scope, q, search, sort: 'relevance', ...window } as const };
+      })();
       const searches = {
         album: async () => {
+          const { indexed, relevance } = await matched;
           const { rows, total } = indexed?.album ?? (await repo.listAlbums(db, relevance));
           return { albums: { items: rows.map((r) => forViewer(toAlbumView(r), admin)), total } };
         },
         artist: async () => {
+          const { indexed, relevance } = await matched;
           const { rows, total } = indexed?.artist ?? (await repo.listArtists(db, relevance));
           return { artists: { items: rows.map((r) => forViewer(toArtistView(r), admin)), total } };
         },
         song: async () => {
+          const { indexed, relevance } = await matched;
           const { rows, total } = indexed?.song ?? (await repo.listSongs(db, relevance));
           return { songs: { items: rows.map((r) => forViewer(toSongView(r), admin)), total } };
         },

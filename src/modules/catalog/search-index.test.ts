@@ -165,8 +165,9 @@ describe('search index', () => {
       const words = await queryWords(db, q);
       const plain = plainQueryWords(q);
       if (plain) expect(plain, q).toEqual(words);
-      // Past the end too, for a few.
-      for (const window of compared < 60 ? [...WINDOWS, { limit: 5, offset: 600 }] : WINDOWS) {
+      // A second window and one past the end, for the first ones.
+      const windows = compared < 450 ? [...WINDOWS, { limit: 5, offset: 600 }] : WINDOWS.slice(0, 1);
+      for (const window of windows) {
         const pages = searcher!({ q, words, ...window }, [...INDEXED_TYPES]);
         for (const type of INDEXED_TYPES) {
           const list = lists[type] as (
@@ -190,7 +191,8 @@ describe('search index', () => {
     // The comparison covered pages with rows, not just empty ones.
     expect(compared).toBeGreaterThan(1000);
     expect(found).toBeGreaterThan(2000);
-  });
+    // Some 2,000 statements of the database's side: more than a test's usual 20 s on a busy CI.
+  }, 90_000);
 
   it('answers only at the version it was built at', async () => {
     const cache = new Cache(new MemoryCacheStore(), 60);
