@@ -463,10 +463,10 @@ const idsOf = (a: Alternatives): number[] => {
 };
 
 /**
- * The rows of `lists` (lexicon ids) that `accept` takes, ascending, each once, the first `limit`
- * of them: a k-way merge of the words' rows, which stops as soon as it has them.
+ * The rows of `lists` (lexicon ids), ascending, each once, the first `limit` of them: a k-way
+ * merge of the words' rows, which stops as soon as it has them.
  */
-function firstRowsOf(rows: Rows, lists: number[], limit: number, accept: (row: number) => boolean): number[] {
+function firstRowsOf(rows: Rows, lists: number[], limit: number): number[] {
   const { postings, postingStart } = rows;
   const heap = lists
     .map((w) => ({ at: postingStart[w]!, end: postingStart[w + 1]! }))
@@ -489,7 +489,7 @@ function firstRowsOf(rows: Rows, lists: number[], limit: number, accept: (row: n
   while (heap.length && found.length < limit) {
     const top = heap[0]!;
     const row = postings[top.at]!;
-    if (row !== last && accept(row)) found.push(row);
+    if (row !== last) found.push(row);
     last = row;
     top.at++;
     if (top.at === top.end) {
@@ -517,14 +517,15 @@ function mark(rows: Rows, lists: number[], bitmap: Uint32Array): void {
 
 /**
  * The first SEARCH_CANDIDATES rows (in id order) having, for every query word, one of the words
- * it stands for (`lists`, lexicon ids per query word). `bits[w]` says which query words lexicon word w stands for; `all` is every bit.
+ * it stands for (`lists`: lexicon ids per query word; `bits[w]`: the query words lexicon word w
+ * stands for; `all`: every bit).
  * One query word: its rows, merged in order until there are enough. Several: the rows of the
  * two rarest as bitmaps (one bit per row), intersected and read in order; a row they share is
  * checked against the other query words through its own words.
  */
 function candidatesOf(rows: Rows, lists: number[][], bits: Uint8Array, all: number): number[] {
   if (!lists.length) return [];
-  if (lists.length === 1) return firstRowsOf(rows, lists[0]!, SEARCH_CANDIDATES, () => true);
+  if (lists.length === 1) return firstRowsOf(rows, lists[0]!, SEARCH_CANDIDATES);
   const bySize = lists.map((ids) => ({ ids, size: postingsOf(rows, ids) })).sort((a, b) => a.size - b.size);
   const [rarest, next] = [rows.bitmaps[0], rows.bitmaps[1]];
   mark(rows, bySize[0]!.ids, rarest);
