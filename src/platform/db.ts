@@ -494,6 +494,25 @@ export type SqlArrayType = 'uuid' | 'int' | 'bigint' | 'text' | 'bool' | 'timest
 export const sqlArray = (values: readonly (string | number | boolean | null)[], type: SqlArrayType): SQL =>
   sql`${sql.param([...values])}::${sql.raw(type)}[]`;
 
+/** A select field every row of a page carries: how many rows match in all (before the window). */
+export const carriedTotal = () => sql<number>`count(*) over ()`.mapWith(Number);
+
+/**
+ * A page and its total from a statement whose rows carry it (`carriedTotal`): one statement
+ * answers. A page past the end has no row to carry it, so `count` counts apart (an empty first
+ * page has nothing to count).
+ */
+export async function pageWithCarriedTotal<R>(
+  page: Promise<unknown[]>,
+  count: () => Promise<{ total: number }[]>,
+  offset: number,
+): Promise<{ rows: R[]; total: number }> {
+  const rows = (await page) as (R & { total: number })[];
+  const carried = rows[0]?.total;
+  const total = carried ?? (offset === 0 ? 0 : ((await count())[0]?.total ?? 0));
+  return { rows: rows.map(({ total: _, ...row }) => row as R), total };
+}
+
 /** Runs raw SQL and returns its rows; both drivers answer `{ rows }`. */
 export async function rowsOf<T>(db: Executor, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown as { rows: T[] };

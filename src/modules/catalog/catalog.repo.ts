@@ -13,7 +13,7 @@ import {
   sql,
 } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
-import type { Executor } from '../../platform/db.js';
+import { carriedTotal, type Executor, pageWithCarriedTotal } from '../../platform/db.js';
 import { listedAlbum, listedSong } from './catalog.listed.js';
 import { matchesText, relevanceOrder, SEARCH_CANDIDATES, searchQuery } from './catalog.search.js';
 import { type AlbumType, albums, artists, songs, sortKey } from './catalog.tables.js';
@@ -200,25 +200,13 @@ function rankedStatements<C extends Record<string, AnyPgColumn>, E extends Recor
   const columns = Object.fromEntries(Object.keys(from.columns).map((key) => [key, candidate[key]])) as C;
   return {
     page: db
-      .select({ ...columns, ...from.also?.(candidate), total: sql<number>`count(*) over ()`.mapWith(Number) })
+      .select({ ...columns, ...from.also?.(candidate), total: carriedTotal() })
       .from(subquery)
       .orderBy(...from.order(q, candidate))
       .limit(window.limit as number)
       .offset(window.offset as number),
     total: db.select({ total: count() }).from(subquery),
   };
-}
-
-/** A relevance page's rows and total from its statements' results (see `rankedStatements`). */
-async function rankedResult<R>(
-  page: Promise<unknown[]>,
-  total: () => Promise<{ total: number }[]>,
-  window: PageWindow,
-): Promise<{ rows: R[]; total: number }> {
-  const rows = (await page) as (R & { total: number })[];
-  const carried = rows[0]?.total;
-  const counted = carried ?? (window.offset === 0 ? 0 : ((await total())[0]?.total ?? 0));
-  return { rows: rows.map(({ total: _, ...row }) => row as R), total: counted };
 }
 
 /** A relevance page built for this request's conditions (filters, scopes other than listed). */
@@ -230,7 +218,7 @@ async function rankedPage<R, C extends Record<string, AnyPgColumn>, E extends Re
   window: PageWindow,
 ): Promise<{ rows: R[]; total: number }> {
   const statements = rankedStatements(db, from, matching, q, window);
-  return rankedResult<R>(statements.page, () => statements.total, window);
+  return pageWithCarriedTotal<R>(statements.page, () => statements.total, window.offset);
 }
 
 /**
@@ -298,7 +286,11 @@ async function plainSearchPage<
     plainSearchStatements(db, from),
   );
   const values = { search, q, limit: window.limit, offset: window.offset };
-  return rankedResult<R>(built.page.execute(values), () => built.total.execute(values), window);
+  return pageWithCarriedTotal<R>(
+    built.page.execute(values),
+    () => built.total.execute(values),
+    window.offset,
+  );
 }
 
 /** Rows of one table by id as a JSON array, the fields named by their keys in `fields`. */

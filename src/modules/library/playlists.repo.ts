@@ -1,6 +1,13 @@
 import { and, asc, count, desc, eq, getTableColumns, inArray, or, type SQL, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { type Executor, rowsOf, type SqlArrayType, sqlArray } from '../../platform/db.js';
+import {
+  carriedTotal,
+  type Executor,
+  pageWithCarriedTotal,
+  rowsOf,
+  type SqlArrayType,
+  sqlArray,
+} from '../../platform/db.js';
 import { albums, foldedName, listedSong, songs } from '../catalog/index.js';
 import { users } from '../identity/index.js';
 import { playlistFollows, playlists, playlistTracks } from './playlists.tables.js';
@@ -78,36 +85,32 @@ export async function deletePlaylist(db: Executor, id: string): Promise<void> {
   await db.delete(playlists).where(eq(playlists.id, id));
 }
 
+/** Playlist cards (a playlist and its owner's name) as `fields`; `viaFollows` joins the follows. */
+function cards<F extends Record<string, unknown>>(db: Executor, fields: F, viaFollows = false) {
+  const query = db
+    .select(fields as never)
+    .from(playlists)
+    .innerJoin(users, eq(users.id, playlists.ownerId))
+    .$dynamic();
+  return viaFollows ? query.innerJoin(playlistFollows, eq(playlistFollows.playlistId, playlists.id)) : query;
+}
+
 /** One page of playlist cards; `viaFollows` joins the follows, for the caller's followed list. */
-async function pageOfCards(
+function pageOfCards(
   db: Executor,
   where: SQL | undefined,
   order: SQL[],
   window: PageWindow & { viaFollows?: boolean },
 ): Promise<{ rows: PlaylistCardRow[]; total: number }> {
-  const joined = <F extends Record<string, unknown>>(fields: F) => {
-    const query = db
-      .select(fields as never)
-      .from(playlists)
-      .innerJoin(users, eq(users.id, playlists.ownerId))
-      .$dynamic();
-    return window.viaFollows
-      ? query.innerJoin(playlistFollows, eq(playlistFollows.playlistId, playlists.id))
-      : query;
-  };
-  // The total rides on the page's rows (one statement); only a page past the end counts apart.
-  const found = (await joined({ ...cardColumns, total: sql<number>`count(*) over ()`.mapWith(Number) })
-    .where(where)
-    .orderBy(...order)
-    .limit(window.limit)
-    .offset(window.offset)) as (PlaylistCardRow & { total: number })[];
-  const carried = found[0]?.total;
-  const counted =
-    carried ??
-    (window.offset === 0
-      ? 0
-      : (((await joined({ total: count() }).where(where)) as { total: number }[])[0]?.total ?? 0));
-  return { rows: found.map(({ total: _, ...row }) => row as PlaylistCardRow), total: counted };
+  return pageWithCarriedTotal<PlaylistCardRow>(
+    cards(db, { ...cardColumns, total: carriedTotal() }, window.viaFollows)
+      .where(where)
+      .orderBy(...order)
+      .limit(window.limit)
+      .offset(window.offset),
+    () => cards(db, { total: count() }, window.viaFollows).where(where) as Promise<{ total: number }[]>,
+    window.offset,
+  );
 }
 
 /** How many public playlists a user owns (the public profile's number). */
@@ -162,10 +165,7 @@ function publicSearch(q: unknown, pattern: unknown) {
 /** `searchPublicPlaylists`' page as a statement built once per executor (values as placeholders). */
 function publicSearchStatement(db: Executor) {
   const { where, order } = publicSearch(sql.placeholder('q'), sql.placeholder('pattern'));
-  return db
-    .select({ ...cardColumns, total: sql<number>`count(*) over ()`.mapWith(Number) })
-    .from(playlists)
-    .innerJoin(users, eq(users.id, playlists.ownerId))
+  return cards(db, { ...cardColumns, total: carriedTotal() })
     .where(where)
     .orderBy(...order)
     .limit(sql.placeholder('limit'))
@@ -191,18 +191,15 @@ export async function searchPublicPlaylists(
     statement = publicSearchStatement(db);
     publicSearchStatements.set(db, statement);
   }
-  const found = (await statement.execute({
-    q: query.q,
-    pattern,
-    limit: query.limit,
-    offset: query.offset,
-  })) as (PlaylistCardRow & { total: number })[];
-  // A page past the end has no row to carry the total: the general path counts it.
-  if (!found.length && query.offset > 0) {
-    const { where, order } = publicSearch(query.q, pattern);
-    return pageOfCards(db, where, order, query);
-  }
-  return { rows: found.map(({ total: _, ...row }) => row as PlaylistCardRow), total: found[0]?.total ?? 0 };
+  const values = { q: query.q, pattern, limit: query.limit, offset: query.offset };
+  return pageWithCarriedTotal<PlaylistCardRow>(
+    statement.execute(values),
+    () =>
+      cards(db, { total: count() }).where(publicSearch(query.q, pattern).where) as Promise<
+        { total: number }[]
+      >,
+    query.offset,
+  );
 }
 
 /**
