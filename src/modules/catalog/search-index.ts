@@ -85,13 +85,6 @@ interface Built {
   rows: Record<IndexedType, Rows>;
 }
 
-/** What a query word stands for: lexicon ids `lo..hi-1` (its completions) and `extra` ids. */
-interface Alternatives {
-  lo: number;
-  hi: number;
-  extra: number[];
-}
-
 export interface IndexedSearch {
   /** Lower-cased, single spaces (what the relevance order compares names with). */
   q: string;
@@ -415,20 +408,25 @@ function nearest(ids: Iterable<number>, similarityOf: (id: number) => number): n
     .map(({ id }) => id);
 }
 
-/** What each query word stands for (see `searchQuery`, which builds the same as a tsquery). */
-function alternativesOf(lexicon: Lexicon, words: string[]): Alternatives[] {
+/**
+ * The lexicon ids each query word stands for (see `searchQuery`, which builds the same as a
+ * tsquery): its completions, its one-edit neighbours when it has none, its closest words.
+ */
+function alternativesOf(lexicon: Lexicon, words: string[]): number[][] {
   const { words: all } = lexicon;
   return words.map((word) => {
-    const lo = firstWhere(0, all.length, (i) => all[i]! >= word);
-    const hi = firstWhere(lo, all.length, (i) => !all[i]!.startsWith(word));
     const chars = Array.from(word);
     if (chars.length === 1 && words.length > 1) {
       const id = lexicon.idOf.get(word);
-      return { lo: 0, hi: 0, extra: id === undefined ? [] : [id] };
+      return id === undefined ? [] : [id];
     }
-    const extra = new Set<number>();
-    const trigrams = uniqueTrigramCodes(word);
-    const similarity = similarities(lexicon, trigrams);
+    const lo = firstWhere(0, all.length, (i) => all[i]! >= word);
+    const hi = firstWhere(lo, all.length, (i) => !all[i]!.startsWith(word));
+    const ids = new Set<number>();
+    for (let w = lo; w < hi; w++) ids.add(w);
+    // Similar words are looked for from three letters on (`length(q.word) > 2`).
+    if (chars.length <= 2) return [...ids];
+    const similarity = similarities(lexicon, uniqueTrigramCodes(word));
     const similarityOf = (id: number) => similarity.get(id) ?? 0;
     if (hi === lo && chars.length >= NEAR_MIN_LENGTH) {
       // One edit away: a word with a deletion in common, or one that is a deletion of it.
@@ -443,24 +441,15 @@ function alternativesOf(lexicon: Lexicon, words: string[]): Alternatives[] {
         const id = lexicon.idOf.get(spelling);
         if (id !== undefined) neighbours.add(id);
       }
-      for (const id of nearest(neighbours, similarityOf)) extra.add(id);
+      for (const id of nearest(neighbours, similarityOf)) ids.add(id);
     }
-    if (chars.length > 2) {
-      const close = [...similarity.keys()].filter(
-        (id) => similarity.get(id)! >= SIMILARITY_THRESHOLD && lexicon.words[id] !== word,
-      );
-      for (const id of nearest(close, similarityOf)) extra.add(id);
-    }
-    return { lo, hi, extra: [...extra].filter((id) => id < lo || id >= hi) };
+    const close = [...similarity.keys()].filter(
+      (id) => similarity.get(id)! >= SIMILARITY_THRESHOLD && lexicon.words[id] !== word,
+    );
+    for (const id of nearest(close, similarityOf)) ids.add(id);
+    return [...ids];
   });
 }
-
-/** The lexicon ids `alternatives` stand for. */
-const idsOf = (a: Alternatives): number[] => {
-  const ids: number[] = [];
-  for (let w = a.lo; w < a.hi; w++) ids.push(w);
-  return ids.concat(a.extra);
-};
 
 /**
  * The rows of `lists` (lexicon ids), ascending, each once, the first `limit` of them: a k-way
@@ -605,7 +594,7 @@ function searchBuilt(
   query: IndexedSearch,
   types: IndexedType[],
 ): Map<IndexedType, IndexedPage> {
-  const lists = alternativesOf(built.lexicon, query.words).map(idsOf);
+  const lists = alternativesOf(built.lexicon, query.words);
   const bits = new Uint8Array(built.lexicon.words.length);
   lists.forEach((ids, i) => {
     for (const w of ids) bits[w]! |= 1 << i;
