@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, getTableColumns, inArray, or, type SQL, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import {
+  builtOnce,
   carriedTotal,
   type Executor,
   pageWithCarriedTotal,
@@ -173,7 +174,7 @@ function publicSearchStatement(db: Executor) {
     .prepare('');
 }
 
-const publicSearchStatements = new WeakMap<Executor, ReturnType<typeof publicSearchStatement>>();
+const publicSearchStatements = new WeakMap<Executor, Map<string, ReturnType<typeof publicSearchStatement>>>();
 
 /**
  * Public playlists whose name matches `q` (lower-cased): trigram word similarity tolerates
@@ -186,11 +187,7 @@ export async function searchPublicPlaylists(
   query: PageWindow & { q: string },
 ): Promise<{ rows: PlaylistCardRow[]; total: number }> {
   const pattern = `%${query.q.replace(/[\\%_]/g, '\\$&')}%`;
-  let statement = publicSearchStatements.get(db);
-  if (!statement) {
-    statement = publicSearchStatement(db);
-    publicSearchStatements.set(db, statement);
-  }
+  const statement = builtOnce(publicSearchStatements, db, 'public', () => publicSearchStatement(db));
   const values = { q: query.q, pattern, limit: query.limit, offset: query.offset };
   return pageWithCarriedTotal<PlaylistCardRow>(
     statement.execute(values),
