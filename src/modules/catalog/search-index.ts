@@ -1,9 +1,13 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { getTableName, type SQL, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Cache } from '../../platform/cache.js';
 import { type Executor, rowsOf } from '../../platform/db.js';
 import { memoryCopy } from '../../platform/memory-copy.js';
 import { SEARCH_TAG } from './catalog.cache.js';
+import { listedAlbum, listedSong } from './catalog.listed.js';
+import { artistInScope } from './catalog.repo.js';
 import { MAX_QUERY_WORDS, NEAR_MIN_LENGTH, SEARCH_CANDIDATES, SIMILAR_WORDS } from './catalog.search.js';
+import { albums, artists, songs } from './catalog.tables.js';
 import { uniqueTrigramCodes, wordSimilarityTo } from './trigrams.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -161,17 +165,23 @@ function lexiconOf(words: string[]): Lexicon {
   return { words, idOf, trigramCount, byTrigram, byDelete };
 }
 
+/** A searched table: what users see of it (the catalog's own rule), its names and its words. */
 interface Source {
-  table: string;
+  table: typeof artists | typeof albums | typeof songs;
   listed: SQL;
-  title: SQL;
-  artistName: SQL | undefined;
+  title: AnyPgColumn;
+  artistName: AnyPgColumn | undefined;
 }
 
 const SOURCES: Record<IndexedType, Source> = {
-  artist: { table: 'artists', listed: sql`is_visible`, title: sql`name`, artistName: undefined },
-  album: { table: 'albums', listed: sql`listed`, title: sql`title`, artistName: sql`artist_name` },
-  song: { table: 'songs', listed: sql`listed`, title: sql`title`, artistName: sql`artist_name` },
+  artist: {
+    table: artists,
+    listed: artistInScope({ kind: 'listed' })!,
+    title: artists.name,
+    artistName: undefined,
+  },
+  album: { table: albums, listed: listedAlbum(), title: albums.title, artistName: albums.artistName },
+  song: { table: songs, listed: listedSong(), title: songs.title, artistName: songs.artistName },
 };
 
 interface ReadRow {
@@ -243,14 +253,14 @@ async function readRows(db: Executor, source: Source, lexicon: Map<string, numbe
   let length = 0;
   const [size] = await rowsOf<{ pages: number }>(
     db,
-    sql`select (pg_relation_size(${source.table}::regclass) / current_setting('block_size')::int)::int as pages`,
+    sql`select (pg_relation_size(${getTableName(source.table)}::regclass) / current_setting('block_size')::int)::int as pages`,
   );
   for (let page = 0; page <= (size?.pages ?? 0); page += BUILD_PAGES) {
     const batch = await rowsOf<ReadRow>(
       db,
-      sql`select id::text as key, ${source.title} as title, ${source.artistName ?? sql`null`} as artist_name,
-                 array_to_string(tsvector_to_array(search_vector), ' ') as words
-            from ${sql.identifier(source.table)}
+      sql`select ${source.table.id}::text as key, ${source.title} as title, ${source.artistName ?? sql`null`} as artist_name,
+                 array_to_string(tsvector_to_array(${source.table.searchVector}), ' ') as words
+            from ${source.table}
            where ${source.listed}
              and ctid >= ${`(${page},0)`}::tid and ctid < ${`(${page + BUILD_PAGES},0)`}::tid`,
     );
