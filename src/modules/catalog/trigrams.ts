@@ -123,14 +123,17 @@ let otherCodes = new Int32Array(256);
 /** Room for the trigrams of a string of `length` UTF-16 units (a word of n gives n + 1). */
 const capacity = (length: number) => length * 2 + 2;
 
-/** Writes the trigrams of `text` into `out` (which has room for them), in order; returns their count. */
-function extract(text: string, out: Int32Array): number {
+/**
+ * Writes the trigrams of `text` (of its units `from` to `to`) into `out` (which has room for
+ * them), in order; returns their count.
+ */
+function extract(text: string, out: Int32Array, from = 0, to = text.length): number {
   let n = 0;
   let first = SPACE;
   let second = SPACE;
   let inWord = false;
-  const length = text.length;
-  for (let i = 0; i < length; i++) {
+  const length = to;
+  for (let i = from; i < length; i++) {
     let cp = text.charCodeAt(i);
     if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < length) {
       const low = text.charCodeAt(i + 1);
@@ -158,10 +161,10 @@ function extract(text: string, out: Int32Array): number {
   return n;
 }
 
-/** The trigrams of `text` in the `codes` scratch buffer; returns their count. */
-function extractToScratch(text: string): number {
-  if (codes.length < capacity(text.length)) codes = new Int32Array(capacity(text.length) * 2);
-  return extract(text, codes);
+/** The trigrams of `text` (units `from` to `to`) in the `codes` scratch buffer; returns their count. */
+function extractToScratch(text: string, from = 0, to = text.length): number {
+  if (codes.length < capacity(to - from)) codes = new Int32Array(capacity(to - from) * 2);
+  return extract(text, codes, from, to);
 }
 
 /** Sorts `buffer[0, n)` and keeps each value once at its start; returns how many. */
@@ -270,15 +273,16 @@ const ratio = (shared: number, ulen1: number, ulen2: number) =>
  * similarity between q's trigrams and those of a stretch of the text's trigram list, found
  * the way PostgreSQL finds it (its greedy scan is not an exhaustive search, so the exact steps
  * matter): the stretch ends at each trigram of q met in turn, and its start moves right while
- * that raises the similarity.
+ * that raises the similarity. The text may be a part of a longer string (units `from` to `to`),
+ * which spares the caller a copy.
  */
-export function wordSimilarityTo(q: string): (text: string) => number {
+export function wordSimilarityTo(q: string): (text: string, from?: number, to?: number) => number {
   const queryCodes = Int32Array.from(uniqueTrigramCodes(q));
   const ulen1 = queryCodes.length;
   if (ulen1 === 0) return () => 0;
 
-  return (text: string): number => {
-    const len2 = extractToScratch(text);
+  return (text: string, from = 0, to = text.length): number => {
+    const len2 = extractToScratch(text, from, to);
     const base = fitScratch(len2 + ulen1);
     const mask = slotTags.length - 1;
     for (let k = 0; k < ulen1; k++) {
@@ -332,6 +336,9 @@ export function wordSimilarityTo(q: string): (text: string) => number {
       let tryShared = shared;
       let tryUlen2 = ulen2;
       for (let start = previousLower; start <= upper; start++) {
+        // No later start beats `current` once it scores at most tryShared / ulen1 (its stretch
+        // has at least as many trigrams as it shares), and tryShared only falls: stop there.
+        if (Math.fround(tryShared / ulen1) <= current) break;
         const candidate = ratio(tryShared, ulen1, tryUlen2);
         if (candidate > current) {
           current = candidate;
