@@ -61,6 +61,12 @@ interface Lexicon {
   byTrigram: Map<number, Int32Array>;
   /** Words of three letters or more by each of their spellings with one letter deleted. */
   byDelete: Map<string, number | number[]>;
+  /**
+   * Scratch of a search, one entry per word, all zero between searches (searches are
+   * synchronous): trigrams shared with a query word, similarity to it, the query words a word
+   * stands for (bit i: query word i), and the words touched.
+   */
+  scratch: { shared: Uint16Array; similarity: Float32Array; bits: Uint8Array; touched: Int32Array };
 }
 
 /** The listed rows of one type, in id order (a row's index is its place in that order). */
@@ -162,7 +168,14 @@ function lexiconOf(words: string[]): Lexicon {
   });
   const byTrigram = new Map<number, Int32Array>();
   for (const [t, list] of lists) byTrigram.set(t, Int32Array.from(list));
-  return { words, idOf, trigramCount, byTrigram, byDelete };
+  const n = words.length;
+  const scratch = {
+    shared: new Uint16Array(n),
+    similarity: new Float32Array(n),
+    bits: new Uint8Array(n),
+    touched: new Int32Array(n),
+  };
+  return { words, idOf, trigramCount, byTrigram, byDelete, scratch };
 }
 
 /** A searched table: what users see of it (the catalog's own rule), its names and its words. */
@@ -392,19 +405,29 @@ function firstWhere(lo: number, hi: number, past: (i: number) => boolean): numbe
   return lo;
 }
 
-/** pg_trgm's `similarity` (float4) to a query word of each lexicon word sharing a trigram with it. */
-function similarities(lexicon: Lexicon, queryTrigrams: number[]): Map<number, number> {
-  const shared = new Map<number, number>();
+/**
+ * pg_trgm's `similarity` (float4) to a query word of each lexicon word sharing a trigram with
+ * it, into `scratch.similarity`; returns how many such words there are, their ids first in
+ * `scratch.touched`. The caller zeroes their similarities when done (`forget`).
+ */
+function similarities(lexicon: Lexicon, queryTrigrams: number[]): number {
+  const { shared, similarity, touched } = lexicon.scratch;
+  let n = 0;
   for (const t of queryTrigrams) {
     const list = lexicon.byTrigram.get(t);
-    if (list) for (const id of list) shared.set(id, (shared.get(id) ?? 0) + 1);
+    if (!list) continue;
+    for (let k = 0; k < list.length; k++) {
+      const id = list[k]!;
+      if (shared[id]!++ === 0) touched[n++] = id;
+    }
   }
-  const result = new Map<number, number>();
-  for (const [id, count] of shared) {
-    const similarity = Math.fround(count / (queryTrigrams.length + lexicon.trigramCount[id]! - count));
-    result.set(id, similarity);
+  for (let k = 0; k < n; k++) {
+    const id = touched[k]!;
+    const count = shared[id]!;
+    similarity[id] = count / (queryTrigrams.length + lexicon.trigramCount[id]! - count);
+    shared[id] = 0;
   }
-  return result;
+  return n;
 }
 
 const distanceOf = (similarity: number) => Math.fround(1 - similarity);
@@ -436,8 +459,9 @@ function alternativesOf(lexicon: Lexicon, words: string[]): number[][] {
     for (let w = lo; w < hi; w++) ids.add(w);
     // Similar words are looked for from three letters on (`length(q.word) > 2`).
     if (chars.length <= 2) return [...ids];
-    const similarity = similarities(lexicon, uniqueTrigramCodes(word));
-    const similarityOf = (id: number) => similarity.get(id) ?? 0;
+    const { similarity, touched } = lexicon.scratch;
+    const sharing = similarities(lexicon, uniqueTrigramCodes(word));
+    const similarityOf = (id: number) => similarity[id]!;
     if (hi === lo && chars.length >= NEAR_MIN_LENGTH) {
       // One edit away: a word with a deletion in common, or one that is a deletion of it.
       const neighbours = new Set<number>();
@@ -453,10 +477,13 @@ function alternativesOf(lexicon: Lexicon, words: string[]): number[][] {
       }
       for (const id of nearest(neighbours, similarityOf)) ids.add(id);
     }
-    const close = [...similarity.keys()].filter(
-      (id) => similarity.get(id)! >= SIMILARITY_THRESHOLD && lexicon.words[id] !== word,
-    );
+    const close: number[] = [];
+    for (let k = 0; k < sharing; k++) {
+      const id = touched[k]!;
+      if (similarity[id]! >= SIMILARITY_THRESHOLD && all[id] !== word) close.push(id);
+    }
     for (const id of nearest(close, similarityOf)) ids.add(id);
+    for (let k = 0; k < sharing; k++) similarity[touched[k]!] = 0;
     return [...ids];
   });
 }
@@ -503,49 +530,105 @@ function firstRowsOf(rows: Rows, lists: number[], limit: number): number[] {
 const postingsOf = (rows: Rows, lists: number[]) =>
   lists.reduce((sum, w) => sum + rows.postingStart[w + 1]! - rows.postingStart[w]!, 0);
 
-/** Sets the bits of `lists`' rows in `bitmap` (one bit per row). */
-function mark(rows: Rows, lists: number[], bitmap: Uint32Array): void {
-  const { postings, postingStart } = rows;
-  for (const w of lists) {
-    for (let k = postingStart[w]!; k < postingStart[w + 1]!; k++) {
-      const row = postings[k]!;
-      bitmap[row >>> 5]! |= 1 << (row & 31);
+/** Where a search is in each of some posting lists: `at[k]` runs to `end[k]`. */
+interface Cursors {
+  at: Int32Array;
+  end: Int32Array;
+}
+
+function cursorsOf(rows: Rows, lists: number[]): Cursors {
+  return {
+    at: Int32Array.from(lists, (w) => rows.postingStart[w]!),
+    end: Int32Array.from(lists, (w) => rows.postingStart[w + 1]!),
+  };
+}
+
+/** The lowest row the cursors have left, or -1 when they have none. */
+function nextRow(postings: Int32Array, { at, end }: Cursors): number {
+  let lowest = -1;
+  for (let k = 0; k < at.length; k++) {
+    if (at[k]! < end[k]! && (lowest < 0 || postings[at[k]!]! < lowest)) lowest = postings[at[k]!]!;
+  }
+  return lowest;
+}
+
+/** Moves the cursors past the rows below `row` without looking at them (a binary search each). */
+function skipTo(postings: Int32Array, { at, end }: Cursors, row: number): void {
+  for (let k = 0; k < at.length; k++) {
+    let lo = at[k]!;
+    let hi = end[k]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (postings[mid]! < row) lo = mid + 1;
+      else hi = mid;
     }
+    at[k] = lo;
   }
 }
+
+/** Sets the bits (one per row) of the cursors' rows below `below` in `bitmap`, moving past them. */
+function markBelow(postings: Int32Array, { at, end }: Cursors, below: number, bitmap: Uint32Array): void {
+  for (let k = 0; k < at.length; k++) {
+    let i = at[k]!;
+    const stop = end[k]!;
+    for (; i < stop; i++) {
+      const row = postings[i]!;
+      if (row >= below) break;
+      bitmap[row >>> 5]! |= 1 << (row & 31);
+    }
+    at[k] = i;
+  }
+}
+
+/** Rows per stretch of the intersection (see `candidatesOf`): 32 words of 32 bits. */
+const STRETCH_WORDS = 1024;
 
 /**
  * The first SEARCH_CANDIDATES rows (in id order) having, for every query word, one of the words
  * it stands for (`lists`: lexicon ids per query word; `bits[w]`: the query words lexicon word w
  * stands for; `all`: every bit).
  * One query word: its rows, merged in order until there are enough. Several: the rows of the
- * two rarest as bitmaps (one bit per row), intersected and read in order; a row they share is
- * checked against the other query words through its own words.
+ * two rarest, stretch by stretch of rows in id order, as two bitmaps (one bit per row)
+ * intersected and read in order, until there are enough: common words stop early, and a
+ * stretch where either has no row is skipped. A row they share is checked against the other
+ * query words through its own words.
  */
 function candidatesOf(rows: Rows, lists: number[][], bits: Uint8Array, all: number): number[] {
   if (!lists.length) return [];
   if (lists.length === 1) return firstRowsOf(rows, lists[0]!, SEARCH_CANDIDATES);
   const bySize = lists.map((ids) => ({ ids, size: postingsOf(rows, ids) })).sort((a, b) => a.size - b.size);
-  const [rarest, next] = [rows.bitmaps[0], rows.bitmaps[1]];
-  mark(rows, bySize[0]!.ids, rarest);
-  mark(rows, bySize[1]!.ids, next);
-  const { words, wordStart } = rows;
+  const { postings, words, wordStart } = rows;
+  const [rarest, next] = rows.bitmaps;
+  const a = cursorsOf(rows, bySize[0]!.ids);
+  const b = cursorsOf(rows, bySize[1]!.ids);
   const checked = lists.length > 2;
   const found: number[] = [];
-  for (let i = 0; i < rarest.length; i++) {
-    let both = rarest[i]! & next[i]!;
-    rarest[i] = 0;
-    next[i] = 0;
-    while (both !== 0 && found.length < SEARCH_CANDIDATES) {
-      const bit = 31 - Math.clz32(both & -both);
-      both &= both - 1;
-      const row = (i << 5) | bit;
-      if (checked) {
-        let has = 0;
-        for (let j = wordStart[row]!; j < wordStart[row + 1]!; j++) has |= bits[words[j]!]!;
-        if (has !== all) continue;
+  while (found.length < SEARCH_CANDIDATES) {
+    // Both have rows from `from` on: the stretch starts at the word of that row.
+    const nextA = nextRow(postings, a);
+    const nextB = nextRow(postings, b);
+    if (nextA < 0 || nextB < 0) break;
+    const first = Math.max(nextA, nextB) >>> 5;
+    skipTo(postings, a, first << 5);
+    skipTo(postings, b, first << 5);
+    const last = Math.min(first + STRETCH_WORDS, rarest.length);
+    markBelow(postings, a, last << 5, rarest);
+    markBelow(postings, b, last << 5, next);
+    for (let i = first; i < last; i++) {
+      let both = rarest[i]! & next[i]!;
+      rarest[i] = 0;
+      next[i] = 0;
+      while (both !== 0 && found.length < SEARCH_CANDIDATES) {
+        const bit = 31 - Math.clz32(both & -both);
+        both &= both - 1;
+        const row = (i << 5) | bit;
+        if (checked) {
+          let has = 0;
+          for (let j = wordStart[row]!; j < wordStart[row + 1]!; j++) has |= bits[words[j]!]!;
+          if (has !== all) continue;
+        }
+        found.push(row);
       }
-      found.push(row);
     }
   }
   return found;
@@ -556,42 +639,49 @@ const uuidAt = (ids: Buffer, i: number) => {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 };
 
-/** Whether `name` lower-cased starts with `q` (lower case), lowering only as much of it as needed. */
-function startsWithLower(name: string, q: string): boolean {
-  if (name.length < q.length) return false;
-  // Most names are told apart by their first character, without lowering anything (an ASCII
-  // character lowers to itself or, for a capital, to itself | 0x20).
-  const first = name.charCodeAt(0);
-  if (first <= 0x7f && (first | 0x20) !== (q.charCodeAt(0) | 0x20)) return false;
-  return name
-    .slice(0, q.length + 1)
-    .toLowerCase()
-    .startsWith(q);
-}
-
-/** 0 when a name lower-cased is `q`, 1 when one starts with it, else 2 (see `relevanceOrder`). */
-function tierOf(names: string[], q: string): number {
-  let tier = 2;
-  for (const name of names) {
-    if (!startsWithLower(name, q)) continue;
-    if (name.toLowerCase() === q) return 0;
-    tier = 1;
+/**
+ * 0 when the name `text[from, to)` lower-cased is `q`, 1 when it starts with `q`, else 2 (see
+ * `relevanceOrder`). ASCII is compared in place; a name with other characters where it matters
+ * is lowered as a string, as the database lowers it.
+ */
+function tierOfName(text: string, from: number, to: number, q: string): number {
+  if (to - from < q.length) return 2;
+  let i = 0;
+  for (; i < q.length; i++) {
+    const c = text.charCodeAt(from + i);
+    if (c > 0x7f) break;
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== q.charCodeAt(i)) return 2;
   }
-  return tier;
+  if (i === q.length) {
+    if (to - from === q.length) return 0;
+    // Lowering never shortens a string, so a longer name cannot lower to `q` unless what
+    // follows is not ASCII (then the string decides).
+    let ascii = true;
+    for (let k = from + i; k < to && ascii; k++) ascii = text.charCodeAt(k) <= 0x7f;
+    if (ascii) return 1;
+  }
+  const name = text.slice(from, to);
+  const head = name.slice(0, q.length + 1).toLowerCase();
+  if (!head.startsWith(q)) return 2;
+  return name.toLowerCase() === q ? 0 : 1;
 }
 
 /** The candidates ranked as `relevanceOrder` does: exact name, prefix, word similarity, id. */
 function ranked(rows: Rows, candidates: number[], q: string, artists: boolean): number[] {
   const similarityTo = wordSimilarityTo(q);
+  const { text, start, end, titleEnd } = rows;
   const m = candidates.length;
   const tier = new Uint8Array(m);
   const similarity = new Float64Array(m);
   for (let i = 0; i < m; i++) {
     const row = candidates[i]!;
-    const text = rows.text.slice(rows.start[row]!, rows.end[row]!);
-    const cut = rows.titleEnd[row]! - rows.start[row]!;
-    tier[i] = tierOf(artists ? [text] : [text.slice(0, cut), text.slice(cut + 1)], q);
-    similarity[i] = similarityTo(text);
+    const from = start[row]!;
+    const to = end[row]!;
+    // An artist's text is its name; an album's or song's is its title, a space, the artist's name.
+    tier[i] = artists
+      ? tierOfName(text, from, to, q)
+      : Math.min(tierOfName(text, from, titleEnd[row]!, q), tierOfName(text, titleEnd[row]! + 1, to, q));
+    similarity[i] = similarityTo(text, from, to);
   }
   // Candidates are in id order: among equals, the lower index is the lower id.
   const order = Array.from({ length: m }, (_, i) => i);
@@ -605,21 +695,25 @@ function searchBuilt(
   types: IndexedType[],
 ): Map<IndexedType, IndexedPage> {
   const lists = alternativesOf(built.lexicon, query.words);
-  const bits = new Uint8Array(built.lexicon.words.length);
+  const { bits } = built.lexicon.scratch;
   lists.forEach((ids, i) => {
     for (const w of ids) bits[w]! |= 1 << i;
   });
   const all = (1 << lists.length) - 1;
   const pages = new Map<IndexedType, IndexedPage>();
-  for (const type of types) {
-    const rows = built.rows[type];
-    const candidates = candidatesOf(rows, lists, bits, all);
-    const order =
-      query.offset < candidates.length ? ranked(rows, candidates, query.q, type === 'artist') : [];
-    pages.set(type, {
-      ids: order.slice(query.offset, query.offset + query.limit).map((row) => uuidAt(rows.ids, row)),
-      total: candidates.length,
-    });
+  try {
+    for (const type of types) {
+      const rows = built.rows[type];
+      const candidates = candidatesOf(rows, lists, bits, all);
+      const order =
+        query.offset < candidates.length ? ranked(rows, candidates, query.q, type === 'artist') : [];
+      pages.set(type, {
+        ids: order.slice(query.offset, query.offset + query.limit).map((row) => uuidAt(rows.ids, row)),
+        total: candidates.length,
+      });
+    }
+  } finally {
+    for (const ids of lists) for (const w of ids) bits[w] = 0;
   }
   return pages;
 }
