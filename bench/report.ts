@@ -47,7 +47,14 @@ export interface RunResult {
   date: string;
   commit: string;
   machine: { cpu: string; cores: number; ramGb: number; node: string; os: string; loadAverage: number };
-  settings: { connections: number; seconds: number; warmupSeconds: number; aloneSeconds: number };
+  settings: {
+    connections: number;
+    seconds: number;
+    warmupSeconds: number;
+    /** Absent from reports made before the second warm-up existed. */
+    rewarmSeconds?: number;
+    aloneSeconds: number;
+  };
   dataset: {
     seed: number;
     generated: string;
@@ -145,7 +152,9 @@ function runSection(r: RunResult): string {
     '',
     `Run ${r.date.slice(0, 16).replace('T', ' ')} UTC at commit \`${r.commit}\`, ` +
       `${r.quick ? 'quick mode' : 'full mode'}: ${r.settings.connections} connections, ` +
-      `${r.settings.warmupSeconds} s warm-up then ${r.settings.seconds} s per scenario, then ` +
+      `${r.settings.warmupSeconds} s warm-up` +
+      (r.settings.rewarmSeconds ? ` and, once the server is idle, ${r.settings.rewarmSeconds} s more` : '') +
+      ` then ${r.settings.seconds} s per scenario, then ` +
       `up to 50 requests (at most ${r.settings.aloneSeconds} s) on one connection; ` +
       `load average ${r.machine.loadAverage.toFixed(1)} at the start. Command: \`${r.command}\`.`,
     '',
