@@ -408,7 +408,7 @@ function firstWhere(lo: number, hi: number, past: (i: number) => boolean): numbe
 /**
  * pg_trgm's `similarity` (float4) to a query word of each lexicon word sharing a trigram with
  * it, into `scratch.similarity`; returns how many such words there are, their ids first in
- * `scratch.touched`. The caller zeroes their similarities when done (`forget`).
+ * `scratch.touched`. The caller zeroes those similarities when done with the word.
  */
 function similarities(lexicon: Lexicon, queryTrigrams: number[]): number {
   const { shared, similarity, touched } = lexicon.scratch;
@@ -580,7 +580,7 @@ function markBelow(postings: Int32Array, { at, end }: Cursors, below: number, bi
   }
 }
 
-/** Rows per stretch of the intersection (see `candidatesOf`): 32 words of 32 bits. */
+/** Bitmap words (of 32 rows) per stretch of the intersection (see `candidatesOf`): 32,768 rows. */
 const STRETCH_WORDS = 1024;
 
 /**
@@ -604,7 +604,7 @@ function candidatesOf(rows: Rows, lists: number[][], bits: Uint8Array, all: numb
   const checked = lists.length > 2;
   const found: number[] = [];
   while (found.length < SEARCH_CANDIDATES) {
-    // Both have rows from `from` on: the stretch starts at the word of that row.
+    // Neither word has a row below the later of their next rows: the stretch starts at its word.
     const nextA = nextRow(postings, a);
     const nextB = nextRow(postings, b);
     if (nextA < 0 || nextB < 0) break;
@@ -654,8 +654,8 @@ function tierOfName(text: string, from: number, to: number, q: string): number {
   }
   if (i === q.length) {
     if (to - from === q.length) return 0;
-    // Lowering never shortens a string, so a longer name cannot lower to `q` unless what
-    // follows is not ASCII (then the string decides).
+    // A longer name whose rest is ASCII lowers to something longer than `q`: a prefix. With
+    // other characters in the rest, the string decides.
     let ascii = true;
     for (let k = from + i; k < to && ascii; k++) ascii = text.charCodeAt(k) <= 0x7f;
     if (ascii) return 1;
