@@ -497,7 +497,8 @@ export const sqlArray = (values: readonly (string | number | boolean | null)[], 
 /**
  * Statements built once per executor and key. Building a statement's SQL with drizzle costs
  * CPU on every request (about 360 us for an album page's two, 1.5 ms for a search's), while the
- * values change; each run is still an unnamed statement, planned for its own values.
+ * values change. Whether PostgreSQL parses it once too is the builder's choice: a named
+ * prepared statement is parsed once per connection, an unnamed one is planned for its values.
  */
 export function builtOnce<T>(
   cache: WeakMap<Executor, Map<string, T>>,
