@@ -132,10 +132,9 @@ function extract(text: string, out: Int32Array, from = 0, to = text.length): num
   let first = SPACE;
   let second = SPACE;
   let inWord = false;
-  const length = to;
-  for (let i = from; i < length; i++) {
+  for (let i = from; i < to; i++) {
     let cp = text.charCodeAt(i);
-    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < length) {
+    if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < to) {
       const low = text.charCodeAt(i + 1);
       if (low >= 0xdc00 && low < 0xe000) {
         cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
@@ -336,9 +335,9 @@ export function wordSimilarityTo(q: string): (text: string, from?: number, to?: 
       let tryShared = shared;
       let tryUlen2 = ulen2;
       for (let start = previousLower; start <= upper; start++) {
-        // No later start beats `current` once it scores at most tryShared / ulen1 (its stretch
-        // has at least as many trigrams as it shares), and tryShared only falls: stop there.
-        if (Math.fround(tryShared / ulen1) <= current) break;
+        // A stretch sharing s trigrams has at least s, so it scores at most ratio(s, ulen1, s);
+        // tryShared only falls as the start moves right: once that cannot beat `current`, stop.
+        if (ratio(tryShared, ulen1, tryShared) <= current) break;
         const candidate = ratio(tryShared, ulen1, tryUlen2);
         if (candidate > current) {
           current = candidate;
