@@ -597,11 +597,10 @@ function candidatesOf(rows: Rows, lists: number[][], bits: Uint8Array, all: numb
   if (!lists.length) return [];
   if (lists.length === 1) return firstRowsOf(rows, lists[0]!, SEARCH_CANDIDATES);
   const bySize = lists.map((ids) => ({ ids, size: postingsOf(rows, ids) })).sort((a, b) => a.size - b.size);
-  const { postings, words, wordStart } = rows;
+  const { postings } = rows;
   const [rarest, next] = rows.bitmaps;
   const a = cursorsOf(rows, bySize[0]!.ids);
   const b = cursorsOf(rows, bySize[1]!.ids);
-  const checked = lists.length > 2;
   const found: number[] = [];
   while (found.length < SEARCH_CANDIDATES) {
     // Neither word has a row below the later of their next rows: the stretch starts at its word.
@@ -614,24 +613,43 @@ function candidatesOf(rows: Rows, lists: number[][], bits: Uint8Array, all: numb
     const last = Math.min(first + STRETCH_WORDS, rarest.length);
     markBelow(postings, a, last << 5, rarest);
     markBelow(postings, b, last << 5, next);
-    for (let i = first; i < last; i++) {
-      let both = rarest[i]! & next[i]!;
-      rarest[i] = 0;
-      next[i] = 0;
-      while (both !== 0 && found.length < SEARCH_CANDIDATES) {
-        const bit = 31 - Math.clz32(both & -both);
-        both &= both - 1;
-        const row = (i << 5) | bit;
-        if (checked) {
-          let has = 0;
-          for (let j = wordStart[row]!; j < wordStart[row + 1]!; j++) has |= bits[words[j]!]!;
-          if (has !== all) continue;
-        }
-        found.push(row);
-      }
-    }
+    takeShared(rows, first, last, lists.length > 2 ? { bits, all } : undefined, found);
   }
   return found;
+}
+
+/**
+ * Moves the rows marked in both bitmaps between words `first` and `last` into `found`, in
+ * order, until it has SEARCH_CANDIDATES; `check`: each must also have every query word through
+ * its own words. Clears those words of both bitmaps.
+ */
+function takeShared(
+  rows: Rows,
+  first: number,
+  last: number,
+  check: { bits: Uint8Array; all: number } | undefined,
+  found: number[],
+): void {
+  const [rarest, next] = rows.bitmaps;
+  for (let i = first; i < last; i++) {
+    let both = rarest[i]! & next[i]!;
+    rarest[i] = 0;
+    next[i] = 0;
+    while (both !== 0 && found.length < SEARCH_CANDIDATES) {
+      const bit = 31 - Math.clz32(both & -both);
+      both &= both - 1;
+      const row = (i << 5) | bit;
+      if (!check || hasEveryWord(rows, row, check.bits, check.all)) found.push(row);
+    }
+  }
+}
+
+/** Whether the row's own words stand for every query word (`bits[w]`: the query words of word w). */
+function hasEveryWord(rows: Rows, row: number, bits: Uint8Array, all: number): boolean {
+  const { words, wordStart } = rows;
+  let has = 0;
+  for (let j = wordStart[row]!; j < wordStart[row + 1]!; j++) has |= bits[words[j]!]!;
+  return has === all;
 }
 
 const uuidAt = (ids: Buffer, i: number) => {
