@@ -146,10 +146,28 @@ describe('live chat, end to end', () => {
     await connected(socket);
     const pushes: Json[] = [];
     socket.on('nowPlaying', (nowPlaying: Json) => pushes.push(nowPlaying));
-    const ended = new Promise<Json>((resolve) => socket.once('event_ended', resolve));
+    const disconnects: string[] = [];
+    socket.on('disconnect', (reason) => disconnects.push(reason));
+    const ended = new Promise<Json>((resolve, reject) => {
+      // Well inside the test's own timeout, so a failure says what the socket and server saw.
+      const timer = setTimeout(async () => {
+        const event = (await call('GET', `/events/${created.body.id}`)).body;
+        reject(
+          new Error(
+            `no event_ended within 20 s; event ${event.status}, pushes ${JSON.stringify(pushes)}, ` +
+              `disconnects ${JSON.stringify(disconnects)}, server output:\n${server.output()}`,
+          ),
+        );
+      }, 20_000);
+      socket.once('event_ended', (payload: Json) => {
+        clearTimeout(timer);
+        resolve(payload);
+      });
+    });
     expect(await emit(socket, 'join', { eventId: created.body.id })).toMatchObject({ ok: true });
     // Goes live 3 s from now (within the job queue's poll, 1 s), plays 1.5 s + 2 s, ends.
     expect(await ended).toEqual({ id: created.body.id, status: 'ended' });
+    expect(disconnects).toEqual([]);
     // Each change once: the two songs, then nothing (the last track's end and the event's end
     // are one change).
     expect(pushes.map((p) => p?.song.title ?? null)).toEqual(['Short one', 'Short two', null]);

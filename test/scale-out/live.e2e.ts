@@ -180,4 +180,29 @@ describe('scale-out: live chat through the gateway, two live processes', () => {
     );
     expect((error as Error & { data?: { code: string } }).data?.code).toBe('INVALID_TOKEN');
   });
+
+  // Last: it stops live2. The Redis adapter's disconnectSockets reaches every process unless it
+  // is told `local`, so a process shutting down once closed the chat of the whole cluster.
+  it("a live process that shuts down closes its own sockets, not the other process's", async () => {
+    const a = open(fan.accessToken, ['websocket']);
+    await connected(a);
+    const b = open(host.accessToken, ['websocket']);
+    await connected(b);
+    expect([processOf(a), processOf(b)].sort()).toEqual(['live1', 'live2']);
+    const [stays, goes] = processOf(a) === 'live1' ? [a, b] : [b, a];
+    expect(await emit(stays, 'join', { eventId })).toMatchObject({ ok: true });
+    expect(await emit(goes, 'join', { eventId })).toMatchObject({ ok: true });
+    const reasons: string[] = [];
+    stays.on('disconnect', (reason) => reasons.push(reason));
+    const gone = new Promise<string>((resolve) => goes.once('disconnect', resolve));
+
+    live2.process.kill('SIGTERM');
+    expect(await live2.exited).toBe(0);
+    expect(await gone).toBeTruthy();
+    // The disconnect request goes through Redis: give it time to arrive, then ask again.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await emit(stays, 'join', { eventId })).toMatchObject({ ok: true });
+    expect(reasons).toEqual([]);
+    expect(stays.connected).toBe(true);
+  });
 });

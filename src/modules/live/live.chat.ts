@@ -514,7 +514,9 @@ export function createLiveChat(deps: ChatDeps) {
       for (const timer of trackTimers.values()) clearTimeout(timer);
       trackTimers.clear();
       pushedTrack.clear();
-      nsp.disconnectSockets(true);
+      // `local`: with the Redis adapter a plain disconnectSockets reaches every process, and one
+      // process shutting down would close the chat of the whole cluster.
+      nsp.local.disconnectSockets(true);
       // Not io.close(): that would close the HTTP server, which Fastify closes itself.
       io.engine.close();
     },
