@@ -89,15 +89,20 @@ export async function refreshArtistAlbumCount(tx: Executor, artistId: string): P
     .where(eq(artists.id, artistId));
 }
 
-/** Copies a new artist name onto their albums and songs; returns the albums touched. */
+/** Copies a new artist name onto their albums and songs; returns the albums touched (theirs and those holding their songs). */
 export async function renameArtistContent(tx: Executor, artistId: string, name: string): Promise<string[]> {
   const touched = await tx
     .update(albums)
     .set({ artistName: name })
     .where(eq(albums.artistId, artistId))
     .returning({ id: albums.id });
-  await tx.update(songs).set({ artistName: name }).where(eq(songs.artistId, artistId));
-  return touched.map((r) => r.id);
+  // The artist's songs on other artists' albums (a compilation's tracks) show the name too.
+  const songAlbums = await tx
+    .update(songs)
+    .set({ artistName: name })
+    .where(eq(songs.artistId, artistId))
+    .returning({ albumId: songs.albumId });
+  return [...new Set([...touched.map((r) => r.id), ...songAlbums.map((r) => r.albumId)])];
 }
 
 /**

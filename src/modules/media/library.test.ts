@@ -144,6 +144,17 @@ describe('music folder import', SLOW, () => {
     const refused = await call(t.app, 'DELETE', `/api/v1/artists/${singer.id}`, { session: admin });
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe('ARTIST_HAS_SONGS');
+    // Renaming a track artist shows at once on the compilation's page, read (and cached) before.
+    expect((await get(`/api/v1/albums/${hits.id}`, admin)).body.songs[0].artist.name).toBe('Singer X');
+    const rename = (name: string) =>
+      call(t.app, 'PATCH', `/api/v1/artists/${singer.id}`, { session: admin, body: { name } });
+    expect((await rename('Singer Z')).status).toBe(200);
+    const renamed = (await get(`/api/v1/albums/${hits.id}`, admin)).body;
+    expect(renamed.songs.map((s: { artist: { name: string } }) => s.artist.name)).toEqual([
+      'Singer Z',
+      'Singer Y',
+    ]);
+    expect((await rename('Singer X')).status).toBe(200);
     const untagged = await albumByTitle('Folder Album');
     expect(untagged.artist.name).toBe('Folder Artist');
     expect(untagged.songs).toMatchObject([{ title: 'Untagged Song', trackNumber: 3 }]);
