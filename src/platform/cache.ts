@@ -14,6 +14,8 @@ export { connectRedis } from './redis.js';
 export interface CacheStore {
   readonly kind: 'memory' | 'redis';
   get<T>(key: string): Promise<T | undefined>;
+  /** `get` of several keys at once (one round trip with Redis). */
+  getMany<T>(keys: string[]): Promise<(T | undefined)[]>;
   set(key: string, value: unknown, ttlSec: number): Promise<void>;
   del(keys: string[]): Promise<void>;
   /** Current values of version counters (0 when never bumped), after the store's epoch if it has one. */
@@ -40,6 +42,10 @@ export class MemoryCacheStore implements CacheStore {
 
   async get<T>(key: string): Promise<T | undefined> {
     return this.entries.get(key)?.value as T | undefined;
+  }
+
+  async getMany<T>(keys: string[]): Promise<(T | undefined)[]> {
+    return keys.map((key) => this.entries.get(key)?.value as T | undefined);
   }
 
   /**
@@ -104,6 +110,12 @@ export class RedisCacheStore implements CacheStore {
     return raw === null ? undefined : (JSON.parse(raw) as T);
   }
 
+  async getMany<T>(keys: string[]): Promise<(T | undefined)[]> {
+    if (!keys.length) return [];
+    const raws = await this.redis.mget(...keys.map((k) => `c:${k}`));
+    return raws.map((raw) => (raw === null ? undefined : (JSON.parse(raw) as T)));
+  }
+
   async set(key: string, value: unknown, ttlSec: number): Promise<void> {
     await this.redis.set(`c:${key}`, JSON.stringify(value), 'EX', ttlSec);
   }
@@ -164,6 +176,10 @@ export class FailoverCacheStore implements CacheStore {
 
   get<T>(key: string): Promise<T | undefined> {
     return this.either((store) => store.get<T>(key));
+  }
+
+  getMany<T>(keys: string[]): Promise<(T | undefined)[]> {
+    return this.either((store) => store.getMany<T>(keys));
   }
 
   set(key: string, value: unknown, ttlSec: number): Promise<void> {
@@ -289,6 +305,50 @@ export class Cache {
     })();
     this.inflight.set(key, loading);
     return loading;
+  }
+
+  /**
+   * `read` for many values at once, in a store's round trip for all their versions and one for
+   * all their entries: `load` is given the positions of the items that missed and returns their
+   * values in that order; `keep` says which of those to store (an item whose tags were not
+   * known before its load: it must not be kept under tags read for another). No single flight (concurrent misses each load), and nothing for
+   * `stillCached`: for pages assembled from many small values (a search's rows).
+   */
+  async readMany<
+    T,
+    I extends { key: string; tags: readonly string[] } = { key: string; tags: readonly string[] },
+  >(
+    items: readonly I[],
+    load: (missed: number[]) => Promise<T[]>,
+    keep: (item: I, value: T) => boolean = () => true,
+  ): Promise<T[]> {
+    if (!items.length) return [];
+    const all = await this.store.versions(items.flatMap((item) => item.tags));
+    // A store with an epoch (Redis) answers it first: every item's stamp starts with it.
+    const lead = all.length - items.reduce((n, item) => n + item.tags.length, 0);
+    const epoch = all.slice(0, lead);
+    let at = lead;
+    const keys = items.map((item) => {
+      const versions = [...epoch, ...all.slice(at, at + item.tags.length)];
+      at += item.tags.length;
+      return `${item.key}@${versions.join('.')}`;
+    });
+    const values = await this.store.getMany<T>(keys);
+    const missed: number[] = [];
+    values.forEach((value, i) => {
+      if (value === undefined) missed.push(i);
+    });
+    if (missed.length) {
+      const loaded = await load(missed);
+      await Promise.all(
+        missed.map(async (i, k) => {
+          const value = loaded[k] as T;
+          values[i] = value;
+          if (keep(items[i]!, value)) await this.store.set(keys[i]!, value, this.defaultTtlSec);
+        }),
+      );
+    }
+    return values as T[];
   }
 
   /**

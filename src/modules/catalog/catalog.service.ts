@@ -1,10 +1,11 @@
+import { LRUCache } from 'lru-cache';
 import type { AuthUser } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
 import type { Db } from '../../platform/db.js';
 import { createAlbumsService } from './albums.service.js';
 import { createArtistsService } from './artists.service.js';
 import { isAdmin, listScope } from './catalog.access.js';
-import { SEARCH_TAG } from './catalog.cache.js';
+import { albumTag, artistTag, SEARCH_TAG } from './catalog.cache.js';
 import type { Window } from './catalog.input.js';
 import * as repo from './catalog.queries.js';
 import type { SearchType } from './catalog.schemas.js';
@@ -45,6 +46,25 @@ export interface CatalogDeps {
 const normaliseQuery = (q: string | undefined) =>
   q?.trim().split(/\s+/).slice(0, repo.MAX_QUERY_WORDS).join(' ').toLowerCase() || undefined;
 
+/** Songs whose album `viewsByIds` remembers (about 100 bytes each). */
+const SONG_ALBUMS_KEPT = 200_000;
+
+type SearchView = ArtistView | AlbumView | SongView;
+type SearchRowItem = { type: IndexedType; id: string; key: string; tags: string[]; albumId?: string };
+
+/**
+ * Whether a loaded view may be kept under its item's tags: a song only under its own album's
+ * (a song whose album was not known yet has no tags, and is read again next time).
+ */
+const keepFound = (item: SearchRowItem, view: SearchView | null) =>
+  item.type !== 'song' ||
+  (item.albumId !== undefined && (view === null || (view as SongView).album.id === item.albumId));
+
+const viewsOf = <R, V>({ rows, total }: { rows: R[]; total: number }, toView: (row: R) => V) => ({
+  items: rows.map(toView),
+  total,
+});
+
 /** The service the routes use: one object, composed from the per-resource services. */
 export function createCatalogService(deps: CatalogDeps) {
   const { db } = deps;
@@ -53,8 +73,66 @@ export function createCatalogService(deps: CatalogDeps) {
   const songs = createSongsService(deps);
   const searchIndex = createSearchIndex(db, deps.cache);
 
+  /** The album of each song seen by a search: a song's cached view depends on its album's tag. */
+  const albumOfSong = new LRUCache<string, string>({ max: SONG_ALBUMS_KEPT });
+
   /**
-   * A plain search's pages from the search index (the rows read by id in one statement), or
+   * The views of a search page's rows, from the cache where it holds them under the tags that
+   * keep the artist and album pages current (every change to what a view shows bumps them:
+   * names, counters, covers, audio, visibility), the rest read by id in one statement. A song
+   * is cached from the second time a search finds it: the first read tells its album.
+   */
+  async function viewsByIds(ids: Record<IndexedType, string[]>): Promise<Record<IndexedType, SearchView[]>> {
+    const items: SearchRowItem[] = [
+      ...ids.artist.map((id) => ({
+        type: 'artist' as const,
+        id,
+        key: `catalog:found:artist:${id}`,
+        tags: [artistTag(id)],
+      })),
+      ...ids.album.map((id) => ({
+        type: 'album' as const,
+        id,
+        key: `catalog:found:album:${id}`,
+        tags: [albumTag(id)],
+      })),
+      ...ids.song.map((id) => {
+        const albumId = albumOfSong.get(id);
+        return {
+          type: 'song' as const,
+          id,
+          key: `catalog:found:song:${id}`,
+          tags: albumId ? [albumTag(albumId)] : [],
+          albumId,
+        };
+      }),
+    ];
+    const views = await deps.cache.readMany<SearchView | null, SearchRowItem>(
+      items,
+      async (missed) => {
+        const wanted: Record<IndexedType, string[]> = { artist: [], album: [], song: [] };
+        for (const i of missed) wanted[items[i]!.type].push(items[i]!.id);
+        const rows = await repo.rowsByIds(db, wanted);
+        const found = new Map<string, SearchView>();
+        for (const row of rows.artist) found.set(row.id, toArtistView(row));
+        for (const row of rows.album) found.set(row.id, toAlbumView(row));
+        for (const row of rows.song) {
+          albumOfSong.set(row.id, row.albumId);
+          found.set(row.id, toSongView(row));
+        }
+        return missed.map((i) => found.get(items[i]!.id) ?? null);
+      },
+      keepFound,
+    );
+    const byType: Record<IndexedType, SearchView[]> = { artist: [], album: [], song: [] };
+    views.forEach((view, i) => {
+      if (view) byType[items[i]!.type].push(view);
+    });
+    return byType;
+  }
+
+  /**
+   * A plain search's pages from the search index (the rows' views from `viewsByIds`), or
    * undefined when it cannot answer.
    */
   async function fromIndex(q: string, window: Window, types: IndexedType[]) {
@@ -62,20 +140,19 @@ export function createCatalogService(deps: CatalogDeps) {
     if (!searcher) return undefined;
     const words = plainQueryWords(q) ?? (await repo.queryWords(db, q));
     const pages = searcher({ q, words, ...window }, types);
-    const idsOf = (type: IndexedType) => pages.get(type)?.ids ?? [];
-    const rows = await repo.rowsByIds(db, {
-      artist: idsOf('artist'),
-      album: idsOf('album'),
-      song: idsOf('song'),
+    const views = await viewsByIds({
+      artist: pages.get('artist')?.ids ?? [],
+      album: pages.get('album')?.ids ?? [],
+      song: pages.get('song')?.ids ?? [],
     });
-    const pageOf = <R>(type: IndexedType, found: R[]) => {
+    const pageOf = <V>(type: IndexedType) => {
       const page = pages.get(type);
-      return page && { rows: found, total: page.total };
+      return page && { items: views[type] as V[], total: page.total };
     };
     return {
-      artist: pageOf('artist', rows.artist),
-      album: pageOf('album', rows.album),
-      song: pageOf('song', rows.song),
+      artist: pageOf<ArtistView>('artist'),
+      album: pageOf<AlbumView>('album'),
+      song: pageOf<SongView>('song'),
     };
   }
 
@@ -116,18 +193,20 @@ export function createCatalogService(deps: CatalogDeps) {
       const searches = {
         album: async () => {
           const { indexed, relevance } = await matched;
-          const { rows, total } = indexed?.album ?? (await repo.listAlbums(db, relevance));
-          return { albums: { items: rows.map((r) => forViewer(toAlbumView(r), admin)), total } };
+          const { items, total } =
+            indexed?.album ?? viewsOf(await repo.listAlbums(db, relevance), toAlbumView);
+          return { albums: { items: items.map((v) => forViewer(v, admin)), total } };
         },
         artist: async () => {
           const { indexed, relevance } = await matched;
-          const { rows, total } = indexed?.artist ?? (await repo.listArtists(db, relevance));
-          return { artists: { items: rows.map((r) => forViewer(toArtistView(r), admin)), total } };
+          const { items, total } =
+            indexed?.artist ?? viewsOf(await repo.listArtists(db, relevance), toArtistView);
+          return { artists: { items: items.map((v) => forViewer(v, admin)), total } };
         },
         song: async () => {
           const { indexed, relevance } = await matched;
-          const { rows, total } = indexed?.song ?? (await repo.listSongs(db, relevance));
-          return { songs: { items: rows.map((r) => forViewer(toSongView(r), admin)), total } };
+          const { items, total } = indexed?.song ?? viewsOf(await repo.listSongs(db, relevance), toSongView);
+          return { songs: { items: items.map((v) => forViewer(v, admin)), total } };
         },
         playlist: async () => ({
           playlists: deps.searchPlaylists

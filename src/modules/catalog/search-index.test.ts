@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { admin, get, ids, t, useAppWithAdminAndUser } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong } from '../../../test/factories.js';
-import { call } from '../../../test/helpers.js';
+import { call, register } from '../../../test/helpers.js';
 import { Cache, MemoryCacheStore } from '../../platform/cache.js';
 import { SEARCH_TAG } from './catalog.cache.js';
 import { listAlbums, listArtists, listSongs, queryWords } from './catalog.repo.js';
@@ -277,6 +277,61 @@ describe('search index', () => {
     expect(ids(await search('ephemeral', 'song'))).toEqual([gone.id]);
     await call(t.app, 'DELETE', `/api/v1/songs/${gone.id}`, { session: admin });
     expect(ids(await search('ephemeral', 'song'))).toEqual([]);
+  });
+
+  it('keeps the rows it serves current: counters and names show at once, rebuilt or not', async () => {
+    const { catalog, discovery } = t.app.services;
+    const warm = async () => {
+      await catalog.searchIndex.refresh();
+      expect(catalog.searchIndex.at(await t.app.services.cache.stamp([SEARCH_TAG]))).toBeDefined();
+    };
+    const found = async () => {
+      const { body } = await get('/api/v1/search?q=marimba');
+      return { artist: body.artists.items[0], album: body.albums.items[0], song: body.songs.items[0] };
+    };
+    const artist = await makeArtist(t.app, admin, { name: 'Marimba Ensemble' });
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id, title: 'Marimba Nights' });
+    const song = await makeSong(t.app, admin, album.id, { title: 'Marimba Dance' });
+    await warm();
+    // Twice: a song's row is kept from the second search that finds it.
+    for (let i = 0; i < 2; i++) {
+      expect(await found()).toMatchObject({
+        artist: { id: artist.id, followerCount: 0 },
+        album: { id: album.id, followerCount: 0, popularity: 0 },
+        song: { id: song.id, playCount: 0 },
+      });
+    }
+    const fan = await register(t.app);
+    await call(t.app, 'PUT', `/api/v1/me/following/albums/${album.id}`, { session: fan });
+    await call(t.app, 'PUT', `/api/v1/me/following/artists/${artist.id}`, { session: fan });
+    const played = await call(t.app, 'POST', `/api/v1/songs/${song.id}/plays`, {
+      session: fan,
+      body: { event: 'play', positionMs: 0 },
+    });
+    expect(played.status).toBe(202);
+    await discovery.flushPlays();
+    const after = await found();
+    expect(after).toMatchObject({
+      artist: { followerCount: 1 },
+      album: { followerCount: 1 },
+      song: { playCount: 1 },
+    });
+    expect(after.album.popularity).toBeGreaterThan(0);
+    // Names: the index is built again, the rows it finds are read again.
+    await call(t.app, 'PATCH', `/api/v1/albums/${album.id}`, {
+      session: admin,
+      body: { title: 'Marimba Days' },
+    });
+    await call(t.app, 'PATCH', `/api/v1/artists/${artist.id}`, {
+      session: admin,
+      body: { name: 'Marimba Duo' },
+    });
+    await warm();
+    expect(await found()).toMatchObject({
+      artist: { name: 'Marimba Duo', followerCount: 1 },
+      album: { title: 'Marimba Days', artist: { name: 'Marimba Duo' } },
+      song: { album: { title: 'Marimba Days' }, artist: { name: 'Marimba Duo' }, playCount: 1 },
+    });
   });
 
   it('leaves an artist account its own unlisted songs, and admins their view', async () => {
