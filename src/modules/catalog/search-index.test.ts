@@ -332,6 +332,13 @@ describe('search index', () => {
       album: { title: 'Marimba Days', artist: { name: 'Marimba Duo' } },
       song: { album: { title: 'Marimba Days' }, artist: { name: 'Marimba Duo' }, playCount: 1 },
     });
+    // The index remembers its answers, but only its own: a query asked of the old index is
+    // answered anew by the next one.
+    const finale = await makeSong(t.app, admin, album.id, { title: 'Marimba Finale' });
+    await warm();
+    expect(ids((await get('/api/v1/search?q=marimba&type=song')).body.songs).sort()).toEqual(
+      [song.id, finale.id].sort(),
+    );
   });
 
   it('leaves an artist account its own unlisted songs, and admins their view', async () => {

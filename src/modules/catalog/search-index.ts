@@ -1,5 +1,6 @@
 import { getTableName, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { LRUCache } from 'lru-cache';
 import type { Cache } from '../../platform/cache.js';
 import { type Executor, rowsOf } from '../../platform/db.js';
 import { memoryCopy } from '../../platform/memory-copy.js';
@@ -44,6 +45,12 @@ const INDEX_LIFETIME_MS = 10 * 60_000;
 
 /** Rows handled between two turns of the event loop while building. */
 const BUILD_SLICE = 50_000;
+
+/**
+ * Pages an index keeps its answers for, of any type (about 1.5 KB each): searches repeat (popular
+ * names, a typo many people make), and a page depends on nothing but the index and the query.
+ */
+const ANSWERS_KEPT = 10_000;
 
 /** The threshold of pg_trgm's `%` (its default `pg_trgm.similarity_threshold`). */
 const SIMILARITY_THRESHOLD = 0.3;
@@ -753,7 +760,46 @@ function searchBuilt(
   return pages;
 }
 
-export function createSearchIndex(db: Executor, cache: Cache, now: () => number = Date.now): SearchIndex {
+/** Each index's answers: they live and go with it, so a rebuild (any write to names) drops them. */
+const answered = new WeakMap<Built, LRUCache<string, IndexedPage>>();
+
+/** `searchBuilt`, for the types whose page for this query the index has not answered yet. */
+function searchRemembered(
+  built: Built,
+  query: IndexedSearch,
+  types: IndexedType[],
+  answersKept: number,
+): Map<IndexedType, IndexedPage> {
+  if (!answersKept) return searchBuilt(built, query, types);
+  let memo = answered.get(built);
+  if (!memo) {
+    memo = new LRUCache({ max: answersKept });
+    answered.set(built, memo);
+  }
+  const keyOf = (type: IndexedType) => `${type} ${query.offset} ${query.limit} ${query.q}`;
+  const pages = new Map<IndexedType, IndexedPage>();
+  const missed: IndexedType[] = [];
+  for (const type of types) {
+    const page = memo.get(keyOf(type));
+    if (page) pages.set(type, page);
+    else missed.push(type);
+  }
+  if (missed.length) {
+    for (const [type, page] of searchBuilt(built, query, missed)) {
+      memo.set(keyOf(type), page);
+      pages.set(type, page);
+    }
+  }
+  return pages;
+}
+
+/** `answersKept`: pages kept, of any type (0: none, to measure the search itself). */
+export function createSearchIndex(
+  db: Executor,
+  cache: Cache,
+  now: () => number = Date.now,
+  answersKept = ANSWERS_KEPT,
+): SearchIndex {
   const copy = memoryCopy(cache, [SEARCH_TAG], () => load(db), {
     now,
     lifetimeMs: Math.max(cache.defaultTtlSec * 1000, INDEX_LIFETIME_MS),
@@ -761,7 +807,7 @@ export function createSearchIndex(db: Executor, cache: Cache, now: () => number 
   return {
     at(stamp) {
       const built = copy.at(stamp);
-      return built && ((query, types) => searchBuilt(built, query, types));
+      return built && ((query, types) => searchRemembered(built, query, types, answersKept));
     },
     refresh: () => copy.refresh(),
     get builds() {
