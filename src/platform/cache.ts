@@ -251,6 +251,14 @@ export function derivedFromCached(derived: object, source: unknown): void {
 }
 
 /**
+ * The store's key of a cached read: its key at the stamp of its tags' versions. A read that
+ * depends on many tags (a notification feed: one per followed album) keys on a digest of their
+ * versions rather than on a key of kilobytes.
+ */
+const versionedKey = (key: string, stamp: string) =>
+  `${key}@${stamp.length > 64 ? createHash('sha256').update(stamp).digest('base64url') : stamp}`;
+
+/**
  * Read-through caching over a `CacheStore`, with tag versions and single flight: concurrent
  * misses for one key in this process share one load. The versions are read before the load,
  * so a write that commits during the load and bumps a tag afterwards leaves the loaded value
@@ -281,9 +289,7 @@ export class Cache {
   ): Promise<T> {
     const versions = await this.store.versions(options.tags);
     const stamp = versions.join('.');
-    // A read that depends on many tags (a notification feed: one per followed album) keys on a
-    // digest of their versions rather than on a key of kilobytes.
-    const key = `${options.key}@${stamp.length > 64 ? createHash('sha256').update(stamp).digest('base64url') : stamp}`;
+    const key = versionedKey(options.key, stamp);
     const hit = await this.store.get<T>(key);
     if (hit !== undefined) return hit;
     const pending = this.inflight.get(key);
@@ -331,7 +337,7 @@ export class Cache {
     const keys = items.map((item) => {
       const versions = [...epoch, ...all.slice(at, at + item.tags.length)];
       at += item.tags.length;
-      return `${item.key}@${versions.join('.')}`;
+      return versionedKey(item.key, versions.join('.'));
     });
     const values = await this.store.getMany<T>(keys);
     const missed: number[] = [];

@@ -89,7 +89,10 @@ export async function refreshArtistAlbumCount(tx: Executor, artistId: string): P
     .where(eq(artists.id, artistId));
 }
 
-/** Copies a new artist name onto their albums and songs; returns the albums touched (theirs and those holding their songs). */
+/**
+ * Copies a new artist name onto their albums and songs; returns the albums touched: theirs and
+ * those holding their songs.
+ */
 export async function renameArtistContent(tx: Executor, artistId: string, name: string): Promise<string[]> {
   const touched = await tx
     .update(albums)

@@ -83,28 +83,19 @@ export function createCatalogService(deps: CatalogDeps) {
    * is cached from the second time a search finds it: the first read tells its album.
    */
   async function viewsByIds(ids: Record<IndexedType, string[]>): Promise<Record<IndexedType, SearchView[]>> {
-    const items: SearchRowItem[] = [
-      ...ids.artist.map((id) => ({
-        type: 'artist' as const,
-        id,
-        key: `catalog:found:artist:${id}`,
-        tags: [artistTag(id)],
-      })),
-      ...ids.album.map((id) => ({
-        type: 'album' as const,
-        id,
-        key: `catalog:found:album:${id}`,
-        tags: [albumTag(id)],
-      })),
+    const item = (type: IndexedType, id: string, tags: string[], albumId?: string): SearchRowItem => ({
+      type,
+      id,
+      key: `catalog:found:${type}:${id}`,
+      tags,
+      albumId,
+    });
+    const items = [
+      ...ids.artist.map((id) => item('artist', id, [artistTag(id)])),
+      ...ids.album.map((id) => item('album', id, [albumTag(id)])),
       ...ids.song.map((id) => {
         const albumId = albumOfSong.get(id);
-        return {
-          type: 'song' as const,
-          id,
-          key: `catalog:found:song:${id}`,
-          tags: albumId ? [albumTag(albumId)] : [],
-          albumId,
-        };
+        return item('song', id, albumId ? [albumTag(albumId)] : [], albumId);
       }),
     ];
     const views = await deps.cache.readMany<SearchView | null, SearchRowItem>(

@@ -760,33 +760,29 @@ function searchBuilt(
   return pages;
 }
 
-/** Each index's answers: they live and go with it, so a rebuild (any write to names) drops them. */
-const answered = new WeakMap<Built, LRUCache<string, IndexedPage>>();
+/** An index with the pages it has answered: they go with it, so a rebuild starts with none. */
+interface Held {
+  built: Built;
+  answers: LRUCache<string, IndexedPage>;
+}
 
 /** `searchBuilt`, for the types whose page for this query the index has not answered yet. */
 function searchRemembered(
-  built: Built,
+  { built, answers }: Held,
   query: IndexedSearch,
   types: IndexedType[],
-  answersKept: number,
 ): Map<IndexedType, IndexedPage> {
-  if (!answersKept) return searchBuilt(built, query, types);
-  let memo = answered.get(built);
-  if (!memo) {
-    memo = new LRUCache({ max: answersKept });
-    answered.set(built, memo);
-  }
   const keyOf = (type: IndexedType) => `${type} ${query.offset} ${query.limit} ${query.q}`;
   const pages = new Map<IndexedType, IndexedPage>();
   const missed: IndexedType[] = [];
   for (const type of types) {
-    const page = memo.get(keyOf(type));
+    const page = answers.get(keyOf(type));
     if (page) pages.set(type, page);
     else missed.push(type);
   }
   if (missed.length) {
     for (const [type, page] of searchBuilt(built, query, missed)) {
-      memo.set(keyOf(type), page);
+      answers.set(keyOf(type), page);
       pages.set(type, page);
     }
   }
@@ -800,14 +796,22 @@ export function createSearchIndex(
   now: () => number = Date.now,
   answersKept = ANSWERS_KEPT,
 ): SearchIndex {
-  const copy = memoryCopy(cache, [SEARCH_TAG], () => load(db), {
-    now,
-    lifetimeMs: Math.max(cache.defaultTtlSec * 1000, INDEX_LIFETIME_MS),
-  });
+  const copy = memoryCopy(
+    cache,
+    [SEARCH_TAG],
+    async (): Promise<Held | undefined> => {
+      const built = await load(db);
+      return built && { built, answers: new LRUCache({ max: Math.max(1, answersKept) }) };
+    },
+    { now, lifetimeMs: Math.max(cache.defaultTtlSec * 1000, INDEX_LIFETIME_MS) },
+  );
   return {
     at(stamp) {
-      const built = copy.at(stamp);
-      return built && ((query, types) => searchRemembered(built, query, types, answersKept));
+      const held = copy.at(stamp);
+      if (!held) return undefined;
+      return answersKept
+        ? (query, types) => searchRemembered(held, query, types)
+        : (query, types) => searchBuilt(held.built, query, types);
     },
     refresh: () => copy.refresh(),
     get builds() {
