@@ -78,3 +78,35 @@ describe.each(stores)('Cache.readMany (%s store)', (_name, makeStores) => {
     expect(loads).toBe(3);
   });
 });
+
+describe('the in-process store', () => {
+  it('holds what fits in its size, counted in JSON, and drops the least recently used first', async () => {
+    // Room for 1,000 characters: ten values of about 90 (their JSON), or one of 900.
+    const store = new MemoryCacheStore(1_000);
+    const row = (n: number) => ({ n, name: 'x'.repeat(80) });
+    for (let n = 0; n < 10; n++) await store.set(`row-${n}`, row(n), 60);
+    expect(await store.getMany([...Array(10).keys()].map((n) => `row-${n}`))).toEqual(
+      [...Array(10).keys()].map(row),
+    );
+    await store.get('row-0'); // used again: row-1 is now the least recently used
+    await store.set('page', { items: 'y'.repeat(250) }, 60);
+    const kept = await store.getMany([...Array(10).keys()].map((n) => `row-${n}`));
+    expect(kept.map((value) => value !== undefined)).toEqual([
+      true,
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(await store.get('page')).toEqual({ items: 'y'.repeat(250) });
+    // A value larger than the whole store is not kept, and pushes nothing out.
+    await store.set('huge', 'z'.repeat(2_000), 60);
+    expect(await store.get('huge')).toBeUndefined();
+    expect(await store.get('row-9')).toEqual(row(9));
+  });
+});

@@ -30,14 +30,25 @@ export interface CacheStore {
   close(): Promise<void>;
 }
 
+/**
+ * What the in-process store holds at most, counted in characters of its values' JSON (a value
+ * takes about four times that of the heap): some 70,000 found rows, or 2,000 album pages.
+ * Counted in entries it was 10,000 of anything, and a search's twenty-odd rows each pushed out
+ * pages kept for the album list.
+ */
+export const MEMORY_CACHE_CHARS = 32 * 1024 * 1024;
+
+/** An entry's weight: its value's JSON length (values are JSON: Redis stores them so). */
+const weightOf = (entry: { value: unknown }) => Math.max(1, JSON.stringify(entry.value)?.length ?? 1);
+
 export class MemoryCacheStore implements CacheStore {
   readonly kind = 'memory' as const;
   private readonly entries: LRUCache<string, { value: unknown }>;
   // Versions are never evicted: losing one would let an older entry with the same version be read.
   private readonly counters = new Map<string, number>();
 
-  constructor(maxEntries = 10_000) {
-    this.entries = new LRUCache({ max: maxEntries, ttlAutopurge: false });
+  constructor(maxChars = MEMORY_CACHE_CHARS) {
+    this.entries = new LRUCache({ maxSize: maxChars, sizeCalculation: weightOf, ttlAutopurge: false });
   }
 
   async get<T>(key: string): Promise<T | undefined> {
