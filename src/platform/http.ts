@@ -95,6 +95,26 @@ export function toPage<T>(
   };
 }
 
+/**
+ * `toPage`'s page of items that are JSON already (each as its schema's serializer writes it),
+ * as the page schema's serializer writes it.
+ */
+export function encodedPage(
+  request: FastifyRequest,
+  items: string[],
+  total: number,
+  limit: number,
+  offset: number,
+): string {
+  const { next, previous } = toPage(request, items, total, limit, offset);
+  return `{"items":[${items.join(',')}],"total":${total},"limit":${limit},"offset":${offset},"next":${JSON.stringify(next)},"previous":${JSON.stringify(previous)}}`;
+}
+
+/** Sends `body`, JSON already, as it is. */
+export function replyJson(reply: FastifyReply, body: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').serializer(sentAsIs).send(body);
+}
+
 /** A serialised response and its ETag, as `@fastify/etag` would make it (weak, SHA-1). */
 interface Serialised {
   body: string;

@@ -1,14 +1,16 @@
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { type AuthUser, bearerSecurity, optionalAuth, requireRole } from '../../platform/auth.js';
 import {
+  encodedPage,
   IdParams,
   pageOf,
   problems,
   replyCachedPage,
   replyFromCache,
+  replyJson,
   setReadCaching,
   toPage,
 } from '../../platform/http.js';
@@ -24,6 +26,7 @@ import {
   CreateAlbumBody,
   CreateArtistBody,
   CreateSongBody,
+  PlaylistSummarySchema,
   SEARCH_TYPES,
   SearchQuery,
   SearchResultSchema,
@@ -34,8 +37,23 @@ import {
   UpdateArtistBody,
   UpdateSongBody,
 } from './catalog.schemas.js';
-import type { CatalogService } from './catalog.service.js';
+import type { CatalogService, SearchEncoders } from './catalog.service.js';
 import type { SongView } from './catalog.views.js';
+
+/** The search answer's pages, in the order of its schema's properties. */
+const SEARCH_PAGES = ['albums', 'artists', 'songs', 'playlists'] as const;
+
+/** The serializer Fastify compiles for `schema` (once per route, kept by the route). */
+const serializerOf = (reply: FastifyReply, schema: object) =>
+  reply.compileSerializationSchema(schema as Record<string, unknown>) as (item: object) => string;
+
+/** The serializers of the search result's item schemas. */
+const searchEncoders = (reply: FastifyReply): SearchEncoders => ({
+  album: serializerOf(reply, AlbumSchema),
+  artist: serializerOf(reply, ArtistSchema),
+  song: serializerOf(reply, SongSchema),
+  playlist: serializerOf(reply, PlaylistSummarySchema),
+});
 
 export interface CatalogRouteOptions {
   catalog: CatalogService;
@@ -479,14 +497,19 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
     async (request, reply) => {
       const { q, type, limit = 20, offset = 0 } = request.query;
       const types = type ? (type.split(',') as SearchType[]) : [...SEARCH_TYPES];
-      const found = await catalog.search(request.user, { q, types, limit, offset });
-      setReadCaching(request, reply);
-      return Object.fromEntries(
-        Object.entries(found).map(([name, { items, total }]) => [
-          name,
-          toPage(request, items as unknown[], total, limit, offset),
-        ]),
+      // Each item comes as the JSON its schema's serializer writes (a search's rows are kept so):
+      // the answer is those joined, as the result schema's serializer would join them.
+      const found = await catalog.searchEncoded(
+        request.user,
+        { q, types, limit, offset },
+        searchEncoders(reply),
       );
+      setReadCaching(request, reply);
+      const pages = SEARCH_PAGES.flatMap((name) => {
+        const page = found[name];
+        return page ? [`"${name}":${encodedPage(request, page.items, page.total, limit, offset)}`] : [];
+      });
+      return replyJson(reply, `{${pages.join(',')}}`);
     },
   );
 };

@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { AuthUser } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
 import type { Db } from '../../platform/db.js';
@@ -19,7 +18,7 @@ import {
   toArtistView,
   toSongView,
 } from './catalog.views.js';
-import { createSearchIndex, type IndexedType, plainQueryWords } from './search-index.js';
+import { createSearchIndex, type IndexedPage, type IndexedType, plainQueryWords } from './search-index.js';
 import { createSongsService } from './songs.service.js';
 
 /** Playlist search, supplied by the playlists module; without it search finds no playlists. */
@@ -46,19 +45,60 @@ export interface CatalogDeps {
 const normaliseQuery = (q: string | undefined) =>
   q?.trim().split(/\s+/).slice(0, repo.MAX_QUERY_WORDS).join(' ').toLowerCase() || undefined;
 
-/** Songs whose album `viewsByIds` remembers (about 100 bytes each). */
-const SONG_ALBUMS_KEPT = 200_000;
-
 type SearchView = ArtistView | AlbumView | SongView;
-type SearchRowItem = { type: IndexedType; id: string; key: string; tags: string[]; albumId?: string };
+type SearchRowItem = {
+  type: IndexedType;
+  id: string;
+  key: string;
+  tags: string[];
+  albumId?: string;
+  keep?: false;
+};
 
 /**
- * Whether a loaded view may be kept under its item's tags: a song only under its own album's
- * (a song whose album was not known yet has no tags, and is read again next time).
+ * How a search hands out its rows: `name` tells the cached forms apart (a row's form depends on
+ * the viewer); `row` makes one from a catalog view, `playlist` from a playlist's.
  */
-const keepFound = (item: SearchRowItem, view: SearchView | null) =>
-  item.type !== 'song' ||
-  (item.albumId !== undefined && (view === null || (view as SongView).album.id === item.albumId));
+export interface SearchForm<R> {
+  name: string;
+  row: (type: IndexedType, view: SearchView) => R;
+  playlist: (view: PlaylistSummaryView) => R;
+}
+
+/** Each type's item as the JSON the caller is sent (the route's serializers for the item schemas). */
+export type SearchEncoders = Record<SearchType, (item: object) => string>;
+
+/** A search's pages: one per type asked for. */
+export interface SearchPages<A, B = A, S = A, P = A> {
+  albums?: { items: A[]; total: number };
+  artists?: { items: B[]; total: number };
+  songs?: { items: S[]; total: number };
+  playlists?: { items: P[]; total: number };
+}
+
+/**
+ * `json` as one flat string: a serializer's output is a rope of the pieces it joined (in V8),
+ * and a row is kept in the cache for minutes: 5.5 KB for a row of 700 characters as a rope, 0.8
+ * KB copied flat. The copy is exact (a lone surrogate is escaped and restored).
+ */
+const flat = (json: string): string => JSON.parse(JSON.stringify(json));
+
+/** The views a user (or an admin) sees. */
+const viewsFor = (admin: boolean): SearchForm<SearchView | PlaylistSummaryView> => ({
+  name: admin ? 'view-admin' : 'view',
+  row: (_type, view) => forViewer(view, admin),
+  playlist: (view) => view,
+});
+
+/**
+ * The JSON a user (or an admin) is sent for each row: a page of a search is then its rows'
+ * cached JSON joined, with nothing to build or serialise again.
+ */
+const encodedFor = (admin: boolean, encoders: SearchEncoders): SearchForm<string> => ({
+  name: admin ? 'json-admin' : 'json',
+  row: (type, view) => flat(encoders[type](forViewer(view, admin))),
+  playlist: encoders.playlist,
+});
 
 const viewsOf = <R, V>({ rows, total }: { rows: R[]; total: number }, toView: (row: R) => V) => ({
   items: rows.map(toView),
@@ -73,78 +113,126 @@ export function createCatalogService(deps: CatalogDeps) {
   const songs = createSongsService(deps);
   const searchIndex = createSearchIndex(db, deps.cache);
 
-  /** The album of each song seen by a search: a song's cached view depends on its album's tag. */
-  const albumOfSong = new LRUCache<string, string>({ max: SONG_ALBUMS_KEPT });
-
   /**
-   * The views of a search page's rows, from the cache where it holds them under the tags that
-   * keep the artist and album pages current (every change to what a view shows bumps them:
-   * names, counters, covers, audio, visibility), the rest read by id in one statement. A song
-   * is cached from the second time a search finds it: the first read tells its album.
+   * A search page's rows in `form`, from the cache where it holds them under the tags that keep
+   * the artist and album pages current (every change to what a view shows bumps them: names,
+   * counters, covers, audio, visibility; a song's, its album's), the rest read by id in one
+   * statement.
    */
-  async function viewsByIds(ids: Record<IndexedType, string[]>): Promise<Record<IndexedType, SearchView[]>> {
-    const item = (type: IndexedType, id: string, tags: string[], albumId?: string): SearchRowItem => ({
+  async function rowsOf<R>(
+    pages: Map<IndexedType, IndexedPage>,
+    form: SearchForm<R>,
+  ): Promise<Record<IndexedType, R[]>> {
+    const item = (type: IndexedType, id: string, tagged: string, albumId?: string): SearchRowItem => ({
       type,
       id,
-      key: `catalog:found:${type}:${id}`,
-      tags,
+      key: `catalog:found:${form.name}:${type}:${id}`,
+      tags: [type === 'artist' ? artistTag(tagged) : albumTag(tagged)],
       albumId,
     });
+    const songs = pages.get('song');
     const items = [
-      ...ids.artist.map((id) => item('artist', id, [artistTag(id)])),
-      ...ids.album.map((id) => item('album', id, [albumTag(id)])),
-      ...ids.song.map((id) => {
-        const albumId = albumOfSong.get(id);
-        return item('song', id, albumId ? [albumTag(albumId)] : [], albumId);
-      }),
+      ...(pages.get('artist')?.ids.map((id) => item('artist', id, id)) ?? []),
+      ...(pages.get('album')?.ids.map((id) => item('album', id, id)) ?? []),
+      ...(songs?.ids.map((id, i) => item('song', id, songs.albumIds![i]!, songs.albumIds![i])) ?? []),
     ];
-    const views = await deps.cache.readMany<SearchView | null, SearchRowItem>(
+    const found = await deps.cache.readMany<R | null, SearchRowItem>(
       items,
       async (missed) => {
         const wanted: Record<IndexedType, string[]> = { artist: [], album: [], song: [] };
         for (const i of missed) wanted[items[i]!.type].push(items[i]!.id);
         const rows = await repo.rowsByIds(db, wanted);
-        const found = new Map<string, SearchView>();
-        for (const row of rows.artist) found.set(row.id, toArtistView(row));
-        for (const row of rows.album) found.set(row.id, toAlbumView(row));
-        for (const row of rows.song) {
-          albumOfSong.set(row.id, row.albumId);
-          found.set(row.id, toSongView(row));
-        }
-        return missed.map((i) => found.get(items[i]!.id) ?? null);
+        const views = new Map<string, SearchView>();
+        for (const row of rows.artist) views.set(row.id, toArtistView(row));
+        for (const row of rows.album) views.set(row.id, toAlbumView(row));
+        for (const row of rows.song) views.set(row.id, toSongView(row));
+        return missed.map((i) => {
+          const found = items[i]!;
+          const view = views.get(found.id);
+          if (!view) return null;
+          // A song is kept under its own album's tag only: the index's album is as of its build.
+          if (found.type === 'song' && (view as SongView).album.id !== found.albumId) found.keep = false;
+          return form.row(found.type, view);
+        });
       },
-      keepFound,
+      (found) => found.keep !== false,
     );
-    const byType: Record<IndexedType, SearchView[]> = { artist: [], album: [], song: [] };
-    views.forEach((view, i) => {
-      if (view) byType[items[i]!.type].push(view);
+    const byType: Record<IndexedType, R[]> = { artist: [], album: [], song: [] };
+    found.forEach((row, i) => {
+      if (row !== null) byType[items[i]!.type].push(row);
     });
     return byType;
   }
 
   /**
-   * A plain search's pages from the search index (the rows' views from `viewsByIds`), or
-   * undefined when it cannot answer.
+   * A plain search's pages from the search index (the rows from `rowsOf`), or undefined when it
+   * cannot answer.
    */
-  async function fromIndex(q: string, window: Window, types: IndexedType[]) {
+  async function fromIndex<R>(q: string, window: Window, types: IndexedType[], form: SearchForm<R>) {
     const searcher = searchIndex.at(await deps.cache.stamp([SEARCH_TAG]));
     if (!searcher) return undefined;
     const words = plainQueryWords(q) ?? (await repo.queryWords(db, q));
     const pages = searcher({ q, words, ...window }, types);
-    const views = await viewsByIds({
-      artist: pages.get('artist')?.ids ?? [],
-      album: pages.get('album')?.ids ?? [],
-      song: pages.get('song')?.ids ?? [],
-    });
-    const pageOf = <V>(type: IndexedType) => {
+    const rows = await rowsOf(pages, form);
+    const pageOf = (type: IndexedType) => {
       const page = pages.get(type);
-      return page && { items: views[type] as V[], total: page.total };
+      return page && { items: rows[type], total: page.total };
     };
-    return {
-      artist: pageOf<ArtistView>('artist'),
-      album: pageOf<AlbumView>('album'),
-      song: pageOf<SongView>('song'),
+    return { artist: pageOf('artist'), album: pageOf('album'), song: pageOf('song') };
+  }
+
+  /** Each requested type is one relevance-ordered page, its rows in `form`. */
+  async function searchAs<R>(
+    caller: AuthUser | null,
+    query: { q: string; types: SearchType[] } & Window,
+    form: SearchForm<R>,
+  ): Promise<SearchPages<R>> {
+    const scope = listScope(caller, undefined);
+    const q = normaliseQuery(query.q) ?? '';
+    const window = { limit: query.limit, offset: query.offset };
+    const types = [...new Set(query.types)];
+    const catalogTypes = types.filter((type): type is IndexedType => type !== 'playlist');
+    // What users see, by relevance: the search index's answer when it has one, then the
+    // page's rows by id. Otherwise one lexicon lookup serves every type searched. Playlists
+    // need neither, and run meanwhile.
+    const matched = (async () => {
+      const indexed =
+        q && scope.kind === 'listed' && catalogTypes.length
+          ? await fromIndex(q, window, catalogTypes, form)
+          : undefined;
+      const search = !indexed && q && catalogTypes.length ? await repo.searchQuery(db, q) : undefined;
+      return { indexed, relevance: { scope, q, search, sort: 'relevance', ...window } as const };
+    })();
+    /** A type's page: the index's, else the database's (its views made into `form`). */
+    const pageOf = async <V extends SearchView>(
+      type: IndexedType,
+      list: (relevance: Awaited<typeof matched>['relevance']) => Promise<{ items: V[]; total: number }>,
+    ) => {
+      const { indexed, relevance } = await matched;
+      const page = indexed?.[type];
+      if (page) return page;
+      const { items, total } = await list(relevance);
+      return { items: items.map((view) => form.row(type, view)), total };
     };
+    const searches = {
+      album: async () => ({
+        albums: await pageOf('album', async (r) => viewsOf(await repo.listAlbums(db, r), toAlbumView)),
+      }),
+      artist: async () => ({
+        artists: await pageOf('artist', async (r) => viewsOf(await repo.listArtists(db, r), toArtistView)),
+      }),
+      song: async () => ({
+        songs: await pageOf('song', async (r) => viewsOf(await repo.listSongs(db, r), toSongView)),
+      }),
+      playlist: async () => {
+        const { items, total } = deps.searchPlaylists
+          ? await deps.searchPlaylists(caller, { q, ...window })
+          : { items: [], total: 0 };
+        return { playlists: { items: items.map(form.playlist), total } };
+      },
+    } satisfies Record<SearchType, () => Promise<object>>;
+    // The types are independent: on PostgreSQL they run at once on separate connections.
+    return Object.assign({}, ...(await Promise.all(types.map((type) => searches[type]()))));
   }
 
   return {
@@ -162,57 +250,20 @@ export function createCatalogService(deps: CatalogDeps) {
       return deps.cache.invalidate(SEARCH_TAG);
     },
 
-    /** Each requested type is one relevance-ordered page; playlists come from `searchPlaylists`. */
-    async search(caller: AuthUser | null, query: { q: string; types: SearchType[] } & Window) {
-      const scope = listScope(caller, undefined);
-      const admin = isAdmin(caller);
-      const q = normaliseQuery(query.q) ?? '';
-      const window = { limit: query.limit, offset: query.offset };
-      const types = [...new Set(query.types)];
-      const catalogTypes = types.filter((type): type is IndexedType => type !== 'playlist');
-      // What users see, by relevance: the search index's answer when it has one, then the
-      // page's rows by id. Otherwise one lexicon lookup serves every type searched. Playlists
-      // need neither, and run meanwhile.
-      const matched = (async () => {
-        const indexed =
-          q && scope.kind === 'listed' && catalogTypes.length
-            ? await fromIndex(q, window, catalogTypes)
-            : undefined;
-        const search = !indexed && q && catalogTypes.length ? await repo.searchQuery(db, q) : undefined;
-        return { indexed, relevance: { scope, q, search, sort: 'relevance', ...window } as const };
-      })();
-      const searches = {
-        album: async () => {
-          const { indexed, relevance } = await matched;
-          const { items, total } =
-            indexed?.album ?? viewsOf(await repo.listAlbums(db, relevance), toAlbumView);
-          return { albums: { items: items.map((v) => forViewer(v, admin)), total } };
-        },
-        artist: async () => {
-          const { indexed, relevance } = await matched;
-          const { items, total } =
-            indexed?.artist ?? viewsOf(await repo.listArtists(db, relevance), toArtistView);
-          return { artists: { items: items.map((v) => forViewer(v, admin)), total } };
-        },
-        song: async () => {
-          const { indexed, relevance } = await matched;
-          const { items, total } = indexed?.song ?? viewsOf(await repo.listSongs(db, relevance), toSongView);
-          return { songs: { items: items.map((v) => forViewer(v, admin)), total } };
-        },
-        playlist: async () => ({
-          playlists: deps.searchPlaylists
-            ? await deps.searchPlaylists(caller, { q, ...window })
-            : { items: [], total: 0 },
-        }),
-      } satisfies Record<SearchType, () => Promise<object>>;
-      // The types are independent: on PostgreSQL they run at once on separate connections.
-      const result = Object.assign({}, ...(await Promise.all(types.map((type) => searches[type]()))));
-      return result as Partial<{
-        albums: { items: AlbumView[]; total: number };
-        artists: { items: ArtistView[]; total: number };
-        songs: { items: SongView[]; total: number };
-        playlists: { items: PlaylistSummaryView[]; total: number };
-      }>;
+    /** Each requested type is one relevance-ordered page of views; playlists come from `searchPlaylists`. */
+    search(caller: AuthUser | null, query: { q: string; types: SearchType[] } & Window) {
+      return searchAs(caller, query, viewsFor(isAdmin(caller))) as Promise<
+        SearchPages<AlbumView, ArtistView, SongView, PlaylistSummaryView>
+      >;
+    },
+
+    /** `search`, each item as the JSON the caller is sent (`encoders`: the item schemas' serializers). */
+    searchEncoded(
+      caller: AuthUser | null,
+      query: { q: string; types: SearchType[] } & Window,
+      encoders: SearchEncoders,
+    ): Promise<SearchPages<string>> {
+      return searchAs(caller, query, encodedFor(isAdmin(caller), encoders));
     },
   };
 }

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { admin, get, ids, t, useAppWithAdminAndUser, user } from '../../../test/context.js';
 import { makeAlbum, makeArtist, makeArtistAccount, makeSong, unique } from '../../../test/factories.js';
 import { call, type Session } from '../../../test/helpers.js';
+import { AlbumSchema, ArtistSchema, SongSchema } from './catalog.schemas.js';
 
 useAppWithAdminAndUser();
 
@@ -136,6 +137,43 @@ describe('GET /search', () => {
     const beyond = await get(`/api/v1/search?q=${word}&type=album&limit=2&offset=4`);
     expect(beyond.body.albums).toMatchObject({ items: [], total: 3, offset: 4 });
     expect((await get(`/api/v1/albums?q=${word}&offset=4`)).body).toMatchObject({ items: [], total: 3 });
+  });
+
+  it('writes each item as its schema says, whether the index or the database found it', async () => {
+    const word = unique('Zyxtor').replace('-', '');
+    const name = `${word} "Quoted" \\ Ünïcode 🎵`;
+    const artist = await makeArtist(t.app, admin, { name });
+    const album = await makeAlbum(t.app, admin, { artistId: artist.id, title: `${name} Album` });
+    const song = await makeSong(t.app, admin, album.id, { title: `${name} Song` });
+    const owner = await makeArtistAccount(t.app, admin, artist.id);
+    await t.app.services.catalog.searchIndex.refresh();
+    const url = `/api/v1/search?q=${word}&type=artist,album,song,playlist`;
+    // Anonymous and admin searches are the index's (rows kept as the JSON sent: twice, to read
+    // them back); the artist account's own scope is the database's.
+    const answers = [await get(url), await get(url), await get(url, owner), await get(url, admin)];
+    const schemas = { artists: ArtistSchema, albums: AlbumSchema, songs: SongSchema } as const;
+    for (const [i, res] of answers.entries()) {
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(res.raw.body).toBe(JSON.stringify(res.body));
+      expect(Object.keys(res.body)).toEqual(['albums', 'artists', 'songs', 'playlists']);
+      for (const [page, schema] of Object.entries(schemas)) {
+        expect(ids(res.body[page]), page).toEqual([
+          { artists: artist, albums: album, songs: song }[page]!.id,
+        ]);
+        const [item] = res.body[page].items;
+        const fields = Object.keys(schema.properties);
+        expect(Object.keys(item).sort(), page).toEqual(fields.filter((field) => field in item).sort());
+        expect('isVisible' in item, page).toBe(i === 3);
+        const { isVisible: _admins, ...seen } = item;
+        expect(seen, page).toEqual(answers[0]!.body[page].items[0]);
+      }
+      expect(res.body.artists.items[0].name).toBe(name);
+      expect(res.body.songs.items[0]).toMatchObject({
+        title: `${name} Song`,
+        album: { title: `${name} Album` },
+      });
+    }
   });
 
   it('hides what the caller may not see, and shows an artist their own', async () => {
