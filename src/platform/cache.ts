@@ -31,12 +31,13 @@ export interface CacheStore {
 }
 
 /**
- * What the in-process store holds at most, counted in characters of its values' JSON (a value
- * takes about four times that of the heap): some 70,000 found rows, or 2,000 album pages.
- * Counted in entries it was 10,000 of anything, and a search's twenty-odd rows each pushed out
- * pages kept for the album list.
+ * What the in-process store holds at most, counted in characters of its values' JSON: some
+ * 130,000 search rows (kept as JSON strings, little more than their length in memory), or the
+ * 1,700 top-album pages of the load suite (46 M; values kept as objects take about four times
+ * their JSON). Counted in entries it was 10,000 of anything: a search's twenty-odd rows each
+ * pushed out a page, while 10,000 large pages could take gigabytes.
  */
-export const MEMORY_CACHE_CHARS = 32 * 1024 * 1024;
+export const MEMORY_CACHE_CHARS = 64 * 1024 * 1024;
 
 /** An entry's weight: its value's JSON length (values are JSON: Redis stores them so). */
 const weightOf = (entry: { value: unknown }) => Math.max(1, JSON.stringify(entry.value)?.length ?? 1);
