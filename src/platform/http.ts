@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type TSchema, Type } from 'typebox';
+import { type Static, type TSchema, type TSchemaOptions, Type } from 'typebox';
 import { replayable } from './cached-reads.js';
 import { AppError } from './errors.js';
 import { nameSchemas } from './openapi.js';
@@ -25,6 +25,16 @@ export interface Image {
   height: number;
 }
 
+/**
+ * A response field that is `schema` or null, written as one JSON Schema type list
+ * (`"type": ["string", "null"]`) instead of an `anyOf`: Fastify's serializer picks a type list's
+ * branch with a `typeof` check, an `anyOf`'s by validating the value against each branch (format
+ * patterns included) on every response. For a schema with one `type` (not a reference).
+ */
+export function Nullable<T extends TSchema & { type: string }>(schema: T, options: TSchemaOptions = {}) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, ...options, type: [schema.type, 'null'] });
+}
+
 /** A body field that accepts `null` to clear it (PATCH `{ "label": null }`). */
 export function NullableInput<T extends TSchema>(schema: T) {
   return Type.Union([Type.Null(), schema]);
@@ -41,8 +51,8 @@ export function pageOf<T extends TSchema>(item: T) {
     total: Type.Integer(),
     limit: Type.Integer(),
     offset: Type.Integer(),
-    next: Type.Union([Type.String(), Type.Null()]),
-    previous: Type.Union([Type.String(), Type.Null()]),
+    next: Nullable(Type.String()),
+    previous: Nullable(Type.String()),
   });
 }
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from './auth.js';
 import type { Db } from './db.js';
-import { PageQuery, pageOf, problems, Timestamp, toPage } from './http.js';
+import { Nullable, PageQuery, pageOf, problems, Timestamp, toPage } from './http.js';
 import { JOB_STATUSES, type JobRow, listJobs } from './jobs.js';
 import { nameSchemas } from './openapi.js';
 
@@ -15,11 +15,11 @@ const JobSchema = Type.Object({
   maxAttempts: Type.Integer(),
   payload: Type.Unknown(),
   progress: Type.Unknown({ description: 'What the handler reported: any JSON value, or null' }),
-  lastError: Type.Union([Type.String(), Type.Null()]),
+  lastError: Nullable(Type.String()),
   runAt: Timestamp,
   createdAt: Timestamp,
-  startedAt: Type.Union([Timestamp, Type.Null()]),
-  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  startedAt: Nullable(Timestamp),
+  finishedAt: Nullable(Timestamp),
 });
 nameSchemas({ Job: JobSchema });
 

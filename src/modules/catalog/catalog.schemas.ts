@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import {
   Id,
   ImagesSchema,
+  Nullable,
   NullableInput,
   PageQuery,
   pageOf,
@@ -50,8 +51,8 @@ const AlbumRef = Type.Object({ id: Id, title: Type.String() });
 export const ArtistSchema = Type.Object({
   id: Id,
   name: Type.String(),
-  bio: Type.Union([Type.String(), Type.Null()]),
-  imageUrl: Type.Union([Type.String(), Type.Null()]),
+  bio: Nullable(Type.String()),
+  imageUrl: Nullable(Type.String()),
   images: ImagesSchema,
   genres: Type.Array(Type.String()),
   albumCount: Type.Integer({ description: 'albums everyone may see' }),
@@ -111,14 +112,14 @@ const albumFields = {
   artist: ArtistRef,
   genre: Type.String(),
   releaseYear: Type.Integer(),
-  releaseDate: Type.Union([Type.String({ format: 'date' }), Type.Null()]),
+  releaseDate: Nullable(Type.String({ format: 'date' })),
   albumType: AlbumTypeSchema,
-  coverUrl: Type.Union([Type.String(), Type.Null()]),
+  coverUrl: Nullable(Type.String()),
   images: ImagesSchema,
-  label: Type.Union([Type.String(), Type.Null()]),
+  label: Nullable(Type.String()),
   isPublic: Type.Boolean(),
   isVisible: Type.Optional(Type.Boolean({ description: 'admins only' })),
-  publishAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+  publishAt: Nullable(Type.String({ format: 'date-time' }), {
     description: 'scheduled release: until then only the owner and admins see the album',
   }),
   songCount: Type.Integer(),
@@ -143,7 +144,7 @@ export const AlbumDetailSchema = Type.Object({
 export const PlaylistSummarySchema = Type.Object({
   id: Id,
   name: Type.String(),
-  description: Type.Union([Type.String(), Type.Null()]),
+  description: Nullable(Type.String()),
   owner: Type.Object({ id: Id, displayName: Type.String() }),
   isPublic: Type.Boolean(),
   trackCount: Type.Integer(),

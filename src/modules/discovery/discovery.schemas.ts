@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, MAX_LIMIT, Timestamp } from '../../platform/http.js';
+import { Id, MAX_LIMIT, Nullable, Timestamp } from '../../platform/http.js';
 import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { AlbumSchema, SongSchema } from '../catalog/index.js';
 import { TRENDING_WINDOWS } from './discovery.repo.js';
@@ -35,7 +35,7 @@ export const RecentlyPlayedQuery = Type.Object(
 
 export const RecentlyPlayedPage = Type.Object({
   items: Type.Array(Type.Object({ playedAt: Timestamp, song: SongSchema })),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
+  nextCursor: Nullable(Type.String()),
 });
 
 export const TrendingQuery = Type.Object(

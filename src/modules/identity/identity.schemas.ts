@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { ROLES } from '../../platform/auth.js';
-import { Id, ImagesSchema, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { Id, ImagesSchema, Nullable, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
 import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
@@ -18,7 +18,7 @@ export const UserSchema = Type.Object({
   username: Type.String(),
   displayName: Type.String(),
   role: RoleSchema,
-  artistId: Type.Union([Id, Type.Null()]),
+  artistId: Nullable(Id),
   blocked: Type.Boolean(),
   images: ImagesSchema,
   createdAt: Timestamp,

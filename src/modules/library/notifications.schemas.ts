@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, MAX_LIMIT, Timestamp } from '../../platform/http.js';
+import { Id, MAX_LIMIT, Nullable, Timestamp } from '../../platform/http.js';
 import { nameSchemas } from '../../platform/openapi.js';
 import { NOTIFICATION_TYPES } from './notifications.repo.js';
 
@@ -7,20 +7,20 @@ export const NotificationSchema = Type.Object({
   id: Type.String({ format: 'uuid', description: 'stable; usable in read marks and as Last-Event-ID' }),
   type: Type.Enum(NOTIFICATION_TYPES),
   createdAt: Timestamp,
-  readAt: Type.Union([Timestamp, Type.Null()]),
-  album: Type.Union([Type.Object({ id: Id, title: Type.String() }), Type.Null()], {
+  readAt: Nullable(Timestamp),
+  album: Nullable(Type.Object({ id: Id, title: Type.String() }), {
     description: 'null for event.started',
   }),
-  song: Type.Union([Type.Object({ id: Id, title: Type.String() }), Type.Null()]),
+  song: Nullable(Type.Object({ id: Id, title: Type.String() })),
   artist: Type.Object({ id: Id, name: Type.String() }),
-  event: Type.Union([Type.Object({ id: Id, title: Type.String() }), Type.Null()], {
+  event: Nullable(Type.Object({ id: Id, title: Type.String() }), {
     description: 'the listening event of an event.started',
   }),
 });
 
 export const NotificationFeedSchema = Type.Object({
   items: Type.Array(NotificationSchema, { description: 'newest first' }),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
+  nextCursor: Nullable(Type.String()),
   unreadCount: Type.Integer({ minimum: 0 }),
 });
 

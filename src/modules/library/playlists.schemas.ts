@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, MAX_LIMIT, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
+import { Id, MAX_LIMIT, Nullable, NullableInput, PageQuery, Timestamp } from '../../platform/http.js';
 import { exampleBody, nameSchemas } from '../../platform/openapi.js';
 import { PlaylistSummarySchema, SongSchema } from '../catalog/index.js';
 
@@ -94,7 +94,7 @@ export const ExportQuery = Type.Object(
 
 export const TrackListSchema = Type.Object({
   name: Type.String(),
-  description: Type.Union([Type.String(), Type.Null()]),
+  description: Nullable(Type.String()),
   tracks: Type.Array(
     Type.Object({
       artist: Type.String(),

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Id, MAX_LIMIT, NullableInput, PageQuery, pageOf, Timestamp } from '../../platform/http.js';
+import { Id, MAX_LIMIT, Nullable, NullableInput, PageQuery, pageOf, Timestamp } from '../../platform/http.js';
 import { nameSchemas } from '../../platform/openapi.js';
 import { SongSchema } from '../catalog/index.js';
 import { EVENT_STATUSES } from './live.tables.js';
@@ -19,9 +19,9 @@ export const NowPlayingSchema = Type.Object(
 export const EventSchema = Type.Object({
   id: Id,
   title: Type.String(),
-  description: Type.Union([Type.String(), Type.Null()]),
+  description: Nullable(Type.String()),
   host: Type.Object({ id: Id, name: Type.String() }, { description: 'the hosting artist' }),
-  playlist: Type.Union([Type.Object({ id: Id, name: Type.String() }), Type.Null()], {
+  playlist: Nullable(Type.Object({ id: Id, name: Type.String() }), {
     description: 'null once the playlist was deleted, or made private by someone other than the host',
   }),
   startsAt: Timestamp,
@@ -75,7 +75,7 @@ export const MessageSchema = Type.Object({
 
 export const MessageFeedSchema = Type.Object({
   items: Type.Array(MessageSchema, { description: 'newest first' }),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
+  nextCursor: Nullable(Type.String()),
 });
 
 export const MessagesQuery = Type.Object(

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { bearerSecurity, requireRole } from '../../platform/auth.js';
 import {
   IdParams,
+  Nullable,
   PageQuery,
   ProblemSchema,
   pageOf,
@@ -30,8 +31,8 @@ export const ScanSchema = Type.Object({
   errors: Type.Array(Type.Object({ path: Type.String(), code: Type.String() }), {
     description: 'files and folders that failed (at most 1000; `failed` counts them all)',
   }),
-  startedAt: Type.Union([Timestamp, Type.Null()]),
-  finishedAt: Type.Union([Timestamp, Type.Null()]),
+  startedAt: Nullable(Timestamp),
+  finishedAt: Nullable(Timestamp),
 });
 nameSchemas({ Scan: ScanSchema });
 
