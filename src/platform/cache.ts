@@ -44,7 +44,7 @@ export const MEMORY_CACHE_CHARS = 64 * 1024 * 1024;
  * its pieces in V8, and a kept entry lives for minutes: 5.5 KB for a row of 700 characters as a
  * rope, 0.8 KB flat. The copy is exact (a lone surrogate is escaped and restored).
  */
-const flat = (text: string): string => JSON.parse(JSON.stringify(text));
+export const flatCopy = (text: string): string => JSON.parse(JSON.stringify(text));
 
 /** An entry's weight: its value's JSON length (values are JSON: Redis stores them so). */
 const weightOf = (entry: { value: unknown }) => Math.max(1, JSON.stringify(entry.value)?.length ?? 1);
@@ -79,7 +79,11 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   async set(key: string, value: unknown, ttlSec: number): Promise<void> {
-    this.entries.set(key, { value: typeof value === 'string' ? flat(value) : value }, { ttl: ttlSec * 1000 });
+    this.entries.set(
+      key,
+      { value: typeof value === 'string' ? flatCopy(value) : value },
+      { ttl: ttlSec * 1000 },
+    );
   }
 
   async del(keys: string[]): Promise<void> {

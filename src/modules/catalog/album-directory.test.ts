@@ -7,6 +7,7 @@ import { Cache, MemoryCacheStore } from '../../platform/cache.js';
 import { createAlbumDirectory, type DirectoryQuery } from './album-directory.js';
 import { ALBUM_LISTS_TAG } from './catalog.cache.js';
 import { ALBUM_SORTS, listAlbums } from './catalog.repo.js';
+import { AlbumSchema } from './catalog.schemas.js';
 import { ALBUM_TYPES } from './catalog.tables.js';
 
 useAppWithAdminAndUser();
@@ -229,6 +230,64 @@ describe('album directory', () => {
     // The first answer was not kept (a new object came next); the second was, and is read back.
     expect(second).not.toBe(first);
     if (appCache.store.kind === 'memory') expect(third).toBe(second);
+  });
+
+  it('over HTTP, writes a page it answers byte for byte as the database path writes it', async () => {
+    const genre = unique('genre');
+    const artist = await makeArtist(t.app, admin);
+    await makeAlbum(t.app, admin, {
+      artistId: artist.id,
+      genre,
+      releaseYear: 2011,
+      releaseDate: '2011-03-04',
+      title: 'Quote " back\\slash \u2603 \u00e9 😀',
+      label: 'Tab\there </script>',
+    });
+    // Nothing optional given: label, releaseDate, coverUrl and publishAt are null.
+    await makeAlbum(t.app, admin, { artistId: artist.id, genre, releaseYear: 2012, title: 'plain' });
+    const url = `/api/v1/albums?genre=${genre}&sort=releaseYear&limit=5`;
+    const { catalog, cache: appCache } = t.app.services;
+    const query = {
+      scope: { kind: 'listed' as const },
+      genres: [genre.toLowerCase()],
+      sort: { field: 'releaseYear' as const, descending: false },
+      limit: 5,
+      offset: 0,
+    };
+    await catalog.albumDirectory.refresh();
+    expect(catalog.albumDirectory.page(await appCache.stamp([ALBUM_LISTS_TAG]), query)?.total).toBe(2);
+    // First request (not kept), second (kept), and an admin's (views built per request).
+    const fromDirectory = [(await get(url)).raw.payload, (await get(url)).raw.payload];
+    const adminPage = JSON.parse((await get(url, admin)).raw.payload);
+    // A write elsewhere: the directory is stale, so the database answers the same page.
+    await makeAlbum(t.app, admin, { genre: unique('genre') });
+    expect(catalog.albumDirectory.page(await appCache.stamp([ALBUM_LISTS_TAG]), query)).toBeUndefined();
+    const fromDatabase = (await get(url)).raw.payload;
+    expect(fromDirectory).toEqual([fromDatabase, fromDatabase]);
+    expect(JSON.stringify(JSON.parse(fromDatabase))).toBe(fromDatabase);
+    const [dated, plain] = JSON.parse(fromDatabase).items;
+    expect(dated).toMatchObject({
+      title: 'Quote " back\\slash \u2603 \u00e9 😀',
+      label: 'Tab\there </script>',
+      releaseDate: '2011-03-04',
+    });
+    expect(plain).toMatchObject({ label: null, releaseDate: null, coverUrl: null, publishAt: null });
+    // Each item's fields in its schema's order, the page's in the page schema's.
+    const fields = Object.keys(AlbumSchema.properties).filter((field) => field !== 'isVisible');
+    expect([Object.keys(dated), Object.keys(plain)]).toEqual([fields, fields]);
+    expect(Object.keys(JSON.parse(fromDatabase))).toEqual([
+      'items',
+      'total',
+      'limit',
+      'offset',
+      'next',
+      'previous',
+    ]);
+    expect(adminPage.items.map((a: { isVisible: boolean }) => a.isVisible)).toEqual([true, true]);
+    expect(adminPage.items.map(({ isVisible, ...rest }: { isVisible: boolean }) => rest)).toEqual([
+      dated,
+      plain,
+    ]);
   });
 
   it('over HTTP, a browsed page shows a follow at once, while the directory is warm', async () => {

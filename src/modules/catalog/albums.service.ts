@@ -91,8 +91,11 @@ export function createAlbumsService(deps: CatalogDeps) {
   // Browsed pages of listed albums, answered from memory while the album lists are unchanged.
   const directory = createAlbumDirectory(db, cache);
   // The users' view of a directory row, made once: the directory hands out the same rows until
-  // it is built again (dates formatted per row and request were a tenth of a page's CPU).
-  const directoryView = oncePer((row: AlbumRow): AlbumView => forViewer(toAlbumView(row), false));
+  // it is built again (dates formatted per row and request were a tenth of a page's CPU). Frozen,
+  // so that its JSON is written once too (`replyCachedPage`).
+  const directoryView = oncePer(
+    (row: AlbumRow): AlbumView => Object.freeze(forViewer(toAlbumView(row), false)),
+  );
   const askedOnce = new LRUCache<string, true>({ max: 10_000 });
 
   /** The users' view, once per cached album (so repeat reads get the same object). */

@@ -155,7 +155,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
         offset,
       });
       setReadCaching(request, reply);
-      return replyCachedPage(request, reply, list, limit, offset);
+      return replyCachedPage(request, reply, list, AlbumSchema, limit, offset);
     },
   );
 
@@ -239,7 +239,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       const list = await catalog.listAlbums(request.user, { ...query, limit, offset });
       setReadCaching(request, reply);
       // Its 200 is the cached list and the URL, nothing else: anonymous repeats may be replayed.
-      return replyCachedPage(request, reply, list, limit, offset, !request.user);
+      return replyCachedPage(request, reply, list, AlbumSchema, limit, offset, !request.user);
     },
   );
 
@@ -262,7 +262,9 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<CatalogRouteOptions> = asy
       setReadCaching(request, reply);
       // Signed-in callers get `followedByMe`: built for them, so serialised for them.
       // Anonymous: the cached record and the URL, nothing else, so repeats may be replayed.
-      return request.user ? album : replyFromCache(request, reply, album, () => album, true);
+      return request.user
+        ? album
+        : replyFromCache(request, reply, album, () => reply.serialize(album) as string, true);
     },
   );
 
