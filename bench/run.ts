@@ -114,6 +114,9 @@ async function flushBenchRedis(url: string): Promise<void> {
   }
 }
 
+/** Node.js flags for the server under test (`SERVER_NODE_FLAGS`, e.g. `--trace-gc`), space-separated. */
+const serverNodeFlags = () => (process.env.SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 async function startBackbeat(
   options: Options,
   port: number,
@@ -141,7 +144,7 @@ async function startBackbeat(
   };
   return startService(
     process.execPath,
-    [...TSX, 'src/main.ts', 'serve'],
+    [...serverNodeFlags(), ...TSX, 'src/main.ts', 'serve'],
     env,
     `http://127.0.0.1:${port}/health`,
     logFile,
