@@ -112,6 +112,17 @@ function checkCompose(): void {
     });
     if (!dir || !shared) problem(where, `service "${name}" must mount a named volume at its MEDIA_DIR`);
   }
+  for (const [name, service] of Object.entries<Manifest>(services)) {
+    if (!needsMusic(rolesOf(name))) continue;
+    const dir = service.environment?.MUSIC_DIR;
+    // Short syntax from the end (`source:target[:mode]`): the source may hold `${VAR:-default}`.
+    const readOnly = (service.volumes ?? []).some((volume: Manifest) => {
+      if (typeof volume !== 'string') return volume.target === dir && volume.read_only === true;
+      const parts = volume.split(':');
+      return parts.at(-1) === 'ro' && parts.at(-2) === dir;
+    });
+    if (!dir || !readOnly) problem(where, `service "${name}" must mount its MUSIC_DIR read-only`);
+  }
 }
 
 /** The roles a process with this SERVICES value serves (none for the gateway or a non-Backbeat service). */
@@ -124,6 +135,10 @@ function rolesIn(value: unknown): ReadonlySet<Role> {
 /** Roles whose processes read or write MEDIA_DIR: it must be the same files for all of them. */
 const MEDIA_ROLES: readonly Role[] = ['catalog', 'media', 'subsonic', 'worker'];
 const needsMedia = (roles: ReadonlySet<Role>) => MEDIA_ROLES.some((role) => roles.has(role));
+
+/** Roles whose processes read MUSIC_DIR: media takes scan requests, the worker runs the scans. */
+const MUSIC_ROLES: readonly Role[] = ['media', 'worker'];
+const needsMusic = (roles: ReadonlySet<Role>) => MUSIC_ROLES.some((role) => roles.has(role));
 
 /**
  * The gateway's GATEWAY_UPSTREAMS: every module role has processes behind it (else its paths
@@ -262,6 +277,16 @@ function checkKubernetes(): void {
     const volume = pod.volumes?.find((v: Manifest) => v.name === mount?.name);
     if (!settings.MEDIA_DIR || !sharedClaims.has(volume?.persistentVolumeClaim?.claimName)) {
       problem(where, 'must mount a ReadWriteMany PersistentVolumeClaim at MEDIA_DIR (shared media files)');
+    }
+  }
+  for (const { where, doc } of workloads) {
+    if (!needsMusic(servicesOf(doc))) continue;
+    const pod = doc.spec.template.spec;
+    const dir = pod.containers[0]?.env?.find((e: Manifest) => e.name === 'MUSIC_DIR')?.value;
+    const mount = pod.containers[0]?.volumeMounts?.find((m: Manifest) => m.mountPath === dir);
+    const volume = pod.volumes?.find((v: Manifest) => v.name === mount?.name);
+    if (!dir || mount?.readOnly !== true || !volume) {
+      problem(where, 'must mount a volume read-only at MUSIC_DIR (the music folder scans import)');
     }
   }
   if (!of('Secret').some((m) => m.doc.stringData?.JWT_SECRET || m.doc.data?.JWT_SECRET)) {
