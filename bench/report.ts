@@ -374,7 +374,7 @@ export function renderReport(results: RunResult[]): string {
     'PGlite data lives in `bench/.data/<size>/`; PostgreSQL data in the database `backbeat_bench_<size>`',
     'on `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432`); the Redis runs use database 11',
     'of `REDIS_URL` (default `redis://127.0.0.1:6379`), flushed before each run.',
-    '`SERVER_NODE_FLAGS` passes flags to the server\'s Node.js, e.g. `SERVER_NODE_FLAGS=--trace-gc',
+    "`SERVER_NODE_FLAGS` passes flags to the server's Node.js, e.g. `SERVER_NODE_FLAGS=--trace-gc",
     'npm run bench -- --size L --target postgres --only album-page-filtered` (its collections go to',
     '`bench/results/server-<target>-<cache>-<size>.log`).',
     '',
