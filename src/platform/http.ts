@@ -188,22 +188,23 @@ export function replyFromCache(
  */
 const frozenItemJson = new WeakMap<object, WeakMap<object, string>>();
 
+/** The serializer Fastify compiles for `schema` (once per route and schema, kept by the route). */
+export const serializerOf = (reply: FastifyReply, schema: object) =>
+  reply.compileSerializationSchema(schema as Record<string, unknown>) as (item: object) => string;
+
 function itemsJson(reply: FastifyReply, schema: TSchema, items: readonly object[]): string[] {
-  const encode = reply.compileSerializationSchema(schema as Record<string, unknown>) as (
-    item: object,
-  ) => string;
+  const encode = serializerOf(reply, schema);
   let known = frozenItemJson.get(schema);
   if (!known) {
     known = new WeakMap();
     frozenItemJson.set(schema, known);
   }
-  const memo = known;
   return items.map((item) => {
     if (!Object.isFrozen(item)) return encode(item);
-    let json = memo.get(item);
+    let json = known.get(item);
     if (json === undefined) {
       json = flatCopy(encode(item));
-      memo.set(item, json);
+      known.set(item, json);
     }
     return json;
   });

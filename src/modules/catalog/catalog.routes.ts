@@ -11,6 +11,7 @@ import {
   replyCachedPage,
   replyFromCache,
   replyJson,
+  serializerOf,
   setReadCaching,
   toPage,
 } from '../../platform/http.js';
@@ -42,10 +43,6 @@ import type { SongView } from './catalog.views.js';
 
 /** The search answer's pages, in the order of its schema's properties. */
 const SEARCH_PAGES = ['albums', 'artists', 'songs', 'playlists'] as const;
-
-/** The serializer Fastify compiles for `schema` (once per route, kept by the route). */
-const serializerOf = (reply: FastifyReply, schema: object) =>
-  reply.compileSerializationSchema(schema as Record<string, unknown>) as (item: object) => string;
 
 /** The serializers of the search result's item schemas. */
 const searchEncoders = (reply: FastifyReply): SearchEncoders => ({
