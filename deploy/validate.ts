@@ -105,24 +105,33 @@ function checkCompose(): void {
   for (const [name, service] of Object.entries<Manifest>(services)) {
     if (!needsMedia(rolesOf(name))) continue;
     const dir = service.environment?.MEDIA_DIR;
-    const shared = (service.volumes ?? []).some((volume: Manifest) => {
-      const [source, target] =
-        typeof volume === 'string' ? volume.split(':') : [volume.source, volume.target];
-      return target === dir && source in (compose.volumes ?? {});
-    });
+    const shared = mountsOf(service).some(
+      (mount) => mount.target === dir && mount.source in (compose.volumes ?? {}),
+    );
     if (!dir || !shared) problem(where, `service "${name}" must mount a named volume at its MEDIA_DIR`);
   }
   for (const [name, service] of Object.entries<Manifest>(services)) {
     if (!needsMusic(rolesOf(name))) continue;
     const dir = service.environment?.MUSIC_DIR;
-    // Short syntax from the end (`source:target[:mode]`): the source may hold `${VAR:-default}`.
-    const readOnly = (service.volumes ?? []).some((volume: Manifest) => {
-      if (typeof volume !== 'string') return volume.target === dir && volume.read_only === true;
-      const parts = volume.split(':');
-      return parts.at(-1) === 'ro' && parts.at(-2) === dir;
-    });
+    const readOnly = mountsOf(service).some((mount) => mount.target === dir && mount.readOnly);
     if (!dir || !readOnly) problem(where, `service "${name}" must mount its MUSIC_DIR read-only`);
   }
+}
+
+/**
+ * A Compose service's volumes as source, target and read-only. The short syntax
+ * (`source:target[:mode]`) is read from the end: the source may hold `${VAR:-default}`.
+ */
+function mountsOf(service: Manifest): { source: string; target: string; readOnly: boolean }[] {
+  return (service.volumes ?? []).map((volume: Manifest) => {
+    if (typeof volume !== 'string') {
+      return { source: volume.source, target: volume.target, readOnly: volume.read_only === true };
+    }
+    const parts = volume.split(':');
+    const mode = parts.at(-1) === 'ro' || parts.at(-1) === 'rw' ? parts.pop() : undefined;
+    const target = parts.pop() ?? '';
+    return { source: parts.join(':'), target, readOnly: mode === 'ro' };
+  });
 }
 
 /** The roles a process with this SERVICES value serves (none for the gateway or a non-Backbeat service). */
