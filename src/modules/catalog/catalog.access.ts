@@ -75,16 +75,20 @@ const unknownArtist = () =>
 export async function getVisibleSongs(db: Executor, ids: string[], caller: AuthUser | null) {
   const rows = await repo.findSongsByIds(db, [...new Set(ids)], detailScope(caller));
   const admin = isAdmin(caller);
-  const byId = new Map(rows.map((r) => [r.id, forViewer(toSongView(r), admin)]));
-  return ids.flatMap((id) => byId.get(id) ?? []);
+  return repo.inOrder(
+    ids,
+    rows.map((r) => forViewer(toSongView(r), admin)),
+  );
 }
 
 /** Album views for `ids` that `caller` may open, in the order of `ids`; others are left out. */
 export async function getVisibleAlbums(db: Executor, ids: string[], caller: AuthUser | null) {
   const rows = await repo.findAlbumsByIds(db, [...new Set(ids)], detailScope(caller));
   const admin = isAdmin(caller);
-  const byId = new Map(rows.map((r) => [r.id, forViewer(toAlbumView(r), admin)]));
-  return ids.flatMap((id) => byId.get(id) ?? []);
+  return repo.inOrder(
+    ids,
+    rows.map((r) => forViewer(toAlbumView(r), admin)),
+  );
 }
 
 /** SQL condition on `albums` for "this caller may open it" (undefined: no restriction). */

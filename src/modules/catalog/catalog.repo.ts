@@ -322,8 +322,8 @@ function byIdStatement(db: Executor) {
 
 const byIdCache = new WeakMap<Executor, Map<string, ReturnType<typeof byIdStatement>>>();
 
-/** In the order of `ids`, leaving out ids without a row. */
-const inOrder = <R extends { id: string }>(ids: string[], rows: R[]) => {
+/** In the order of `ids` (an id given twice, twice), leaving out ids without a row. */
+export const inOrder = <R extends { id: string }>(ids: string[], rows: R[]) => {
   const found = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => found.get(id) ?? []);
 };
