@@ -183,6 +183,13 @@ describe('gateway routing', () => {
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await call(g, 'GET', `/api/v1/albums/${albumOnA.id}`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
+    // Media files and Subsonic's cover art and streams are not counted, there as here.
+    for (const url of ['/media/images/nope-300.jpg', '/rest/getCoverArt?id=x', '/rest/stream.view?id=x']) {
+      const res = await call(g, 'GET', url);
+      expect(res.status, url).not.toBe(429);
+      expect(res.headers['ratelimit-limit'], url).toBeUndefined();
+    }
+    expect((await call(g, 'GET', '/rest/ping')).status).toBe(429);
     await g.close();
   });
 });

@@ -454,6 +454,33 @@ describe('rate limits', () => {
     }
   });
 
+  it("does not count media files or Subsonic's cover art and streams, and counts other Subsonic calls", async () => {
+    const limited = await buildTestApp({ RATE_LIMIT_MAX: '2' });
+    try {
+      const media = [
+        ['GET', '/rest/getCoverArt?id=al-1&size=300'],
+        ['GET', '/rest/getCoverArt.view?id=al-1'],
+        ['POST', '/rest/stream'],
+        ['GET', '/rest/stream.view?id=1&maxBitRate=128'],
+        ['GET', '/rest/download?id=1'],
+        ['GET', '/media/images/nope-300.jpg'],
+        ['GET', `/media/audio/${'0'.repeat(64)}/original.mp3`],
+      ] as const;
+      for (const [method, url] of [...media, ...media]) {
+        const res = await limited.app.inject({ method, url });
+        expect(res.statusCode, `${method} ${url}`).not.toBe(429);
+        expect(res.headers['ratelimit-limit'], `${method} ${url}`).toBeUndefined();
+      }
+      // Look-alikes count: other methods, other spellings, and paths merely starting alike.
+      const counted = ['/rest/streamX', '/rest/getCoverArtist', '/rest/ping'];
+      const statuses = [];
+      for (const url of counted) statuses.push((await limited.app.inject({ method: 'GET', url })).statusCode);
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('gives all /auth/* routes one shared budget per client', async () => {
     const limited = await buildTestApp({ RATE_LIMIT_AUTH_MAX: '2' });
     try {
