@@ -61,7 +61,11 @@ const started = performance.now();
 const { build } = await import('esbuild');
 rmSync(DIST, { recursive: true, force: true });
 await build({
-  entryPoints: [join(SRC, 'main.ts')],
+  // The search index's worker thread is a file of its own, beside main.js (search-index.ts finds it).
+  entryPoints: {
+    main: join(SRC, 'main.ts'),
+    'search-worker': join(SRC, 'modules', 'catalog', 'search-worker.ts'),
+  },
   outdir: DIST,
   bundle: true,
   splitting: true,

@@ -318,6 +318,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     searchPlaylists: (_caller, query) => searchPublicPlaylists(db, query),
     isFollowingAlbum: (userId, albumId) => isFollowingAlbum(db, userId, albumId),
     clock,
+    log: app.log,
   });
   jobs.register(
     ALBUM_RELEASE_JOB,
@@ -463,6 +464,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     await discovery.close();
     await relay.stop();
     await bus.close();
+    await catalog.searchIndex.close();
   });
   app.decorate('services', {
     identity,

@@ -268,3 +268,37 @@ describe('graceful shutdown', () => {
     }
   }, 180_000);
 });
+
+describe('the built server: search index in its worker thread', () => {
+  it('builds the index in the worker beside the bundle and answers searches as the database does', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'backbeat-e2e-'));
+    const server = start(SERVE, dataDir, await freePort(), {
+      databaseUrl: databaseUrl(),
+      env: { DEMO_DATA: 'true', LOG_LEVEL: 'info' },
+    });
+    try {
+      await waitUntilUp(server);
+      const albums = await json(await fetch(`${server.base}/api/v1/albums?limit=1`));
+      const title: string = albums.body.items[0].title.toLowerCase();
+      // A slip in the middle of a demo album's title.
+      const q = encodeURIComponent(title.slice(0, 2) + title.slice(3));
+      // Answered by the database; searches a second apart start a build.
+      const fromDatabase = await json(await fetch(`${server.base}/api/v1/search?q=${q}`));
+      expect(fromDatabase.status).toBe(200);
+      expect(fromDatabase.body.albums.items.map((a: Json) => a.title.toLowerCase())).toContain(title);
+      const deadline = Date.now() + 60_000;
+      while (!server.output().includes('search index built') && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect((await fetch(`${server.base}/api/v1/search?q=${q}`)).status).toBe(200);
+      }
+      expect(server.output()).toContain('search index built');
+      expect(server.output()).not.toContain('search index build failed');
+      const fromIndex = await json(await fetch(`${server.base}/api/v1/search?q=${q}`));
+      expect(fromIndex).toEqual(fromDatabase);
+    } finally {
+      server.process.kill('SIGTERM');
+      await server.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

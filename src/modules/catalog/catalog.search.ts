@@ -1,6 +1,9 @@
 import { asc, or, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { type Executor, rowsOf } from '../../platform/db.js';
+import { MAX_QUERY_WORDS, NEAR_MIN_LENGTH, SEARCH_CANDIDATES, SIMILAR_WORDS } from './search-limits.js';
+
+export { MAX_QUERY_WORDS, NEAR_MIN_LENGTH, SEARCH_CANDIDATES, SIMILAR_WORDS };
 
 /**
  * Catalog search (see docs/architecture.md, "Search"). A query's words are looked up in
@@ -14,20 +17,6 @@ import { type Executor, rowsOf } from '../../platform/db.js';
  * are then ranked.
  */
 
-/** Words of a search that count; later ones are ignored (names rarely have more). */
-export const MAX_QUERY_WORDS = 8;
-
-/** Lexicon words a query word may stand for, besides itself: enough for a typo's neighbours. */
-export const SIMILAR_WORDS = 4;
-
-/**
- * Shortest query word whose one-edit neighbours are looked up (`catalog_word_deletes`), and
- * only when no lexicon word starts with it: a slip in a short word leaves few trigrams in
- * common ("otsi" and "otis": similarity 0.25), while a word the lexicon knows, or a prefix of
- * one, is left to mean what it says.
- */
-export const NEAR_MIN_LENGTH = 3;
-
 /**
  * Lexicon words a query word's prefix may stand for, spelled out. A prefix in a tsquery
  * (`dusty:*`) is a partial match on the GIN index, which reads every TID of every lexeme with
@@ -37,12 +26,6 @@ export const NEAR_MIN_LENGTH = 3;
  * the prefix is kept.
  */
 const PREFIX_WORDS = 32;
-
-/**
- * Rows a relevance-ordered search ranks at most (and the most its `total` says). Ranking
- * computes a trigram similarity per row; a common word matches tens of thousands of songs.
- */
-export const SEARCH_CANDIDATES = 500;
 
 /** A lexeme as a quoted tsquery operand. */
 const operand = (word: string) => `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;

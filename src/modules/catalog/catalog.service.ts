@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { AuthUser } from '../../platform/auth.js';
 import type { Cache } from '../../platform/cache.js';
 import type { Db } from '../../platform/db.js';
@@ -35,6 +36,8 @@ export interface CatalogDeps {
   isFollowingAlbum?: (userId: string, albumId: string) => Promise<boolean>;
   /** Decides whether a `publishAt` is past (the job queue's clock); default the system's. */
   clock?: () => Date;
+  /** Where the search index reports its builds. */
+  log?: Pick<FastifyBaseLogger, 'info' | 'warn'>;
 }
 
 /** Lower-cased and space-collapsed: matching ignores case, so cache keys should too. */
@@ -104,7 +107,7 @@ export function createCatalogService(deps: CatalogDeps) {
   const albums = createAlbumsService(deps);
   const artists = createArtistsService(deps, albums.listAlbums);
   const songs = createSongsService(deps);
-  const searchIndex = createSearchIndex(db, deps.cache);
+  const searchIndex = createSearchIndex(db, deps.cache, { log: deps.log });
 
   /**
    * A search page's rows in `form`, from the cache where it holds them under the tags that keep
@@ -165,7 +168,8 @@ export function createCatalogService(deps: CatalogDeps) {
     const searcher = searchIndex.at(await deps.cache.stamp([SEARCH_TAG]));
     if (!searcher) return undefined;
     const words = plainQueryWords(q) ?? (await repo.queryWords(db, q));
-    const pages = searcher({ q, words, ...window }, types);
+    const pages = await searcher({ q, words, ...window }, types);
+    if (!pages) return undefined;
     const rows = await rowsOf(pages, form);
     const pageOf = (type: IndexedType) => {
       const page = pages.get(type);

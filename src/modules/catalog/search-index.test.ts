@@ -175,7 +175,7 @@ describe('search index', () => {
       // A second window and one past the end, for the first ones.
       const windows = compared < 450 ? [...WINDOWS, { limit: 5, offset: 600 }] : WINDOWS.slice(0, 1);
       for (const window of windows) {
-        const pages = searcher!({ q, words, ...window }, [...INDEXED_TYPES]);
+        const pages = (await searcher!({ q, words, ...window }, [...INDEXED_TYPES]))!;
         for (const type of INDEXED_TYPES) {
           const list = lists[type] as (
             db: unknown,
@@ -201,6 +201,7 @@ describe('search index', () => {
     // The comparison covered pages with rows, not just empty ones.
     expect(compared).toBeGreaterThan(1000);
     expect(found).toBeGreaterThan(2000);
+    await index.close();
     // Some 2,000 statements of the database's side: more than a test's usual 20 s on a busy CI.
   }, 90_000);
 
@@ -213,6 +214,27 @@ describe('search index', () => {
     expect(index.at(before)).toBeDefined();
     await cache.invalidate(SEARCH_TAG);
     expect(index.at(await cache.stamp([SEARCH_TAG]))).toBeUndefined();
+    await index.close();
+  });
+
+  it('answers nothing once its worker thread is gone, and builds again in a new one', async () => {
+    const cache = new Cache(new MemoryCacheStore(), 60);
+    const index = createSearchIndex(t.database.db, cache);
+    const query = { q: 'teardorp', words: ['teardorp'], limit: 5, offset: 0 };
+    try {
+      await index.refresh();
+      const stamp = await cache.stamp([SEARCH_TAG]);
+      const searcher = index.at(stamp)!;
+      const pages = await searcher(query, ['song']);
+      expect(pages!.get('song')!.ids.length).toBeGreaterThan(0);
+      await index.close();
+      // The copy still names its generation, but no worker holds it: the caller asks the database.
+      expect(await searcher(query, ['song'])).toBeUndefined();
+      await index.refresh();
+      expect(await index.at(stamp)!(query, ['song'])).toEqual(pages);
+    } finally {
+      await index.close();
+    }
   });
 
   it('serves /search from a warm index and shows every kind of write at once', async () => {
