@@ -30,10 +30,9 @@ export {
 
 // ---------------------------------------------------------------------------------------------
 // The search index: what a plain search (`/search`, the listed catalog, ranked by relevance)
-// reads, held in this process's memory (a worker thread's), so that a search costs a fraction of a
-// millisecond of JavaScript and
-// one fetch of the page's rows by primary key instead of five statements (about 7.5 ms of
-// PostgreSQL per search at size L). It answers exactly as `catalog.search.ts` and the relevance
+// reads, held in this process's memory (a worker thread's), so that a search costs a fraction
+// of a millisecond of JavaScript and one fetch of the page's rows by primary key instead of five
+// statements (about 7.5 ms of PostgreSQL per search at size L). It answers exactly as `catalog.search.ts` and the relevance
 // statements of `catalog.repo.ts` do:
 // - each query word stands for the lexicon's words with it as a prefix (one-letter words among
 //   others: the word itself), its one-edit neighbours when no lexicon word starts with it, and
@@ -224,8 +223,11 @@ async function readRows(db: Executor, source: Source, lexicon: Map<string, numbe
   return reading;
 }
 
-/** Every listed row of every type, and the lexicon as read; undefined when a type has too many. */
-async function read(
+/**
+ * Every listed row of every type, and the lexicon as read (what the worker assembles with
+ * `assemble`); undefined when a type has too many.
+ */
+export async function readIndexData(
   db: Executor,
 ): Promise<{ words: string[]; readings: Record<IndexedType, Reading> } | undefined> {
   // Ids as read: the lexicon's words first, then any word a row has beyond them.
@@ -340,7 +342,11 @@ function workerClient(onEnd: (code: number | undefined) => void) {
 
   return {
     /** Hands the rows to the worker; resolves once it holds the index as `generation`. */
-    async load(generation: number, data: NonNullable<Awaited<ReturnType<typeof read>>>, answersKept: number) {
+    async load(
+      generation: number,
+      data: NonNullable<Awaited<ReturnType<typeof readIndexData>>>,
+      answersKept: number,
+    ) {
       const message: ToWorker = { kind: 'load', generation, answersKept, ...data };
       const answer = await ask(loads, generation, message, transferable(data.readings));
       if (answer?.kind !== 'loaded') {
@@ -386,7 +392,7 @@ export function createSearchIndex(
     async (): Promise<number | undefined> => {
       const started = performance.now();
       try {
-        const data = await read(db);
+        const data = await readIndexData(db);
         if (!data) return undefined;
         const generation = ++generations;
         await worker.load(generation, data, answersKept);
