@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { withDatabase } from '../global-setup.js';
@@ -37,14 +38,35 @@ async function adminQuery(sql: string): Promise<void> {
 }
 
 /**
+ * With TEST_REDIS_URL, the Redis database of each test file's servers: they share one cache as
+ * they share one PostgreSQL database, and never see another file's cached pages (a cached
+ * `/albums?limit=20` of another database), nor the tests' own keys (database 0, under prefixes
+ * of their own). Database 11 is the load suite's.
+ */
+const REDIS_DATABASES: Record<string, number> = { server: 1, import: 2, audio: 3, live: 4 };
+let fileRedisUrl: string | undefined;
+
+/**
  * With TEST_DATABASE_URL, servers of the calling test file use a new, empty database on that
- * server (so the run also proves that a start migrates a fresh PostgreSQL database). Returns
- * a getter for its URL (undefined on the embedded database).
+ * server (so the run also proves that a start migrates a fresh PostgreSQL database), and with
+ * TEST_REDIS_URL an emptied Redis database of their own. Returns a getter for the PostgreSQL
+ * URL (undefined on the embedded database).
  */
 export function useE2eDatabase(name: string): () => string | undefined {
   let url: string | undefined;
   const database = `backbeat_e2e_${name}_${process.pid}`;
   beforeAll(async () => {
+    const redisUrl = process.env.TEST_REDIS_URL;
+    if (redisUrl) {
+      const index = REDIS_DATABASES[name];
+      if (index === undefined) throw new Error(`no Redis database for the e2e file "${name}"`);
+      const own = new URL(redisUrl);
+      own.pathname = `/${index}`;
+      const redis = new Redis(own.toString());
+      await redis.flushdb();
+      redis.disconnect();
+      fileRedisUrl = own.toString();
+    }
     if (!serverUrl) return;
     await adminQuery(`drop database if exists ${database} with (force)`);
     await adminQuery(`create database ${database}`);
@@ -82,7 +104,8 @@ function serverEnv(dataDir: string, port: number, options: StartOptions): NodeJS
     ...options.env,
   };
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
-  if (process.env.TEST_REDIS_URL) env.REDIS_URL = process.env.TEST_REDIS_URL;
+  const redisUrl = fileRedisUrl ?? process.env.TEST_REDIS_URL;
+  if (redisUrl) env.REDIS_URL = redisUrl;
   return env;
 }
 
