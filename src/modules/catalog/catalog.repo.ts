@@ -15,8 +15,9 @@ import {
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { builtOnce, carriedTotal, type Executor, pageWithCarriedTotal } from '../../platform/db.js';
 import { listedAlbum, listedSong } from './catalog.listed.js';
-import { matchesText, relevanceOrder, SEARCH_CANDIDATES, searchQuery } from './catalog.search.js';
+import { matchesText, relevanceOrder, searchQuery } from './catalog.search.js';
 import { type AlbumType, albums, artists, songs, sortKey } from './catalog.tables.js';
+import { SEARCH_CANDIDATES } from './search-limits.js';
 
 /**
  * Which rows a query may return. `listed` is what users and anonymous callers see; `own` adds
@@ -116,7 +117,8 @@ const songSearch = {
 export const songInRowScope = (seesAll: SQL, ownArtistId: SQL): SQL =>
   sql`(${listedSong()} or ${seesAll} or ${songs.artistId} = ${ownArtistId})`;
 
-export { MAX_QUERY_WORDS, queryWords, searchQuery } from './catalog.search.js';
+export { queryWords, searchQuery } from './catalog.search.js';
+export { MAX_QUERY_WORDS } from './search-limits.js';
 
 function sortOrder(expression: SQL | AnyPgColumn, descending: boolean, id: AnyPgColumn): SQL[] {
   return [descending ? sql`${expression} desc` : sql`${expression} asc`, asc(id)];

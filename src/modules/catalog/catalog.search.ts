@@ -1,9 +1,7 @@
 import { asc, or, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { type Executor, rowsOf } from '../../platform/db.js';
-import { MAX_QUERY_WORDS, NEAR_MIN_LENGTH, SEARCH_CANDIDATES, SIMILAR_WORDS } from './search-limits.js';
-
-export { MAX_QUERY_WORDS, NEAR_MIN_LENGTH, SEARCH_CANDIDATES, SIMILAR_WORDS };
+import { MAX_QUERY_WORDS, NEAR_MIN_LENGTH, SIMILAR_WORDS } from './search-limits.js';
 
 /**
  * Catalog search (see docs/architecture.md, "Search"). A query's words are looked up in

@@ -140,21 +140,15 @@ class Ints {
   }
 }
 
-/**
- * Rows of one type as read, in the table's order, compact from the start (the words as
- * lexicon ids) so that a build of a million rows leaves little for the collector.
+/** The arrays of a `Reading` that grow while its rows are read. */
+type Growing = 'textEnd' | 'titleLength' | 'words' | 'wordEnd';
 
-/** Rows of one type while they are read (`Reading` once done). */
-interface Gathering {
-  count: number;
-  ids: Buffer[];
-  albums: Buffer[] | undefined;
-  text: string[];
-  textEnd: Ints;
-  titleLength: Ints;
-  words: Ints;
-  wordEnd: Ints;
-}
+/**
+ * Rows of one type while they are read, in the table's order, compact from the start (the
+ * words as lexicon ids) so that a build of a million rows leaves little for the collector: a
+ * `Reading` whose arrays still grow.
+ */
+type Gathering = Omit<Reading, Growing> & Record<Growing, Ints>;
 
 const trimmed = (ints: Ints) => ints.values.slice(0, ints.length);
 
@@ -318,16 +312,13 @@ function workerClient(onEnd: (code: number | undefined) => void) {
       settle.delete(key);
       holdWhileWaiting();
     });
-    started.on('error', () => {
-      if (worker !== started) return;
-      ended();
-      onEnd(undefined);
-    });
-    started.on('exit', (code) => {
+    const end = (code?: number) => {
       if (worker !== started) return;
       ended();
       onEnd(code);
-    });
+    };
+    started.on('error', () => end());
+    started.on('exit', end);
     worker = started;
     return started;
   }
