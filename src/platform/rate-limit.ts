@@ -22,7 +22,7 @@ export const COUNT_EVERY_REQUEST = () => false;
  */
 const MEDIA_REQUEST = /^\/(?:media\/|rest\/(?:getCoverArt|stream|download)(?:\.view)?(?:\?|$))/;
 
-export const isMediaRequest = (request: FastifyRequest): boolean => MEDIA_REQUEST.test(request.url);
+const isMediaRequest = (request: FastifyRequest): boolean => MEDIA_REQUEST.test(request.url);
 
 /**
  * Requests per client per window, with RateLimit-* headers and a problem+json 429. Counters
