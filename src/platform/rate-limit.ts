@@ -18,7 +18,9 @@ export const COUNT_EVERY_REQUEST = () => false;
  * the media files (`/media/*`: signed audio, HLS playlists and segments, public pictures) and
  * their Subsonic twins (`getCoverArt`, `stream`, `download`). A player asks for these by the
  * dozen (a grid of covers, a queue's segments), each is a read of a file made beforehand, and a
- * Subsonic call still needs valid credentials, whose failures keep their own limit.
+ * Subsonic call still needs valid credentials, whose failures keep their own limit. The
+ * `/media` routes also say `rateLimit: false` themselves, which the OpenAPI document reads (no
+ * 429 on them).
  */
 const MEDIA_REQUEST = /^\/(?:media\/|rest\/(?:getCoverArt|stream|download)(?:\.view)?(?:\?|$))/;
 

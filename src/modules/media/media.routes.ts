@@ -373,6 +373,7 @@ export const mediaFileRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asy
       params: Type.Object({ hash: Type.String(), '*': Type.String() }),
       querystring: Signed,
     },
+    config: { rateLimit: false },
     handler: async (request, reply) => {
       const { hash, '*': file } = request.params as { hash: string; '*': string };
       const path = request.url.split('?')[0] ?? '';
@@ -407,6 +408,7 @@ export const mediaFileRoutes: FastifyPluginAsyncTypebox<MediaRouteOptions> = asy
       description: 'A public, immutable picture (album cover, artist image, avatar).',
       params: Type.Object({ name: Type.String() }),
     },
+    config: { rateLimit: false },
     handler: async (request, reply) => {
       const match = IMAGE_FILE.exec((request.params as { name: string }).name);
       if (!match || !media.imageSizes.includes(Number(match[2]))) throw notFound();
